@@ -1,0 +1,184 @@
+// The failover domain, independent of any Kubernetes client library. The shell maps
+// API objects into these shapes; the decision core (decide.ts) sees nothing else.
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface PodView {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  readonly labels: Labels;
+  readonly annotations: Labels;
+  /** status.phase, e.g. "Running". */
+  readonly phase: string;
+  /** condition Ready == "True". */
+  readonly ready: boolean;
+  /** lastTransitionTime of the Ready condition (ms since epoch) when ready. */
+  readonly readySince: number | undefined;
+  readonly createdAt: number;
+  /** metadata.deletionTimestamp is set. */
+  readonly deleting: boolean;
+}
+
+export interface ServiceView {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  readonly resourceVersion: string;
+  readonly labels: Labels;
+  readonly annotations: Labels;
+  /** spec.selector as it is now (may include baton's pod-identity key). */
+  readonly selector: Labels;
+}
+
+/** Every label and annotation key baton uses, derived from one configurable prefix. */
+export interface Keys {
+  /** Service label that opts in; value must be "active-standby". */
+  readonly mode: string;
+  /** Pod label carrying the pod's own UID; the Service selector names exactly one. */
+  readonly podId: string;
+  /** Pod label for humans: "active" | "standby". Never read for decisions. */
+  readonly role: string;
+  /** Pod annotation: integer, higher is preferred. */
+  readonly priority: string;
+  /** Service annotation: "true" to return to a higher-priority pod when it is healthy. */
+  readonly failback: string;
+  /** Service annotation: minimum time between automatic switches (e.g. "30s", "2m"). */
+  readonly minSwitchInterval: string;
+  /** Service annotation: request a manual switch to the named pod. */
+  readonly switchoverTo: string;
+  /** Service annotation: JSON of the user's own selector, saved at adoption. */
+  readonly originalSelector: string;
+  /** Service annotations recording the decision. */
+  readonly activePod: string;
+  readonly activeUid: string;
+  readonly term: string;
+  readonly switchedAt: string;
+  readonly reason: string;
+  /** Service annotation: term whose EndpointSlice update was reported as completed. */
+  readonly completedTerm: string;
+  /** Service annotation: term for which "no healthy candidate" was reported. */
+  readonly unavailableTerm: string;
+}
+
+export const MODE_VALUE = 'active-standby';
+
+export function keysFor(prefix: string): Keys {
+  const k = (name: string): string => `${prefix}/${name}`;
+  return {
+    mode: k('mode'),
+    podId: k('pod-id'),
+    role: k('role'),
+    priority: k('priority'),
+    failback: k('failback'),
+    minSwitchInterval: k('min-switch-interval'),
+    switchoverTo: k('switchover-to'),
+    originalSelector: k('original-selector'),
+    activePod: k('active'),
+    activeUid: k('active-uid'),
+    term: k('term'),
+    switchedAt: k('switched-at'),
+    reason: k('reason'),
+    completedTerm: k('completed-term'),
+    unavailableTerm: k('unavailable-term'),
+  };
+}
+
+/** Why a switch happened; recorded on the Service and in audit events. */
+export type SwitchReason =
+  | 'initial' // no active yet (adoption, or the previous active vanished before one was recorded)
+  | 'failover' // the active is unhealthy or gone
+  | 'failback' // a healthy pod with higher priority exists and failback is on
+  | 'switchover'; // manual request
+
+/**
+ * A Service-level annotation that failed validation. The Service is then left exactly
+ * as it is (no switch), and the shell reports it.
+ */
+export interface ConfigProblem {
+  readonly key: string;
+  readonly value: string;
+  readonly message: string;
+}
+
+/** A pod annotation that failed validation; the pod is ranked with the default. */
+export interface PodProblem {
+  readonly pod: string;
+  readonly key: string;
+  readonly value: string;
+  readonly message: string;
+}
+
+export interface ServiceSettings {
+  readonly failback: boolean;
+  readonly minSwitchIntervalMs: number;
+  readonly switchoverTo: string | undefined;
+}
+
+/** The desired Service change, as a merge of selector and annotations. */
+export interface ServiceWrite {
+  /** Full desired selector (user's selector + pod-id key), or the user's selector on release. */
+  readonly selector: Labels;
+  /** Annotations to set (string) or remove (null). */
+  readonly annotations: Readonly<Record<string, string | null>>;
+}
+
+export interface PodLabelWrite {
+  readonly pod: string;
+  /** Labels to set (string) or remove (null). */
+  readonly labels: Readonly<Record<string, string | null>>;
+}
+
+/** What a decision asks the shell to do, plus why. The shell never decides. */
+export type Plan =
+  | { readonly kind: 'ignore'; readonly why: string }
+  | {
+      readonly kind: 'invalid-config';
+      readonly problems: readonly ConfigProblem[];
+    }
+  | {
+      /** Nothing to change on the Service; pod label hygiene may still be due. */
+      readonly kind: 'steady';
+      readonly active: string | undefined;
+      readonly why: string;
+      readonly podWrites: readonly PodLabelWrite[];
+    }
+  | {
+      readonly kind: 'switch';
+      readonly reason: SwitchReason;
+      readonly from: { readonly name: string; readonly uid: string } | undefined;
+      readonly to: { readonly name: string; readonly uid: string };
+      readonly term: number;
+      /** Pod labels that must exist BEFORE the Service write (the chosen pod's id label). */
+      readonly prerequisites: readonly PodLabelWrite[];
+      readonly service: ServiceWrite;
+      /** Cosmetic role labels, applied after the Service write. */
+      readonly podWrites: readonly PodLabelWrite[];
+    }
+  | {
+      /** No healthy candidate: keep pointing at the last active, report once per term. */
+      readonly kind: 'unavailable';
+      readonly active: string | undefined;
+      readonly term: number;
+      /** Annotation write that records the report (null when already reported). */
+      readonly service: ServiceWrite | undefined;
+    }
+  | {
+      readonly kind: 'refuse-switchover';
+      readonly requested: string;
+      readonly why: string;
+      /** Clears the switchover annotation. */
+      readonly service: ServiceWrite;
+    }
+  | {
+      /** A manual switchover waits for the anti-flap interval; or an automatic one does. */
+      readonly kind: 'hold';
+      readonly why: string;
+      readonly retryAfterMs: number;
+    }
+  | {
+      /** The Service is no longer opted in but still carries baton's changes. */
+      readonly kind: 'release';
+      readonly service: ServiceWrite;
+      readonly podWrites: readonly PodLabelWrite[];
+    };
