@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { clusterCommand } from './cluster.js';
 import { kubectlCommand, sourceCommand } from './tools.js';
+import { runCommand, statusCommand } from './run.js';
 import { UsageError } from './output.js';
 
 const program = new Command('baton')
@@ -11,6 +12,8 @@ const program = new Command('baton')
 program.addCommand(clusterCommand());
 program.addCommand(kubectlCommand());
 program.addCommand(sourceCommand());
+program.addCommand(runCommand());
+program.addCommand(statusCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
 // Runs the test suite with node's test runner. e2e tests share one real local control
 // plane per run (started here, stopped at the end); each test takes its own namespace.
-//   node scripts/test.mjs [all|unit|e2e] [--keep-plane]
+//   node scripts/test.mjs [all|unit|e2e] [--keep-plane] [--only=<part of a file name>]
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const which = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 'all';
 const keep = process.argv.includes('--keep-plane');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 
 function testFiles(dir) {
   const out = [];
@@ -24,7 +25,7 @@ function testFiles(dir) {
   return out;
 }
 
-const files = [...(which !== 'e2e' ? testFiles('unit') : []), ...(which !== 'unit' ? testFiles('e2e') : [])];
+const files = [...(which !== 'e2e' ? testFiles('unit') : []), ...(which !== 'unit' ? testFiles('e2e') : [])].filter((f) => !only || f.includes(only));
 if (files.length === 0) {
   console.error(`no compiled tests found for "${which}" (run \`npm run build\` first)`);
   process.exit(1);
@@ -32,7 +33,7 @@ if (files.length === 0) {
 
 let planeDir;
 let stopPlane;
-const needsPlane = which !== 'unit';
+const needsPlane = files.some((f) => f.includes(`${join('test', 'e2e')}`));
 if (needsPlane) {
   const plane = await import(join(root, 'dist', 'test', 'controlplane', 'plane.js'));
   stopPlane = plane.stopPlane;

@@ -9,7 +9,12 @@ export async function createDeployment(
   namespace: string,
   name: string,
   replicas: number,
-  { serviceLabels = {}, headless = false }: { serviceLabels?: Record<string, string>; headless?: boolean } = {},
+  {
+    serviceLabels = {},
+    headless = false,
+    podLabels = { app: name },
+    service = true,
+  }: { serviceLabels?: Record<string, string>; headless?: boolean; podLabels?: Record<string, string>; service?: boolean } = {},
 ): Promise<void> {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   await apps.createNamespacedDeployment({
@@ -18,12 +23,12 @@ export async function createDeployment(
       metadata: { name },
       spec: {
         replicas,
-        selector: { matchLabels: { app: name } },
-        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'example.com/app:1', ports: [{ containerPort: 8080 }] }] } },
+        selector: { matchLabels: podLabels },
+        template: { metadata: { labels: podLabels }, spec: { containers: [{ name: 'app', image: 'example.com/app:1', ports: [{ containerPort: 8080 }] }] } },
       },
     },
   });
-  await createService(kc, namespace, name, { app: name }, { labels: serviceLabels, headless });
+  if (service) await createService(kc, namespace, name, podLabels, { labels: serviceLabels, headless });
 }
 
 export async function createStatefulSet(kc: k8s.KubeConfig, namespace: string, name: string, replicas: number): Promise<void> {

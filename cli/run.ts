@@ -1,0 +1,76 @@
+import { Command, Option } from 'commander';
+import * as k8s from '@kubernetes/client-node';
+import { connect } from '../shared/k8s/cluster.js';
+import { isHealthy } from '../shared/failover/health.js';
+import { keysFor, MODE_VALUE } from '../shared/failover/model.js';
+import { userSelector } from '../shared/failover/settings.js';
+import { positiveInt } from './cluster.js';
+import { currentKubeconfig } from './tools.js';
+import { say } from './output.js';
+
+const FUNCTIONS = ['failover', 'resync'] as const;
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('run a function locally against the current kubeconfig (config from BATON_* variables; see README)')
+    .addArgument(new Command().createArgument('<function>', 'which function').choices(FUNCTIONS))
+    .addOption(new Option('--port <port>', 'HTTP port (PORT)').argParser(positiveInt('--port')))
+    .option('--host <address>', 'bind address (BATON_HOST)', '127.0.0.1')
+    .action(async (fn: (typeof FUNCTIONS)[number], opts: { port?: number; host: string }) => {
+      const env = { ...process.env, KUBECONFIG: currentKubeconfig(), BATON_HOST: process.env.BATON_HOST ?? opts.host, ...(opts.port ? { PORT: String(opts.port) } : {}) };
+      if (fn === 'failover') {
+        const { startFailover } = await import('../functions/failover/main.js');
+        await startFailover(env);
+      } else {
+        const { startResync } = await import('../functions/resync/main.js');
+        await startResync(env, { tick: true });
+      }
+      await new Promise(() => {});
+    });
+}
+
+function ago(iso: string | undefined, now: number): string {
+  const t = Date.parse(iso ?? '');
+  if (Number.isNaN(t)) return '-';
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+}
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('show each opted-in Service, its active pod, standbys and last switch')
+    .option('-n, --namespace <ns>', 'one namespace (default: all)')
+    .option('--prefix <prefix>', 'label/annotation prefix (BATON_PREFIX)', process.env.BATON_PREFIX ?? 'baton.dev')
+    .action(async (opts: { namespace?: string; prefix: string }) => {
+      const kubeConfig = new k8s.KubeConfig();
+      kubeConfig.loadFromFile(currentKubeconfig());
+      const cluster = await connect({ kubeConfig, timeoutMs: 10_000, component: 'baton-cli' });
+      const keys = keysFor(opts.prefix);
+      const services = await cluster.listServices(`${keys.mode}=${MODE_VALUE}`, opts.namespace);
+      if (services.length === 0) {
+        say(`no Service is labelled ${keys.mode}=${MODE_VALUE}${opts.namespace ? ` in ${opts.namespace}` : ''}.`);
+        return;
+      }
+      const now = Date.now();
+      const rows: string[][] = [['NAMESPACE', 'SERVICE', 'ACTIVE', 'TERM', 'STANDBYS (ready/total)', 'LAST SWITCH', 'REASON']];
+      for (const s of services.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))) {
+        const sel = userSelector(s, keys);
+        const pods = sel.ok ? await cluster.listPods(s.namespace, sel.selector) : [];
+        const activeUid = s.selector[keys.podId];
+        const active = pods.find((p) => p.uid === activeUid);
+        const standbys = pods.filter((p) => p.uid !== activeUid);
+        const activeText = active ? `${active.name}${isHealthy(active) ? '' : ' (NOT READY)'}` : activeUid ? '(gone)' : '(none yet)';
+        rows.push([
+          s.namespace,
+          s.name,
+          sel.ok ? activeText : '(invalid selector)',
+          s.annotations[keys.term] ?? '0',
+          `${standbys.filter(isHealthy).length}/${standbys.length}`,
+          ago(s.annotations[keys.switchedAt], now),
+          s.annotations[keys.reason] ?? '-',
+        ]);
+      }
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      for (const r of rows) say(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+    });
+}

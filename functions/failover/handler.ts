@@ -1,0 +1,87 @@
+// Event in, Service(s) to look at out. The event only says where to look: every
+// decision is made by reconcile() on a fresh read, so a forged, stale, duplicated or
+// reordered event can at worst cause a look, never a wrong switch.
+import { SERVICE_NAME_LABEL } from '../../shared/events/objects.js';
+import type { ResourceEvent } from '../../shared/events/incoming.js';
+import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
+import type { Handler } from '../../shared/http/server.js';
+import { checkCompletion } from '../../shared/failover/completion.js';
+import { MODE_VALUE, type ServiceView } from '../../shared/failover/model.js';
+import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result } from '../../shared/failover/reconcile.js';
+import type { Registry } from '../../shared/failover/registry.js';
+import type { Reporter } from '../../shared/failover/report.js';
+import { ApiError, TransientError } from '../../shared/k8s/errors.js';
+import { podView, serviceView } from '../../shared/k8s/views.js';
+
+export interface FailoverDeps extends ReconcileDeps {
+  readonly registry: Registry;
+  readonly reporter: Reporter;
+  /** Empty: all namespaces. */
+  readonly namespaces: readonly string[];
+}
+
+function summarize(results: ReadonlyArray<readonly [string, Result]>): Outcome {
+  if (results.some(([, r]) => r.outcome === 'conflicted')) return retry(1, results.map(([s, r]) => `${s}: ${r.detail}`).join('; '));
+  return handled(results.map(([s, r]) => `${s}: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`).join('; '));
+}
+
+async function onService(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: 'Service' }>): Promise<Outcome> {
+  const service = serviceView(event.object);
+  if (event.action === 'delete') {
+    deps.registry.forget(service.namespace, service.name);
+    return ignored('service deleted');
+  }
+  deps.registry.observe(service);
+  if (!isOptedIn(service, deps.keys) && !hasBatonState(service, deps.keys)) return ignored('service not opted in');
+  const result = await reconcile(deps, service, service);
+  return summarize([[service.name, result]]);
+}
+
+async function onPod(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: 'Pod' }>): Promise<Outcome> {
+  const pod = podView(event.object);
+  let services: ServiceView[] = deps.registry.selecting(pod.namespace, pod.labels);
+  if (services.length === 0 && deps.keys.podId in pod.labels) {
+    // baton labelled this pod, yet the index knows no Service for it: the index may be
+    // behind. One list of the namespace's opted-in Services settles it.
+    for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, pod.namespace)) deps.registry.observe(s);
+    services = deps.registry.selecting(pod.namespace, pod.labels);
+  }
+  if (services.length === 0) return ignored('no opted-in service selects this pod');
+  const results: Array<readonly [string, Result]> = [];
+  for (const s of services) results.push([s.name, await reconcile(deps, s, s)]);
+  return summarize(results);
+}
+
+async function onSlice(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: 'EndpointSlice' }>): Promise<Outcome> {
+  const namespace = event.object.metadata.namespace;
+  const name = event.object.metadata.labels[SERVICE_NAME_LABEL];
+  if (event.action === 'delete' || !name || !deps.registry.get(namespace, name)) return ignored('slice of a service that is not opted in');
+  const state = await checkCompletion(deps, { namespace, name });
+  return handled(`${name}: ${state}`);
+}
+
+export function createFailoverHandler(deps: FailoverDeps): Handler {
+  return async (event, { logger }) => {
+    if (event.kind === 'Other') return ignored(event.reason);
+    const namespace = event.object.metadata.namespace;
+    if (deps.namespaces.length > 0 && !deps.namespaces.includes(namespace)) return ignored(`namespace ${namespace} is out of scope`);
+    try {
+      switch (event.kind) {
+        case 'Service':
+          return await onService(deps, event);
+        case 'Pod':
+          return await onPod(deps, event);
+        case 'EndpointSlice':
+          return await onSlice(deps, event);
+      }
+    } catch (error) {
+      if (error instanceof TransientError) return retry(1, error.message);
+      if (error instanceof ApiError) {
+        // Forbidden or rejected: redelivery would fail the same way; resync retries later.
+        logger.error({ status: error.status, err: error.message }, 'API refused the request');
+        return handled(`failed: ${error.message}`);
+      }
+      throw error;
+    }
+  };
+}

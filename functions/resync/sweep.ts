@@ -1,0 +1,45 @@
+// The level-triggered half of baton: the adapter sends nothing for objects that exist
+// when it starts and drops events it cannot deliver, so a schedule reconciles every
+// opted-in Service regardless of events.
+import { checkCompletion } from '../../shared/failover/completion.js';
+import { MODE_VALUE } from '../../shared/failover/model.js';
+import { reconcile, type ReconcileDeps, type Result } from '../../shared/failover/reconcile.js';
+import type { Reporter } from '../../shared/failover/report.js';
+import type { ServiceView } from '../../shared/failover/model.js';
+
+export interface SweepDeps extends ReconcileDeps {
+  readonly reporter: Reporter;
+  readonly namespaces: readonly string[];
+  readonly concurrency: number;
+}
+
+export interface SweepSummary {
+  readonly services: number;
+  readonly outcomes: Readonly<Record<string, number>>;
+  readonly errors: readonly string[];
+  readonly durationMs: number;
+}
+
+export async function sweep(deps: SweepDeps): Promise<SweepSummary> {
+  const started = deps.now();
+  const selector = `${deps.keys.mode}=${MODE_VALUE}`;
+  const services: ServiceView[] =
+    deps.namespaces.length === 0 ? await deps.cluster.listServices(selector) : (await Promise.all(deps.namespaces.map((ns) => deps.cluster.listServices(selector, ns)))).flat();
+  const outcomes: Record<string, number> = {};
+  const errors: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < services.length; i = next++) {
+      const s = services[i]!;
+      try {
+        const result: Result = await reconcile(deps, s);
+        outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
+        if (result.outcome === 'steady' || result.outcome === 'switched') await checkCompletion(deps, s);
+      } catch (error) {
+        errors.push(`${s.namespace}/${s.name}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, deps.concurrency) }, worker));
+  return { services: services.length, outcomes, errors, durationMs: deps.now() - started };
+}

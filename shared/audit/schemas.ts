@@ -1,0 +1,213 @@
+// The public contract of baton's audit CloudEvents (package export "baton/events").
+// Subscribers parse with these schemas; baton validates against them before sending,
+// so nothing leaves that a subscriber would reject. Keep this file free of baton's
+// internals: it is imported by other people's code.
+//
+// Compatibility: unknown envelope attributes (e.g. extensions from K_CE_OVERRIDES) and
+// unknown data fields are accepted and dropped, so adding a field is not a breaking change.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export const PROMOTED = 'dev.baton.failover.promoted';
+export const SWITCHOVER = 'dev.baton.failover.switchover';
+export const SWITCHOVER_REFUSED = 'dev.baton.failover.switchover.refused';
+export const UNAVAILABLE = 'dev.baton.failover.unavailable';
+export const COMPLETED = 'dev.baton.failover.completed';
+export const RELEASED = 'dev.baton.failover.released';
+export const CONFIG_INVALID = 'dev.baton.config.invalid';
+
+export const AUDIT_TYPES = [
+  PROMOTED,
+  SWITCHOVER,
+  SWITCHOVER_REFUSED,
+  UNAVAILABLE,
+  COMPLETED,
+  RELEASED,
+  CONFIG_INVALID,
+] as const;
+export type AuditType = (typeof AUDIT_TYPES)[number];
+
+export const DEFAULT_AUDIT_SOURCE = 'baton.dev/failover';
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const serviceRefSchema = z.object({
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  uid: z.string().min(1),
+});
+
+export const podRefSchema = z.object({
+  name: z.string().min(1),
+  uid: z.string().min(1),
+});
+
+export const transitionReasonSchema = z.enum(['initial', 'failover', 'failback', 'switchover']);
+
+export const transitionDataSchema = z.object({
+  service: serviceRefSchema,
+  term: z.number().int().min(1),
+  from: podRefSchema.nullable(),
+  to: podRefSchema,
+  reason: transitionReasonSchema,
+  decidedAt: isoTime,
+});
+
+export const switchoverRefusedDataSchema = z.object({
+  service: serviceRefSchema,
+  requested: z.string(),
+  reason: z.string().min(1),
+});
+
+export const unavailableDataSchema = z.object({
+  service: serviceRefSchema,
+  // 0 when no pod was ever promoted.
+  term: z.number().int().min(0),
+  lastActive: podRefSchema.nullable(),
+  candidates: z.number().int().min(0),
+});
+
+export const completedDataSchema = z.object({
+  service: serviceRefSchema,
+  term: z.number().int().min(1),
+  active: podRefSchema,
+  decidedAt: isoTime,
+  observedAt: isoTime,
+  latencyMs: z.number().min(0),
+});
+
+export const releasedDataSchema = z.object({
+  service: serviceRefSchema,
+  restoredSelector: z.record(z.string(), z.string()),
+});
+
+export const configProblemSchema = z.object({
+  key: z.string().min(1),
+  value: z.string(),
+  message: z.string().min(1),
+});
+
+export const configInvalidDataSchema = z.object({
+  service: serviceRefSchema,
+  problems: z.array(configProblemSchema).min(1),
+});
+
+const baseEnvelope = z.object({
+  specversion: z.literal('1.0'),
+  id: z.string().min(1),
+  source: z.string().min(1),
+  subject: z.string().min(1),
+  time: isoTime,
+  datacontenttype: z.literal('application/json'),
+});
+
+const subjectNamesService = (event: { subject: string; data: { service: ServiceRef } }): boolean =>
+  event.subject === auditSubject(event.data.service);
+const subjectIssue = { message: 'subject must be "<namespace>/<name>" of data.service', path: ['subject'] };
+
+export const promotedEventSchema = baseEnvelope
+  .extend({ type: z.literal(PROMOTED), data: transitionDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const switchoverEventSchema = baseEnvelope
+  .extend({ type: z.literal(SWITCHOVER), data: transitionDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const switchoverRefusedEventSchema = baseEnvelope
+  .extend({ type: z.literal(SWITCHOVER_REFUSED), data: switchoverRefusedDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const unavailableEventSchema = baseEnvelope
+  .extend({ type: z.literal(UNAVAILABLE), data: unavailableDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const completedEventSchema = baseEnvelope
+  .extend({ type: z.literal(COMPLETED), data: completedDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const releasedEventSchema = baseEnvelope
+  .extend({ type: z.literal(RELEASED), data: releasedDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const configInvalidEventSchema = baseEnvelope
+  .extend({ type: z.literal(CONFIG_INVALID), data: configInvalidDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+
+export const auditEvent = z.discriminatedUnion('type', [
+  promotedEventSchema,
+  switchoverEventSchema,
+  switchoverRefusedEventSchema,
+  unavailableEventSchema,
+  completedEventSchema,
+  releasedEventSchema,
+  configInvalidEventSchema,
+]);
+
+export type ServiceRef = z.infer<typeof serviceRefSchema>;
+export type PodRef = z.infer<typeof podRefSchema>;
+export type TransitionReason = z.infer<typeof transitionReasonSchema>;
+export type TransitionData = z.infer<typeof transitionDataSchema>;
+export type SwitchoverRefusedData = z.infer<typeof switchoverRefusedDataSchema>;
+export type UnavailableData = z.infer<typeof unavailableDataSchema>;
+export type CompletedData = z.infer<typeof completedDataSchema>;
+export type ReleasedData = z.infer<typeof releasedDataSchema>;
+export type ConfigProblem = z.infer<typeof configProblemSchema>;
+export type ConfigInvalidData = z.infer<typeof configInvalidDataSchema>;
+
+export type PromotedEvent = z.infer<typeof promotedEventSchema>;
+export type SwitchoverEvent = z.infer<typeof switchoverEventSchema>;
+export type SwitchoverRefusedEvent = z.infer<typeof switchoverRefusedEventSchema>;
+export type UnavailableEvent = z.infer<typeof unavailableEventSchema>;
+export type CompletedEvent = z.infer<typeof completedEventSchema>;
+export type ReleasedEvent = z.infer<typeof releasedEventSchema>;
+export type ConfigInvalidEvent = z.infer<typeof configInvalidEventSchema>;
+export type AuditEvent = z.infer<typeof auditEvent>;
+
+type EnvelopeConstant = 'specversion' | 'source' | 'datacontenttype';
+/** What baton's deciding code produces; the emitter adds the constant envelope attributes. */
+export type AuditDraft = AuditEvent extends infer E ? (E extends AuditEvent ? Omit<E, EnvelopeConstant> : never) : never;
+
+export function parseAuditEvent(input: unknown): z.ZodSafeParseResult<AuditEvent> {
+  return auditEvent.safeParse(input);
+}
+
+export function auditSubject(service: Pick<ServiceRef, 'namespace' | 'name'>): string {
+  return `${service.namespace}/${service.name}`;
+}
+
+const FAILOVER_PREFIX = 'dev.baton.failover.';
+
+type TermScopedType = typeof PROMOTED | typeof SWITCHOVER | typeof UNAVAILABLE | typeof COMPLETED | typeof RELEASED;
+
+export type AuditIdParts =
+  | { readonly type: TermScopedType; readonly serviceUid: string; readonly term: number }
+  | {
+      readonly type: typeof SWITCHOVER_REFUSED;
+      readonly serviceUid: string;
+      readonly term: number;
+      readonly requested: string;
+    }
+  | { readonly type: typeof CONFIG_INVALID; readonly serviceUid: string; readonly problems: readonly ConfigProblem[] };
+
+// Ids are derived, never random: a retried or duplicated decision re-sends the same id,
+// which lets a subscriber (or the Broker's dedup) drop the copy. Released and refused
+// events carry no term in their data, so the caller supplies the term they happened in.
+export function auditId(parts: AuditIdParts): string {
+  switch (parts.type) {
+    case SWITCHOVER_REFUSED:
+      return `${parts.serviceUid}.${digest16(['switchover.refused', parts.requested, parts.term])}`;
+    case CONFIG_INVALID:
+      return `${parts.serviceUid}.${digest16(['config.invalid', canonicalProblems(parts.problems)])}`;
+    default:
+      return `${parts.serviceUid}.${parts.term}.${parts.type.slice(FAILOVER_PREFIX.length)}`;
+  }
+}
+
+// Order and repetition of problems depend on how annotations were iterated, not on
+// what is wrong; neither may change the id.
+function canonicalProblems(problems: readonly ConfigProblem[]): string[][] {
+  const unique = new Map<string, string[]>();
+  for (const p of problems) {
+    const tuple = [p.key, p.value, p.message];
+    unique.set(JSON.stringify(tuple), tuple);
+  }
+  return [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, tuple]) => tuple);
+}
+
+function digest16(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}

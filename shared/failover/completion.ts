@@ -1,0 +1,49 @@
+// "completed": the EndpointSlices show the decided pod as the only ready endpoint.
+// Reported once per term, recorded on the Service with a precondition so that many
+// instances seeing the same slice update produce one report.
+import type { Cluster } from '../k8s/cluster.js';
+import { ConflictError, NotFoundError } from '../k8s/errors.js';
+import type { SliceView } from '../k8s/views.js';
+import type { Keys, ServiceView } from './model.js';
+import { isOptedIn, type ServiceRef } from './reconcile.js';
+import type { Completion, Reporter } from './report.js';
+
+export function completionDue(service: ServiceView, slices: readonly SliceView[], keys: Keys, now: number): Completion | undefined {
+  if (!isOptedIn(service, keys)) return undefined;
+  const termText = service.annotations[keys.term];
+  const term = termText && /^\d+$/.test(termText) ? Number(termText) : 0;
+  if (term < 1 || service.annotations[keys.completedTerm] === String(term)) return undefined;
+  const activeUid = service.selector[keys.podId];
+  const decidedAt = Date.parse(service.annotations[keys.switchedAt] ?? '');
+  if (!activeUid || Number.isNaN(decidedAt)) return undefined;
+  const ready = slices.flatMap((s) => s.endpoints.filter((e) => e.ready));
+  if (ready.length !== 1 || ready[0]?.podUid !== activeUid) return undefined;
+  return { term, active: { name: service.annotations[keys.activePod] ?? ready[0].podName ?? '', uid: activeUid }, decidedAt, observedAt: now };
+}
+
+export async function checkCompletion(
+  deps: { cluster: Cluster; keys: Keys; reporter: Reporter; now: () => number },
+  ref: ServiceRef,
+): Promise<'completed' | 'not-yet' | 'gone'> {
+  let service: ServiceView;
+  try {
+    service = await deps.cluster.getService(ref.namespace, ref.name);
+  } catch (error) {
+    if (error instanceof NotFoundError) return 'gone';
+    throw error;
+  }
+  const term = service.annotations[deps.keys.term];
+  if (!isOptedIn(service, deps.keys) || !term || service.annotations[deps.keys.completedTerm] === term) return 'not-yet';
+  const slices = await deps.cluster.listEndpointSlices(ref.namespace, ref.name);
+  const completion = completionDue(service, slices, deps.keys, deps.now());
+  if (!completion) return 'not-yet';
+  try {
+    const written = await deps.cluster.patchService(service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } });
+    void deps.reporter.completed(written, completion).catch(() => undefined);
+    return 'completed';
+  } catch (error) {
+    // Someone else recorded it, or a newer decision superseded this term.
+    if (error instanceof ConflictError) return 'not-yet';
+    throw error;
+  }
+}

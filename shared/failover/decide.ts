@@ -1,0 +1,276 @@
+import { best } from './elect.js';
+import { isHealthy, matchesSelector } from './health.js';
+import {
+  MODE_VALUE,
+  type Keys,
+  type Labels,
+  type Plan,
+  type PodProblem,
+  type PodView,
+  type ServiceSettings,
+  type ServiceView,
+  type SwitchReason,
+} from './model.js';
+import { roleWrites } from './pod-labels.js';
+import { releaseOrIgnore } from './release.js';
+import { annotation, readPriority, readSettings, userSelector } from './settings.js';
+import { missingTargetReason, unfitTargetReason } from './switchover.js';
+
+export interface DecideInput {
+  readonly service: ServiceView;
+  /** May include pods of other namespaces or selectors; they are filtered out here. */
+  readonly pods: readonly PodView[];
+  readonly keys: Keys;
+  /** ms since epoch; must be a representable date (it is written as RFC 3339). */
+  readonly now: number;
+}
+
+export interface Decision {
+  readonly plan: Plan;
+  readonly podProblems: PodProblem[];
+}
+
+interface Context {
+  readonly service: ServiceView;
+  readonly keys: Keys;
+  readonly now: number;
+  readonly settings: ServiceSettings;
+  readonly selector: Labels;
+  readonly namespacePods: readonly PodView[];
+  readonly candidates: readonly PodView[];
+  readonly term: number;
+  /** The candidate the Service records as active, if it is still a candidate. */
+  readonly active: PodView | undefined;
+  /** The Service selector routes to `active` alone (not just the annotations say so). */
+  readonly pinned: boolean;
+  /** Some active was recorded, even if it is gone now. */
+  readonly recorded: boolean;
+  readonly previous: { readonly name: string; readonly uid: string } | undefined;
+}
+
+/** The pod-id a Service selects while no pod has been chosen: no pod UID looks like it. */
+export const NO_POD = 'none';
+
+export function decide(input: DecideInput): Decision {
+  const { service, pods, keys, now } = input;
+  if (annotation(service.labels, keys.mode) !== MODE_VALUE) {
+    return { plan: releaseOrIgnore(service, pods, keys), podProblems: [] };
+  }
+
+  const selector = userSelector(service, keys);
+  const settings = readSettings(service, keys);
+  const namespacePods = pods.filter((pod) => pod.namespace === service.namespace);
+  const candidates = selector.ok
+    ? namespacePods.filter((pod) => matchesSelector(pod.labels, selector.selector))
+    : [];
+  const podProblems = priorityProblems(candidates, keys);
+
+  if (!selector.ok || !settings.ok) {
+    const problems = [...(selector.ok ? [] : selector.problems), ...(settings.ok ? [] : settings.problems)];
+    return { plan: { kind: 'invalid-config', problems }, podProblems };
+  }
+
+  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates);
+  return { plan: plan(ctx), podProblems };
+}
+
+function context(
+  service: ServiceView,
+  keys: Keys,
+  now: number,
+  settings: ServiceSettings,
+  selector: Labels,
+  namespacePods: readonly PodView[],
+  candidates: readonly PodView[],
+): Context {
+  // The selector is what actually routes traffic, so it outranks the annotation; the
+  // annotation only speaks when the selector lost baton's key (e.g. a manifest re-apply).
+  const selected = annotation(service.selector, keys.podId);
+  const selectedUid = selected === NO_POD ? undefined : selected;
+  const annotatedUid = annotation(service.annotations, keys.activeUid);
+  const recordedUid = selectedUid ?? annotatedUid;
+  const active = recordedUid === undefined ? undefined : candidates.find((pod) => pod.uid === recordedUid);
+  const recordedPod =
+    recordedUid === undefined ? undefined : namespacePods.find((pod) => pod.uid === recordedUid);
+  const annotatedName = annotation(service.annotations, keys.activePod);
+
+  let previous: Context['previous'];
+  if (recordedPod !== undefined) previous = { name: recordedPod.name, uid: recordedPod.uid };
+  else if (annotatedName !== undefined && annotatedUid !== undefined) {
+    previous = { name: annotatedName, uid: annotatedUid };
+  }
+
+  return {
+    service,
+    keys,
+    now,
+    settings,
+    selector,
+    namespacePods,
+    candidates,
+    term: readTerm(annotation(service.annotations, keys.term)),
+    active,
+    pinned: active !== undefined && selectedUid === active.uid,
+    recorded: recordedUid !== undefined,
+    previous,
+  };
+}
+
+function plan(ctx: Context): Plan {
+  const { settings, active, keys } = ctx;
+  if (settings.switchoverTo !== undefined) return switchover(ctx, settings.switchoverTo);
+
+  if (active !== undefined && isHealthy(active)) {
+    // Annotations name a healthy active but the selector does not route to it alone
+    // (its pod-id key was removed), so every matching pod is receiving traffic. Pin
+    // the same pod again rather than pick a new one: nothing is wrong with it.
+    if (!ctx.pinned) return switchTo(ctx, active, 'initial');
+
+    if (settings.failback) {
+      const top = best(ctx.candidates, keys);
+      if (top !== undefined && priority(top, keys) > priority(active, keys)) {
+        const waitMs = failbackWaitMs(ctx);
+        if (waitMs > 0) {
+          return {
+            kind: 'hold',
+            why: `failback from ${active.name} to ${top.name} waits for ${keys.minSwitchInterval}`,
+            retryAfterMs: waitMs,
+          };
+        }
+        return switchTo(ctx, top, 'failback');
+      }
+    }
+    return {
+      kind: 'steady',
+      active: active.name,
+      why: settings.failback
+        ? `${active.name} is active and healthy, and no healthy pod has a higher priority`
+        : `${active.name} is active and healthy`,
+      podWrites: roleWrites(ctx.candidates, active.uid, keys),
+    };
+  }
+
+  const top = best(ctx.candidates, keys);
+  if (top !== undefined) return switchTo(ctx, top, ctx.recorded ? 'failover' : 'initial');
+
+  const reported = annotation(ctx.service.annotations, keys.unavailableTerm) === String(ctx.term);
+  // Never adopted yet: the Service still selects every matching pod, and each pod that
+  // turns ready before the next event would get traffic. Pin the selector to a pod-id
+  // no pod carries, so it routes to nothing rather than everything until one is chosen.
+  const pinned = Object.hasOwn(ctx.service.selector, keys.podId);
+  if (reported && pinned) return { kind: 'unavailable', active: ctx.previous?.name, term: ctx.term, service: undefined };
+  return {
+    kind: 'unavailable',
+    active: ctx.previous?.name,
+    term: ctx.term,
+    service: pinned
+      ? { selector: ctx.service.selector, annotations: { [keys.unavailableTerm]: String(ctx.term) } }
+      : {
+          selector: sortedLabels({ ...ctx.selector, [keys.podId]: NO_POD }),
+          annotations: { [keys.unavailableTerm]: String(ctx.term), [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)) },
+        },
+  };
+}
+
+function switchover(ctx: Context, requested: string): Plan {
+  const target = ctx.candidates.find((pod) => pod.name === requested);
+  if (target === undefined) {
+    return refuseSwitchover(ctx, requested, missingTargetReason(requested, ctx.service, ctx.namespacePods));
+  }
+  const why =
+    unfitTargetReason(target) ??
+    (target.uid === ctx.active?.uid ? `pod "${requested}" is already active` : undefined);
+  if (why !== undefined) return refuseSwitchover(ctx, requested, why);
+  // A manual request skips min-switch-interval: the operator asked for this move now.
+  return switchTo(ctx, target, 'switchover');
+}
+
+// The request is consumed either way, so a stale one cannot fire later by surprise
+// when its target happens to become healthy.
+function refuseSwitchover(ctx: Context, requested: string, why: string): Plan {
+  return {
+    kind: 'refuse-switchover',
+    requested,
+    why,
+    service: { selector: ctx.service.selector, annotations: { [ctx.keys.switchoverTo]: null } },
+  };
+}
+
+/**
+ * Remaining anti-flap wait before a failback. Only failback is ever held: a failover
+ * replaces an active that is unhealthy or gone, and delaying it would only prolong an
+ * outage. Debouncing a flapping pod is the readiness probe's job, not this interval's.
+ */
+function failbackWaitMs(ctx: Context): number {
+  const interval = ctx.settings.minSwitchIntervalMs;
+  if (interval <= 0) return 0;
+  const text = annotation(ctx.service.annotations, ctx.keys.switchedAt);
+  const switchedAt = text === undefined ? Number.NaN : Date.parse(text);
+  // An unreadable timestamp must not block failback forever: treat it as long ago.
+  if (!Number.isFinite(switchedAt)) return 0;
+  // A timestamp ahead of `now` (clock skew) counts as "just switched", never longer.
+  const elapsed = Math.max(0, ctx.now - switchedAt);
+  return Math.max(0, interval - elapsed);
+}
+
+function switchTo(ctx: Context, to: PodView, reason: SwitchReason): Plan {
+  const { keys, service } = ctx;
+  const term = ctx.term + 1;
+  const annotations: Record<string, string | null> = {
+    [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)),
+    [keys.activePod]: to.name,
+    [keys.activeUid]: to.uid,
+    [keys.term]: String(term),
+    [keys.switchedAt]: new Date(ctx.now).toISOString(),
+    [keys.reason]: reason,
+    [keys.unavailableTerm]: null,
+  };
+  if (Object.hasOwn(service.annotations, keys.switchoverTo)) annotations[keys.switchoverTo] = null;
+
+  // The Service must not select by a label the pod does not carry yet, or it would
+  // route to nothing in between.
+  const prerequisites =
+    annotation(to.labels, keys.podId) === to.uid ? [] : [{ pod: to.name, labels: { [keys.podId]: to.uid } }];
+
+  return {
+    kind: 'switch',
+    reason,
+    from: ctx.previous,
+    to: { name: to.name, uid: to.uid },
+    term,
+    prerequisites,
+    service: { selector: sortedLabels({ ...ctx.selector, [keys.podId]: to.uid }), annotations },
+    podWrites: roleWrites(ctx.candidates, to.uid, keys, prerequisites),
+  };
+}
+
+function readTerm(text: string | undefined): number {
+  if (text === undefined || !/^[0-9]{1,15}$/.test(text)) return 0;
+  return Number(text);
+}
+
+function priority(pod: PodView, keys: Keys): number {
+  return readPriority(pod, keys).priority;
+}
+
+// Sorted keys make the saved JSON byte-stable, so an unchanged selector never shows
+// up as an annotation change.
+function sortedLabels(labels: Labels): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(labels).sort()) {
+    const value = labels[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function priorityProblems(candidates: readonly PodView[], keys: Keys): PodProblem[] {
+  const seen = new Map<string, PodProblem>();
+  for (const pod of candidates) {
+    const { problem } = readPriority(pod, keys);
+    if (problem !== undefined) seen.set(JSON.stringify([problem.pod, problem.value]), problem);
+  }
+  return [...seen.values()].sort((a, b) =>
+    a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0,
+  );
+}

@@ -1,0 +1,47 @@
+import type { Keys, PodLabelWrite, PodView } from './model.js';
+
+export const ROLE_ACTIVE = 'active';
+export const ROLE_STANDBY = 'standby';
+
+function byPodName(a: PodLabelWrite, b: PodLabelWrite): number {
+  return a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0;
+}
+
+/**
+ * Label writes that bring every live candidate to "id label = own uid, role =
+ * active|standby". Only differing labels are written, so a converged world costs
+ * no API calls. Terminating pods are skipped: they are about to vanish, and patching
+ * them only races the kubelet.
+ */
+export function roleWrites(
+  candidates: readonly PodView[],
+  activeUid: string | undefined,
+  keys: Keys,
+  alreadyWritten: readonly PodLabelWrite[] = [],
+): PodLabelWrite[] {
+  const writes: PodLabelWrite[] = [];
+  for (const pod of candidates) {
+    if (pod.deleting) continue;
+    const pending = alreadyWritten.filter((w) => w.pod === pod.name).map((w) => w.labels);
+    const current = (key: string): string | null | undefined => {
+      for (const labels of pending) if (Object.hasOwn(labels, key)) return labels[key];
+      return Object.hasOwn(pod.labels, key) ? pod.labels[key] : undefined;
+    };
+    const wanted: Record<string, string> = {
+      [keys.podId]: pod.uid,
+      [keys.role]: pod.uid === activeUid ? ROLE_ACTIVE : ROLE_STANDBY,
+    };
+    const labels: Record<string, string> = {};
+    for (const [key, value] of Object.entries(wanted)) if (current(key) !== value) labels[key] = value;
+    if (Object.keys(labels).length > 0) writes.push({ pod: pod.name, labels });
+  }
+  return writes.sort(byPodName);
+}
+
+/** Removes baton's labels from pods that carry either of them. */
+export function releaseWrites(pods: readonly PodView[], keys: Keys): PodLabelWrite[] {
+  return pods
+    .filter((pod) => Object.hasOwn(pod.labels, keys.podId) || Object.hasOwn(pod.labels, keys.role))
+    .map((pod) => ({ pod: pod.name, labels: { [keys.podId]: null, [keys.role]: null } }))
+    .sort(byPodName);
+}

@@ -1,0 +1,152 @@
+// The imperative shell around decide(): read the truth, decide, write with a
+// resourceVersion precondition, and on 409 read again and decide again. Evidence
+// (audit events, Kubernetes Events, role labels) follows a write and never blocks it.
+import type { Cluster } from '../k8s/cluster.js';
+import { ConflictError, NotFoundError } from '../k8s/errors.js';
+import type { Logger } from '../log.js';
+import { decide } from './decide.js';
+import { batonAnnotationKeys } from './release.js';
+import { userSelector } from './settings.js';
+import { MODE_VALUE, type Keys, type Plan, type PodLabelWrite, type PodView, type ServiceView } from './model.js';
+import { report, type Reporter } from './report.js';
+
+export interface ReconcileDeps {
+  readonly cluster: Cluster;
+  readonly keys: Keys;
+  readonly logger: Logger;
+  readonly reporter: Reporter;
+  readonly conflictRetries: number;
+  readonly now: () => number;
+}
+
+export type Result =
+  | { readonly outcome: 'gone' | 'ignored' | 'steady' | 'invalid' | 'switched' | 'unavailable' | 'refused' | 'released'; readonly detail: string }
+  | { readonly outcome: 'held'; readonly detail: string; readonly retryAfterMs: number }
+  | { readonly outcome: 'conflicted'; readonly detail: string };
+
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** True when the Service carries anything baton would have to undo. */
+export function hasBatonState(service: ServiceView, keys: Keys): boolean {
+  return keys.podId in service.selector || batonAnnotationKeys(keys).some((k) => k in service.annotations);
+}
+
+export function isOptedIn(service: ServiceView, keys: Keys): boolean {
+  return service.labels[keys.mode] === MODE_VALUE;
+}
+
+async function podsFor(deps: ReconcileDeps, service: ServiceView): Promise<PodView[]> {
+  const selector = userSelector(service, deps.keys);
+  if (!selector.ok) return [];
+  return deps.cluster.listPods(service.namespace, selector.selector);
+}
+
+const jitter = (attempt: number): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
+
+/**
+ * Brings one Service to the state decide() asks for. `hint` is a copy of the Service
+ * from an event or the index: good enough to attempt a switch (the write's
+ * precondition rejects it if stale), never trusted for anything else.
+ */
+export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: ServiceView): Promise<Result> {
+  const { cluster, keys, logger } = deps;
+  let candidate = hint;
+  let conflicts = 0;
+  while (conflicts <= deps.conflictRetries) {
+    if (conflicts > 0 && candidate === undefined) await jitter(conflicts);
+    const fromHint = candidate !== undefined;
+    let service: ServiceView;
+    if (candidate) {
+      service = candidate;
+      candidate = undefined;
+    } else {
+      try {
+        service = await cluster.getService(ref.namespace, ref.name);
+      } catch (error) {
+        if (error instanceof NotFoundError) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
+        throw error;
+      }
+    }
+    if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
+
+    const pods = await podsFor(deps, service);
+    const now = deps.now();
+    const { plan, podProblems } = decide({ service, pods, keys, now });
+    if (fromHint && plan.kind !== 'switch') {
+      // Only a write can be checked against the truth; anything else is re-decided on a fresh read.
+      continue;
+    }
+    if (podProblems.length > 0) deps.reporter.podProblems(service, podProblems);
+    try {
+      return await act(deps, service, plan, now, pods.length);
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        conflicts += 1;
+        logger.debug({ service: `${ref.namespace}/${ref.name}`, conflicts }, 'conflict; reading again');
+        continue;
+      }
+      throw error;
+    }
+  }
+  return { outcome: 'conflicted', detail: `service kept changing; gave up after ${deps.conflictRetries + 1} attempts` };
+}
+
+async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: number, candidates: number): Promise<Result> {
+  const { cluster } = deps;
+  switch (plan.kind) {
+    case 'ignore':
+      return { outcome: 'ignored', detail: plan.why };
+    case 'invalid-config':
+      deps.reporter.invalidConfig(service, plan.problems);
+      return { outcome: 'invalid', detail: plan.problems.map((p) => `${p.key}: ${p.message}`).join('; ') };
+    case 'steady':
+      labelPods(deps, service, plan.podWrites);
+      return { outcome: 'steady', detail: plan.why };
+    case 'hold':
+      return { outcome: 'held', detail: plan.why, retryAfterMs: plan.retryAfterMs };
+    case 'switch': {
+      for (const write of plan.prerequisites) {
+        try {
+          await cluster.patchPodLabels(service.namespace, write.pod, write.labels);
+        } catch (error) {
+          // The chosen pod vanished between the list and now: decide again.
+          if (error instanceof NotFoundError) throw new ConflictError(error.message, 404);
+          throw error;
+        }
+      }
+      const written = await cluster.patchService(service, plan.service);
+      report(deps.reporter.switched(written, plan, now));
+      labelPods(deps, written, plan.podWrites);
+      return { outcome: 'switched', detail: `${plan.reason}: ${plan.from?.name ?? '(none)'} -> ${plan.to.name} (term ${plan.term})` };
+    }
+    case 'unavailable': {
+      const written = plan.service ? await cluster.patchService(service, plan.service) : undefined;
+      if (written) report(deps.reporter.unavailable(written, plan, candidates));
+      return { outcome: 'unavailable', detail: `no healthy candidate; keeping ${plan.active ?? '(none)'}` };
+    }
+    case 'refuse-switchover': {
+      const written = await cluster.patchService(service, plan.service);
+      report(deps.reporter.refused(written, plan));
+      return { outcome: 'refused', detail: plan.why };
+    }
+    case 'release': {
+      const written = await cluster.patchService(service, plan.service);
+      labelPods(deps, written, plan.podWrites);
+      report(deps.reporter.released(written, plan, Number(service.annotations[deps.keys.term] ?? 0) || 0));
+      return { outcome: 'released', detail: 'original selector restored' };
+    }
+  }
+}
+
+/** Role labels are for humans; failures are logged and the next reconcile repairs them. */
+function labelPods(deps: ReconcileDeps, service: ServiceView, writes: readonly PodLabelWrite[]): void {
+  for (const write of writes) {
+    deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return;
+      deps.logger.warn({ service: `${service.namespace}/${service.name}`, pod: write.pod, err: error instanceof Error ? error.message : String(error) }, 'could not label pod');
+    });
+  }
+}

@@ -1,0 +1,170 @@
+// Evidence of each decision: an audit CloudEvent (deterministic id, for subscribers)
+// and a Kubernetes Event on the Service (for `kubectl describe`). Both are side
+// channels: they are sent after the write, and a failure is logged, never thrown.
+import { auditId, auditSubject, COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../audit/schemas.js';
+import type { Emitter } from '../audit/emit.js';
+import type { Cluster, EventNote } from '../k8s/cluster.js';
+import type { Logger } from '../log.js';
+import type { ConfigProblem, Keys, Plan, PodProblem, ServiceView } from './model.js';
+
+type Of<K extends Plan['kind']> = Extract<Plan, { kind: K }>;
+
+export interface Completion {
+  readonly term: number;
+  readonly active: { readonly name: string; readonly uid: string };
+  readonly decidedAt: number;
+  readonly observedAt: number;
+}
+
+export interface Reporter {
+  switched(service: ServiceView, plan: Of<'switch'>, now: number): Promise<void>;
+  unavailable(service: ServiceView, plan: Of<'unavailable'>, candidates: number): Promise<void>;
+  refused(service: ServiceView, plan: Of<'refuse-switchover'>): Promise<void>;
+  released(service: ServiceView, plan: Of<'release'>, term: number): Promise<void>;
+  completed(service: ServiceView, completion: Completion): Promise<void>;
+  /** Repeated reports of the same problems are suppressed for a while (the id is the same anyway). */
+  invalidConfig(service: ServiceView, problems: readonly ConfigProblem[]): void;
+  podProblems(service: ServiceView, problems: readonly PodProblem[]): void;
+}
+
+/** Fire and forget: evidence must not delay the reply that lets the next event in. */
+export function report(pending: Promise<void>): void {
+  void pending.catch(() => undefined);
+}
+
+export const REASONS = {
+  promoted: 'Promoted',
+  failedOver: 'FailedOver',
+  failedBack: 'FailedBack',
+  switchedOver: 'SwitchedOver',
+  switchoverRefused: 'SwitchoverRefused',
+  unavailable: 'NoHealthyPod',
+  completed: 'TrafficSwitched',
+  released: 'Released',
+  invalidConfig: 'InvalidConfig',
+  invalidPodAnnotation: 'InvalidPodAnnotation',
+} as const;
+
+const REPEAT_SUPPRESS_MS = 10 * 60 * 1000;
+
+export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logger: Logger; keys: Keys; now: () => number }): Reporter {
+  const { cluster, emitter, logger } = deps;
+  const recent = new Map<string, number>();
+  const fresh = (key: string): boolean => {
+    const now = deps.now();
+    const last = recent.get(key);
+    if (last !== undefined && now - last < REPEAT_SUPPRESS_MS) return false;
+    recent.set(key, now);
+    if (recent.size > 10_000) for (const [k, t] of recent) if (now - t >= REPEAT_SUPPRESS_MS) recent.delete(k);
+    return true;
+  };
+  const ref = (s: ServiceView): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
+
+  const send = async (service: ServiceView, draft: AuditDraft, note: EventNote): Promise<void> => {
+    const line = { service: `${service.namespace}/${service.name}`, type: draft.type, id: draft.id, reason: note.reason };
+    logger.info(line, note.message);
+    const [emitted, recorded] = await Promise.allSettled([emitter.emit(draft), cluster.recordEvent(service, note)]);
+    if (emitted.status === 'fulfilled' && !emitted.value.delivered && !('skipped' in emitted.value)) logger.warn({ ...line, error: emitted.value.error }, 'audit event not delivered');
+    if (recorded.status === 'rejected') logger.warn({ ...line, error: String(recorded.reason) }, 'kubernetes event not recorded');
+  };
+
+  return {
+    switched: (service, plan, now) => {
+      const type = plan.reason === 'switchover' ? SWITCHOVER : PROMOTED;
+      const reason = { initial: REASONS.promoted, failover: REASONS.failedOver, failback: REASONS.failedBack, switchover: REASONS.switchedOver }[plan.reason];
+      const from = plan.from && plan.from.uid !== plan.to.uid ? ` (was ${plan.from.name})` : '';
+      return send(
+        service,
+        {
+          id: auditId({ type, serviceUid: service.uid, term: plan.term }),
+          type,
+          subject: auditSubject(service),
+          time: new Date(now).toISOString(),
+          data: { service: ref(service), term: plan.term, from: plan.from ?? null, to: plan.to, reason: plan.reason, decidedAt: new Date(now).toISOString() },
+        },
+        { type: 'Normal', reason, message: `${plan.to.name} is now the active pod${from}; reason ${plan.reason}, term ${plan.term}` },
+      );
+    },
+    unavailable: (service, plan, candidates) =>
+      send(
+        service,
+        {
+          id: auditId({ type: UNAVAILABLE, serviceUid: service.uid, term: plan.term }),
+          type: UNAVAILABLE,
+          subject: auditSubject(service),
+          time: new Date(deps.now()).toISOString(),
+          data: {
+            service: ref(service),
+            term: plan.term,
+            lastActive: plan.active ? { name: plan.active, uid: service.annotations[deps.keys.activeUid] ?? 'unknown' } : null,
+            candidates,
+          },
+        },
+        { type: 'Warning', reason: REASONS.unavailable, message: `no healthy pod among ${candidates} candidate(s); traffic stays on ${plan.active ?? 'nothing'} until one is ready` },
+      ),
+    refused: (service, plan) => {
+      const term = Number(service.annotations[deps.keys.term] ?? 0) || 0;
+      return send(
+        service,
+        {
+          id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: service.uid, term, requested: plan.requested }),
+          type: SWITCHOVER_REFUSED,
+          subject: auditSubject(service),
+          time: new Date(deps.now()).toISOString(),
+          data: { service: ref(service), requested: plan.requested, reason: plan.why },
+        },
+        { type: 'Warning', reason: REASONS.switchoverRefused, message: `switchover to ${plan.requested} refused: ${plan.why}` },
+      );
+    },
+    released: (service, plan, term) =>
+      send(
+        service,
+        {
+          id: auditId({ type: RELEASED, serviceUid: service.uid, term }),
+          type: RELEASED,
+          subject: auditSubject(service),
+          time: new Date(deps.now()).toISOString(),
+          data: { service: ref(service), restoredSelector: { ...plan.service.selector } },
+        },
+        { type: 'Normal', reason: REASONS.released, message: `opted out: selector restored to ${JSON.stringify(plan.service.selector)}` },
+      ),
+    completed: (service, c) =>
+      send(
+        service,
+        {
+          id: auditId({ type: COMPLETED, serviceUid: service.uid, term: c.term }),
+          type: COMPLETED,
+          subject: auditSubject(service),
+          time: new Date(c.observedAt).toISOString(),
+          data: {
+            service: ref(service),
+            term: c.term,
+            active: c.active,
+            decidedAt: new Date(c.decidedAt).toISOString(),
+            observedAt: new Date(c.observedAt).toISOString(),
+            latencyMs: Math.max(0, c.observedAt - c.decidedAt),
+          },
+        },
+        { type: 'Normal', reason: REASONS.completed, message: `EndpointSlices show only ${c.active.name} ready (term ${c.term}, ${Math.max(0, c.observedAt - c.decidedAt)} ms after the decision)` },
+      ),
+    invalidConfig: (service, problems) => {
+      const id = auditId({ type: CONFIG_INVALID, serviceUid: service.uid, problems });
+      if (!fresh(id)) return;
+      report(
+        send(
+          service,
+          { id, type: CONFIG_INVALID, subject: auditSubject(service), time: new Date(deps.now()).toISOString(), data: { service: ref(service), problems: problems.map((p) => ({ ...p })) } },
+          { type: 'Warning', reason: REASONS.invalidConfig, message: `left unchanged: ${problems.map((p) => `${p.key}=${JSON.stringify(p.value.slice(0, 80))}: ${p.message}`).join('; ')}` },
+        ),
+      );
+    },
+    podProblems: (service, problems) => {
+      for (const p of problems) {
+        if (!fresh(`${service.uid}/${p.pod}/${p.key}/${p.value}`)) continue;
+        const message = `pod ${p.pod}: ${p.key}=${JSON.stringify(p.value.slice(0, 80))}: ${p.message}; ranked with the default`;
+        logger.warn({ service: `${service.namespace}/${service.name}`, pod: p.pod }, message);
+        report(cluster.recordEvent(service, { type: 'Warning', reason: REASONS.invalidPodAnnotation, message }));
+      }
+    },
+  };
+}

@@ -1,0 +1,191 @@
+// The HTTP face of a baton function: CloudEvent in, status code out.
+//
+// Replies follow Knative delivery semantics: 400/413/415 for input that will never
+// parse (not retried), 503 + Retry-After for "try again", 500 for a bug (retried, in
+// case it was transient), and 2xx with an EMPTY body otherwise — a Broker's filter
+// treats a non-empty reply that is not a CloudEvent as a failed delivery (502), so the
+// outcome travels in headers, not in the body.
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { parseIncoming, type InboundEvent } from '../events/incoming.js';
+import type { Logger } from '../log.js';
+import type { Outcome } from './outcome.js';
+
+export interface HandlerContext {
+  readonly requestId: string;
+  /** Child logger already carrying requestId and the event's identity. */
+  readonly logger: Logger;
+}
+
+export type Handler = (event: InboundEvent, context: HandlerContext) => Promise<Outcome> | Outcome;
+
+export interface ServerOptions {
+  readonly handle: Handler;
+  readonly logger: Logger;
+  /** Bytes. */
+  readonly bodyLimit: number;
+  readonly ready?: () => boolean;
+}
+
+export const OUTCOME_HEADER = 'Baton-Outcome';
+export const DETAIL_HEADER = 'Baton-Detail';
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+
+interface RequestRecord {
+  readonly requestId: string;
+  readonly started: number;
+  fields: Record<string, unknown>;
+  error?: unknown;
+}
+
+export function createServer(options: ServerOptions): Express {
+  const { handle, logger, bodyLimit } = options;
+  const records = new WeakMap<Response, RequestRecord>();
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+
+  app.use((req, res, next) => {
+    const record: RequestRecord = { requestId: requestIdOf(req), started: performance.now(), fields: {} };
+    records.set(res, record);
+    res.setHeader(REQUEST_ID_HEADER, record.requestId);
+    let logged = false;
+    const logLine = (): void => {
+      if (logged) return;
+      logged = true;
+      const line = {
+        requestId: record.requestId,
+        method: req.method,
+        path: req.path,
+        status: res.writableFinished ? res.statusCode : 'aborted',
+        durationMs: Math.round((performance.now() - record.started) * 10) / 10,
+        ...record.fields,
+        ...(record.error !== undefined ? { err: record.error } : {}),
+      };
+      const probe = req.path === '/healthz' || req.path === '/readyz';
+      if (res.statusCode >= 500) logger.error(line, 'request');
+      else if (res.statusCode >= 400) logger.warn(line, 'request');
+      else if (probe) logger.debug(line, 'request');
+      else logger.info(line, 'request');
+    };
+    res.on('finish', logLine);
+    res.on('close', logLine);
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.status(200).json({ status: 'ok' });
+  });
+
+  app.get('/readyz', (_req, res) => {
+    let ready = true;
+    try {
+      ready = options.ready?.() ?? true;
+    } catch {
+      ready = false;
+    }
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
+  });
+
+  app.post('/', express.raw({ type: () => true, limit: bodyLimit }), async (req, res) => {
+    const record = recordOf(records, res);
+    const body: unknown = req.body;
+    const parsed = parseIncoming({ headers: req.headers, body });
+    if (!parsed.ok) {
+      record.fields = { outcome: 'rejected', detail: parsed.message };
+      res.status(parsed.status).json({ error: parsed.message });
+      return;
+    }
+    const { event } = parsed;
+    record.fields = eventFields(event);
+    const context: HandlerContext = { requestId: record.requestId, logger: logger.child({ requestId: record.requestId, ...record.fields }) };
+
+    let outcome: Outcome;
+    try {
+      outcome = await handle(event, context);
+    } catch (err) {
+      record.error = err;
+      record.fields = { ...record.fields, outcome: 'error' };
+      if (!res.headersSent) res.status(500).json({ error: 'internal error while handling the event; see the function log' });
+      return;
+    }
+    record.fields = { ...record.fields, outcome: outcome.status, ...(outcome.detail !== undefined ? { detail: outcome.detail } : {}) };
+    if (res.headersSent) return;
+    if (outcome.status === 'retry') {
+      const seconds = retryAfter(outcome.retryAfterSeconds);
+      res.status(503).setHeader('Retry-After', String(seconds));
+      res.json({ error: outcome.detail, retryAfterSeconds: seconds });
+      return;
+    }
+    res.status(200).setHeader(OUTCOME_HEADER, outcome.status);
+    if (outcome.detail !== undefined) res.setHeader(DETAIL_HEADER, headerSafe(outcome.detail));
+    res.end();
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: `no route for ${req.method} ${clip(req.path, 200)}` });
+  });
+
+  // Express recognises error middleware by its four parameters.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const record = records.get(res);
+    const status = httpStatusOf(err);
+    let message: string;
+    if (status === 413) message = `request body exceeds the limit of ${bodyLimit} bytes (BATON_BODY_LIMIT)`;
+    else if (status !== undefined && status < 500) message = err instanceof Error ? err.message : 'bad request';
+    else message = 'internal error; see the function log';
+    if (record) {
+      record.fields = { ...record.fields, outcome: 'rejected', detail: message };
+      if (status === undefined || status >= 500) record.error = err;
+    }
+    if (res.headersSent) return;
+    res.status(status ?? 500).json({ error: message });
+  });
+
+  return app;
+}
+
+function eventFields(event: InboundEvent): Record<string, unknown> {
+  return {
+    eventId: event.id,
+    eventType: event.type,
+    subject: event.subject,
+    kind: event.kind,
+    ...(event.kind === 'Other' ? { reason: event.reason } : { action: event.action }),
+  };
+}
+
+function recordOf(records: WeakMap<Response, RequestRecord>, res: Response): RequestRecord {
+  const record = records.get(res);
+  if (record) return record;
+  const fresh: RequestRecord = { requestId: randomUUID(), started: performance.now(), fields: {} };
+  records.set(res, fresh);
+  return fresh;
+}
+
+// Reuse a caller's id so one delivery can be followed across components, but only
+// if it is short and printable: it is echoed in a header and in every log line.
+function requestIdOf(req: Request): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+function httpStatusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status = 'status' in err ? err.status : 'statusCode' in err ? err.statusCode : undefined;
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : undefined;
+}
+
+function retryAfter(seconds: number): number {
+  if (!Number.isFinite(seconds)) return 1;
+  return Math.min(3600, Math.max(1, Math.ceil(seconds)));
+}
+
+// Header values must be visible ASCII; details are for humans, so lossy is fine.
+function headerSafe(text: string): string {
+  return clip(text.replace(/[^\x20-\x7e]/g, '?'), 200);
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}

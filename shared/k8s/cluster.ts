@@ -1,0 +1,149 @@
+import https from 'node:https';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import type { Labels, PodView, ServiceView, ServiceWrite } from '../failover/model.js';
+import { classify } from './errors.js';
+import { podView, serviceView, sliceView, type SliceView } from './views.js';
+
+export interface EventNote {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * Everything the functions ask of the API server. Narrow on purpose: each method is
+ * one request, every write to a Service carries its resourceVersion, and errors
+ * arrive classified (errors.ts).
+ */
+export interface Cluster {
+  getService(namespace: string, name: string): Promise<ServiceView>;
+  listServices(labelSelector: string, namespace?: string): Promise<ServiceView[]>;
+  listPods(namespace: string, selector: Labels): Promise<PodView[]>;
+  listEndpointSlices(namespace: string, service: string): Promise<SliceView[]>;
+  /** Merge patch with `metadata.resourceVersion` as precondition: 409 if the Service moved on. */
+  patchService(service: ServiceView, write: ServiceWrite): Promise<ServiceView>;
+  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>): Promise<void>;
+  recordEvent(service: ServiceView, note: EventNote): Promise<void>;
+  /** Requests sent so far, for tests and figures. */
+  readonly requestCount: number;
+}
+
+export function labelSelector(selector: Labels): string {
+  return Object.entries(selector)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** The merge-patch form of a selector change: keys that must go are set to null. */
+export function selectorPatch(current: Labels, desired: Labels): Record<string, string | null> {
+  const patch: Record<string, string | null> = { ...desired };
+  for (const key of Object.keys(current)) if (!(key in desired)) patch[key] = null;
+  return patch;
+}
+
+export interface ClusterOptions {
+  readonly kubeConfig: k8s.KubeConfig;
+  readonly timeoutMs: number;
+  /** Reported as the Event source component. */
+  readonly component: string;
+}
+
+export async function connect(options: ClusterOptions): Promise<Cluster> {
+  const kc = options.kubeConfig;
+  // client-node builds a new TLS agent for every request; one keep-alive agent saves a
+  // handshake per call, which is most of a loopback request's cost.
+  const tls: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(tls);
+  const agent = new https.Agent({ ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized ?? true, servername: tls.servername, keepAlive: true, maxSockets: 32 });
+  let requests = 0;
+  const middleware: k8s.ObservableMiddleware = {
+    pre: (context) => {
+      requests += 1;
+      if (context.getUrl().startsWith('https:')) context.setAgent(agent);
+      context.setSignal(AbortSignal.timeout(options.timeoutMs));
+      return new k8s.Observable(Promise.resolve(context));
+    },
+    post: (context) => new k8s.Observable(Promise.resolve(context)),
+  };
+  const base: k8s.ConfigurationOptions<k8s.ObservableMiddleware> = { middleware: [middleware], middlewareMergeStrategy: 'append' };
+  const withContentType = (type: string): k8s.ConfigurationOptions<k8s.ObservableMiddleware> => k8s.setHeaderOptions('Content-Type', type, base);
+  const merge = withContentType(k8s.PatchStrategy.MergePatch);
+
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  const instance = `${hostname()}-${process.pid}`;
+
+  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw classify(error, what);
+    }
+  };
+
+  return {
+    get requestCount() {
+      return requests;
+    },
+    getService: (namespace, name) => call(`get service ${namespace}/${name}`, async () => serviceView(await core.readNamespacedService({ name, namespace }, base))),
+    listServices: (selector, namespace) =>
+      call(`list services (${selector})`, async () => {
+        const list = namespace
+          ? await core.listNamespacedService({ namespace, labelSelector: selector }, base)
+          : await core.listServiceForAllNamespaces({ labelSelector: selector }, base);
+        return list.items.map(serviceView);
+      }),
+    listPods: (namespace, selector) =>
+      call(`list pods in ${namespace}`, async () => (await core.listNamespacedPod({ namespace, labelSelector: labelSelector(selector) }, base)).items.map(podView)),
+    listEndpointSlices: (namespace, service) =>
+      call(`list endpointslices of ${namespace}/${service}`, async () =>
+        (await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` }, base)).items.map(sliceView),
+      ),
+    patchService: (service, write) =>
+      call(`patch service ${service.namespace}/${service.name}`, async () =>
+        serviceView(
+          await core.patchNamespacedService(
+            {
+              name: service.name,
+              namespace: service.namespace,
+              body: {
+                metadata: { resourceVersion: service.resourceVersion, annotations: write.annotations },
+                spec: { selector: selectorPatch(service.selector, write.selector) },
+              },
+            },
+            merge,
+          ),
+        ),
+      ),
+    patchPodLabels: (namespace, pod, labels) =>
+      call(`label pod ${namespace}/${pod}`, async () => {
+        await core.patchNamespacedPod({ name: pod, namespace, body: { metadata: { labels } } }, merge);
+      }),
+    recordEvent: (service, note) =>
+      call(`record event on ${service.namespace}/${service.name}`, async () => {
+        const now = new Date();
+        await core.createNamespacedEvent(
+          {
+            namespace: service.namespace,
+            body: {
+              metadata: { name: `${service.name}.${randomBytes(8).toString('hex')}`, namespace: service.namespace },
+              involvedObject: { kind: 'Service', apiVersion: 'v1', namespace: service.namespace, name: service.name, uid: service.uid, resourceVersion: service.resourceVersion },
+              type: note.type,
+              reason: note.reason,
+              message: note.message.slice(0, 1024),
+              source: { component: options.component },
+              reportingComponent: options.component,
+              reportingInstance: instance.slice(0, 128),
+              firstTimestamp: now,
+              lastTimestamp: now,
+              count: 1,
+            },
+          },
+          base,
+        );
+      }),
+  };
+}

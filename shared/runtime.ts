@@ -1,0 +1,63 @@
+// Start-up shared by every function: validated config, logger, API client, audit
+// emitter, HTTP server and graceful shutdown. Functions supply only their handler.
+import * as k8s from '@kubernetes/client-node';
+import { createEmitter, type Emitter } from './audit/emit.js';
+import { loadConfig, type Config } from './config/env.js';
+import { ConfigError } from './config/errors.js';
+import { connect, type Cluster } from './k8s/cluster.js';
+import { createLogger, type Logger } from './log.js';
+import { listen, type RunningServer } from './http/listen.js';
+import { createServer, type Handler } from './http/server.js';
+import { keysFor, type Keys } from './failover/model.js';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly cluster: Cluster;
+  readonly emitter: Emitter;
+  readonly keys: Keys;
+  readonly now: () => number;
+}
+
+/** Reads config from the environment; a bad value ends the process with a message naming the variable. */
+export function configOrExit(env: NodeJS.ProcessEnv): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`baton: invalid configuration:\n${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+}
+
+export async function createRuntime(name: string, env: NodeJS.ProcessEnv = process.env, config: Config = configOrExit(env)): Promise<Runtime> {
+  const logger = createLogger({ level: config.logLevel, name });
+  const kubeConfig = new k8s.KubeConfig();
+  // $KUBECONFIG when given; otherwise the pod's ServiceAccount, then ~/.kube/config.
+  if (env.KUBECONFIG) kubeConfig.loadFromFile(env.KUBECONFIG);
+  else kubeConfig.loadFromDefault();
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server || (env.KUBECONFIG === undefined && server === 'http://localhost:8080')) {
+    throw new Error('no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a ServiceAccount');
+  }
+  const cluster = await connect({ kubeConfig, timeoutMs: config.apiTimeoutMs, component: name });
+  const emitter = createEmitter({ sink: config.sink, source: config.eventSource, timeoutMs: config.apiTimeoutMs, logger, extensions: config.ceExtensions });
+  return { config, logger, cluster, emitter, keys: keysFor(config.prefix), now: Date.now };
+}
+
+/** Serves `handle` until SIGTERM/SIGINT, then drains in-flight requests and exits. */
+export async function serve(runtime: Runtime, handle: Handler, ready: () => boolean, onStop: () => void = () => {}): Promise<RunningServer> {
+  const app = createServer({ handle, logger: runtime.logger, bodyLimit: runtime.config.bodyLimit, ready });
+  const server = await listen(app, { host: runtime.config.host, port: runtime.config.port });
+  runtime.logger.info({ url: server.url }, 'listening');
+  const stop = (signal: string): void => {
+    runtime.logger.info({ signal }, 'shutting down');
+    onStop();
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return server;
+}

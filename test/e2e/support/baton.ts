@@ -1,0 +1,131 @@
+// Runs baton as a cluster would: the functions as their own processes with
+// ServiceAccount tokens bound to the RBAC in knative/base/rbac.yaml, fed by the real
+// ApiServerSource adapter (itself under its own least-privilege account).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { startAdapter, type RunningAdapter } from '../../controlplane/adapter.js';
+import { kubeconfigYaml } from '../../controlplane/plane.js';
+import { repoRoot } from '../../controlplane/paths.js';
+import { freePort } from '../../controlplane/ports.js';
+import { waitFor } from '../../controlplane/wait.js';
+import { adminConfig, statusOf, testPlane } from './plane.js';
+import { startSink, type Sink } from './sink.js';
+
+const SYSTEM_NAMESPACE = 'baton-system';
+
+/** Applies knative/base/rbac.yaml (idempotent: existing objects are kept). */
+export async function installRbac(): Promise<void> {
+  const kc = adminConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: SYSTEM_NAMESPACE } } }).catch((e: unknown) => {
+    if (statusOf(e) !== 409) throw e;
+  });
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  for (const doc of k8s.loadAllYaml(readFileSync(join(repoRoot(), 'knative', 'base', 'rbac.yaml'), 'utf8')) as k8s.KubernetesObject[]) {
+    await objects.create(doc).catch((e: unknown) => {
+      if (statusOf(e) !== 409) throw e;
+    });
+  }
+}
+
+/** A kubeconfig that authenticates as a ServiceAccount of baton-system. */
+export async function serviceAccountKubeconfig(name: string): Promise<string> {
+  const plane = testPlane();
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  const token = await core.createNamespacedServiceAccountToken({ name, namespace: SYSTEM_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const dir = join(plane.dir, 'accounts');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}-${process.pid}.kubeconfig`);
+  writeFileSync(path, kubeconfigYaml(plane.server, plane.caFile, token.status!.token, name), { mode: 0o600 });
+  return path;
+}
+
+export interface RunningFunction {
+  readonly url: string;
+  readonly logs: string[];
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** `baton run <fn>` in a child process; resolves once /readyz answers 200. */
+export async function startFunction(fn: 'failover' | 'resync', env: Record<string, string>): Promise<RunningFunction> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'run', fn, '--port', String(port)], {
+    env: { ...process.env, BATON_HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const collect = (d: Buffer): void => void logs.push(...d.toString().split('\n').filter(Boolean));
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    `baton ${fn} to be ready`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`baton ${fn} exited (${child.exitCode}):\n${logs.slice(-20).join('\n')}`);
+      const r = await fetch(`${url}/readyz`).catch(() => undefined);
+      return r?.status === 200 ? true : undefined;
+    },
+    { timeoutMs: 20_000 },
+  ).catch((error: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${error.message}\n--- baton ${fn} output ---\n${logs.slice(-20).join('\n')}`);
+  });
+  return {
+    url,
+    logs,
+    process: child,
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      // Kept beside the plane's logs for diagnosing failures (npm test -- --keep-plane).
+      writeFileSync(join(testPlane().dir, 'logs', `baton-${fn}-${child.pid}.log`), logs.join('\n'));
+    },
+  };
+}
+
+export interface Baton {
+  readonly sink: Sink;
+  readonly failover: RunningFunction;
+  readonly adapter: RunningAdapter;
+}
+
+/**
+ * The whole pipeline for one test namespace: adapter -> failover function -> audit
+ * sink. Resolves once a change in the namespace has travelled end to end.
+ */
+export async function startBaton(t: TestContext, namespace: string, env: Record<string, string> = {}): Promise<Baton> {
+  await installRbac();
+  const plane = testPlane();
+  const sink = await startSink();
+  t.after(() => sink.close());
+  const failover = await startFunction('failover', { KUBECONFIG: await serviceAccountKubeconfig('baton-failover'), K_SINK: sink.url, ...env });
+  t.after(() => failover.stop());
+  const adapter = await startAdapter({
+    binary: plane.binaries.paths.apiserver_receive_adapter,
+    kubeconfig: await serviceAccountKubeconfig('baton-source'),
+    sink: failover.url,
+    logDir: join(plane.dir, 'logs'),
+    namespaces: [namespace],
+  });
+  t.after(() => adapter.stop());
+  // The adapter's informers start asynchronously; touch a canary until its event arrives.
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  await core.createNamespacedService({ namespace, body: { metadata: { name: 'canary' }, spec: { ports: [{ port: 1 }] } } });
+  let n = 0;
+  await waitFor(
+    'the adapter to deliver events to the failover function',
+    async () => {
+      await core.patchNamespacedService({ name: 'canary', namespace, body: { metadata: { annotations: { touch: String(n++) } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+      await new Promise((r) => setTimeout(r, 150));
+      return failover.logs.some((l) => l.includes(`/namespaces/${namespace}/services/canary`)) ? true : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
+  return { sink, failover, adapter };
+}

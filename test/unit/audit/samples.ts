@@ -1,0 +1,91 @@
+import {
+  auditId,
+  auditSubject,
+  parseAuditEvent,
+  COMPLETED,
+  CONFIG_INVALID,
+  PROMOTED,
+  RELEASED,
+  SWITCHOVER,
+  SWITCHOVER_REFUSED,
+  UNAVAILABLE,
+  type AuditDraft,
+  type AuditEvent,
+  type ServiceRef,
+} from '../../../shared/audit/schemas.js';
+
+export const service: ServiceRef = { namespace: 'demo', name: 'web', uid: 'c7a2e5f1-4b3d-4e89-a016-9f8d2b6c3e17' };
+const web0 = { name: 'web-0', uid: '8d3f4c2b-7a61-4e0f-b9d8-2c5e1a7f6b90' };
+const web1 = { name: 'web-1', uid: '3e1b9f6a-2d4c-48e7-95a0-b7c6d8e2f415' };
+const time = '2025-03-14T09:26:54.120Z';
+const subject = auditSubject(service);
+
+/** One valid draft per audit type, as baton's deciding code would produce them. */
+export const drafts: readonly AuditDraft[] = [
+  {
+    type: PROMOTED,
+    id: auditId({ type: PROMOTED, serviceUid: service.uid, term: 3 }),
+    subject,
+    time,
+    data: { service, term: 3, from: web0, to: web1, reason: 'failover', decidedAt: '2025-03-14T09:26:53.990Z' },
+  },
+  {
+    type: SWITCHOVER,
+    id: auditId({ type: SWITCHOVER, serviceUid: service.uid, term: 4 }),
+    subject,
+    time,
+    data: { service, term: 4, from: web1, to: web0, reason: 'switchover', decidedAt: time },
+  },
+  {
+    type: SWITCHOVER_REFUSED,
+    id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: service.uid, term: 4, requested: 'web-9' }),
+    subject,
+    time,
+    data: { service, requested: 'web-9', reason: 'no such pod behind the Service' },
+  },
+  {
+    type: UNAVAILABLE,
+    id: auditId({ type: UNAVAILABLE, serviceUid: service.uid, term: 4 }),
+    subject,
+    time,
+    data: { service, term: 4, lastActive: web0, candidates: 0 },
+  },
+  {
+    type: COMPLETED,
+    id: auditId({ type: COMPLETED, serviceUid: service.uid, term: 3 }),
+    subject,
+    time,
+    data: {
+      service,
+      term: 3,
+      active: web1,
+      decidedAt: '2025-03-14T09:26:53.990Z',
+      observedAt: '2025-03-14T09:26:54.017Z',
+      latencyMs: 27,
+    },
+  },
+  {
+    type: RELEASED,
+    id: auditId({ type: RELEASED, serviceUid: service.uid, term: 4 }),
+    subject,
+    time,
+    data: { service, restoredSelector: { app: 'web' } },
+  },
+  {
+    type: CONFIG_INVALID,
+    id: auditId({
+      type: CONFIG_INVALID,
+      serviceUid: service.uid,
+      problems: [{ key: 'baton.dev/min-switch-interval', value: 'soon', message: 'not a duration' }],
+    }),
+    subject,
+    time,
+    data: { service, problems: [{ key: 'baton.dev/min-switch-interval', value: 'soon', message: 'not a duration' }] },
+  },
+];
+
+export function complete(draft: AuditDraft, source = 'baton.dev/failover'): AuditEvent {
+  const parsed = parseAuditEvent({ ...draft, specversion: '1.0', source, datacontenttype: 'application/json' });
+  if (!parsed.success) throw new Error(`sample ${draft.type} is invalid: ${parsed.error.message}`);
+  return parsed.data;
+}
