@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { clusterCommand } from './cluster.js';
 import { kubectlCommand, sourceCommand } from './tools.js';
 import { runCommand, statusCommand } from './run.js';
+import { demoCommand } from './demo.js';
 import { UsageError } from './output.js';
 
 const program = new Command('baton')
@@ -14,6 +15,7 @@ program.addCommand(kubectlCommand());
 program.addCommand(sourceCommand());
 program.addCommand(runCommand());
 program.addCommand(statusCommand());
+program.addCommand(demoCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -25,7 +25,7 @@ export function configOrExit(env: NodeJS.ProcessEnv): Config {
     return loadConfig(env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`baton: invalid configuration:\n${error.message}\n`);
+      process.stderr.write(`baton: ${error.message}\n`);
       process.exit(78);
     }
     throw error;

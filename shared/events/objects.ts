@@ -81,7 +81,8 @@ export const endpointSliceSchema = z.looseObject({
     // The only link from a slice back to its Service.
     labels: z.object({ [SERVICE_NAME_LABEL]: z.string().min(1) }).catchall(z.string()),
   }),
-  endpoints: z.array(endpoint).optional(),
+  // An empty slice marshals its endpoints as null, not [].
+  endpoints: z.array(endpoint).nullish().transform((value) => value ?? undefined),
 });
 
 export type Pod = z.infer<typeof podSchema>;

@@ -19,6 +19,15 @@ describe('object schemas', () => {
     assert.equal(parsed.status, undefined);
   });
 
+  it('accept an empty EndpointSlice, whose endpoints the API sends as null', () => {
+    const parsed = endpointSliceSchema.parse({
+      metadata: { ...metadata, labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4',
+      endpoints: null,
+    });
+    assert.equal(parsed.endpoints, undefined);
+  });
+
   it('turn null timestamps (metav1.Time zero value) into undefined', () => {
     const parsed = podSchema.parse({
       metadata: { ...metadata, deletionTimestamp: null },
