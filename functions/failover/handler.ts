@@ -33,7 +33,7 @@ async function onService(deps: FailoverDeps, event: Extract<ResourceEvent, { kin
   }
   deps.registry.observe(service);
   if (!isOptedIn(service, deps.keys) && !hasBatonState(service, deps.keys)) return ignored('service not opted in');
-  const result = await reconcile(deps, service, service);
+  const result = await reconcile(deps, service, { service, asRead: true });
   return summarize([[service.name, result]]);
 }
 
@@ -48,7 +48,7 @@ async function onPod(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: '
   }
   if (services.length === 0) return ignored('no opted-in service selects this pod');
   const results: Array<readonly [string, Result]> = [];
-  for (const s of services) results.push([s.name, await reconcile(deps, s, s)]);
+  for (const s of services) results.push([s.name, await reconcile(deps, s, { service: s, asRead: false })]);
   return summarize(results);
 }
 

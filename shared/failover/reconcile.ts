@@ -46,52 +46,64 @@ async function podsFor(deps: ReconcileDeps, service: ServiceView): Promise<PodVi
 
 const jitter = (attempt: number): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
 
-/**
- * Brings one Service to the state decide() asks for. `hint` is a copy of the Service
- * from an event or the index: good enough to attempt a switch (the write's
- * precondition rejects it if stale), never trusted for anything else.
- */
-export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: ServiceView): Promise<Result> {
-  const { cluster, keys, logger } = deps;
-  let candidate = hint;
-  let conflicts = 0;
-  while (conflicts <= deps.conflictRetries) {
-    if (conflicts > 0 && candidate === undefined) await jitter(conflicts);
-    const fromHint = candidate !== undefined;
-    let service: ServiceView;
-    if (candidate) {
-      service = candidate;
-      candidate = undefined;
-    } else {
-      try {
-        service = await cluster.getService(ref.namespace, ref.name);
-      } catch (error) {
-        if (error instanceof NotFoundError) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
-        throw error;
-      }
-    }
-    if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
+export interface Hint {
+  readonly service: ServiceView;
+  /**
+   * True when the copy is the object of a Service event: the state at that
+   * resourceVersion, as good as a read (a newer state brings its own event). False for
+   * the index's copy, which may lag arbitrarily and must be confirmed before anything
+   * but a guarded write is based on it.
+   */
+  readonly asRead: boolean;
+}
 
+/**
+ * Brings one Service to the state decide() asks for. A guarded write needs no fresh
+ * read: its precondition rejects a stale basis with 409, which is answered by reading
+ * again and deciding again.
+ */
+export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hint): Promise<Result> {
+  const { cluster, keys, logger } = deps;
+  const read = async (): Promise<ServiceView | undefined> => {
+    try {
+      return await cluster.getService(ref.namespace, ref.name);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  };
+  let service = hint?.service ?? (await read());
+  let confirmed = hint === undefined || hint.asRead;
+  let conflicts = 0;
+  for (;;) {
+    if (!service) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
+    if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
     const pods = await podsFor(deps, service);
     const now = deps.now();
     const { plan, podProblems } = decide({ service, pods, keys, now });
-    if (fromHint && plan.kind !== 'switch') {
-      // Only a write can be checked against the truth; anything else is re-decided on a fresh read.
-      continue;
+    if (!confirmed && plan.kind !== 'switch') {
+      // Only a write is checked against the truth by the server; anything else is
+      // confirmed first. An unchanged resourceVersion means the decision stands.
+      const fresh = await read();
+      confirmed = true;
+      if (fresh?.resourceVersion !== service.resourceVersion) {
+        service = fresh;
+        continue;
+      }
     }
     if (podProblems.length > 0) deps.reporter.podProblems(service, podProblems);
     try {
       return await act(deps, service, plan, now, pods.length);
     } catch (error) {
-      if (error instanceof ConflictError) {
-        conflicts += 1;
-        logger.debug({ service: `${ref.namespace}/${ref.name}`, conflicts }, 'conflict; reading again');
-        continue;
-      }
-      throw error;
+      if (!(error instanceof ConflictError)) throw error;
+      conflicts += 1;
+      if (conflicts > deps.conflictRetries) return { outcome: 'conflicted', detail: `service kept changing; gave up after ${conflicts} attempts` };
+      logger.debug({ service: `${ref.namespace}/${ref.name}`, conflicts }, 'conflict; reading again');
+      await jitter(conflicts);
+      service = await read();
+      confirmed = true;
     }
   }
-  return { outcome: 'conflicted', detail: `service kept changing; gave up after ${deps.conflictRetries + 1} attempts` };
 }
 
 async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: number, candidates: number): Promise<Result> {

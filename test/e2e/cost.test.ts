@@ -1,0 +1,97 @@
+// What baton costs the API server, counted by the API server itself (its audit log),
+// not by the client: requests per irrelevant pod event (must be none) and per failover.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { waitFor } from '../controlplane/wait.js';
+import { startBaton } from './support/baton.js';
+import { adminConfig, testNamespace, testPlane } from './support/plane.js';
+import { watchSlices } from './support/slices.js';
+import { createDeployment, setPodReady } from './support/workloads.js';
+
+const FAILOVER_USER = 'system:serviceaccount:baton-system:baton-failover';
+
+interface AuditEntry {
+  readonly stage: string;
+  readonly verb: string;
+  readonly user: { readonly username: string };
+  readonly objectRef?: { readonly resource?: string; readonly subresource?: string };
+}
+
+function auditLog(): string {
+  return join(testPlane().dir, 'logs', 'audit.log');
+}
+
+/** Requests completed by `user` since byte offset `from` of the audit log, as "verb resource". */
+function requestsSince(from: number, user: string): string[] {
+  const text = readFileSync(auditLog()).subarray(from).toString('utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditEntry)
+    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === user)
+    .map((e) => `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`);
+}
+
+const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('pod events that no opted-in Service cares about cost the API server nothing', async (t) => {
+  const ns = await testNamespace(t, 'cost-noise');
+  const kc = adminConfig();
+  // A long index refresh keeps the periodic re-list out of the counting window.
+  const baton = await startBaton(t, ns, { BATON_INDEX_REFRESH_MS: '3600000' });
+  await createDeployment(kc, ns, 'noise', 3);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const pods = await waitFor('3 ready noise pods', async () => {
+    const list = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=noise' });
+    const ready = list.items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    return ready.length === 3 ? ready.map((p) => p.metadata!.name!) : undefined;
+  });
+  await settle(500);
+  const from = statSync(auditLog()).size;
+  const handledBefore = baton.failover.logs.filter((l) => l.includes(`/namespaces/${ns}/pods/`)).length;
+  const flips = 20;
+  for (let i = 0; i < flips; i++) await setPodReady(kc, ns, pods[i % 3]!, i % 2 === 1);
+  const handled = await waitFor(`${flips} pod events to reach baton`, () => {
+    const lines = baton.failover.logs.filter((l) => l.includes(`/namespaces/${ns}/pods/`));
+    return lines.length - handledBefore >= flips ? lines.slice(handledBefore) : undefined;
+  });
+  assert.ok(handled.every((l) => l.includes('"outcome":"ignored"')), handled.find((l) => !l.includes('"outcome":"ignored"')));
+  await settle(300);
+  const requests = requestsSince(from, FAILOVER_USER);
+  t.diagnostic(`irrelevant pod events handled: ${handled.length}; API requests by baton-failover meanwhile: ${requests.length}`);
+  assert.deepEqual(requests, []);
+});
+
+test('API requests per failover, counted at the server', async (t) => {
+  const ns = await testNamespace(t, 'cost-failover');
+  const kc = adminConfig();
+  const slices = await watchSlices(t, ns);
+  const baton = await startBaton(t, ns, { BATON_INDEX_REFRESH_MS: '3600000' });
+  await createDeployment(kc, ns, 'app', 3);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await waitFor('3 ready pods', async () => {
+    const list = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=app' });
+    return list.items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === 3 ? true : undefined;
+  });
+  await core.patchNamespacedService({ name: 'app', namespace: ns, body: { metadata: { labels: { 'baton.dev/mode': 'active-standby' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+  const svc = await waitFor('adoption', async () => {
+    const s = await core.readNamespacedService({ name: 'app', namespace: ns });
+    return s.metadata?.annotations?.['baton.dev/completed-term'] === '1' ? s : undefined;
+  });
+  await settle(1000);
+  const active = svc.metadata!.annotations!['baton.dev/active']!;
+  const from = statSync(auditLog()).size;
+  await setPodReady(kc, ns, active, false);
+  await waitFor('a new single ready endpoint', () => (slices.current('app').length === 1 && slices.current('app')[0] !== active ? true : undefined));
+  await baton.sink.waitFor('completed term 2', (e) => e.type === 'dev.baton.failover.completed' && (e.data as { term: number }).term === 2);
+  await settle(1000);
+  const requests = requestsSince(from, FAILOVER_USER);
+  const byKind = requests.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r]: (acc[r] ?? 0) + 1 }), {});
+  t.diagnostic(`API requests per failover (all, incl. evidence and completion): ${requests.length} ${JSON.stringify(byKind)}`);
+  // The switch itself is exactly one Service patch; everything else is reads and evidence.
+  assert.equal(requests.filter((r) => r === 'patch services').length, 2, 'one switch + one completed-term record');
+  assert.ok(!requests.some((r) => r.startsWith('update ') || r.startsWith('delete ')), JSON.stringify(byKind));
+});
