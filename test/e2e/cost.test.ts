@@ -18,13 +18,14 @@ interface AuditEntry {
   readonly verb: string;
   readonly user: { readonly username: string };
   readonly objectRef?: { readonly resource?: string; readonly subresource?: string };
+  readonly responseStatus?: { readonly code?: number };
 }
 
 function auditLog(): string {
   return join(testPlane().dir, 'logs', 'audit.log');
 }
 
-/** Requests completed by `user` since byte offset `from` of the audit log, as "verb resource". */
+/** Requests completed by `user` since byte offset `from` of the audit log, as "verb resource" (" 409" appended when refused). */
 function requestsSince(from: number, user: string): string[] {
   const text = readFileSync(auditLog()).subarray(from).toString('utf8');
   return text
@@ -32,7 +33,7 @@ function requestsSince(from: number, user: string): string[] {
     .filter(Boolean)
     .map((line) => JSON.parse(line) as AuditEntry)
     .filter((e) => e.stage === 'ResponseComplete' && e.user.username === user)
-    .map((e) => `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`);
+    .map((e) => `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}${(e.responseStatus?.code ?? 200) >= 300 ? ` ${e.responseStatus?.code}` : ''}`);
 }
 
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -91,7 +92,9 @@ test('API requests per failover, counted at the server', async (t) => {
   const requests = requestsSince(from, FAILOVER_USER);
   const byKind = requests.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r]: (acc[r] ?? 0) + 1 }), {});
   t.diagnostic(`API requests per failover (all, incl. evidence and completion): ${requests.length} ${JSON.stringify(byKind)}`);
-  // The switch itself is exactly one Service patch; everything else is reads and evidence.
-  assert.equal(requests.filter((r) => r === 'patch services').length, 2, 'one switch + one completed-term record');
+  // The switch itself is exactly one successful Service patch, the completion record one
+  // more (another attempt may lose the race with 409); everything else is reads and evidence.
+  assert.equal(requests.filter((r) => r === 'patch services').length, 2, `one switch + one completed-term record: ${JSON.stringify(byKind)}`);
+  assert.ok(requests.every((r) => !r.endsWith(' 409') || r === 'patch services 409'), JSON.stringify(byKind));
   assert.ok(!requests.some((r) => r.startsWith('update ') || r.startsWith('delete ')), JSON.stringify(byKind));
 });
