@@ -33,7 +33,11 @@ async function onService(deps: FailoverDeps, event: Extract<ResourceEvent, { kin
   }
   deps.registry.observe(service);
   if (!isOptedIn(service, deps.keys) && !hasBatonState(service, deps.keys)) return ignored('service not opted in');
-  const result = await reconcile(deps, service, { service, asRead: true });
+  // A reordered event older than what the index already learned is not as good as a
+  // read: deciding on it would label pods after a state that has since changed.
+  const known = deps.registry.get(service.namespace, service.name);
+  const asRead = known === undefined || known.resourceVersion === service.resourceVersion;
+  const result = await reconcile(deps, service, { service, asRead });
   return summarize([[service.name, result]]);
 }
 

@@ -17,7 +17,10 @@ export function completionDue(service: ServiceView, slices: readonly SliceView[]
   const decidedAt = Date.parse(service.annotations[keys.switchedAt] ?? '');
   if (!activeUid || Number.isNaN(decidedAt)) return undefined;
   const ready = slices.flatMap((s) => s.endpoints.filter((e) => e.ready));
-  if (ready.length !== 1 || ready[0]?.podUid !== activeUid) return undefined;
+  // A dual-stack Service has one slice per address family, each listing the same pod:
+  // count ready pods, not ready endpoints. An endpoint without a pod counts on its own.
+  const readyPods = new Set(ready.map((e, i) => e.podUid ?? `endpoint #${i}`));
+  if (readyPods.size !== 1 || ready[0]?.podUid !== activeUid) return undefined;
   return { term, active: { name: service.annotations[keys.activePod] ?? ready[0].podName ?? '', uid: activeUid }, decidedAt, observedAt: now };
 }
 
@@ -44,6 +47,8 @@ export async function checkCompletion(
   } catch (error) {
     // Someone else recorded it, or a newer decision superseded this term.
     if (error instanceof ConflictError) return 'not-yet';
+    // Deleted between the read and the write.
+    if (error instanceof NotFoundError) return 'gone';
     throw error;
   }
 }

@@ -95,6 +95,9 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
     try {
       return await act(deps, service, plan, now, pods.length);
     } catch (error) {
+      // The Service was deleted between the read and the write: a handled outcome.
+      // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
+      if (error instanceof NotFoundError) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
       if (!(error instanceof ConflictError)) throw error;
       conflicts += 1;
       if (conflicts > deps.conflictRetries) return { outcome: 'conflicted', detail: `service kept changing; gave up after ${conflicts} attempts` };

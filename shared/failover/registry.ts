@@ -40,6 +40,15 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   };
   // A slower refresh must not overwrite what events taught us since it started.
   const newer = (a: ServiceView, b: ServiceView): boolean => /^\d+$/.test(a.resourceVersion) && /^\d+$/.test(b.resourceVersion) ? BigInt(a.resourceVersion) > BigInt(b.resourceVersion) : false;
+  // What events taught each running refresh since it started listing, by namespace/name:
+  // the Service as observed (opted in or not), or null once it was deleted. The list
+  // may predate any of it, so a Service added, opted out or deleted meanwhile keeps
+  // that state unless the list holds a newer resourceVersion.
+  const pending = new Set<Map<string, ServiceView | null>>();
+  const id = (namespace: string, name: string): string => `${namespace}/${name}`;
+  const learned = (namespace: string, name: string, service: ServiceView | null): void => {
+    for (const seen of pending) seen.set(id(namespace, name), service);
+  };
 
   return {
     get size() {
@@ -62,19 +71,39 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     observe(service) {
       const current = byNamespace.get(service.namespace)?.get(service.name);
       if (current && newer(current.service, service)) return;
+      learned(service.namespace, service.name, service);
       if (service.labels[keys.mode] === MODE_VALUE) put(byNamespace, service);
       else byNamespace.get(service.namespace)?.delete(service.name);
     },
     forget(namespace, name) {
+      learned(namespace, name, null);
       byNamespace.get(namespace)?.delete(name);
     },
     async refresh() {
       const selector = `${keys.mode}=${MODE_VALUE}`;
-      const lists = deps.namespaces.length === 0 ? [await deps.cluster.listServices(selector)] : await Promise.all(deps.namespaces.map((ns) => deps.cluster.listServices(selector, ns)));
+      const seen = new Map<string, ServiceView | null>();
+      pending.add(seen);
+      let lists: ServiceView[][];
+      try {
+        lists = deps.namespaces.length === 0 ? [await deps.cluster.listServices(selector)] : await Promise.all(deps.namespaces.map((ns) => deps.cluster.listServices(selector, ns)));
+      } finally {
+        pending.delete(seen);
+      }
       const next = new Map<string, Map<string, Entry>>();
+      const listed = new Set<string>();
       for (const s of lists.flat()) {
+        listed.add(id(s.namespace, s.name));
+        const event = seen.get(id(s.namespace, s.name));
+        if (event === null) continue; // deleted since the list began
+        if (event !== undefined && !newer(s, event)) {
+          if (event.labels[keys.mode] === MODE_VALUE) put(next, event);
+          continue;
+        }
         const known = byNamespace.get(s.namespace)?.get(s.name)?.service;
         put(next, known && newer(known, s) ? known : s);
+      }
+      for (const [key, event] of seen) {
+        if (event && !listed.has(key) && event.labels[keys.mode] === MODE_VALUE) put(next, event);
       }
       byNamespace = next;
       refreshedAt = deps.now();
