@@ -19,12 +19,12 @@ export type BinaryName = (typeof BINARY_NAMES)[number];
 /** Knative Serving ships only CRDs here (nothing to build), so its pin lives in code. */
 export const KNATIVE_SERVING_VERSION = 'v0.47.0';
 
-interface Component {
+export interface Component<Name extends string = BinaryName> {
   /** Folder under test/controlplane/go holding the wrapper module. */
   readonly module: string;
   /** The Go module whose pinned version names the build. */
   readonly modulePath: string;
-  readonly binaries: ReadonlyArray<{ readonly name: BinaryName; readonly pkg: string }>;
+  readonly binaries: ReadonlyArray<{ readonly name: Name; readonly pkg: string }>;
   readonly tags?: string;
   readonly ldflags?: (version: string) => string;
 }
@@ -71,7 +71,7 @@ function requiredVersion(goMod: string, modulePath: string): string {
   return match[1];
 }
 
-function componentKey(c: Component, extra = ''): { key: string; version: string } {
+function componentKey<N extends string>(c: Component<N>, extra = ''): { key: string; version: string } {
   const dir = join(repoRoot(), 'test', 'controlplane', 'go', c.module);
   const goMod = readFileSync(join(dir, 'go.mod'), 'utf8');
   const goSum = readFileSync(join(dir, 'go.sum'), 'utf8');
@@ -136,7 +136,7 @@ async function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS
   }
 }
 
-async function buildComponent(c: Component, version: string, target: string, progress: Progress): Promise<void> {
+async function buildComponent<N extends string>(c: Component<N>, version: string, target: string, progress: Progress): Promise<void> {
   checkGo();
   const moduleDir = join(repoRoot(), 'test', 'controlplane', 'go', c.module);
   const tmp = `${target}.tmp-${process.pid}`;
@@ -210,25 +210,35 @@ export async function ensureBinaries(progress: Progress = () => {}, env: NodeJS.
   }
   const paths: Partial<Record<BinaryName, string>> = {};
   let crdDir = '';
-  const root = join(cacheDir(env), 'bin');
   for (const c of COMPONENTS) {
     const needed = c.binaries.filter((b) => !overrides.has(b.name));
     for (const b of c.binaries) if (overrides.has(b.name)) paths[b.name] = overrides.get(b.name)!;
     if (needed.length === 0 && c.module !== 'knative') continue;
-    const extra = c.module === 'knative' ? `serving=${KNATIVE_SERVING_VERSION}` : '';
-    const { key, version } = componentKey(c, extra);
-    const dir = join(root, `${c.module}-${version}-${key}`);
-    const state = verify(dir);
-    if (state === 'missing') {
-      mkdirSync(root, { recursive: true });
-      await buildComponent(c, version, dir, progress);
-    } else if (state !== 'ok') {
-      throw new CacheError(`the binary cache is corrupt: ${state}. Remove ${dir} (or run \`baton cluster build --force\`) and try again.`);
-    }
+    const dir = await ensureComponent(c, progress, env);
     for (const b of needed) paths[b.name] = join(dir, b.name);
     if (c.module === 'knative') crdDir = join(dir, 'crds');
   }
   return { paths: paths as Record<BinaryName, string>, crdDir };
+}
+
+/**
+ * The cache folder holding a component's binaries, built first if the cache lacks it.
+ * The folder name carries the version and a hash of the wrapper's go.mod, go.sum and
+ * build recipe, so changing a pin builds anew and never reuses a stale binary.
+ */
+export async function ensureComponent<N extends string>(c: Component<N>, progress: Progress = () => {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const extra = c.module === 'knative' ? `serving=${KNATIVE_SERVING_VERSION}` : '';
+  const { key, version } = componentKey(c, extra);
+  const root = join(cacheDir(env), 'bin');
+  const dir = join(root, `${c.module}-${version}-${key}`);
+  const state = verify(dir);
+  if (state === 'missing') {
+    mkdirSync(root, { recursive: true });
+    await buildComponent(c, version, dir, progress);
+  } else if (state !== 'ok') {
+    throw new CacheError(`the binary cache is corrupt: ${state}. Remove ${dir} (or run \`baton cluster build --force\`) and try again.`);
+  }
+  return dir;
 }
 
 /** Removes cached builds so the next ensureBinaries rebuilds them. */
