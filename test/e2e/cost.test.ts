@@ -54,7 +54,14 @@ test('pod events that no opted-in Service cares about cost the API server nothin
   const from = statSync(auditLog()).size;
   const handledBefore = baton.failover.logs.filter((l) => l.includes(`/namespaces/${ns}/pods/`)).length;
   const flips = 20;
-  for (let i = 0; i < flips; i++) await setPodReady(kc, ns, pods[i % 3]!, i % 2 === 1);
+  // Each flip toggles a pod, so every patch is a real change (a repeated value within
+  // the same second would be a no-op that sends no event).
+  const ready = new Map(pods.map((p) => [p, true]));
+  for (let i = 0; i < flips; i++) {
+    const pod = pods[i % 3]!;
+    ready.set(pod, !ready.get(pod));
+    await setPodReady(kc, ns, pod, ready.get(pod)!);
+  }
   const handled = await waitFor(`${flips} pod events to reach baton`, () => {
     const lines = baton.failover.logs.filter((l) => l.includes(`/namespaces/${ns}/pods/`));
     return lines.length - handledBefore >= flips ? lines.slice(handledBefore) : undefined;
