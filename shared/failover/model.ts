@@ -7,6 +7,8 @@ export interface PodView {
   readonly name: string;
   readonly namespace: string;
   readonly uid: string;
+  /** As read; role labels are written only if the pod has not changed since. */
+  readonly resourceVersion?: string | undefined;
   readonly labels: Labels;
   readonly annotations: Labels;
   /** status.phase, e.g. "Running". */
@@ -125,6 +127,12 @@ export interface ServiceWrite {
 
 export interface PodLabelWrite {
   readonly pod: string;
+  /**
+   * Precondition: write only if the pod is still at this resourceVersion. Role labels
+   * carry it, so a write decided on an older view (e.g. before an opt-out removed the
+   * labels) fails instead of undoing a newer decision.
+   */
+  readonly resourceVersion?: string;
   /** Labels to set (string) or remove (null). */
   readonly labels: Readonly<Record<string, string | null>>;
 }

@@ -33,7 +33,7 @@ export function roleWrites(
     };
     const labels: Record<string, string> = {};
     for (const [key, value] of Object.entries(wanted)) if (current(key) !== value) labels[key] = value;
-    if (Object.keys(labels).length > 0) writes.push({ pod: pod.name, labels });
+    if (Object.keys(labels).length > 0) writes.push(pod.resourceVersion ? { pod: pod.name, labels, resourceVersion: pod.resourceVersion } : { pod: pod.name, labels });
   }
   return writes.sort(byPodName);
 }

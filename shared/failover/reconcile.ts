@@ -134,7 +134,10 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
       }
       const written = await cluster.patchService(service, plan.service);
       report(deps.reporter.switched(written, plan, now));
-      labelPods(deps, written, plan.podWrites);
+      // A pod labelled just above has moved past the version the plan read; that change
+      // is our own, so its role label needs no guard.
+      const relabelled = new Set(plan.prerequisites.map((w) => w.pod));
+      labelPods(deps, written, plan.podWrites.map((w) => (relabelled.has(w.pod) ? { pod: w.pod, labels: w.labels } : w)));
       return { outcome: 'switched', detail: `${plan.reason}: ${plan.from?.name ?? '(none)'} -> ${plan.to.name} (term ${plan.term})` };
     }
     case 'unavailable': {
@@ -159,8 +162,9 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
 /** Role labels are for humans; failures are logged and the next reconcile repairs them. */
 function labelPods(deps: ReconcileDeps, service: ServiceView, writes: readonly PodLabelWrite[]): void {
   for (const write of writes) {
-    deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels).catch((error: unknown) => {
-      if (error instanceof NotFoundError) return;
+    deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels, write.resourceVersion).catch((error: unknown) => {
+      // Gone, or changed since it was read: a newer decision owns its labels now.
+      if (error instanceof NotFoundError || error instanceof ConflictError) return;
       deps.logger.warn({ service: `${service.namespace}/${service.name}`, pod: write.pod, err: error instanceof Error ? error.message : String(error) }, 'could not label pod');
     });
   }

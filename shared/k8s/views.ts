@@ -54,6 +54,7 @@ export function podView(pod: PodLike): PodView {
     name: pod.metadata?.name ?? '',
     namespace: pod.metadata?.namespace ?? '',
     uid: pod.metadata?.uid ?? '',
+    resourceVersion: pod.metadata?.resourceVersion,
     labels: pod.metadata?.labels ?? {},
     annotations: pod.metadata?.annotations ?? {},
     phase: pod.status?.phase ?? '',

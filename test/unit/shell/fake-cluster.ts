@@ -124,8 +124,9 @@ export class FakeCluster implements Cluster {
     return this.putService({ ...current, ...edit(current) });
   }
 
+  /** Stores the pod with a fresh resourceVersion, like any write to the API. */
   putPod(pod: PodView): void {
-    this.pods.set(key(pod.namespace, pod.name), copyPod(pod));
+    this.pods.set(key(pod.namespace, pod.name), { ...copyPod(pod), resourceVersion: String(++this.rv) });
   }
 
   pod(namespace: string, name: string): PodView | undefined {
@@ -144,7 +145,7 @@ export class FakeCluster implements Cluster {
   setReady(namespace: string, name: string, ready: boolean, at: number): void {
     const p = this.pods.get(key(namespace, name));
     if (!p || p.ready === ready) return;
-    this.pods.set(key(namespace, name), { ...p, ready, readySince: ready ? at : undefined });
+    this.pods.set(key(namespace, name), { ...p, ready, readySince: ready ? at : undefined, resourceVersion: String(++this.rv) });
   }
 
   putSlices(namespace: string, service: string, slices: SliceView[]): void {
@@ -241,13 +242,16 @@ export class FakeCluster implements Cluster {
     return this.reply(call, copyService(next));
   }
 
-  async patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>): Promise<void> {
+  async patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<void> {
     const call: Call = { method: 'patchPodLabels', namespace, pod, labels: { ...labels } };
     this.enter(call);
     const k = key(namespace, pod);
     const current = this.pods.get(k);
     if (!current) throw new NotFoundError(`pods "${pod}" not found`, 404);
-    this.pods.set(k, { ...current, labels: merge(current.labels, labels) });
+    if (resourceVersion !== undefined && current.resourceVersion !== resourceVersion) {
+      throw new ConflictError(`pods "${pod}": the object has been modified (have ${current.resourceVersion}, write carried ${resourceVersion})`, 409);
+    }
+    this.pods.set(k, { ...current, labels: merge(current.labels, labels), resourceVersion: String(++this.rv) });
     return this.reply(call, undefined);
   }
 

@@ -1,0 +1,30 @@
+// Role labels are written only if the pod is unchanged since it was read, so a write
+// decided on an older view cannot undo a newer decision (e.g. re-add labels after an
+// opt-out removed them). Removing baton's labels on opt-out is unconditional.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { releaseWrites, roleWrites } from '../../../shared/failover/pod-labels.js';
+import type { PodView } from '../../../shared/failover/model.js';
+import { keys, pod } from './fixtures.js';
+
+const at = (p: PodView, resourceVersion: string): PodView => ({ ...p, resourceVersion });
+
+test('role label writes carry the resourceVersion the pod was read at', () => {
+  const a = at(pod('a'), '41');
+  const b = at(pod('b'), '42');
+  const writes = roleWrites([a, b], a.uid, keys);
+  assert.deepEqual(
+    writes.map((w) => [w.pod, w.resourceVersion, w.labels[keys.role]]),
+    [
+      ['a', '41', 'active'],
+      ['b', '42', 'standby'],
+    ],
+  );
+});
+
+test('opt-out label removal carries no precondition', () => {
+  const labelled = at(pod('a', { role: 'active' }), '7');
+  const [write] = releaseWrites([labelled], keys);
+  assert.equal(write?.resourceVersion, undefined);
+  assert.deepEqual(write?.labels, { [keys.podId]: null, [keys.role]: null });
+});
