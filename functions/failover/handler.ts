@@ -31,12 +31,14 @@ async function onService(deps: FailoverDeps, event: Extract<ResourceEvent, { kin
     deps.registry.forget(service.namespace, service.name);
     return ignored('service deleted');
   }
+  // An event's object is as good as a read only when the index (fed by reads and
+  // earlier events) already holds that very version. Anything else — a newer version,
+  // a reordered older one, or a forged Service nobody has seen — is a hint, which may
+  // lead to a guarded Service write but to nothing else without a read first.
+  const known = deps.registry.get(service.namespace, service.name);
+  const asRead = known !== undefined && known.resourceVersion === service.resourceVersion;
   deps.registry.observe(service);
   if (!isOptedIn(service, deps.keys) && !hasBatonState(service, deps.keys)) return ignored('service not opted in');
-  // A reordered event older than what the index already learned is not as good as a
-  // read: deciding on it would label pods after a state that has since changed.
-  const known = deps.registry.get(service.namespace, service.name);
-  const asRead = known === undefined || known.resourceVersion === service.resourceVersion;
   const result = await reconcile(deps, service, { service, asRead });
   return summarize([[service.name, result]]);
 }

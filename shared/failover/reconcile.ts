@@ -81,8 +81,9 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
     const pods = await podsFor(deps, service);
     const now = deps.now();
     const { plan, podProblems } = decide({ service, pods, keys, now });
-    if (!confirmed && plan.kind !== 'switch') {
-      // Only a write is checked against the truth by the server; anything else is
+    if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
+      // Only the Service write is checked against the truth by the server (its
+      // precondition); anything else — including labelling a pod before that write — is
       // confirmed first. An unchanged resourceVersion means the decision stands.
       const fresh = await read();
       confirmed = true;

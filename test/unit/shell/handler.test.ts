@@ -186,7 +186,9 @@ const isEvidence = (call: Call): boolean => call.method === 'recordEvent' || (ca
 
 describe('failover handler: the active pod goes unready (recorded pod-update-not-ready)', () => {
   const variants = [
-    { name: 'standby lacks its pod-id label', labelled: false, critical: 3, evidence: 3 },
+    // Labelling a pod is a write the Service's precondition does not guard, so the
+    // index copy is confirmed by a GET first.
+    { name: 'standby lacks its pod-id label', labelled: false, critical: 4, evidence: 3 },
     { name: 'standby already labelled', labelled: true, critical: 2, evidence: 3 },
   ];
   for (const v of variants) {
@@ -208,7 +210,7 @@ describe('failover handler: the active pod goes unready (recorded pod-update-not
 
       const expected: Call[] = [
         { method: 'listPods', namespace: NS, selector: { app: 'web' } },
-        ...(v.labelled ? [] : [{ method: 'patchPodLabels' as const, namespace: NS, pod: 'web-1', labels: { [KEYS.podId]: uidOf('web-1') } }]),
+        ...(v.labelled ? [] : [{ method: 'getService' as const, namespace: NS, name: 'web' }, { method: 'patchPodLabels' as const, namespace: NS, pod: 'web-1', labels: { [KEYS.podId]: uidOf('web-1') } }]),
         patch,
         { method: 'recordEvent', namespace: NS, name: 'web', note: { type: 'Normal', reason: REASONS.failedOver, message: 'web-1 is now the active pod (was web-0); reason failover, term 2' } },
         { method: 'patchPodLabels', namespace: NS, pod: 'web-0', labels: { [KEYS.role]: 'standby' } },
@@ -259,19 +261,20 @@ describe('failover handler: the active pod goes unready (recorded pod-update-not
     assert.equal(r.emitter.drafts.length, 1);
   });
 
-  it('the echoes of one failover: Service update 1, pod label update 2, completion 4, re-check 1', async () => {
+  it('the echoes of one failover: Service update 2, pod label update 2, completion 4, re-check 1', async () => {
     const r = failoverWorld(false);
     const handle = createFailoverHandler(r.deps);
     await handle(recorded('podUpdateNotReady'), CONTEXT);
     await flush();
     const since = (from: number): string[] => r.cluster.calls.slice(from).map((c) => c.method);
 
-    // The Service event of our own write is as good as a read: no GET.
+    // The Service event of our own write is a version the index has not seen: it is
+    // confirmed by one GET before anything but a guarded Service write is based on it.
     let from = r.cluster.calls.length;
     const svc = await handle(serviceEvent(r.cluster.service(NS, 'web')), CONTEXT);
     await flush();
     assert.deepEqual(svc, { status: 'handled', detail: 'web: steady (web-1 is active and healthy)' });
-    assert.deepEqual(since(from), ['listPods']);
+    assert.deepEqual(since(from), ['listPods', 'getService']);
 
     // A label update of the new active: the index copy (now current) is confirmed by one GET.
     from = r.cluster.calls.length;
