@@ -102,6 +102,8 @@ test('API requests per failover, counted at the server', async (t) => {
   // The switch itself is exactly one successful Service patch, the completion record one
   // more (another attempt may lose the race with 409); everything else is reads and evidence.
   assert.equal(requests.filter((r) => r === 'patch services').length, 2, `one switch + one completed-term record: ${JSON.stringify(byKind)}`);
-  assert.ok(requests.every((r) => !r.endsWith(' 409') || r === 'patch services 409'), JSON.stringify(byKind));
+  // Refused writes are only lost races: a completion record, or a role label written
+  // under a resourceVersion guard after the pod changed.
+  assert.ok(requests.every((r) => !r.endsWith(' 409') || r === 'patch services 409' || r === 'patch pods 409'), JSON.stringify(byKind));
   assert.ok(!requests.some((r) => r.startsWith('update ') || r.startsWith('delete ')), JSON.stringify(byKind));
 });
