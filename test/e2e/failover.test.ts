@@ -182,7 +182,9 @@ test('no healthy pod: unavailable is published, the last active is kept, and the
   const other = pods.find((p) => p !== active)!;
   await setPodReady(w.kc, w.ns, other, false);
   await setPodReady(w.kc, w.ns, active, false);
-  const event = await w.baton.sink.waitFor('unavailable', (e) => e.type === 'dev.baton.failover.unavailable');
+  // Term 0 may have its own unavailable event: created with its Deployment, the Service
+  // can be seen before any pod is ready. The one wanted here follows the adoption.
+  const event = await w.baton.sink.waitFor('unavailable after adoption', (e) => e.type === 'dev.baton.failover.unavailable' && (e.data as { term: number }).term >= 1);
   assert.equal((event.data as { candidates: number }).candidates, 2);
   const svc = await service(w, 'q');
   assert.equal(svc.metadata?.annotations?.['baton.dev/active'], active);
