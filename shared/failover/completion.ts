@@ -42,6 +42,7 @@ export async function checkCompletion(
   if (!completion) return 'not-yet';
   try {
     const written = await deps.cluster.patchService(service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } });
+    void deps.reporter.replayTransition(written, completion.term).catch(() => undefined);
     void deps.reporter.completed(written, completion).catch(() => undefined);
     return 'completed';
   } catch (error) {

@@ -135,6 +135,10 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
       }
       const written = await cluster.patchService(service, plan.service);
       report(deps.reporter.switched(written, plan, now));
+      // The term this switch ends was never seen completed, so its own event may have
+      // been lost with a reply; the Service as read still records it: replay it.
+      const ended = plan.term - 1;
+      if (ended >= 1 && service.annotations[deps.keys.completedTerm] !== String(ended)) report(deps.reporter.replayTransition(service, ended));
       // A pod labelled just above has moved past the version the plan read; that change
       // is our own, so its role label needs no guard.
       const relabelled = new Set(plan.prerequisites.map((w) => w.pod));

@@ -22,6 +22,15 @@ export interface Reporter {
   refused(service: ServiceView, plan: Of<'refuse-switchover'>): Promise<void>;
   released(service: ServiceView, plan: Of<'release'>, term: number): Promise<void>;
   completed(service: ServiceView, completion: Completion): Promise<void>;
+  /**
+   * Sends the term's promoted/switchover event again, rebuilt from what the Service
+   * records. A switch whose PATCH was applied but whose reply was lost (timeout, reset)
+   * is never reported by the instance that made it, and a redelivered event then finds
+   * nothing to do; completion is level-triggered and recorded once per term, so
+   * replaying there closes that gap. The id is the original's, so a subscriber that
+   * already has it drops the copy. `from` is not recorded on the Service: null.
+   */
+  replayTransition(service: ServiceView, term: number): Promise<void>;
   /** Repeated reports of the same problems are suppressed for a while (the id is the same anyway). */
   invalidConfig(service: ServiceView, problems: readonly ConfigProblem[]): void;
   podProblems(service: ServiceView, problems: readonly PodProblem[]): void;
@@ -128,6 +137,24 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
         },
         { type: 'Normal', reason: REASONS.released, message: `opted out: selector restored to ${JSON.stringify(plan.service.selector)}` },
       ),
+    replayTransition: async (service, term) => {
+      const a = service.annotations;
+      const reason = a[deps.keys.reason];
+      const to = { name: a[deps.keys.activePod] ?? '', uid: a[deps.keys.activeUid] ?? '' };
+      const decidedAt = Date.parse(a[deps.keys.switchedAt] ?? '');
+      if (reason !== 'initial' && reason !== 'failover' && reason !== 'failback' && reason !== 'switchover') return;
+      if (!to.name || !to.uid || Number.isNaN(decidedAt)) return;
+      const type = reason === 'switchover' ? SWITCHOVER : PROMOTED;
+      const draft: AuditDraft = {
+        id: auditId({ type, serviceUid: service.uid, term }),
+        type,
+        subject: auditSubject(service),
+        time: new Date(decidedAt).toISOString(),
+        data: { service: ref(service), term, from: null, to, reason, decidedAt: new Date(decidedAt).toISOString() },
+      };
+      const result = await emitter.emit(draft);
+      if (!result.delivered && !('skipped' in result)) logger.warn({ service: `${service.namespace}/${service.name}`, term, error: result.error }, 'replayed audit event not delivered');
+    },
     completed: (service, c) =>
       send(
         service,

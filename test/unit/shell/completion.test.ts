@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { COMPLETED } from '../../../shared/audit/schemas.js';
+import { COMPLETED, PROMOTED } from '../../../shared/audit/schemas.js';
 import { checkCompletion, completionDue } from '../../../shared/failover/completion.js';
+import { reconcile } from '../../../shared/failover/reconcile.js';
 import type { ServiceView } from '../../../shared/failover/model.js';
 import { REASONS } from '../../../shared/failover/report.js';
 import { TransientError } from '../../../shared/k8s/errors.js';
 import type { SliceView } from '../../../shared/k8s/views.js';
 import { FakeCluster } from './fake-cluster.js';
-import { flush, KEYS, makeService, NS, rig, slice, SVC_UID, T0, uidOf, type Rig } from './world.js';
+import { flush, KEYS, makePod, makeService, NS, rig, slice, SVC_UID, T0, uidOf, type Rig } from './world.js';
 
 const SWITCHED_AT = T0 - 3_600_000;
 const OBSERVED = T0 + 1_234;
@@ -64,7 +65,7 @@ function completionWorld(service: ServiceView = switched()): Rig {
 }
 
 describe('checkCompletion', () => {
-  it('writes completed-term with the precondition and emits exactly one completed', async () => {
+  it('writes completed-term with the precondition, emits one completed and replays the transition', async () => {
     const r = completionWorld();
     const before = r.cluster.service(NS, 'web');
     assert.equal(await checkCompletion(r.deps, { namespace: NS, name: 'web' }), 'completed');
@@ -77,8 +78,20 @@ describe('checkCompletion', () => {
     const after = r.cluster.service(NS, 'web');
     assert.deepEqual(after.selector, before.selector, 'the selector is untouched');
     assert.equal(after.annotations[KEYS.completedTerm], '2');
-    assert.equal(r.emitter.drafts.length, 1);
-    const draft = r.emitter.drafts[0];
+    assert.equal(r.emitter.drafts.length, 2);
+    // The term's own transition event again, under its original id: a switch whose
+    // reply was lost is reported here at the latest.
+    const replay = r.emitter.drafts.find((d) => d.type === PROMOTED);
+    assert.equal(replay?.id, `${SVC_UID}.2.promoted`);
+    assert.deepEqual(replay?.data, {
+      service: { namespace: NS, name: 'web', uid: SVC_UID },
+      term: 2,
+      from: null,
+      to: { name: 'web-1', uid: uidOf('web-1') },
+      reason: r.cluster.service(NS, 'web').annotations[KEYS.reason],
+      decidedAt: new Date(SWITCHED_AT).toISOString(),
+    });
+    const draft = r.emitter.drafts.find((d) => d.type === COMPLETED);
     assert.equal(draft?.type, COMPLETED);
     assert.equal(draft.id, `${SVC_UID}.2.completed`);
     assert.deepEqual(draft.data, {
@@ -104,13 +117,13 @@ describe('checkCompletion', () => {
     assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.completedTerm], undefined);
   });
 
-  it('two instances seeing the same slice update: one completed, one not-yet, one emission', async () => {
+  it('two instances seeing the same slice update: one completed, one not-yet, one emission of each', async () => {
     const r = completionWorld();
     const both = await Promise.all([checkCompletion(r.deps, { namespace: NS, name: 'web' }), checkCompletion(r.deps, { namespace: NS, name: 'web' })]);
     await flush();
     assert.deepEqual([...both].sort(), ['completed', 'not-yet']);
     assert.equal(r.cluster.writes.length, 1);
-    assert.equal(r.emitter.drafts.length, 1);
+    assert.deepEqual(r.emitter.types().sort(), [COMPLETED, PROMOTED].sort());
     assert.equal(r.cluster.count('recordEvent'), 1);
   });
 
@@ -143,5 +156,41 @@ describe('checkCompletion', () => {
     r.cluster.inject({ method: 'listEndpointSlices', action: { kind: 'throw', error: () => new TransientError('list endpointslices: HTTP 503', 503) } });
     await assert.rejects(checkCompletion(r.deps, { namespace: NS, name: 'web' }), TransientError);
     assert.equal(r.emitter.drafts.length, 0);
+  });
+});
+
+describe('replaying a transition whose report may have been lost', () => {
+  it('a switch that ends a term never seen completed re-sends that term\'s event under its own id', async () => {
+    const cluster = new FakeCluster();
+    cluster.putPod(makePod('web-0', { role: 'active', ready: false }));
+    cluster.putPod(makePod('web-1', { role: 'standby' }));
+    // Term 1 was written, but neither its completion nor (perhaps) its event was seen.
+    cluster.putService(makeService({ active: 'web-0', completed: false }));
+    const r = rig(cluster);
+    const result = await reconcile(r.deps, { namespace: NS, name: 'web' });
+    await flush();
+    assert.equal(result.outcome, 'switched');
+    const ids = r.emitter.drafts.filter((d) => d.type === PROMOTED).map((d) => d.id).sort();
+    assert.deepEqual(ids, [`${SVC_UID}.1.promoted`, `${SVC_UID}.2.promoted`]);
+    const replay = r.emitter.drafts.find((d) => d.id === `${SVC_UID}.1.promoted`);
+    assert.deepEqual(replay?.data, {
+      service: { namespace: NS, name: 'web', uid: SVC_UID },
+      term: 1,
+      from: null,
+      to: { name: 'web-0', uid: uidOf('web-0') },
+      reason: 'initial',
+      decidedAt: new Date(T0 - 3_600_000).toISOString(),
+    });
+  });
+
+  it('a term seen completed is not replayed', async () => {
+    const cluster = new FakeCluster();
+    cluster.putPod(makePod('web-0', { role: 'active', ready: false }));
+    cluster.putPod(makePod('web-1', { role: 'standby' }));
+    cluster.putService(makeService({ active: 'web-0' }));
+    const r = rig(cluster);
+    await reconcile(r.deps, { namespace: NS, name: 'web' });
+    await flush();
+    assert.deepEqual(r.emitter.drafts.filter((d) => d.type === PROMOTED).map((d) => d.id), [`${SVC_UID}.2.promoted`]);
   });
 });

@@ -294,7 +294,9 @@ describe('failover handler: the active pod goes unready (recorded pod-update-not
     const again = await handle(sliceEvent(NS, 'web', [{ pod: 'web-1', ready: true }]), CONTEXT);
     assert.deepEqual(again, { status: 'handled', detail: 'web: not-yet' });
     assert.deepEqual(since(from), ['getService']);
-    assert.deepEqual(r.emitter.types(), [PROMOTED, 'dev.baton.failover.completed']);
+    // The transition event is replayed at completion under the same id (deduplicated by subscribers).
+    assert.deepEqual(r.emitter.types(), [PROMOTED, PROMOTED, 'dev.baton.failover.completed']);
+    assert.equal(new Set(r.emitter.drafts.filter((d) => d.type === PROMOTED).map((d) => d.id)).size, 1);
     assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.completedTerm], '2');
   });
 });
