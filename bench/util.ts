@@ -1,4 +1,5 @@
 // Small shared pieces: one clock for every measurement, bounded waits, statistics.
+import { waitFor } from '../test/controlplane/wait.js';
 
 /**
  * Epoch milliseconds with sub-millisecond resolution. Every timestamp in the bench
@@ -26,23 +27,9 @@ export async function within<T>(what: string, ms: number, promise: Promise<T>): 
   }
 }
 
-/** Polls `check` until it returns something other than undefined; fails with `what` after `timeoutMs`. */
-export async function poll<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() >= deadline) {
-      const cause = last instanceof Error ? ` (last error: ${last.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
-    }
-    await sleep(intervalMs);
-  }
+/** The plane's waitFor with the bench's shorter default interval and positional timeout. */
+export function poll<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 20): Promise<T> {
+  return waitFor(what, check, { timeoutMs, intervalMs });
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
