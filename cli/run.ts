@@ -8,7 +8,7 @@ import { positiveInt } from './cluster.js';
 import { currentKubeconfig } from './tools.js';
 import { say } from './output.js';
 
-const FUNCTIONS = ['failover', 'resync'] as const;
+const FUNCTIONS = ['failover', 'resync', 'routes'] as const;
 
 export function runCommand(): Command {
   return new Command('run')
@@ -21,6 +21,9 @@ export function runCommand(): Command {
       if (fn === 'failover') {
         const { startFailover } = await import('../functions/failover/main.js');
         await startFailover(env);
+      } else if (fn === 'routes') {
+        const { startRoutes } = await import('../functions/routes/main.js');
+        await startRoutes(env);
       } else {
         const { startResync } = await import('../functions/resync/main.js');
         await startResync(env, { tick: true });

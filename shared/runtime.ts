@@ -2,6 +2,7 @@
 // emitter, HTTP server and graceful shutdown. Functions supply only their handler.
 import * as k8s from '@kubernetes/client-node';
 import { createEmitter, type Emitter } from './audit/emit.js';
+import { DEFAULT_AUDIT_SOURCE, DEFAULT_ROUTES_SOURCE } from './audit/schemas.js';
 import { loadConfig, type Config } from './config/env.js';
 import { ConfigError } from './config/errors.js';
 import { connect, type Cluster } from './k8s/cluster.js';
@@ -14,6 +15,8 @@ export interface Runtime {
   readonly config: Config;
   readonly logger: Logger;
   readonly cluster: Cluster;
+  /** For functions that need an API port of their own. */
+  readonly kubeConfig: k8s.KubeConfig;
   readonly emitter: Emitter;
   readonly keys: Keys;
   readonly now: () => number;
@@ -32,6 +35,7 @@ export function configOrExit(env: NodeJS.ProcessEnv): Config {
   }
 }
 
+/** `name` is the process's name in logs; resync decides as failover does, so it shares failover's audit source. */
 export async function createRuntime(name: string, env: NodeJS.ProcessEnv = process.env, config: Config = configOrExit(env)): Promise<Runtime> {
   const logger = createLogger({ level: config.logLevel, name });
   const kubeConfig = new k8s.KubeConfig();
@@ -43,8 +47,8 @@ export async function createRuntime(name: string, env: NodeJS.ProcessEnv = proce
     throw new Error('no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a ServiceAccount');
   }
   const cluster = await connect({ kubeConfig, timeoutMs: config.apiTimeoutMs, component: name });
-  const emitter = createEmitter({ sink: config.sink, source: config.eventSource, timeoutMs: config.apiTimeoutMs, logger, extensions: config.ceExtensions });
-  return { config, logger, cluster, emitter, keys: keysFor(config.prefix), now: Date.now };
+  const emitter = createEmitter({ sink: config.sink, source: config.eventSource ?? (name === 'baton-routes' ? DEFAULT_ROUTES_SOURCE : DEFAULT_AUDIT_SOURCE), timeoutMs: config.apiTimeoutMs, logger, extensions: config.ceExtensions });
+  return { config, logger, cluster, kubeConfig, emitter, keys: keysFor(config.prefix), now: Date.now };
 }
 
 /** Serves `handle` until SIGTERM/SIGINT, then drains in-flight requests and exits. */

@@ -5,12 +5,12 @@ import { SERVICE_NAME_LABEL } from '../../shared/events/objects.js';
 import type { ResourceEvent } from '../../shared/events/incoming.js';
 import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
+import { resourceHandler } from '../../shared/http/resource-handler.js';
 import { checkCompletion } from '../../shared/failover/completion.js';
 import { MODE_VALUE, type ServiceView } from '../../shared/failover/model.js';
 import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result } from '../../shared/failover/reconcile.js';
 import type { Registry } from '../../shared/failover/registry.js';
 import type { Reporter } from '../../shared/failover/report.js';
-import { ApiError, TransientError } from '../../shared/k8s/errors.js';
 import { podView, serviceView } from '../../shared/k8s/views.js';
 
 export interface FailoverDeps extends ReconcileDeps {
@@ -67,27 +67,16 @@ async function onSlice(deps: FailoverDeps, event: Extract<ResourceEvent, { kind:
 }
 
 export function createFailoverHandler(deps: FailoverDeps): Handler {
-  return async (event, { logger }) => {
-    if (event.kind === 'Other') return ignored(event.reason);
-    const namespace = event.object.metadata.namespace;
-    if (deps.namespaces.length > 0 && !deps.namespaces.includes(namespace)) return ignored(`namespace ${namespace} is out of scope`);
-    try {
-      switch (event.kind) {
-        case 'Service':
-          return await onService(deps, event);
-        case 'Pod':
-          return await onPod(deps, event);
-        case 'EndpointSlice':
-          return await onSlice(deps, event);
-      }
-    } catch (error) {
-      if (error instanceof TransientError) return retry(1, error.message);
-      if (error instanceof ApiError) {
-        // Forbidden or rejected: redelivery would fail the same way; resync retries later.
-        logger.error({ status: error.status, err: error.message }, 'API refused the request');
-        return handled(`failed: ${error.message}`);
-      }
-      throw error;
+  return resourceHandler(deps.namespaces, async (event) => {
+    switch (event.kind) {
+      case 'Service':
+        return await onService(deps, event);
+      case 'Pod':
+        return await onPod(deps, event);
+      case 'EndpointSlice':
+        return await onSlice(deps, event);
+      case 'Ingress':
+        return ignored('failover does not act on Ingresses');
     }
-  };
+  });
 }

@@ -15,6 +15,10 @@ export const UNAVAILABLE = 'dev.baton.failover.unavailable';
 export const COMPLETED = 'dev.baton.failover.completed';
 export const RELEASED = 'dev.baton.failover.released';
 export const CONFIG_INVALID = 'dev.baton.config.invalid';
+export const ROUTE_APPLIED = 'dev.baton.route.applied';
+export const ROUTE_REMOVED = 'dev.baton.route.removed';
+export const ROUTE_CONFLICT = 'dev.baton.route.conflict';
+export const ROUTE_INVALID = 'dev.baton.route.invalid';
 
 export const AUDIT_TYPES = [
   PROMOTED,
@@ -24,10 +28,15 @@ export const AUDIT_TYPES = [
   COMPLETED,
   RELEASED,
   CONFIG_INVALID,
+  ROUTE_APPLIED,
+  ROUTE_REMOVED,
+  ROUTE_CONFLICT,
+  ROUTE_INVALID,
 ] as const;
 export type AuditType = (typeof AUDIT_TYPES)[number];
 
 export const DEFAULT_AUDIT_SOURCE = 'baton.dev/failover';
+export const DEFAULT_ROUTES_SOURCE = 'baton.dev/routes';
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -92,6 +101,50 @@ export const configInvalidDataSchema = z.object({
   problems: z.array(configProblemSchema).min(1),
 });
 
+const ingressRefSchema = z.object({
+  name: z.string().min(1),
+  uid: z.string().min(1),
+});
+
+export const routeSchema = z.object({
+  host: z.string().min(1),
+  path: z.string().startsWith('/'),
+  // A number, or the name of one of the Service's ports.
+  port: z.union([z.number().int().min(1).max(65535), z.string().min(1)]),
+  tlsSecret: z.string().min(1).nullable(),
+  ingressClass: z.string().min(1).nullable(),
+});
+
+export const routeAppliedDataSchema = z.object({
+  service: serviceRefSchema,
+  ingress: ingressRefSchema,
+  route: routeSchema,
+  claimedAt: isoTime,
+});
+
+export const routeRemovalReasonSchema = z.enum(['removed', 'invalid', 'conflict', 'stale', 'service-deleted']);
+
+export const routeRemovedDataSchema = z.object({
+  service: serviceRefSchema,
+  ingress: ingressRefSchema,
+  // The host the Ingress served, when it was one baton could read.
+  host: z.string().min(1).nullable(),
+  reason: routeRemovalReasonSchema,
+});
+
+export const routeConflictDataSchema = z.object({
+  service: serviceRefSchema,
+  host: z.string().min(1),
+  path: z.string().startsWith('/'),
+  // Who has the host and path: the Service whose claim won, or an Ingress baton does not manage.
+  holder: z.object({ kind: z.enum(['Service', 'Ingress']), namespace: z.string().min(1), name: z.string().min(1), uid: z.string().min(1) }),
+});
+
+export const routeInvalidDataSchema = z.object({
+  service: serviceRefSchema,
+  problems: z.array(configProblemSchema).min(1),
+});
+
 const baseEnvelope = z.object({
   specversion: z.literal('1.0'),
   id: z.string().min(1),
@@ -127,6 +180,19 @@ export const configInvalidEventSchema = baseEnvelope
   .extend({ type: z.literal(CONFIG_INVALID), data: configInvalidDataSchema })
   .refine(subjectNamesService, subjectIssue);
 
+export const routeAppliedEventSchema = baseEnvelope
+  .extend({ type: z.literal(ROUTE_APPLIED), data: routeAppliedDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const routeRemovedEventSchema = baseEnvelope
+  .extend({ type: z.literal(ROUTE_REMOVED), data: routeRemovedDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const routeConflictEventSchema = baseEnvelope
+  .extend({ type: z.literal(ROUTE_CONFLICT), data: routeConflictDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+export const routeInvalidEventSchema = baseEnvelope
+  .extend({ type: z.literal(ROUTE_INVALID), data: routeInvalidDataSchema })
+  .refine(subjectNamesService, subjectIssue);
+
 export const auditEvent = z.discriminatedUnion('type', [
   promotedEventSchema,
   switchoverEventSchema,
@@ -135,6 +201,10 @@ export const auditEvent = z.discriminatedUnion('type', [
   completedEventSchema,
   releasedEventSchema,
   configInvalidEventSchema,
+  routeAppliedEventSchema,
+  routeRemovedEventSchema,
+  routeConflictEventSchema,
+  routeInvalidEventSchema,
 ]);
 
 export type ServiceRef = z.infer<typeof serviceRefSchema>;
@@ -155,6 +225,15 @@ export type UnavailableEvent = z.infer<typeof unavailableEventSchema>;
 export type CompletedEvent = z.infer<typeof completedEventSchema>;
 export type ReleasedEvent = z.infer<typeof releasedEventSchema>;
 export type ConfigInvalidEvent = z.infer<typeof configInvalidEventSchema>;
+export type RouteData = z.infer<typeof routeSchema>;
+export type RouteAppliedData = z.infer<typeof routeAppliedDataSchema>;
+export type RouteRemovedData = z.infer<typeof routeRemovedDataSchema>;
+export type RouteConflictData = z.infer<typeof routeConflictDataSchema>;
+export type RouteInvalidData = z.infer<typeof routeInvalidDataSchema>;
+export type RouteAppliedEvent = z.infer<typeof routeAppliedEventSchema>;
+export type RouteRemovedEvent = z.infer<typeof routeRemovedEventSchema>;
+export type RouteConflictEvent = z.infer<typeof routeConflictEventSchema>;
+export type RouteInvalidEvent = z.infer<typeof routeInvalidEventSchema>;
 export type AuditEvent = z.infer<typeof auditEvent>;
 
 type EnvelopeConstant = 'specversion' | 'source' | 'datacontenttype';
@@ -181,7 +260,12 @@ export type AuditIdParts =
       readonly term: number;
       readonly requested: string;
     }
-  | { readonly type: typeof CONFIG_INVALID; readonly serviceUid: string; readonly problems: readonly ConfigProblem[] };
+  | { readonly type: typeof CONFIG_INVALID | typeof ROUTE_INVALID; readonly serviceUid: string; readonly problems: readonly ConfigProblem[] }
+  /** Each write of an Ingress is its own event: the version it produced names it. */
+  | { readonly type: typeof ROUTE_APPLIED; readonly serviceUid: string; readonly ingressResourceVersion: string }
+  /** An Ingress is removed once. */
+  | { readonly type: typeof ROUTE_REMOVED; readonly serviceUid: string; readonly ingressUid: string }
+  | { readonly type: typeof ROUTE_CONFLICT; readonly serviceUid: string; readonly host: string; readonly path: string; readonly holderUid: string };
 
 // Ids are derived, never random: a retried or duplicated decision re-sends the same id,
 // which lets a subscriber (or the Broker's dedup) drop the copy. Released and refused
@@ -192,6 +276,14 @@ export function auditId(parts: AuditIdParts): string {
       return `${parts.serviceUid}.${digest16(['switchover.refused', parts.requested, parts.term])}`;
     case CONFIG_INVALID:
       return `${parts.serviceUid}.${digest16(['config.invalid', canonicalProblems(parts.problems)])}`;
+    case ROUTE_INVALID:
+      return `${parts.serviceUid}.${digest16(['route.invalid', canonicalProblems(parts.problems)])}`;
+    case ROUTE_APPLIED:
+      return `${parts.serviceUid}.route.applied.${parts.ingressResourceVersion}`;
+    case ROUTE_REMOVED:
+      return `${parts.serviceUid}.route.removed.${parts.ingressUid}`;
+    case ROUTE_CONFLICT:
+      return `${parts.serviceUid}.${digest16(['route.conflict', parts.host, parts.path, parts.holderUid])}`;
     default:
       return `${parts.serviceUid}.${parts.term}.${parts.type.slice(FAILOVER_PREFIX.length)}`;
   }

@@ -18,7 +18,10 @@ export interface Config {
   readonly indexRefreshMs: number;
   readonly resyncIntervalMs: number;
   readonly bodyLimit: number;
-  readonly eventSource: string;
+  /** Unset: baton.dev/<function>, so subscribers can tell the functions apart. */
+  readonly eventSource?: string | undefined;
+  /** ingressClassName of the Ingresses the routes function writes; unset: the cluster default. */
+  readonly ingressClass?: string | undefined;
   /** Extensions from K_CE_OVERRIDES, added to every audit event. */
   readonly ceExtensions: Readonly<Record<string, string>>;
 }
@@ -187,10 +190,17 @@ const KNOBS = {
   }),
   eventSource: knob({
     name: 'BATON_EVENT_SOURCE',
-    default: 'baton.dev/failover',
-    meaning: 'CloudEvent source attribute of audit events.',
+    default: undefined,
+    meaning: 'CloudEvent source attribute of audit events; unset: baton.dev/failover (failover, resync) or baton.dev/routes.',
     accepted: 'a URI reference without spaces, e.g. baton.dev/failover',
     schema: z.string().refine((value) => /^\S+$/.test(value) && URL.canParse(value, 'http://base.invalid/')),
+  }),
+  ingressClass: knob({
+    name: 'BATON_INGRESS_CLASS',
+    default: undefined,
+    meaning: 'ingressClassName of the Ingresses the routes function writes; unset: the cluster\'s default IngressClass.',
+    accepted: 'an IngressClass name (DNS subdomain)',
+    schema: z.string().refine(isDnsSubdomain),
   }),
   ceExtensions: knob({
     name: 'K_CE_OVERRIDES',
@@ -213,7 +223,8 @@ const envSchema = z.object({
   indexRefreshMs: KNOBS.indexRefreshMs.schema,
   resyncIntervalMs: KNOBS.resyncIntervalMs.schema,
   bodyLimit: KNOBS.bodyLimit.schema,
-  eventSource: KNOBS.eventSource.schema,
+  eventSource: KNOBS.eventSource.schema.optional(),
+  ingressClass: KNOBS.ingressClass.schema.optional(),
   ceExtensions: KNOBS.ceExtensions.schema,
 });
 

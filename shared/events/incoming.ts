@@ -8,6 +8,7 @@ import {
   isWatchedKind,
   objectSchemas,
   type EndpointSlice,
+  type Ingress,
   type Pod,
   type Service,
   type WatchedKind,
@@ -41,6 +42,7 @@ export type ResourceEvent = EventMeta & { readonly action: Action } & (
     | { readonly kind: 'Pod'; readonly object: Pod }
     | { readonly kind: 'Service'; readonly object: Service }
     | { readonly kind: 'EndpointSlice'; readonly object: EndpointSlice }
+    | { readonly kind: 'Ingress'; readonly object: Ingress }
   );
 
 /** A valid CloudEvent baton does not act on; `reason` says why, for the log line. */
@@ -198,6 +200,10 @@ function resourceEvent(meta: EventMeta, action: Action, kind: WatchedKind, data:
     }
     case 'EndpointSlice': {
       const parsed = objectSchemas.EndpointSlice.safeParse(data);
+      return parsed.success ? ok({ ...meta, action, kind, object: parsed.data }) : mismatch(parsed.error);
+    }
+    case 'Ingress': {
+      const parsed = objectSchemas.Ingress.safeParse(data);
       return parsed.success ? ok({ ...meta, action, kind, object: parsed.data }) : mismatch(parsed.error);
     }
   }

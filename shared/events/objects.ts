@@ -48,7 +48,24 @@ export const serviceSchema = z.looseObject({
   metadata: objectMeta,
   spec: z.looseObject({
     selector: stringMap.optional(),
+    // Routes name one of these; a Service without ports (ExternalName) has none.
+    ports: z.array(z.looseObject({ name: z.string().optional(), port: z.number().int() })).nullish().transform((value) => value ?? undefined),
   }),
+});
+
+const ownerReference = z.looseObject({
+  kind: z.string(),
+  name: z.string(),
+  uid: z.string(),
+  controller: z.boolean().optional(),
+});
+
+// Only baton's own Ingresses matter, and those are recognised by label and owner; the
+// spec is read again from a list before anything is written, so it stays unparsed.
+export const ingressSchema = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  metadata: objectMeta.extend({ ownerReferences: z.array(ownerReference).optional() }),
 });
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -90,14 +107,16 @@ export type PodCondition = z.infer<typeof podCondition>;
 export type Service = z.infer<typeof serviceSchema>;
 export type EndpointSlice = z.infer<typeof endpointSliceSchema>;
 export type Endpoint = z.infer<typeof endpoint>;
+export type Ingress = z.infer<typeof ingressSchema>;
 
-export const WATCHED_KINDS = ['Pod', 'Service', 'EndpointSlice'] as const;
+export const WATCHED_KINDS = ['Pod', 'Service', 'EndpointSlice', 'Ingress'] as const;
 export type WatchedKind = (typeof WATCHED_KINDS)[number];
 
 export const objectSchemas = {
   Pod: podSchema,
   Service: serviceSchema,
   EndpointSlice: endpointSliceSchema,
+  Ingress: ingressSchema,
 } as const;
 
 export function isWatchedKind(kind: string): kind is WatchedKind {

@@ -3,6 +3,7 @@
 // channels: they are sent after the write, and a failure is logged, never thrown.
 import { auditId, auditSubject, COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../audit/schemas.js';
 import type { Emitter } from '../audit/emit.js';
+import { createRepeatFilter } from '../audit/repeats.js';
 import type { Cluster, EventNote } from '../k8s/cluster.js';
 import type { Logger } from '../log.js';
 import type { ConfigProblem, Keys, Plan, PodProblem, ServiceView } from './model.js';
@@ -54,19 +55,9 @@ export const REASONS = {
   invalidPodAnnotation: 'InvalidPodAnnotation',
 } as const;
 
-const REPEAT_SUPPRESS_MS = 10 * 60 * 1000;
-
 export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logger: Logger; keys: Keys; now: () => number }): Reporter {
   const { cluster, emitter, logger } = deps;
-  const recent = new Map<string, number>();
-  const fresh = (key: string): boolean => {
-    const now = deps.now();
-    const last = recent.get(key);
-    if (last !== undefined && now - last < REPEAT_SUPPRESS_MS) return false;
-    recent.set(key, now);
-    if (recent.size > 10_000) for (const [k, t] of recent) if (now - t >= REPEAT_SUPPRESS_MS) recent.delete(k);
-    return true;
-  };
+  const fresh = createRepeatFilter(deps.now);
   const ref = (s: ServiceView): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
 
   const send = async (service: ServiceView, draft: AuditDraft, note: EventNote): Promise<void> => {

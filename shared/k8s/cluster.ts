@@ -1,9 +1,8 @@
-import https from 'node:https';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Labels, PodView, ServiceView, ServiceWrite } from '../failover/model.js';
-import { classify } from './errors.js';
+import { createClient } from './client.js';
 import { podView, serviceView, sliceView, type SliceView } from './views.js';
 
 export interface EventNote {
@@ -45,6 +44,34 @@ export function selectorPatch(current: Labels, desired: Labels): Record<string, 
   return patch;
 }
 
+/** What a Kubernetes Event about a Service needs to know of it. */
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly resourceVersion: string;
+}
+
+const instance = `${hostname()}-${process.pid}`.slice(0, 128);
+
+/** An Event whose involved object is the Service, as `kubectl describe service` shows it. */
+export function serviceEvent(service: ServiceRef, note: EventNote, component: string): k8s.CoreV1Event {
+  const now = new Date();
+  return {
+    metadata: { name: `${service.name}.${randomBytes(8).toString('hex')}`, namespace: service.namespace },
+    involvedObject: { kind: 'Service', apiVersion: 'v1', namespace: service.namespace, name: service.name, uid: service.uid, resourceVersion: service.resourceVersion },
+    type: note.type,
+    reason: note.reason,
+    message: note.message.slice(0, 1024),
+    source: { component },
+    reportingComponent: component,
+    reportingInstance: instance,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+  };
+}
+
 export interface ClusterOptions {
   readonly kubeConfig: k8s.KubeConfig;
   readonly timeoutMs: number;
@@ -53,41 +80,16 @@ export interface ClusterOptions {
 }
 
 export async function connect(options: ClusterOptions): Promise<Cluster> {
+  const client = await createClient(options);
+  const { base, call } = client;
+  const merge = client.withContentType(k8s.PatchStrategy.MergePatch);
   const kc = options.kubeConfig;
-  // client-node builds a new TLS agent for every request; one keep-alive agent saves a
-  // handshake per call, which is most of a loopback request's cost.
-  const tls: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(tls);
-  const agent = new https.Agent({ ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized ?? true, servername: tls.servername, keepAlive: true, maxSockets: 32 });
-  let requests = 0;
-  const middleware: k8s.ObservableMiddleware = {
-    pre: (context) => {
-      requests += 1;
-      if (context.getUrl().startsWith('https:')) context.setAgent(agent);
-      context.setSignal(AbortSignal.timeout(options.timeoutMs));
-      return new k8s.Observable(Promise.resolve(context));
-    },
-    post: (context) => new k8s.Observable(Promise.resolve(context)),
-  };
-  const base: k8s.ConfigurationOptions<k8s.ObservableMiddleware> = { middleware: [middleware], middlewareMergeStrategy: 'append' };
-  const withContentType = (type: string): k8s.ConfigurationOptions<k8s.ObservableMiddleware> => k8s.setHeaderOptions('Content-Type', type, base);
-  const merge = withContentType(k8s.PatchStrategy.MergePatch);
 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
-  const instance = `${hostname()}-${process.pid}`;
-
-  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (error) {
-      throw classify(error, what);
-    }
-  };
-
   return {
     get requestCount() {
-      return requests;
+      return client.requestCount;
     },
     getService: (namespace, name) => call(`get service ${namespace}/${name}`, async () => serviceView(await core.readNamespacedService({ name, namespace }, base))),
     listServices: (selector, namespace) =>
@@ -125,26 +127,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       }),
     recordEvent: (service, note) =>
       call(`record event on ${service.namespace}/${service.name}`, async () => {
-        const now = new Date();
-        await core.createNamespacedEvent(
-          {
-            namespace: service.namespace,
-            body: {
-              metadata: { name: `${service.name}.${randomBytes(8).toString('hex')}`, namespace: service.namespace },
-              involvedObject: { kind: 'Service', apiVersion: 'v1', namespace: service.namespace, name: service.name, uid: service.uid, resourceVersion: service.resourceVersion },
-              type: note.type,
-              reason: note.reason,
-              message: note.message.slice(0, 1024),
-              source: { component: options.component },
-              reportingComponent: options.component,
-              reportingInstance: instance.slice(0, 128),
-              firstTimestamp: now,
-              lastTimestamp: now,
-              count: 1,
-            },
-          },
-          base,
-        );
+        await core.createNamespacedEvent({ namespace: service.namespace, body: serviceEvent(service, note, options.component) }, base);
       }),
   };
 }

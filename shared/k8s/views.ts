@@ -2,8 +2,8 @@ import type { PodView, ServiceView } from '../failover/model.js';
 
 // Structural inputs: both client-node's API objects (Date timestamps) and the
 // zod-parsed `data` of an event (string timestamps) fit them.
-type Time = Date | string | null | undefined;
-interface MetaLike {
+export type Time = Date | string | null | undefined;
+export interface MetaLike {
   readonly name?: string | undefined;
   readonly namespace?: string | undefined;
   readonly uid?: string | undefined;
@@ -40,7 +40,7 @@ export interface SliceView {
   readonly endpoints: readonly EndpointView[];
 }
 
-const time = (value: Time): number | undefined => {
+export const time = (value: Time): number | undefined => {
   if (value === undefined || value === null) return undefined;
   const ms = value instanceof Date ? value.getTime() : Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;

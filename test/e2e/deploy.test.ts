@@ -128,8 +128,10 @@ test('skaffold render --offline gives the same objects as kubectl kustomize, for
       'ApiServerSource/baton-cluster',
       'Broker/baton',
       'ClusterRole/baton-failover',
+      'ClusterRole/baton-routes',
       'ClusterRole/baton-source',
       'ClusterRoleBinding/baton-failover',
+      'ClusterRoleBinding/baton-routes',
       'ClusterRoleBinding/baton-source',
       `ConfigMap/${objs.find((o) => o.kind === 'ConfigMap')?.metadata.name}`,
       'Namespace/baton-system',
@@ -137,14 +139,18 @@ test('skaffold render --offline gives the same objects as kubectl kustomize, for
       'Service/baton-dead-letter',
       'Service/baton-failover',
       'Service/baton-resync',
+      'Service/baton-routes',
       'ServiceAccount/baton-failover',
+      'ServiceAccount/baton-routes',
       'ServiceAccount/baton-source',
       'SinkBinding/baton-audit',
       'Trigger/baton-failover',
+      'Trigger/baton-routes',
     ]);
     // skaffold only swaps in the built tag where the manifest names its artifact.
     assert.equal(ksvc(objs, 'baton-failover').spec.template.spec.containers[0].image, p.image, p.name);
     assert.equal(ksvc(objs, 'baton-resync').spec.template.spec.containers[0].image, p.image, p.name);
+    assert.equal(ksvc(objs, 'baton-routes').spec.template.spec.containers[0].image, p.image, p.name);
   }
 });
 
@@ -214,7 +220,8 @@ test('the rendered RBAC is exactly knative/base/rbac.yaml, the RBAC the e2e test
     assert.equal(source.serviceAccountName, 'baton-source');
     for (const r of source.resources as Array<{ apiVersion: string; kind: string }>) {
       const group = r.apiVersion.includes('/') ? (r.apiVersion.split('/')[0] ?? '') : '';
-      const plural = `${r.kind.toLowerCase()}s`;
+      // Every kind the source watches pluralises regularly except Ingress.
+      const plural = r.kind === 'Ingress' ? 'ingresses' : `${r.kind.toLowerCase()}s`;
       const verbs = new Set(
         (sourceRules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>)
           .filter((rule) => rule.apiGroups.includes(group) && rule.resources.includes(plural))
@@ -223,18 +230,19 @@ test('the rendered RBAC is exactly knative/base/rbac.yaml, the RBAC the e2e test
       for (const verb of ['get', 'list', 'watch']) assert.ok(verbs.has(verb), `${p.name}: baton-source may not ${verb} ${plural}`);
     }
     for (const name of ['baton-failover', 'baton-resync']) assert.equal(ksvc(objs, name).spec.template.spec.serviceAccountName, 'baton-failover', name);
+    assert.equal(ksvc(objs, 'baton-routes').spec.template.spec.serviceAccountName, 'baton-routes');
   }
 });
 
 test('the functions are private, probed, bounded, and failover is kept warm', () => {
   for (const p of PROFILES) {
     const objs = rendered.get(p.name)!;
-    for (const name of ['baton-failover', 'baton-resync', 'baton-dead-letter']) {
+    for (const name of ['baton-failover', 'baton-resync', 'baton-routes', 'baton-dead-letter']) {
       assert.equal(ksvc(objs, name).metadata.labels['networking.knative.dev/visibility'], 'cluster-local', `${p.name}: ${name} has no public route`);
     }
     const failover = ksvc(objs, 'baton-failover').spec.template;
     assert.equal(failover.metadata.annotations['autoscaling.knative.dev/min-scale'], '1', `${p.name}: failover must not pay a cold start`);
-    for (const [name, fn] of [['baton-failover', 'failover'], ['baton-resync', 'resync']] as const) {
+    for (const [name, fn] of [['baton-failover', 'failover'], ['baton-resync', 'resync'], ['baton-routes', 'routes']] as const) {
       const container = ksvc(objs, name).spec.template.spec.containers[0];
       assert.deepEqual(container.args, [fn]);
       assert.equal(container.readinessProbe.httpGet.path, '/readyz', name);
@@ -247,23 +255,27 @@ test('the functions are private, probed, bounded, and failover is kept warm', ()
   }
 });
 
-test('events are wired: source → Broker → failover with retries and a dead letter, ping → resync, audit → Broker', () => {
+test('events are wired: source → Broker → failover and routes with retries and a dead letter, ping → resync, audit → Broker', () => {
   for (const p of PROFILES) {
     const objs = rendered.get(p.name)!;
     const source = spec(find(objs, 'ApiServerSource', 'baton-cluster'));
     assert.equal(source.mode, 'Resource');
-    assert.deepEqual(source.resources.map((r: { kind: string }) => r.kind).sort(), ['EndpointSlice', 'Pod', 'Service']);
+    assert.deepEqual(source.resources.map((r: { kind: string }) => r.kind).sort(), ['EndpointSlice', 'Ingress', 'Pod', 'Service']);
+    // Only baton's own Ingresses: every other Ingress in the cluster would be noise.
+    assert.deepEqual(source.resources.find((r: { kind: string }) => r.kind === 'Ingress').selector, { matchLabels: { 'app.kubernetes.io/managed-by': 'baton' } });
     assert.deepEqual(source.sink.ref, { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'baton' });
-    const trigger = spec(find(objs, 'Trigger', 'baton-failover'));
-    assert.equal(trigger.broker, 'baton');
-    assert.deepEqual(trigger.filters, [{ prefix: { type: 'dev.knative.apiserver.resource.' } }]);
-    assert.equal(trigger.subscriber.ref.name, 'baton-failover');
-    assert.equal(trigger.delivery.backoffPolicy, 'exponential');
-    assert.ok(trigger.delivery.retry > 0);
-    ksvc(objs, trigger.delivery.deadLetterSink.ref.name);
+    for (const [name, kinds] of [['baton-failover', ['Pod', 'EndpointSlice', 'Service']], ['baton-routes', ['Service', 'Ingress']]] as const) {
+      const trigger = spec(find(objs, 'Trigger', name));
+      assert.equal(trigger.broker, 'baton');
+      assert.deepEqual(trigger.filters, [{ prefix: { type: 'dev.knative.apiserver.resource.' } }, { any: kinds.map((kind) => ({ exact: { kind } })) }]);
+      assert.equal(trigger.subscriber.ref.name, name);
+      assert.equal(trigger.delivery.backoffPolicy, 'exponential');
+      assert.ok(trigger.delivery.retry > 0);
+      ksvc(objs, trigger.delivery.deadLetterSink.ref.name);
+    }
     const ping = spec(find(objs, 'PingSource', 'baton-resync'));
     assert.equal(ping.sink.ref.name, 'baton-resync');
-    // The binding's selector must pick both functions and nothing else.
+    // The binding's selector must pick every function and nothing else.
     const binding = spec(find(objs, 'SinkBinding', 'baton-audit'));
     assert.equal(binding.sink.ref.kind, 'Broker');
     const selected = objs
@@ -271,7 +283,7 @@ test('events are wired: source → Broker → failover with retries and a dead l
       .filter((o) => (binding.subject.selector.matchExpressions as Array<{ key: string; values: string[] }>).every((e) => e.values.includes(o.metadata.labels?.[e.key] ?? '')))
       .map((o) => o.metadata.name)
       .sort();
-    assert.deepEqual(selected, ['baton-failover', 'baton-resync'], p.name);
+    assert.deepEqual(selected, ['baton-failover', 'baton-resync', 'baton-routes'], p.name);
   }
 });
 
@@ -286,7 +298,7 @@ test('each overlay configures the functions with values they accept, and one con
     assert.ok(!('PORT' in data), 'Knative sets PORT itself');
     // Throws a ConfigError naming the variable if an overlay sets a bad value.
     const loaded = loadConfig(data);
-    for (const name of ['baton-failover', 'baton-resync']) {
+    for (const name of ['baton-failover', 'baton-resync', 'baton-routes']) {
       assert.equal(ksvc(objs, name).spec.template.spec.containers[0].envFrom[0].configMapRef.name, config.metadata.name, `${p.name}: ${name} reads the generated ConfigMap`);
     }
     // What the source watches and what the functions act on must be the same set.

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { startAdapter, type RunningAdapter } from '../../controlplane/adapter.js';
+import { startAdapter, type RunningAdapter, type WatchedResource } from '../../controlplane/adapter.js';
 import { kubeconfigYaml } from '../../controlplane/plane.js';
 import { repoRoot } from '../../controlplane/paths.js';
 import { freePort } from '../../controlplane/ports.js';
@@ -51,7 +51,7 @@ export interface RunningFunction {
 }
 
 /** `baton run <fn>` in a child process; resolves once /readyz answers 200. */
-export async function startFunction(fn: 'failover' | 'resync', env: Record<string, string>): Promise<RunningFunction> {
+export async function startFunction(fn: 'failover' | 'resync' | 'routes', env: Record<string, string>): Promise<RunningFunction> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'run', fn, '--port', String(port)], {
     env: { ...process.env, BATON_HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
@@ -100,32 +100,65 @@ export interface Baton {
  * sink. Resolves once a change in the namespace has travelled end to end.
  */
 export async function startBaton(t: TestContext, namespace: string, env: Record<string, string> = {}): Promise<Baton> {
+  const { sink, fn, adapter } = await startPipeline(t, namespace, { fn: 'failover', account: 'baton-failover', env });
+  return { sink, failover: fn, adapter };
+}
+
+/** adapter (under baton-source) -> one function (under `account`) -> audit sink, for one namespace. */
+async function startPipeline(
+  t: TestContext,
+  namespace: string,
+  options: { fn: 'failover' | 'routes'; account: string; env: Record<string, string>; resources?: readonly WatchedResource[] },
+): Promise<{ sink: Sink; fn: RunningFunction; adapter: RunningAdapter }> {
   await installRbac();
   const plane = testPlane();
   const sink = await startSink();
   t.after(() => sink.close());
-  const failover = await startFunction('failover', { KUBECONFIG: await serviceAccountKubeconfig('baton-failover'), K_SINK: sink.url, ...env });
-  t.after(() => failover.stop());
+  const fn = await startFunction(options.fn, { KUBECONFIG: await serviceAccountKubeconfig(options.account), K_SINK: sink.url, ...options.env });
+  t.after(() => fn.stop());
   const adapter = await startAdapter({
     binary: plane.binaries.paths.apiserver_receive_adapter,
     kubeconfig: await serviceAccountKubeconfig('baton-source'),
-    sink: failover.url,
+    sink: fn.url,
     logDir: join(plane.dir, 'logs'),
     namespaces: [namespace],
+    ...(options.resources ? { resources: options.resources, name: `baton-${options.fn}-source` } : {}),
   });
   t.after(() => adapter.stop());
-  // The adapter's informers start asynchronously; touch a canary until its event arrives.
+  await awaitDelivery(fn, namespace);
+  return { sink, fn, adapter };
+}
+
+/** The adapter's informers start asynchronously; touch a canary Service until its event reaches `fn`. */
+export async function awaitDelivery(fn: RunningFunction, namespace: string): Promise<void> {
   const core = adminConfig().makeApiClient(k8s.CoreV1Api);
   await core.createNamespacedService({ namespace, body: { metadata: { name: 'canary' }, spec: { ports: [{ port: 1 }] } } });
   let n = 0;
   await waitFor(
-    'the adapter to deliver events to the failover function',
+    'the adapter to deliver events to the function',
     async () => {
       await core.patchNamespacedService({ name: 'canary', namespace, body: { metadata: { annotations: { touch: String(n++) } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
       await new Promise((r) => setTimeout(r, 150));
-      return failover.logs.some((l) => l.includes(`/namespaces/${namespace}/services/canary`)) ? true : undefined;
+      return fn.logs.some((l) => l.includes(`/namespaces/${namespace}/services/canary`)) ? true : undefined;
     },
     { timeoutMs: 20_000, intervalMs: 50 },
   );
-  return { sink, failover, adapter };
+}
+
+/** What the routes function watches: Services, and only the Ingresses baton labels as its own. */
+export const ROUTES_RESOURCES: readonly WatchedResource[] = [
+  { group: '', version: 'v1', resource: 'services' },
+  { group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', selector: 'app.kubernetes.io/managed-by=baton' },
+];
+
+export interface Routes {
+  readonly sink: Sink;
+  readonly routes: RunningFunction;
+  readonly adapter: RunningAdapter;
+}
+
+/** adapter -> routes function -> audit sink, for one namespace, under the shipped RBAC. */
+export async function startRoutesPipeline(t: TestContext, namespace: string, env: Record<string, string> = {}): Promise<Routes> {
+  const { sink, fn, adapter } = await startPipeline(t, namespace, { fn: 'routes', account: 'baton-routes', env: { BATON_NAMESPACES: namespace, ...env }, resources: ROUTES_RESOURCES });
+  return { sink, routes: fn, adapter };
 }

@@ -9,6 +9,10 @@ import {
   SWITCHOVER,
   SWITCHOVER_REFUSED,
   UNAVAILABLE,
+  ROUTE_APPLIED,
+  ROUTE_CONFLICT,
+  ROUTE_INVALID,
+  ROUTE_REMOVED,
   type AuditDraft,
   type AuditEvent,
   type ServiceRef,
@@ -18,6 +22,7 @@ export const service: ServiceRef = { namespace: 'demo', name: 'web', uid: 'c7a2e
 const web0 = { name: 'web-0', uid: '8d3f4c2b-7a61-4e0f-b9d8-2c5e1a7f6b90' };
 const web1 = { name: 'web-1', uid: '3e1b9f6a-2d4c-48e7-95a0-b7c6d8e2f415' };
 const time = '2025-03-14T09:26:54.120Z';
+const ingressRef = { name: 'baton-web', uid: '5b7c9d1e-3f2a-4b6c-8d0e-1f2a3b4c5d6e' };
 const subject = auditSubject(service);
 
 /** One valid draft per audit type, as baton's deciding code would produce them. */
@@ -81,6 +86,39 @@ export const drafts: readonly AuditDraft[] = [
     subject,
     time,
     data: { service, problems: [{ key: 'baton.dev/min-switch-interval', value: 'soon', message: 'not a duration' }] },
+  },
+  {
+    type: ROUTE_APPLIED,
+    id: auditId({ type: ROUTE_APPLIED, serviceUid: service.uid, ingressResourceVersion: '4711' }),
+    subject,
+    time,
+    data: {
+      service,
+      ingress: ingressRef,
+      route: { host: 'web.example.com', path: '/', port: 8080, tlsSecret: 'web-tls', ingressClass: null },
+      claimedAt: time,
+    },
+  },
+  {
+    type: ROUTE_REMOVED,
+    id: auditId({ type: ROUTE_REMOVED, serviceUid: service.uid, ingressUid: ingressRef.uid }),
+    subject,
+    time,
+    data: { service, ingress: ingressRef, host: 'web.example.com', reason: 'removed' },
+  },
+  {
+    type: ROUTE_CONFLICT,
+    id: auditId({ type: ROUTE_CONFLICT, serviceUid: service.uid, host: 'web.example.com', path: '/', holderUid: 'f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9' }),
+    subject,
+    time,
+    data: { service, host: 'web.example.com', path: '/', holder: { kind: 'Service', namespace: 'other', name: 'web', uid: 'f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9' } },
+  },
+  {
+    type: ROUTE_INVALID,
+    id: auditId({ type: ROUTE_INVALID, serviceUid: service.uid, problems: [{ key: 'baton.dev/path', value: 'api', message: 'expected an absolute path starting with "/"' }] }),
+    subject,
+    time,
+    data: { service, problems: [{ key: 'baton.dev/path', value: 'api', message: 'expected an absolute path starting with "/"' }] },
   },
 ];
 

@@ -27,7 +27,8 @@ describe('loadConfig', () => {
       indexRefreshMs: 30000,
       resyncIntervalMs: 30000,
       bodyLimit: 1048576,
-      eventSource: 'baton.dev/failover',
+      eventSource: undefined,
+      ingressClass: undefined,
       ceExtensions: {},
     });
   });
@@ -46,6 +47,7 @@ describe('loadConfig', () => {
       BATON_RESYNC_INTERVAL_MS: '86400000',
       BATON_BODY_LIMIT: '1024',
       BATON_EVENT_SOURCE: 'https://baton.example.com/failover',
+      BATON_INGRESS_CLASS: 'nginx',
       K_CE_OVERRIDES: '{"extensions":{"team":"sre","cluster":"eu1"}}',
     });
     assert.deepEqual(config, {
@@ -61,6 +63,7 @@ describe('loadConfig', () => {
       resyncIntervalMs: 86400000,
       bodyLimit: 1024,
       eventSource: 'https://baton.example.com/failover',
+      ingressClass: 'nginx',
       ceExtensions: { team: 'sre', cluster: 'eu1' },
     });
   });
@@ -99,6 +102,7 @@ describe('loadConfig', () => {
     ['BATON_BODY_LIMIT', '1023', /1024 to 10485760/],
     ['BATON_BODY_LIMIT', '1mb', /1024 to 10485760/],
     ['BATON_EVENT_SOURCE', 'has space', /URI reference/],
+    ['BATON_INGRESS_CLASS', 'Nginx', /IngressClass name/],
     ['K_CE_OVERRIDES', '{extensions:', /not JSON/],
     ['K_CE_OVERRIDES', '{"extensions":{"Team":"sre"}}', /lowercase letters and digits/],
     ['K_CE_OVERRIDES', '{"extensions":{"type":"x"}}', /reserved CloudEvents attribute/],
@@ -142,6 +146,7 @@ describe('describeConfig', () => {
       'BATON_RESYNC_INTERVAL_MS',
       'BATON_BODY_LIMIT',
       'BATON_EVENT_SOURCE',
+      'BATON_INGRESS_CLASS',
       'K_CE_OVERRIDES',
     ]);
     for (const knob of knobs) {

@@ -1,0 +1,57 @@
+// Event in, one routing pass (or nothing) out. The event only says whether a look is
+// worth its two lists; what to write is always planned from a fresh list.
+import type { ResourceEvent } from '../../shared/events/incoming.js';
+import { handled, ignored, type Outcome } from '../../shared/http/outcome.js';
+import type { Handler } from '../../shared/http/server.js';
+import { resourceHandler } from '../../shared/http/resource-handler.js';
+import { mentionsRoute } from '../../shared/routes/claim.js';
+import { reconcileRoutes, type Focus, type PassResult, type RoutesDeps } from '../../shared/routes/reconcile.js';
+import { isManaged, routeService } from '../../shared/routes/views.js';
+import { keyOf } from '../../shared/routes/plan.js';
+
+function summary(result: PassResult): Outcome {
+  return handled(`${result.applied} applied, ${result.removed} removed, ${result.problems} with problems`);
+}
+
+async function pass(deps: RoutesDeps, focus: Focus): Promise<Outcome> {
+  return summary(await reconcileRoutes(deps, focus));
+}
+
+async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Service' }>): Promise<Outcome> {
+  const service = routeService(event.object);
+  const key = keyOf(service);
+  const route = deps.known.routeOf(service.namespace, service.name);
+  const asks = mentionsRoute(service.annotations, deps.keys);
+  if (event.action === 'delete') {
+    if (!route && !asks) return ignored('service had no route');
+    // The garbage collector removes the Ingress; the pass hands the host to the next claimant.
+    if (route) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
+    return pass(deps, new Set());
+  }
+  if (!asks && !route) return ignored('service asks for no route');
+  if (deps.known.unchanged(service)) return ignored('routing annotations and ports unchanged');
+  return pass(deps, new Set([key]));
+}
+
+async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Ingress' }>): Promise<Outcome> {
+  const meta = event.object.metadata;
+  if (!isManaged(meta.labels)) return ignored('ingress is not managed by baton');
+  if (deps.known.isEcho(meta, event.action === 'delete')) return ignored('echo of baton\'s own write');
+  // Someone else changed or deleted a route: put it back as the Services declare.
+  const owner = meta.ownerReferences?.find((o) => o.kind === 'Service' && o.controller === true);
+  return pass(deps, new Set(owner ? [`${meta.namespace}/${owner.name}`] : []));
+}
+
+export function createRoutesHandler(deps: RoutesDeps): Handler {
+  return resourceHandler(deps.namespaces, async (event) => {
+    switch (event.kind) {
+      case 'Service':
+        return await onService(deps, event);
+      case 'Ingress':
+        return await onIngress(deps, event);
+      case 'Pod':
+      case 'EndpointSlice':
+        return ignored(`routes do not depend on ${event.kind}s`);
+    }
+  });
+}

@@ -1,0 +1,35 @@
+// The routes function: Service and Ingress CloudEvents in; Ingresses for Services that
+// declare a host, and audit events, out.
+import { connectRoutes } from '../../shared/k8s/routes-api.js';
+import { createRuntime, serve } from '../../shared/runtime.js';
+import { createKnown } from '../../shared/routes/known.js';
+import { routeKeysFor } from '../../shared/routes/model.js';
+import { reconcileRoutes, type RoutesDeps } from '../../shared/routes/reconcile.js';
+import { createRouteReporter } from '../../shared/routes/report.js';
+import { createRoutesHandler } from './handler.js';
+
+export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
+  const runtime = await createRuntime('baton-routes', env);
+  const { config, logger, now } = runtime;
+  const keys = routeKeysFor(config.prefix);
+  const api = await connectRoutes({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-routes', keys });
+  const reporter = createRouteReporter({ recordEvent: api.recordEvent, emitter: runtime.emitter, logger, now });
+  const deps: RoutesDeps = { api, keys, ingressClass: config.ingressClass, namespaces: config.namespaces, known: createKnown(keys), reporter, logger, conflictRetries: config.conflictRetries, now };
+  let ready = false;
+  // A full pass at start and then periodically: events say where to look sooner, but
+  // a lost event must never leave a route wrong for longer than one period.
+  const sweep = async (): Promise<void> => {
+    try {
+      const result = await reconcileRoutes(deps, 'all');
+      ready = true;
+      if (result.applied + result.removed > 0) logger.info(result, 'routes pass changed Ingresses');
+    } catch (error) {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'routes pass failed; retrying at the next period');
+    }
+  };
+  await sweep();
+  const timer = setInterval(() => void sweep(), config.indexRefreshMs);
+  timer.unref();
+  const server = await serve(runtime, createRoutesHandler(deps), () => ready, () => clearInterval(timer));
+  return { url: server.url, close: () => (clearInterval(timer), server.close()) };
+}

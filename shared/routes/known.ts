@@ -1,0 +1,59 @@
+// What this instance last saw of routes, so that events which cannot change a route
+// cost no API call. Only ever used to skip a look: every write is decided on a fresh
+// list, and the periodic full pass corrects anything this missed.
+import { createHash } from 'node:crypto';
+import { mentionsRoute } from './claim.js';
+import type { RouteIngress, RouteKeys, RouteService } from './model.js';
+import { keyOf } from './plan.js';
+
+export interface Known {
+  /** A digest of everything about a Service that a route depends on. */
+  fingerprint(service: RouteService): string;
+  /** True when the Service looks exactly as it did at the last successful pass. */
+  unchanged(service: RouteService): boolean;
+  /** The Ingress baton keeps for the Service, as last seen. */
+  routeOf(namespace: string, name: string): RouteIngress | undefined;
+  /** Replaces everything with what a successful pass listed and wrote. */
+  settle(services: readonly RouteService[], ingresses: readonly RouteIngress[]): void;
+  /** An Ingress version or deletion that baton itself produced; its event is an echo. */
+  wrote(ingress: Pick<RouteIngress, 'uid' | 'resourceVersion'>): void;
+  deleted(uid: string): void;
+  isEcho(ingress: Pick<RouteIngress, 'uid' | 'resourceVersion'>, deletion: boolean): boolean;
+}
+
+const MAX_ECHOES = 10_000;
+
+export function createKnown(keys: RouteKeys): Known {
+  let fingerprints = new Map<string, string>();
+  let routes = new Map<string, RouteIngress>();
+  const echoes = new Set<string>();
+  const remember = (token: string): void => {
+    echoes.add(token);
+    // Oldest first: a Set iterates in insertion order.
+    if (echoes.size > MAX_ECHOES) echoes.delete(echoes.values().next().value!);
+  };
+  const fingerprint = (service: RouteService): string => {
+    const relevant = [keys.host, keys.legacyHost, keys.path, keys.port, keys.tlsSecret].map((k) => (Object.hasOwn(service.annotations, k) ? service.annotations[k] : null));
+    return createHash('sha256').update(JSON.stringify([service.uid, relevant, service.ports])).digest('base64url');
+  };
+  return {
+    fingerprint,
+    unchanged: (service) => fingerprints.get(keyOf(service)) === fingerprint(service),
+    routeOf: (namespace, name) => routes.get(`${namespace}/${name}`),
+    settle(services, ingresses) {
+      const uids = new Map(services.map((s) => [s.uid, s]));
+      fingerprints = new Map(services.filter((s) => mentionsRoute(s.annotations, keys)).map((s) => [keyOf(s), fingerprint(s)]));
+      routes = new Map();
+      for (const ingress of ingresses) {
+        const owner = ingress.ownerUid ? uids.get(ingress.ownerUid) : undefined;
+        if (owner) {
+          routes.set(keyOf(owner), ingress);
+          fingerprints.set(keyOf(owner), fingerprint(owner));
+        }
+      }
+    },
+    wrote: (ingress) => remember(`${ingress.uid}@${ingress.resourceVersion}`),
+    deleted: (uid) => remember(`${uid}@deleted`),
+    isEcho: (ingress, deletion) => echoes.has(deletion ? `${ingress.uid}@deleted` : `${ingress.uid}@${ingress.resourceVersion}`),
+  };
+}

@@ -1,0 +1,117 @@
+// Evidence of routing decisions: an audit CloudEvent with a deterministic id and a
+// Kubernetes Event on the Service. Side channels: sent after the write, failures
+// logged, never thrown.
+import { auditId, auditSubject, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, type AuditDraft, type RouteData } from '../audit/schemas.js';
+import type { Emitter } from '../audit/emit.js';
+import { createRepeatFilter } from '../audit/repeats.js';
+import type { EventNote, ServiceRef } from '../k8s/cluster.js';
+import type { Logger } from '../log.js';
+import { portText, type Route, type RouteIngress, type RouteProblem } from './model.js';
+import type { RemovalReason } from './plan.js';
+
+export const ROUTE_REASONS = {
+  applied: 'RouteApplied',
+  removed: 'RouteRemoved',
+  conflict: 'RouteConflict',
+  invalid: 'InvalidRoute',
+} as const;
+
+export interface Holder {
+  readonly kind: 'Service' | 'Ingress';
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export interface RouteReporter {
+  applied(service: ServiceRef, ingress: RouteIngress, route: Route, claimedAt: number): Promise<void>;
+  removed(service: ServiceRef, ingress: RouteIngress, reason: RemovalReason | 'service-deleted'): Promise<void>;
+  /** Repeats of the same conflict or problems are let through once per window. */
+  conflict(service: ServiceRef, route: Route, holder: Holder): Promise<void>;
+  invalid(service: ServiceRef, problems: readonly RouteProblem[]): Promise<void>;
+}
+
+export function describeRoute(route: Route): string {
+  return `${route.tlsSecret ? 'https' : 'http'}://${route.host}${route.path} → port ${portText(route.port)}`;
+}
+
+function routeData(route: Route): RouteData {
+  return { host: route.host, path: route.path, port: 'number' in route.port ? route.port.number : route.port.name, tlsSecret: route.tlsSecret ?? null, ingressClass: route.ingressClass ?? null };
+}
+
+const REMOVED_BECAUSE: Readonly<Record<RemovalReason | 'service-deleted', string>> = {
+  removed: 'the Service no longer asks for a route',
+  invalid: 'the Service\'s routing annotations are invalid',
+  conflict: 'another Service holds the host and path',
+  stale: 'it belonged to an earlier Service of the same name',
+  'service-deleted': 'the Service was deleted',
+};
+
+export function createRouteReporter(deps: {
+  recordEvent: (service: ServiceRef, note: EventNote) => Promise<void>;
+  emitter: Emitter;
+  logger: Logger;
+  now: () => number;
+}): RouteReporter {
+  const { emitter, logger } = deps;
+  const fresh = createRepeatFilter(deps.now);
+  const ref = (s: ServiceRef): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
+  const time = (): string => new Date(deps.now()).toISOString();
+
+  const send = async (service: ServiceRef, draft: AuditDraft, note: EventNote): Promise<void> => {
+    const line = { service: `${service.namespace}/${service.name}`, type: draft.type, id: draft.id, reason: note.reason };
+    if (note.type === 'Warning') logger.warn(line, note.message);
+    else logger.info(line, note.message);
+    // A deleted Service cannot carry an Event; the audit event is the record.
+    const record = service.resourceVersion ? deps.recordEvent(service, note) : Promise.resolve();
+    const [emitted, recorded] = await Promise.allSettled([emitter.emit(draft), record]);
+    if (emitted.status === 'fulfilled' && !emitted.value.delivered && !('skipped' in emitted.value)) logger.warn({ ...line, error: emitted.value.error }, 'audit event not delivered');
+    if (recorded.status === 'rejected') logger.warn({ ...line, error: String(recorded.reason) }, 'kubernetes event not recorded');
+  };
+
+  return {
+    applied: (service, ingress, route, claimedAt) =>
+      send(
+        service,
+        {
+          id: auditId({ type: ROUTE_APPLIED, serviceUid: service.uid, ingressResourceVersion: ingress.resourceVersion }),
+          type: ROUTE_APPLIED,
+          subject: auditSubject(service),
+          time: time(),
+          data: { service: ref(service), ingress: { name: ingress.name, uid: ingress.uid }, route: routeData(route), claimedAt: new Date(claimedAt).toISOString() },
+        },
+        { type: 'Normal', reason: ROUTE_REASONS.applied, message: `Ingress ${ingress.name} routes ${describeRoute(route)}` },
+      ),
+    removed: (service, ingress, reason) =>
+      send(
+        service,
+        {
+          id: auditId({ type: ROUTE_REMOVED, serviceUid: service.uid, ingressUid: ingress.uid }),
+          type: ROUTE_REMOVED,
+          subject: auditSubject(service),
+          time: time(),
+          data: { service: ref(service), ingress: { name: ingress.name, uid: ingress.uid }, host: ingress.route?.host ?? null, reason },
+        },
+        { type: 'Normal', reason: ROUTE_REASONS.removed, message: `Ingress ${ingress.name} removed: ${REMOVED_BECAUSE[reason]}` },
+      ),
+    conflict: async (service, route, holder) => {
+      const id = auditId({ type: ROUTE_CONFLICT, serviceUid: service.uid, host: route.host, path: route.path, holderUid: holder.uid });
+      if (!fresh(id)) return;
+      const who = holder.kind === 'Service' ? `Service ${holder.namespace}/${holder.name}, whose claim is older` : `Ingress ${holder.namespace}/${holder.name}, which baton does not manage`;
+      await send(
+        service,
+        { id, type: ROUTE_CONFLICT, subject: auditSubject(service), time: time(), data: { service: ref(service), host: route.host, path: route.path, holder: { ...holder } } },
+        { type: 'Warning', reason: ROUTE_REASONS.conflict, message: `no route for ${route.host}${route.path}: it belongs to ${who}` },
+      );
+    },
+    invalid: async (service, problems) => {
+      const id = auditId({ type: ROUTE_INVALID, serviceUid: service.uid, problems });
+      if (!fresh(id)) return;
+      await send(
+        service,
+        { id, type: ROUTE_INVALID, subject: auditSubject(service), time: time(), data: { service: ref(service), problems: problems.map((p) => ({ ...p })) } },
+        { type: 'Warning', reason: ROUTE_REASONS.invalid, message: `no route: ${problems.map((p) => `${p.key}=${JSON.stringify(p.value.slice(0, 80))}: ${p.message}`).join('; ')}` },
+      );
+    },
+  };
+}

@@ -1,0 +1,130 @@
+// Host routing end to end: the routes function under its shipped RBAC, fed by the real
+// ApiServerSource adapter, turning Service annotations into Ingresses on the real API
+// server (with the real garbage collector cleaning up after deleted Services).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as k8s from '@kubernetes/client-node';
+import { waitFor } from '../controlplane/wait.js';
+import { startRoutesPipeline } from './support/baton.js';
+import { adminConfig, statusOf, testNamespace } from './support/plane.js';
+
+const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+// client-node returns class instances; compare their data.
+const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value)) as unknown;
+
+test('routes: create, change, conflict, invalid, hand edits, remove and delete, through the real adapter', async (t) => {
+  const ns = await testNamespace(t, 'routes');
+  const kc = adminConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const net = kc.makeApiClient(k8s.NetworkingV1Api);
+  // No periodic pass during the test: every change below must arrive by event.
+  const { sink, routes } = await startRoutesPipeline(t, ns, { BATON_INGRESS_CLASS: 'edge', BATON_INDEX_REFRESH_MS: '3600000' });
+
+  const service = async (name: string, annotations: Record<string, string>, ports: k8s.V1ServicePort[] = [{ name: 'http', port: 80 }], labels: Record<string, string> = {}): Promise<k8s.V1Service> =>
+    core.createNamespacedService({ namespace: ns, body: { metadata: { name, annotations, labels }, spec: { selector: { app: name }, ports } } });
+  const annotate = (name: string, annotations: Record<string, string | null>): Promise<k8s.V1Service> =>
+    core.patchNamespacedService({ name, namespace: ns, body: { metadata: { annotations } } }, merge);
+  const ingress = async (name: string): Promise<k8s.V1Ingress | undefined> =>
+    net.readNamespacedIngress({ name, namespace: ns }).catch((e: unknown) => {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    });
+  const ingressWhere = (what: string, name: string, ok: (i: k8s.V1Ingress) => boolean): Promise<k8s.V1Ingress> =>
+    waitFor(what, async () => {
+      const i = await ingress(name);
+      return i && ok(i) ? i : undefined;
+    }, { timeoutMs: 15_000 });
+  const gone = (name: string): Promise<true> => waitFor(`Ingress ${name} to be gone`, async () => ((await ingress(name)) === undefined ? true : undefined), { timeoutMs: 20_000 });
+  const warnings = async (name: string, reason: string): Promise<k8s.CoreV1Event[]> =>
+    (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name},reason=${reason}` })).items;
+  const rule = (i: k8s.V1Ingress) => i.spec!.rules![0]!;
+  const audit = (type: string, subject: string, match: (data: Record<string, unknown>) => boolean = () => true) =>
+    sink.waitFor(`${type} for ${subject}`, (e) => e.type === type && e.subject === `${ns}/${subject}` && match(e.data as Record<string, unknown>));
+
+  // Create: the host routes to the only port, with the configured class, owned by the Service.
+  const web = await service('web', { 'baton.dev/host': 'web.example.com' });
+  const created = await ingressWhere('the Ingress for web', 'baton-web', () => true);
+  assert.equal(rule(created).host, 'web.example.com');
+  assert.deepEqual(plain(rule(created).http!.paths[0]), { path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } });
+  assert.equal(created.spec!.ingressClassName, 'edge');
+  assert.deepEqual(created.metadata!.ownerReferences!.map((o) => [o.kind, o.name, o.uid, o.controller]), [['Service', 'web', web.metadata!.uid, true]]);
+  assert.equal(created.metadata!.labels!['app.kubernetes.io/managed-by'], 'baton');
+  assert.ok(created.metadata!.managedFields!.some((f) => f.manager === 'baton-routes' && f.operation === 'Apply'), 'written by server-side apply under baton-routes');
+  const claimedAt = created.metadata!.annotations!['baton.dev/claimed-at'];
+  assert.ok(claimedAt);
+  const applied = await audit('dev.baton.route.applied', 'web');
+  assert.equal(applied.source, 'baton.dev/routes');
+  assert.equal((applied.data as { ingress: { uid: string } }).ingress.uid, created.metadata!.uid);
+  await waitFor('a RouteApplied Event on web', async () => ((await warnings('web', 'RouteApplied')).length > 0 ? true : undefined));
+
+  // Change: TLS keeps the claim (same host and path); the Ingress is updated in place.
+  await annotate('web', { 'baton.dev/tls-secret': 'web-tls' });
+  const withTls = await ingressWhere('TLS on the Ingress', 'baton-web', (i) => i.spec?.tls?.[0]?.secretName === 'web-tls');
+  assert.deepEqual(plain(withTls.spec!.tls![0]!.hosts), ['web.example.com']);
+  assert.equal(withTls.metadata!.uid, created.metadata!.uid);
+  assert.equal(withTls.metadata!.annotations!['baton.dev/claimed-at'], claimedAt);
+
+  // Conflict: a later Service asks for the same host and path.
+  await service('rival', { 'baton.dev/host': 'web.example.com' });
+  const conflict = await audit('dev.baton.route.conflict', 'rival');
+  assert.deepEqual((conflict.data as { holder: unknown }).holder, { kind: 'Service', namespace: ns, name: 'web', uid: web.metadata!.uid });
+  await waitFor('a RouteConflict warning on rival', async () => ((await warnings('rival', 'RouteConflict')).some((e) => e.type === 'Warning') ? true : undefined));
+  assert.equal(await ingress('baton-rival'), undefined);
+  assert.equal(rule((await ingress('baton-web'))!).host, 'web.example.com', 'the holder keeps its route');
+
+  // Invalid: a bad host and the retired load balancer's own example (underscore, port
+  // the Service does not expose) get warnings and no Ingress.
+  await service('bad', { 'baton.dev/host': 'Not_A_Host', 'baton.dev/path': 'relative' });
+  const invalid = await audit('dev.baton.route.invalid', 'bad');
+  assert.deepEqual((invalid.data as { problems: Array<{ key: string }> }).problems.map((p) => p.key).sort(), ['baton.dev/host', 'baton.dev/path']);
+  await service('grafana', { 'serviceloadbalancer/lb.host': 'grafana.example.com:30800' }, [{ port: 3000 }]);
+  const portProblem = await audit('dev.baton.route.invalid', 'grafana');
+  assert.match(JSON.stringify(portProblem.data), /no port 30800 \(it has 3000\)/);
+  const [warning] = await waitFor('an InvalidRoute warning on grafana', async () => {
+    const found = await warnings('grafana', 'InvalidRoute');
+    return found.length > 0 ? found : undefined;
+  });
+  assert.equal(warning!.type, 'Warning');
+  assert.equal(await ingress('baton-bad'), undefined);
+  assert.equal(await ingress('baton-grafana'), undefined);
+  // Fixing the legacy annotation routes it.
+  await annotate('grafana', { 'serviceloadbalancer/lb.host': 'grafana.example.com:3000' });
+  const grafana = await ingressWhere('the Ingress for grafana', 'baton-grafana', () => true);
+  assert.deepEqual(plain(rule(grafana).http!.paths[0]!.backend.service), { name: 'grafana', port: { number: 3000 } });
+
+  // A name taken by someone else's Ingress is never overwritten.
+  await net.createNamespacedIngress({ namespace: ns, body: { metadata: { name: 'baton-taken' }, spec: { rules: [{ host: 'mine.example.com' }] } } });
+  await service('taken', { 'baton.dev/host': 'taken.example.com' });
+  const blocked = await audit('dev.baton.route.conflict', 'taken');
+  assert.equal((blocked.data as { holder: { kind: string } }).holder.kind, 'Ingress');
+  assert.equal(rule((await ingress('baton-taken'))!).host, 'mine.example.com');
+
+  // Hand edits are undone: a changed backend port, and a deleted Ingress.
+  await net.patchNamespacedIngress({ name: 'baton-grafana', namespace: ns, body: { spec: { rules: [{ host: 'grafana.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'grafana', port: { number: 9999 } } } }] } }] } } }, merge);
+  await ingressWhere('the edited port to be put back', 'baton-grafana', (i) => rule(i).http!.paths[0]!.backend.service!.port!.number === 3000);
+  await net.deleteNamespacedIngress({ name: 'baton-grafana', namespace: ns });
+  await ingressWhere('the deleted Ingress to be recreated', 'baton-grafana', (i) => i.metadata!.uid !== grafana.metadata!.uid);
+
+  // Remove: web gives the host up; rival, which waited, gets it in the same pass.
+  await annotate('web', { 'baton.dev/host': null, 'baton.dev/tls-secret': null });
+  await gone('baton-web');
+  const removed = await audit('dev.baton.route.removed', 'web');
+  assert.equal((removed.data as { reason: string }).reason, 'removed');
+  const handed = await ingressWhere('rival to get the host', 'baton-rival', () => true);
+  assert.equal(rule(handed).host, 'web.example.com');
+
+  // Delete the Service: the garbage collector removes its Ingress (owner reference).
+  await core.deleteNamespacedService({ name: 'rival', namespace: ns });
+  await gone('baton-rival');
+  const deleted = await audit('dev.baton.route.removed', 'rival', (d) => d.reason === 'service-deleted');
+  assert.equal((deleted.data as { host: string }).host, 'web.example.com');
+
+  // An active/standby Service routes like any other: the Ingress names the Service.
+  await service('db', { 'baton.dev/host': 'db.example.com' }, [{ name: 'pg', port: 5432 }], { 'baton.dev/mode': 'active-standby' });
+  const db = await ingressWhere('the Ingress for db', 'baton-db', () => true);
+  assert.deepEqual(plain(rule(db).http!.paths[0]!.backend.service), { name: 'db', port: { number: 5432 } });
+
+  // Nothing crashed and nothing asked for a redelivery.
+  assert.equal(routes.process.exitCode, null);
+  assert.ok(!routes.logs.some((l) => l.includes('"level":50')), routes.logs.filter((l) => l.includes('"level":50')).join('\n'));
+});
