@@ -77,7 +77,7 @@ export class EndpointsBalancer {
   private lastError: BalancerError | undefined;
   private awaiting: string | undefined;
   private hintTimer: NodeJS.Timeout | undefined;
-  private background: { readonly first: Promise<void>; readonly loops: Promise<void> } | undefined;
+  private background: { readonly first: Promise<void>; readonly loops: Promise<void>; readonly abandon: (error: unknown) => void } | undefined;
   private closing: Promise<void> | undefined;
   private readonly changeListeners = new Set<(endpoints: readonly Endpoint[]) => void>();
   private readonly errorListeners = new Set<(error: BalancerError) => void>();
@@ -201,7 +201,7 @@ export class EndpointsBalancer {
       runWatchLoop(this.api.slices, sliceTarget, { signal, backoff: this.backoff, onListed: () => listed('slices') }),
       runWatchLoop(this.api.service, serviceTarget, { signal, backoff: this.backoff, onListed: () => listed('service') }),
     ]).then(() => undefined);
-    this.background = { first, loops };
+    this.background = { first, loops, abandon: (error) => settle?.reject(error) };
     // A caller that never awaits must not get an unhandled rejection for a retried error.
     first.catch(() => undefined);
     return first;
@@ -257,6 +257,8 @@ export class EndpointsBalancer {
   shutdown(): Promise<void> {
     if (this.closing) return this.closing;
     this.stop.abort();
+    // A caller still waiting for the first list learns why it will never come.
+    this.background?.abandon(new BalancerClosedError(this.name));
     clearTimeout(this.hintTimer);
     this.failure = () => new BalancerClosedError(this.name);
     this.rr.replace([]);
