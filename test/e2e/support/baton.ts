@@ -99,7 +99,7 @@ export interface Baton {
  * The whole pipeline for one test namespace: adapter -> failover function -> audit
  * sink. Resolves once a change in the namespace has travelled end to end.
  */
-export async function startBaton(t: TestContext, namespace: string, env: Record<string, string> = {}): Promise<Baton> {
+export async function startBaton(t: Pick<TestContext, 'after'>, namespace: string, env: Record<string, string> = {}): Promise<Baton> {
   await installRbac();
   const plane = testPlane();
   const sink = await startSink();
