@@ -1,9 +1,9 @@
 // Runs the test suite with node's test runner. e2e tests share one real local control
 // plane per run (started here, stopped at the end); each test takes its own namespace.
-//   node scripts/test.mjs [all|unit|e2e] [--keep-plane] [--only=<part of a file name>]
+//   node scripts/test.mjs [all|unit|e2e] [--keep-plane] [--only=<part of a path under dist/test>]
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -25,7 +25,7 @@ function testFiles(dir) {
   return out;
 }
 
-const files = [...(which !== 'e2e' ? testFiles('unit') : []), ...(which !== 'unit' ? testFiles('e2e') : [])].filter((f) => !only || f.includes(only));
+const files = [...(which !== 'e2e' ? testFiles('unit') : []), ...(which !== 'unit' ? testFiles('e2e') : [])].filter((f) => !only || relative(join(root, 'dist', 'test'), f).includes(only));
 if (files.length === 0) {
   console.error(`no compiled tests found for "${which}" (run \`npm run build\` first)`);
   process.exit(1);

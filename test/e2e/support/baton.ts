@@ -99,14 +99,14 @@ export interface Baton {
  * The whole pipeline for one test namespace: adapter -> failover function -> audit
  * sink. Resolves once a change in the namespace has travelled end to end.
  */
-export async function startBaton(t: TestContext, namespace: string, env: Record<string, string> = {}): Promise<Baton> {
+export async function startBaton(t: Pick<TestContext, 'after'>, namespace: string, env: Record<string, string> = {}): Promise<Baton> {
   const { sink, fn, adapter } = await startPipeline(t, namespace, { fn: 'failover', account: 'baton-failover', env });
   return { sink, failover: fn, adapter };
 }
 
 /** adapter (under baton-source) -> one function (under `account`) -> audit sink, for one namespace. */
 async function startPipeline(
-  t: TestContext,
+  t: Pick<TestContext, 'after'>,
   namespace: string,
   options: { fn: 'failover' | 'routes'; account: string; env: Record<string, string>; resources?: readonly WatchedResource[] },
 ): Promise<{ sink: Sink; fn: RunningFunction; adapter: RunningAdapter }> {
@@ -158,7 +158,7 @@ export interface Routes {
 }
 
 /** adapter -> routes function -> audit sink, for one namespace, under the shipped RBAC. */
-export async function startRoutesPipeline(t: TestContext, namespace: string, env: Record<string, string> = {}): Promise<Routes> {
+export async function startRoutesPipeline(t: Pick<TestContext, 'after'>, namespace: string, env: Record<string, string> = {}): Promise<Routes> {
   const { sink, fn, adapter } = await startPipeline(t, namespace, { fn: 'routes', account: 'baton-routes', env: { BATON_NAMESPACES: namespace, ...env }, resources: ROUTES_RESOURCES });
   return { sink, routes: fn, adapter };
 }

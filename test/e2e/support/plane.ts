@@ -18,7 +18,7 @@ export function adminConfig(): k8s.KubeConfig {
 }
 
 /** A fresh namespace for one test, deleted (without waiting) when the test ends. */
-export async function testNamespace(t: TestContext, prefix: string): Promise<string> {
+export async function testNamespace(t: Pick<TestContext, 'after'>, prefix: string): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   const core = adminConfig().makeApiClient(k8s.CoreV1Api);
   await core.createNamespace({ body: { metadata: { name, labels: { 'baton.dev/test': 'true' } } } });

@@ -1,0 +1,15 @@
+// Public entry point of the client-side balancer (package export "baton/balancer").
+export { EndpointsBalancer, type BalancerOptions, type BalancerStatus, type HintResult } from './balancer.js';
+export { balancerEvents, parseAuditDelivery, OUTCOME_HEADER, DETAIL_HEADER, type AuditParse } from './events.js';
+export {
+  ApiRejectedError,
+  ApiUnreachableError,
+  BalancerClosedError,
+  BalancerError,
+  NoEndpointsError,
+  ServiceNotFoundError,
+  UnknownPortError,
+  type NoEndpointsReason,
+  type PortInfo,
+} from './errors.js';
+export { hostPort, type Endpoint, type PodRef, type PortSelector } from './model.js';

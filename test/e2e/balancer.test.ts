@@ -1,0 +1,333 @@
+// The client-side balancer on the real plane: its own ServiceAccount with the RBAC the
+// README documents, real EndpointSlices from the controllers, real HTTP requests to the
+// pods through the loopback pod network (support/podnet.ts), baton running behind the
+// real adapter for the failover.
+import test, { type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import express from 'express';
+import * as k8s from '@kubernetes/client-node';
+import {
+  ApiRejectedError,
+  ApiUnreachableError,
+  BalancerClosedError,
+  EndpointsBalancer,
+  NoEndpointsError,
+  ServiceNotFoundError,
+  UnknownPortError,
+  balancerEvents,
+  DETAIL_HEADER,
+  OUTCOME_HEADER,
+  type BalancerError,
+  type BalancerOptions,
+} from '../../shared/balancer/index.js';
+import { restartApiserver } from '../chaos/apiserver.js';
+import { kubeconfigYaml } from '../controlplane/plane.js';
+import { freePort } from '../controlplane/ports.js';
+import { waitFor } from '../controlplane/wait.js';
+import { startBaton } from './support/baton.js';
+import { clientKubeconfig } from './support/client-account.js';
+import { adminConfig, testNamespace, testPlane } from './support/plane.js';
+import { startPodNetwork, type PodServer } from './support/podnet.js';
+import { startTraffic, type Traffic } from './support/traffic.js';
+import { createDeployment, createService, readyEndpoints, setPodReady } from './support/workloads.js';
+
+const OPT_IN = { 'baton.dev/mode': 'active-standby' };
+const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+interface PodInfo {
+  readonly name: string;
+  readonly ip: string;
+}
+
+async function readyPods(ns: string, app: string, n: number, timeoutMs = 30_000): Promise<PodInfo[]> {
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  return waitFor(
+    `${n} ready pods of ${app}`,
+    async () => {
+      const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` });
+      const ready = pods.items.filter((p) => !p.metadata?.deletionTimestamp && p.status?.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length === n ? ready.map((p) => ({ name: p.metadata!.name!, ip: p.status!.podIP! })).sort((a, b) => a.name.localeCompare(b.name)) : undefined;
+    },
+    { timeoutMs },
+  );
+}
+
+function balancer(t: TestContext, options: BalancerOptions): EndpointsBalancer {
+  const b = new EndpointsBalancer(options);
+  t.after(() => b.shutdown());
+  return b;
+}
+
+function waitForEndpoints(b: EndpointsBalancer, what: string, check: (addresses: string[]) => boolean, timeoutMs = 20_000): Promise<string[]> {
+  return waitFor(
+    `${b.namespace}/${b.service} (port ${String(b.port)}): ${what} (now ${b.endpoints().length} endpoints)`,
+    () => {
+      const addresses = b.endpoints().map((e) => e.address);
+      return check(addresses) ? addresses : undefined;
+    },
+    { timeoutMs, intervalMs: 10 },
+  );
+}
+
+async function scale(ns: string, name: string, replicas: number): Promise<void> {
+  await adminConfig().makeApiClient(k8s.AppsV1Api).patchNamespacedDeploymentScale({ name, namespace: ns, body: { spec: { replicas } } }, merge);
+}
+
+const errorOf = (fn: () => unknown): unknown => {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+};
+
+interface Observed {
+  at: number;
+  seq: number;
+}
+
+/** Records the moment (and the client's next sequence number) the balancer stops offering `pod`. */
+function observeLeaving(b: EndpointsBalancer, traffic: Traffic, pod: string): { readonly value: Observed | undefined } {
+  const box: { value: Observed | undefined } = { value: undefined };
+  b.onChange((list) => {
+    if (box.value === undefined && !list.some((e) => e.pod?.name === pod)) box.value = { at: Date.now(), seq: traffic.seq };
+  });
+  return box;
+}
+
+test('failover under continuous traffic: the balancer follows baton, and no request reaches the old active after it saw the switch', async (t) => {
+  const ns = await testNamespace(t, 'bal-fo');
+  const kc = adminConfig();
+  const podnet = await startPodNetwork();
+  t.after(() => podnet.close());
+  const account = await clientKubeconfig(ns, 'app');
+  const plain = balancer(t, { namespace: ns, service: 'web', port: 'http', kubeconfig: account });
+  const hinted = balancer(t, { namespace: ns, service: 'web', port: 'http', kubeconfig: account });
+
+  // The application's own endpoint for baton's audit events (K_SINK points here).
+  const deliveries: Array<{ at: number; type: string; outcome: string; detail: string }> = [];
+  const app = express();
+  app.use((req, res, next) => {
+    res.on('finish', () => deliveries.push({ at: Date.now(), type: String(req.headers['ce-type'] ?? 'structured'), outcome: String(res.getHeader(OUTCOME_HEADER) ?? res.statusCode), detail: String(res.getHeader(DETAIL_HEADER) ?? '') }));
+    next();
+  });
+  app.use('/baton-events', balancerEvents(hinted));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  t.after(() => server.close());
+  await startBaton(t, ns, { K_SINK: `http://127.0.0.1:${(server.address() as AddressInfo).port}/baton-events` });
+
+  await createDeployment(kc, ns, 'web', 3, { serviceLabels: OPT_IN });
+  const pods = await readyPods(ns, 'web', 3);
+  const servers = new Map<string, PodServer>();
+  for (const p of pods) servers.set(p.name, await podnet.addPod(p.name, p.ip, 8080));
+  const active = await waitFor('baton to adopt web', async () => {
+    const svc = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedService({ name: 'web', namespace: ns });
+    const { ready } = await readyEndpoints(kc, ns, 'web');
+    return svc.metadata?.annotations?.['baton.dev/term'] && ready.length === 1 ? ready[0] : undefined;
+  });
+  const activeIp = pods.find((p) => p.name === active)!.ip;
+  await Promise.all([plain.startBackgroundSync(), hinted.startBackgroundSync()]);
+  for (const b of [plain, hinted]) await waitForEndpoints(b, `only the active ${active}`, (a) => a.length === 1 && a[0] === activeIp);
+
+  const clients = { plain: startTraffic(plain, podnet, 'plain'), hinted: startTraffic(hinted, podnet, 'hinted') };
+  const observed = { plain: observeLeaving(plain, clients.plain, active!), hinted: observeLeaving(hinted, clients.hinted, active!) };
+  await waitFor('traffic to flow', () => (clients.plain.sent.length > 20 && clients.hinted.sent.length > 20 ? true : undefined));
+
+  const t0 = Date.now();
+  servers.get(active!)!.fail();
+  await setPodReady(kc, ns, active!, false);
+  const okAfter = (c: Traffic): number => c.sent.filter((s) => s.at >= t0 && s.ok && s.chosen !== active).length;
+  await waitFor('both clients to be served by the new active', () => (okAfter(clients.plain) >= 30 && okAfter(clients.hinted) >= 30 ? true : undefined), { timeoutMs: 30_000 });
+  await Promise.all([clients.plain.stop(), clients.hinted.stop()]);
+
+  const next = await readyEndpoints(kc, ns, 'web');
+  assert.equal(next.ready.length, 1);
+  assert.notEqual(next.ready[0], active);
+  for (const [name, c] of Object.entries(clients) as Array<[keyof typeof clients, Traffic]>) {
+    const before = c.sent.filter((s) => s.at < t0);
+    assert.deepEqual(before.filter((s) => !s.ok), [], `${name}: requests failed before the failover, so the pod network is broken`);
+    const seen = observed[name].value;
+    assert.ok(seen, `${name}: the balancer never stopped offering ${active}`);
+    const chosenAfter = c.sent.filter((s) => s.seq >= seen.seq && s.chosen === active);
+    assert.deepEqual(chosenAfter, [], `${name}: chose the old active after it saw the switch`);
+    const reached = servers.get(active!)!.received.filter((r) => r.client === name && r.seq >= seen.seq);
+    assert.deepEqual(reached, [], `${name}: a request reached the old active after the balancer saw the switch`);
+    const during = c.sent.filter((s) => s.at >= t0);
+    const failed = during.filter((s) => !s.ok);
+    const recovered = during.find((s) => s.ok && s.chosen !== active);
+    assert.equal(recovered?.chosen, next.ready[0]);
+    const byReason = failed.reduce<Record<string, number>>((m, s) => ({ ...m, [s.why ?? '?']: (m[s.why ?? '?'] ?? 0) + 1 }), {});
+    t.diagnostic(
+      `${name}: ${during.length} requests after Ready=False, ${failed.length} failed ${JSON.stringify(byReason)}; ` +
+        `balancer dropped the old active ${seen.at - t0} ms after the write; first success on ${recovered?.chosen} after ${(recovered?.at ?? t0) - t0} ms`,
+    );
+  }
+  const applied = deliveries.filter((d) => d.outcome === 'applied');
+  t.diagnostic(`audit events delivered to the application: ${deliveries.map((d) => `${d.type.replace('dev.baton.failover.', '')}=${d.outcome}${d.detail ? `(${d.detail})` : ''} +${d.at - t0} ms`).join(', ')}`);
+  assert.ok(applied.length >= 1, `no failover event was applied by the hinted balancer: ${JSON.stringify(deliveries)}`);
+});
+
+test('deletions and slice splits: 120 pods span several EndpointSlices, next() covers all, removed ones never come back', async (t) => {
+  const ns = await testNamespace(t, 'bal-split');
+  const kc = adminConfig();
+  const account = await clientKubeconfig(ns, 'app');
+  await createDeployment(kc, ns, 'many', 120);
+  const pods = await readyPods(ns, 'many', 120, 120_000);
+  const b = balancer(t, { namespace: ns, service: 'many', port: 8080, kubeconfig: account });
+  await b.startBackgroundSync();
+  await waitForEndpoints(b, '120 endpoints', (a) => a.length === 120, 60_000);
+  const slices = await kc.makeApiClient(k8s.DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=many' });
+  t.diagnostic(`EndpointSlices: ${slices.items.map((s) => s.endpoints?.length ?? 0).join(' + ')} endpoints`);
+  assert.ok(slices.items.length >= 2, 'the controller should have split 120 endpoints over more than one slice');
+  const round = new Set(Array.from({ length: 120 }, () => b.next().address));
+  assert.deepEqual([...round].sort(), pods.map((p) => p.ip).sort(), 'one round of next() visits every pod once');
+
+  await scale(ns, 'many', 30);
+  const remaining = new Set((await readyPods(ns, 'many', 30, 60_000)).map((p) => p.ip));
+  await waitForEndpoints(b, 'the 30 remaining pods', (a) => a.length === 30 && a.every((ip) => remaining.has(ip)), 60_000);
+  for (let i = 0; i < 300; i++) {
+    const ip = b.next().address;
+    assert.ok(remaining.has(ip), `${ip} belongs to a deleted pod`);
+  }
+
+  // Hand-written slices of a selector-less Service: a whole slice deleted, an endpoint dropped from another.
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  await createService(kc, ns, 'manual', {});
+  await kc.makeApiClient(k8s.CoreV1Api).patchNamespacedService({ name: 'manual', namespace: ns, body: { spec: { selector: null } } }, merge);
+  const manualSlice = (name: string, ips: string[]): k8s.V1EndpointSlice => ({
+    metadata: { name, labels: { 'kubernetes.io/service-name': 'manual', 'endpointslice.kubernetes.io/managed-by': 'baton-test' } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+  });
+  await discovery.createNamespacedEndpointSlice({ namespace: ns, body: manualSlice('manual-a', ['198.19.1.1', '198.19.1.2']) });
+  await discovery.createNamespacedEndpointSlice({ namespace: ns, body: manualSlice('manual-b', ['198.19.2.1', '198.19.2.2']) });
+  const m = balancer(t, { namespace: ns, service: 'manual', port: 'http', kubeconfig: account });
+  await m.startBackgroundSync();
+  await waitForEndpoints(m, 'both hand-written slices', (a) => a.length === 4);
+  await discovery.deleteNamespacedEndpointSlice({ name: 'manual-a', namespace: ns });
+  await discovery.replaceNamespacedEndpointSlice({ name: 'manual-b', namespace: ns, body: { ...manualSlice('manual-b', ['198.19.2.2']), metadata: { ...manualSlice('manual-b', []).metadata, resourceVersion: (await discovery.readNamespacedEndpointSlice({ name: 'manual-b', namespace: ns })).metadata?.resourceVersion } } });
+  await waitForEndpoints(m, 'only 198.19.2.2', (a) => a.join() === '198.19.2.2');
+  for (let i = 0; i < 20; i++) assert.equal(m.next().address, '198.19.2.2');
+});
+
+test('a renamed Service port: a balancer on the old name says so, on the number or the new name it keeps working', async (t) => {
+  const ns = await testNamespace(t, 'bal-port');
+  const kc = adminConfig();
+  const account = await clientKubeconfig(ns, 'app');
+  await createDeployment(kc, ns, 'ren', 2);
+  await readyPods(ns, 'ren', 2);
+  const byOldName = balancer(t, { namespace: ns, service: 'ren', port: 'http', kubeconfig: account });
+  const byNumber = balancer(t, { namespace: ns, service: 'ren', port: 8080, kubeconfig: account });
+  const byNewName = balancer(t, { namespace: ns, service: 'ren', port: 'web', kubeconfig: account });
+  const byDefault = balancer(t, { namespace: ns, service: 'ren', kubeconfig: account });
+  await Promise.all([byOldName, byNumber, byNewName, byDefault].map((b) => b.startBackgroundSync()));
+  for (const b of [byOldName, byNumber, byDefault]) await waitForEndpoints(b, 'two endpoints', (a) => a.length === 2);
+  const unknown = errorOf(() => byNewName.next());
+  assert.ok(unknown instanceof UnknownPortError, `expected UnknownPortError, got ${String(unknown)}`);
+  assert.match(unknown.message, /http=8080/);
+
+  await kc.makeApiClient(k8s.CoreV1Api).patchNamespacedService({ name: 'ren', namespace: ns, body: { spec: { ports: [{ name: 'web', port: 80, targetPort: 8080 }] } } }, merge);
+  await waitForEndpoints(byNewName, 'two endpoints under the new name', (a) => a.length === 2);
+  await waitFor('the old name to be unknown', () => (errorOf(() => byOldName.next()) instanceof UnknownPortError ? true : undefined));
+  assert.equal(byNumber.endpoints().length, 2);
+  assert.equal(byDefault.endpoints().length, 2);
+});
+
+test('typed errors, aborted requests and a second shutdown', async (t) => {
+  const ns = await testNamespace(t, 'bal-err');
+  const kc = adminConfig();
+  const account = await clientKubeconfig(ns, 'app');
+
+  const missing = balancer(t, { namespace: ns, service: 'nope', kubeconfig: account });
+  await assert.rejects(missing.sync(), ServiceNotFoundError);
+  assert.ok(errorOf(() => missing.next()) instanceof ServiceNotFoundError);
+
+  // Created later: the background sync notices, and an empty Service is "no endpoints", not "missing".
+  const later = balancer(t, { namespace: ns, service: 'later', kubeconfig: account });
+  await later.startBackgroundSync();
+  assert.ok(errorOf(() => later.next()) instanceof ServiceNotFoundError);
+  await createService(kc, ns, 'later', { app: 'nothing' });
+  await waitFor('later to exist for the balancer', () => {
+    const e = errorOf(() => later.next());
+    return e instanceof NoEndpointsError && e.reason === 'none-ready' ? true : undefined;
+  });
+
+  const denied = balancer(t, { namespace: ns, service: 'later', kubeconfig: await clientKubeconfig(ns, 'nobody', { rules: [] }) });
+  const rejected = await denied.sync().then(() => undefined, (e: unknown) => e);
+  assert.ok(rejected instanceof ApiRejectedError && rejected.status === 403, `expected a 403 ApiRejectedError, got ${String(rejected)}`);
+
+  const plane = testPlane();
+  const closedPort = await freePort();
+  const nowhere = join(plane.dir, 'accounts', `nowhere-${closedPort}.kubeconfig`);
+  writeFileSync(nowhere, kubeconfigYaml(`https://127.0.0.1:${closedPort}`, plane.caFile, 'x'));
+  const unreachable = balancer(t, { namespace: ns, service: 'later', kubeconfig: nowhere, backoff: { initialMs: 20, maxMs: 50 } });
+  await assert.rejects(unreachable.sync(), ApiUnreachableError);
+  const errors: BalancerError[] = [];
+  unreachable.onError((e) => errors.push(e));
+  await assert.rejects(unreachable.startBackgroundSync(), ApiUnreachableError);
+  await waitFor('the background sync to keep retrying', () => (errors.length >= 3 ? true : undefined));
+  assert.ok(errorOf(() => unreachable.next()) instanceof ApiUnreachableError);
+
+  // An API server that accepts connections and never answers: shutdown must not wait for the deadline.
+  const silent = net.createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  t.after(() => silent.close());
+  const silentConfig = join(plane.dir, 'accounts', `silent-${process.pid}.kubeconfig`);
+  writeFileSync(silentConfig, kubeconfigYaml(`https://127.0.0.1:${(silent.address() as AddressInfo).port}`, plane.caFile, 'x'));
+  const hanging = new EndpointsBalancer({ namespace: ns, service: 'later', kubeconfig: silentConfig, requestTimeoutMs: 120_000 });
+  const pending = hanging.sync().then(() => 'resolved', (e: unknown) => e);
+  const bg = hanging.startBackgroundSync().then(() => 'resolved', (e: unknown) => e);
+  await new Promise((r) => setTimeout(r, 200));
+  await Promise.all([hanging.shutdown(), hanging.shutdown()]);
+  await hanging.shutdown();
+  const outcome = await waitFor('the in-flight sync to be aborted', async () => Promise.race([pending, new Promise((r) => setTimeout(() => r(undefined), 50))]), { timeoutMs: 10_000 });
+  assert.ok(outcome instanceof BalancerClosedError, `in-flight sync ended with ${String(outcome)}`);
+  assert.notEqual(await bg, 'resolved');
+  assert.ok(errorOf(() => hanging.next()) instanceof BalancerClosedError);
+  await assert.rejects(hanging.startBackgroundSync(), BalancerClosedError);
+  await assert.rejects(hanging.sync(), BalancerClosedError);
+});
+
+test('apiserver restart: the balancer keeps serving what it knows and its watch resumes', async (t) => {
+  const ns = await testNamespace(t, 'bal-restart');
+  const kc = adminConfig();
+  const account = await clientKubeconfig(ns, 'app');
+  await createDeployment(kc, ns, 'rs', 3);
+  const pods = await readyPods(ns, 'rs', 3);
+  const b = balancer(t, { namespace: ns, service: 'rs', port: 'http', kubeconfig: account, backoff: { initialMs: 100, maxMs: 1_000 } });
+  const errors: BalancerError[] = [];
+  b.onError((e) => errors.push(e));
+  await b.startBackgroundSync();
+  await waitForEndpoints(b, 'three endpoints', (a) => a.length === 3);
+
+  let servedWhileDown = 0;
+  let failedWhileDown = 0;
+  const restarting = restartApiserver(testPlane().dir);
+  const poll = setInterval(() => {
+    if (errorOf(() => b.next()) === undefined) servedWhileDown++;
+    else failedWhileDown++;
+  }, 5);
+  const restart = await restarting.finally(() => clearInterval(poll));
+  assert.equal(failedWhileDown, 0, 'next() must keep using the last known endpoints while the API is away');
+
+  const gone = pods[0]!;
+  const written = Date.now();
+  // The controllers reconnect too; retry the write until the API takes it.
+  await waitFor('the readiness write after the restart', async () => {
+    await setPodReady(kc, ns, gone.name, false);
+    return true;
+  });
+  const seen = await waitForEndpoints(b, `${gone.name} to leave`, (a) => a.length === 2 && !a.includes(gone.ip), 60_000);
+  t.diagnostic(
+    `apiserver unavailable ${restart.unavailableMs} ms; next() answered ${servedWhileDown} times meanwhile; ` +
+      `${errors.length} watch errors (${[...new Set(errors.map((e) => e.name))].join(', ')}); change after the restart seen ${Date.now() - written} ms after the write`,
+  );
+  assert.equal(seen.length, 2);
+});
