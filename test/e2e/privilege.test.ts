@@ -244,3 +244,31 @@ test('a Role without "patch services": a clear logged error, 200 (no retry storm
   assert.match(tick.detail ?? '', /1 errors: .*app: patch service .*HTTP 403/);
   assert.equal(resync.process.exitCode, null);
 });
+
+test('the routes ServiceAccount: Services read-only, Ingress verbs only, nothing else', async (t) => {
+  await installRbac();
+  const sa = kubeconfig(await serviceAccountKubeconfig('baton-routes'));
+  const needed = granted('baton-routes');
+  t.diagnostic(`baton-routes needs: ${needed.map(label).join(', ')}`);
+  for (const rule of needed) assert.ok(await allowed(sa, rule), `${label(rule)} should be allowed`);
+  const forbidden: Rule[] = [
+    { group: '', resource: 'services', verb: 'patch' },
+    { group: '', resource: 'services', verb: 'update' },
+    { group: '', resource: 'services', verb: 'delete' },
+    { group: '', resource: 'pods', verb: 'list' },
+    { group: '', resource: 'pods', verb: 'patch' },
+    { group: '', resource: 'secrets', verb: 'get' },
+    { group: '', resource: 'secrets', verb: 'list' },
+    { group: 'networking.k8s.io', resource: 'ingresses', verb: 'update' },
+    { group: 'networking.k8s.io', resource: 'ingresses', verb: 'watch' },
+    { group: 'networking.k8s.io', resource: 'ingresses/status', verb: 'patch' },
+    { group: 'networking.k8s.io', resource: 'ingressclasses', verb: 'create' },
+    { group: 'networking.k8s.io', resource: 'networkpolicies', verb: 'create' },
+    { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'list' },
+    { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verb: 'create' },
+  ];
+  const leaks: string[] = [];
+  for (const rule of forbidden) if (await allowed(sa, rule, 'default')) leaks.push(label(rule));
+  assert.deepEqual(leaks, [], 'verbs the routes function does not need but is allowed');
+  await denied('read a Secret (TLS Secrets are only named)', () => sa.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: 'anything', namespace: 'kube-system' }));
+});

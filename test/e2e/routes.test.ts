@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../controlplane/wait.js';
 import { startRoutesPipeline } from './support/baton.js';
-import { adminConfig, statusOf, testNamespace } from './support/plane.js';
+import { adminConfig, statusOf, testNamespace, testPlane } from './support/plane.js';
+import { auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';
 
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 // client-node returns class instances; compare their data.
@@ -127,4 +128,38 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   // Nothing crashed and nothing asked for a redelivery.
   assert.equal(routes.process.exitCode, null);
   assert.ok(!routes.logs.some((l) => l.includes('"level":50')), routes.logs.filter((l) => l.includes('"level":50')).join('\n'));
+});
+
+test('routes cost: one new route is two lists, a name check and an apply; events that cannot change a route cost nothing', async (t) => {
+  const ns = await testNamespace(t, 'routes-cost');
+  const kc = adminConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const net = kc.makeApiClient(k8s.NetworkingV1Api);
+  const { routes } = await startRoutesPipeline(t, ns, { BATON_INDEX_REFRESH_MS: '3600000' });
+  const plane = testPlane();
+  const user = serviceAccountUser('baton-routes');
+  const handledEvents = (): number => routes.logs.filter((l) => l.includes('"kind":"Service"') && l.includes('"outcome":')).length;
+
+  let from = auditOffset(plane.dir);
+  const started = performance.now();
+  await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web', annotations: { 'baton.dev/host': 'web.example.com' } }, spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } } });
+  await waitFor('the Ingress', async () => ((await net.readNamespacedIngress({ name: 'baton-web', namespace: ns }).catch(() => undefined)) ? true : undefined), { intervalMs: 5 });
+  t.diagnostic(`Service created -> Ingress readable: ${Math.round(performance.now() - started)} ms`);
+  // The Ingress's own add event arrives after the write; give it time to be (not) acted on.
+  await new Promise((r) => setTimeout(r, 500));
+  const create = tally(requestsSince(plane.dir, from, user).map(describeRequest));
+  t.diagnostic(`requests for one new route: ${JSON.stringify(create)}`);
+  assert.deepEqual(create, { 'create events': 1, 'get ingresses 404': 1, 'list ingresses': 1, 'list services': 1, 'patch ingresses': 1 });
+
+  // Twenty events that cannot change any route: another Service without annotations,
+  // and annotations on the routed Service that routing does not read (as failover writes them).
+  from = auditOffset(plane.dir);
+  const before = handledEvents();
+  await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'plain' }, spec: { selector: { app: 'plain' }, ports: [{ port: 80 }] } } });
+  for (let i = 0; i < 10; i++) {
+    await core.patchNamespacedService({ name: 'plain', namespace: ns, body: { metadata: { annotations: { touch: String(i) } } } }, merge);
+    await core.patchNamespacedService({ name: 'web', namespace: ns, body: { metadata: { annotations: { 'baton.dev/term': String(i) } } } }, merge);
+  }
+  await waitFor('the 21 events to be delivered', () => (handledEvents() - before >= 21 ? true : undefined), { timeoutMs: 15_000 });
+  assert.deepEqual(requestsSince(plane.dir, from, user).map(describeRequest), [], 'irrelevant Service events cost API requests');
 });
