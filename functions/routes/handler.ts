@@ -25,8 +25,11 @@ async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
   if (event.action === 'delete') {
     if (!route && !asks) return ignored('service had no route');
     // The garbage collector removes the Ingress; the pass hands the host to the next claimant.
-    if (route) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
-    return pass(deps, new Set());
+    const outcome = await pass(deps, new Set());
+    // Reported only when the fresh list agrees: a forged or stale delete event must not
+    // put a deletion on the audit record.
+    if (route && !deps.known.listed(service.uid)) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
+    return outcome;
   }
   if (!asks && !route) return ignored('service asks for no route');
   if (deps.known.unchanged(service)) return ignored('routing annotations and ports unchanged');

@@ -13,6 +13,8 @@ export interface Known {
   unchanged(service: RouteService): boolean;
   /** The Ingress baton keeps for the Service, as last seen. */
   routeOf(namespace: string, name: string): RouteIngress | undefined;
+  /** Whether the last successful pass listed a Service with this uid. */
+  listed(uid: string): boolean;
   /** Replaces everything with what a successful pass listed and wrote. */
   settle(services: readonly RouteService[], ingresses: readonly RouteIngress[]): void;
   /** An Ingress version or deletion that baton itself produced; its event is an echo. */
@@ -26,6 +28,7 @@ const MAX_ECHOES = 10_000;
 export function createKnown(keys: RouteKeys): Known {
   let fingerprints = new Map<string, string>();
   let routes = new Map<string, RouteIngress>();
+  let uids = new Set<string>();
   const echoes = new Set<string>();
   const remember = (token: string): void => {
     echoes.add(token);
@@ -40,12 +43,14 @@ export function createKnown(keys: RouteKeys): Known {
     fingerprint,
     unchanged: (service) => fingerprints.get(keyOf(service)) === fingerprint(service),
     routeOf: (namespace, name) => routes.get(`${namespace}/${name}`),
+    listed: (uid) => uids.has(uid),
     settle(services, ingresses) {
-      const uids = new Map(services.map((s) => [s.uid, s]));
+      uids = new Set(services.map((s) => s.uid));
+      const byUid = new Map(services.map((s) => [s.uid, s]));
       fingerprints = new Map(services.filter((s) => mentionsRoute(s.annotations, keys)).map((s) => [keyOf(s), fingerprint(s)]));
       routes = new Map();
       for (const ingress of ingresses) {
-        const owner = ingress.ownerUid ? uids.get(ingress.ownerUid) : undefined;
+        const owner = ingress.ownerUid ? byUid.get(ingress.ownerUid) : undefined;
         if (owner) {
           routes.set(keyOf(owner), ingress);
           fingerprints.set(keyOf(owner), fingerprint(owner));

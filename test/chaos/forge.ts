@@ -16,13 +16,16 @@ export interface Answer {
   readonly error: string;
 }
 
-export type Kind = 'Pod' | 'Service' | 'EndpointSlice';
+export type Kind = 'Pod' | 'Service' | 'EndpointSlice' | 'Ingress';
 
 const PATHS: Record<Kind, (ns: string, name: string) => string> = {
   Pod: (ns, name) => `/apis/v1/namespaces/${ns}/pods/${name}`,
   Service: (ns, name) => `/apis/v1/namespaces/${ns}/services/${name}`,
   EndpointSlice: (ns, name) => `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${name}`,
+  Ingress: (ns, name) => `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses/${name}`,
 };
+
+const API_VERSIONS: Record<Kind, string> = { Pod: 'v1', Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1', Ingress: 'networking.k8s.io/v1' };
 
 export interface ObjectLike {
   readonly metadata?: object;
@@ -49,7 +52,7 @@ export function resourceEvent(kind: Kind, action: 'add' | 'update' | 'delete', o
       'ce-kind': kind,
       'ce-name': name,
       'ce-namespace': ns,
-      'ce-apiversion': kind === 'EndpointSlice' ? 'discovery.k8s.io/v1' : 'v1',
+      'ce-apiversion': API_VERSIONS[kind],
       ...extra,
     },
     body: JSON.stringify(object),

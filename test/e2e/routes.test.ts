@@ -2,13 +2,17 @@
 // ApiServerSource adapter, turning Service annotations into Ingresses on the real API
 // server (with the real garbage collector cleaning up after deleted Services).
 import test from 'node:test';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../controlplane/wait.js';
 import { startRoutesPipeline } from './support/baton.js';
 import { adminConfig, statusOf, testNamespace, testPlane } from './support/plane.js';
-import { auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';
+import { acceptedWrites, auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';
+import { deliver, resourceEvent, type ObjectLike } from '../chaos/forge.js';
 
+// Forged objects: any shape the test wants to claim.
+const object = (o: Record<string, unknown> & { metadata: object }): ObjectLike => o;
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 // client-node returns class instances; compare their data.
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value)) as unknown;
@@ -162,4 +166,51 @@ test('routes cost: one new route is two lists, a name check and an apply; events
   }
   await waitFor('the 21 events to be delivered', () => (handledEvents() - before >= 21 ? true : undefined), { timeoutMs: 15_000 });
   assert.deepEqual(requestsSince(plane.dir, from, user).map(describeRequest), [], 'irrelevant Service events cost API requests');
+});
+
+test('routes: malformed and forged events get a clear answer and change nothing', async (t) => {
+  const ns = await testNamespace(t, 'routes-hostile');
+  const kc = adminConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const net = kc.makeApiClient(k8s.NetworkingV1Api);
+  const { routes, sink } = await startRoutesPipeline(t, ns, { BATON_INDEX_REFRESH_MS: '3600000' });
+  const web = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web', annotations: { 'baton.dev/host': 'web.example.com' } }, spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } } });
+  const real = await waitFor('the Ingress', async () => net.readNamespacedIngress({ name: 'baton-web', namespace: ns }).catch(() => undefined));
+  // The route's own evidence is sent after the write; let it land before counting.
+  await sink.waitFor('route.applied for web', (e) => e.type === 'dev.baton.route.applied' && e.subject === `${ns}/web`);
+  await waitFor('the RouteApplied Event', async () => ((await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'reason=RouteApplied' })).items.length > 0 ? true : undefined));
+  const plane = testPlane();
+  const from = auditOffset(plane.dir);
+  const audited = sink.events.length;
+
+  // Malformed deliveries: 4xx with a message, as for the other functions.
+  const bad = await deliver(routes.url, { headers: { 'content-type': 'application/cloudevents+json' }, body: '{ not json' });
+  assert.equal(bad.status, 400);
+  assert.match(bad.error, /not valid JSON/);
+  const wrongKind = await deliver(routes.url, resourceEvent('Ingress', 'update', object({ kind: 'Service', metadata: { name: 'x', namespace: ns } })));
+  assert.equal(wrongKind.status, 400);
+  assert.match(wrongKind.error, /does not match the kind extension "Ingress"/);
+
+  // Forged: a Service that does not exist claims the host; a routed Service "drops" its
+  // annotation; baton's Ingress is "deleted". Each causes at most a look at the truth.
+  const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: ns, uid: randomUUID(), resourceVersion: '1', creationTimestamp: '2020-01-01T00:00:00Z', ...extra });
+  const forged = [
+    resourceEvent('Service', 'add', object({ kind: 'Service', metadata: meta('ghost', { annotations: { 'baton.dev/host': 'web.example.com' } }), spec: { ports: [{ port: 80 }] } })),
+    resourceEvent('Service', 'update', object({ kind: 'Service', metadata: { ...meta('web'), uid: web.metadata!.uid }, spec: { ports: [{ port: 80 }] } })),
+    resourceEvent('Service', 'delete', object({ kind: 'Service', metadata: { ...meta('web'), uid: web.metadata!.uid }, spec: { ports: [{ port: 80 }] } })),
+    resourceEvent('Ingress', 'delete', object({ kind: 'Ingress', metadata: { ...meta('baton-web'), uid: real.metadata!.uid, labels: { 'app.kubernetes.io/managed-by': 'baton' } } })),
+  ];
+  for (const wire of forged) {
+    const answer = await deliver(routes.url, wire);
+    assert.equal(answer.status, 200, `${answer.status} ${answer.error}`);
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const writes = acceptedWrites(requestsSince(plane.dir, from, serviceAccountUser('baton-routes'))).map(describeRequest);
+  t.diagnostic(`writes after forged events: ${JSON.stringify(writes)}`);
+  assert.deepEqual(writes.filter((w) => w !== 'create events'), [], 'forged events led to Ingress writes');
+  const after = await net.readNamespacedIngress({ name: 'baton-web', namespace: ns });
+  assert.equal(after.metadata!.resourceVersion, real.metadata!.resourceVersion, 'the Ingress changed');
+  assert.equal(await net.readNamespacedIngress({ name: 'baton-ghost', namespace: ns }).catch(() => undefined), undefined);
+  assert.deepEqual(sink.events.slice(audited).map((e) => `${e.type} ${e.subject}`), [], 'forged events put something on the audit record');
+  assert.equal(routes.process.exitCode, null);
 });
