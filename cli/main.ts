@@ -3,6 +3,7 @@ import { clusterCommand } from './cluster.js';
 import { kubectlCommand, sourceCommand } from './tools.js';
 import { runCommand, statusCommand } from './run.js';
 import { demoCommand } from './demo.js';
+import { routesCommand } from './routes.js';
 import { UsageError } from './output.js';
 
 const program = new Command('baton')
@@ -15,6 +16,7 @@ program.addCommand(kubectlCommand());
 program.addCommand(sourceCommand());
 program.addCommand(runCommand());
 program.addCommand(statusCommand());
+program.addCommand(routesCommand());
 program.addCommand(demoCommand());
 
 try {

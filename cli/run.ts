@@ -6,7 +6,7 @@ import { keysFor, MODE_VALUE } from '../shared/failover/model.js';
 import { userSelector } from '../shared/failover/settings.js';
 import { positiveInt } from './cluster.js';
 import { currentKubeconfig } from './tools.js';
-import { say } from './output.js';
+import { say, sayTable } from './output.js';
 
 const FUNCTIONS = ['failover', 'resync', 'routes'] as const;
 
@@ -73,7 +73,6 @@ export function statusCommand(): Command {
           s.annotations[keys.reason] ?? '-',
         ]);
       }
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) say(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+      sayTable(rows);
     });
 }

@@ -3,6 +3,9 @@
 // server (with the real garbage collector cleaning up after deleted Services).
 import test from 'node:test';
 import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../controlplane/paths.js';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../controlplane/wait.js';
@@ -128,6 +131,17 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   await service('db', { 'baton.dev/host': 'db.example.com' }, [{ name: 'pg', port: 5432 }], { 'baton.dev/mode': 'active-standby' });
   const db = await ingressWhere('the Ingress for db', 'baton-db', () => true);
   assert.deepEqual(plain(rule(db).http!.paths[0]!.backend.service), { name: 'db', port: { number: 5432 } });
+
+  // `baton routes` shows the same verdicts the function acted on.
+  const table = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'routes', '-n', ns], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: testPlane().kubeconfig } });
+  assert.equal(table.status, 0, table.stderr);
+  t.diagnostic(table.stdout);
+  const row = (name: string): string => table.stdout.split('\n').find((l) => l.startsWith(`${ns}  `) && l.split(/\s+/)[1] === name) ?? '';
+  assert.match(row('db'), /http:\/\/db\.example\.com\/ → port 5432\s+baton-db\s+routed$/);
+  assert.match(row('grafana'), /baton-grafana\s+routed$/);
+  assert.match(row('bad'), /-\s+-\s+invalid: baton\.dev\/host: /);
+  assert.match(row('taken'), /conflict: Ingress baton-taken is not baton's$/);
+  assert.match(row('canary'), /^$/, 'a Service without routing annotations is not listed');
 
   // Nothing crashed and nothing asked for a redelivery.
   assert.equal(routes.process.exitCode, null);
