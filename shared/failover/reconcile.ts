@@ -92,9 +92,16 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
         continue;
       }
     }
-    if (podProblems.length > 0) deps.reporter.podProblems(service, podProblems);
+    // Warning Events go on a Service known to exist at this version: a confirmed read,
+    // or (for a switch on a hint) the guarded write that just succeeded on it.
+    const reportProblems = (on: ServiceView): void => {
+      if (podProblems.length > 0) deps.reporter.podProblems(on, podProblems);
+    };
+    if (confirmed) reportProblems(service);
     try {
-      return await act(deps, service, plan, now, pods.length);
+      const result = await act(deps, service, plan, now, pods.length);
+      if (!confirmed) reportProblems(service);
+      return result;
     } catch (error) {
       // The Service was deleted between the read and the write: a handled outcome.
       // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
