@@ -10,7 +10,7 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
   const { config, logger, cluster, keys, now } = runtime;
   const registry = createRegistry({ cluster, keys, namespaces: config.namespaces, logger, now });
   const reporter = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
-  const handle = createFailoverHandler({ cluster, keys, logger, reporter, registry, namespaces: config.namespaces, conflictRetries: config.conflictRetries, now });
+  const handle = createFailoverHandler({ cluster, keys, logger, reporter, registry, roleLabels: config.roleLabels, namespaces: config.namespaces, conflictRetries: config.conflictRetries, now });
   let ready = false;
   const refresh = async (): Promise<void> => {
     try {

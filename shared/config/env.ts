@@ -18,6 +18,7 @@ export interface Config {
   readonly indexRefreshMs: number;
   readonly resyncIntervalMs: number;
   readonly bodyLimit: number;
+  readonly roleLabels: boolean;
   readonly eventSource: string;
   /** Extensions from K_CE_OVERRIDES, added to every audit event. */
   readonly ceExtensions: Readonly<Record<string, string>>;
@@ -185,6 +186,13 @@ const KNOBS = {
     accepted: 'an integer from 1024 to 10485760',
     schema: integer(1_024, 10_485_760),
   }),
+  roleLabels: knob({
+    name: 'BATON_ROLE_LABELS',
+    default: 'false',
+    meaning: 'Also label candidate pods <prefix>/role: active|standby, for humans; off, a left-over role label is removed.',
+    accepted: 'true or false',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+  }),
   eventSource: knob({
     name: 'BATON_EVENT_SOURCE',
     default: 'baton.dev/failover',
@@ -213,6 +221,7 @@ const envSchema = z.object({
   indexRefreshMs: KNOBS.indexRefreshMs.schema,
   resyncIntervalMs: KNOBS.resyncIntervalMs.schema,
   bodyLimit: KNOBS.bodyLimit.schema,
+  roleLabels: KNOBS.roleLabels.schema,
   eventSource: KNOBS.eventSource.schema,
   ceExtensions: KNOBS.ceExtensions.schema,
 });

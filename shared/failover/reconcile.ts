@@ -17,6 +17,8 @@ export interface ReconcileDeps {
   readonly reporter: Reporter;
   readonly conflictRetries: number;
   readonly now: () => number;
+  /** Write `<prefix>/role` labels on candidates (BATON_ROLE_LABELS); default true. */
+  readonly roleLabels?: boolean;
 }
 
 export type Result =
@@ -80,7 +82,7 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
     if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
     const pods = await podsFor(deps, service);
     const now = deps.now();
-    const { plan, podProblems } = decide({ service, pods, keys, now });
+    const { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? true });
     if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
       // Only the Service write is checked against the truth by the server (its
       // precondition); anything else — including labelling a pod before that write — is

@@ -101,7 +101,7 @@ async function world(t: TestContext): Promise<World> {
   await installRbac();
   const sink = await startSink();
   t.after(() => sink.close());
-  const env = { KUBECONFIG: await serviceAccountKubeconfig('baton-failover'), K_SINK: sink.url, BATON_NAMESPACES: ns, BATON_INDEX_REFRESH_MS: '3600000', BATON_RESYNC_INTERVAL_MS: '3600000' };
+  const env = { KUBECONFIG: await serviceAccountKubeconfig('baton-failover'), K_SINK: sink.url, BATON_NAMESPACES: ns, BATON_INDEX_REFRESH_MS: '3600000', BATON_RESYNC_INTERVAL_MS: '3600000', BATON_ROLE_LABELS: 'true' };
   const [failover, resync] = await Promise.all([startFunction('failover', env), startFunction('resync', env)]);
   t.after(() => failover.stop());
   t.after(() => resync.stop());

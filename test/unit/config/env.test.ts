@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       indexRefreshMs: 30000,
       resyncIntervalMs: 30000,
       bodyLimit: 1048576,
+      roleLabels: false,
       eventSource: 'baton.dev/failover',
       ceExtensions: {},
     });
@@ -45,6 +46,7 @@ describe('loadConfig', () => {
       BATON_INDEX_REFRESH_MS: '3600000',
       BATON_RESYNC_INTERVAL_MS: '86400000',
       BATON_BODY_LIMIT: '1024',
+      BATON_ROLE_LABELS: 'true',
       BATON_EVENT_SOURCE: 'https://baton.example.com/failover',
       K_CE_OVERRIDES: '{"extensions":{"team":"sre","cluster":"eu1"}}',
     });
@@ -60,6 +62,7 @@ describe('loadConfig', () => {
       indexRefreshMs: 3600000,
       resyncIntervalMs: 86400000,
       bodyLimit: 1024,
+      roleLabels: true,
       eventSource: 'https://baton.example.com/failover',
       ceExtensions: { team: 'sre', cluster: 'eu1' },
     });
@@ -141,6 +144,7 @@ describe('describeConfig', () => {
       'BATON_INDEX_REFRESH_MS',
       'BATON_RESYNC_INTERVAL_MS',
       'BATON_BODY_LIMIT',
+      'BATON_ROLE_LABELS',
       'BATON_EVENT_SOURCE',
       'K_CE_OVERRIDES',
     ]);
