@@ -5,16 +5,27 @@ import { SERVICE_NAME_LABEL } from '../../shared/events/objects.js';
 import type { ResourceEvent } from '../../shared/events/incoming.js';
 import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
-import { checkCompletion } from '../../shared/failover/completion.js';
+import { checkCompletion, isCompleted, readyPods } from '../../shared/failover/completion.js';
 import { MODE_VALUE, type ServiceView } from '../../shared/failover/model.js';
-import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result } from '../../shared/failover/reconcile.js';
+import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result, type WriteObserver } from '../../shared/failover/reconcile.js';
+import type { PodEchoes } from '../../shared/failover/echo.js';
 import type { Registry } from '../../shared/failover/registry.js';
 import type { Reporter } from '../../shared/failover/report.js';
 import { ApiError, TransientError } from '../../shared/k8s/errors.js';
-import { podView, serviceView } from '../../shared/k8s/views.js';
+import { podView, serviceView, sliceView } from '../../shared/k8s/views.js';
+
+/** How main.ts (and tests) tell the index and the echo memory about baton's own writes. */
+export function echoObserver(registry: Registry, echoes: PodEchoes): WriteObserver {
+  return {
+    serviceWritten: (service) => registry.wrote(service),
+    podLabelled: (service, pod) => echoes.remember(pod, service),
+  };
+}
 
 export interface FailoverDeps extends ReconcileDeps {
   readonly registry: Registry;
+  /** This instance's guarded pod label writes; absent: no pod event counts as an echo. */
+  readonly echoes?: PodEchoes;
   readonly reporter: Reporter;
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
@@ -35,6 +46,9 @@ async function onService(deps: FailoverDeps, event: Extract<ResourceEvent, { kin
   // earlier events) already holds that very version. Anything else — a newer version,
   // a reordered older one, or a forged Service nobody has seen — is a hint, which may
   // lead to a guarded Service write but to nothing else without a read first.
+  // The echo of this instance's own write: the state a decision on a fresh read of the
+  // pods produced. Pod changes since that read arrive as pod events of their own.
+  if (deps.registry.isOwnWrite(service)) return ignored('echo of baton\'s own write');
   const known = deps.registry.get(service.namespace, service.name);
   const asRead = known !== undefined && known.resourceVersion === service.resourceVersion;
   deps.registry.observe(service);
@@ -53,6 +67,9 @@ async function onPod(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: '
     services = deps.registry.selecting(pod.namespace, pod.labels);
   }
   if (services.length === 0) return ignored('no opted-in service selects this pod');
+  // A readiness change always gets a look; a label write of our own that changed nothing
+  // else (echo.ts) does not.
+  if (event.action === 'update' && deps.echoes?.isEcho(pod, services)) return ignored('echo of baton\'s own label write');
   const results: Array<readonly [string, Result]> = [];
   for (const s of services) results.push([s.name, await reconcile(deps, s, { service: s, asRead: false })]);
   return summarize(results);
@@ -62,7 +79,19 @@ async function onSlice(deps: FailoverDeps, event: Extract<ResourceEvent, { kind:
   const namespace = event.object.metadata.namespace;
   const name = event.object.metadata.labels[SERVICE_NAME_LABEL];
   if (event.action === 'delete' || !name || !deps.registry.get(namespace, name)) return ignored('slice of a service that is not opted in');
-  const state = await checkCompletion(deps, { namespace, name });
+  // Completion needs exactly one ready pod across all the Service's slices. This slice
+  // alone showing more rules it out for any version of the Service; the change that
+  // ends it is a change of this slice too, and brings its own event.
+  const ready = readyPods([sliceView(event.object)]);
+  if (ready.size > 1) return handled(`${name}: not-yet (${ready.size} ready pods in this slice)`);
+  const own = deps.registry.ownCopy(namespace, name);
+  if (own && isCompleted(own, deps.keys)) {
+    // Our own last write recorded this term complete, and the slice still shows that
+    // term's pod alone: nothing new. Anything else is looked at on a fresh read.
+    if (ready.size === 1 && ready.has(own.selector[deps.keys.podId] ?? '')) return handled(`${name}: already completed`);
+    return handled(`${name}: ${await checkCompletion(deps, { namespace, name })}`);
+  }
+  const state = await checkCompletion(deps, { namespace, name }, own);
   return handled(`${name}: ${state}`);
 }
 

@@ -322,7 +322,10 @@ test('hostile input, absurd annotations and forged events: clear 4xx or Warning 
       const before = await raw(servicePath(w.ns));
       if (c.service) await annotateService(w.kc, w.ns, SVC, c.service);
       if (c.pod) await w.core.patchNamespacedPod({ name: w.standby, namespace: w.ns, body: { metadata: { annotations: c.pod } } }, pods);
-      const answer = await deliver(w.failover.url, resourceEvent('Service', 'update', await raw(servicePath(w.ns))));
+      // The event the adapter would send for the change: a Service update, or a Pod update.
+      // (A Service event at a version baton wrote itself is an echo and needs no look.)
+      const changed = c.pod ? resourceEvent('Pod', 'update', await raw(podPath(w.ns, w.standby))) : resourceEvent('Service', 'update', await raw(servicePath(w.ns)));
+      const answer = await deliver(w.failover.url, changed);
       assert.equal(answer.status, 200, `${c.name}: HTTP ${answer.status} ${answer.error}`);
       const event = await waitFor(`a ${c.reason} Warning Event for ${c.name}`, async () => {
         const list = await warnings(w, c.reason);

@@ -1,0 +1,54 @@
+// Echoes of baton's own pod label writes. Each role-label write is guarded by the
+// resourceVersion the deciding reconcile read, so the pod at the version the write
+// returns is exactly the pod that decision already looked at, plus labels that no
+// decision reads (pod-id, role). Its event can carry nothing new for that Service, and
+// answering it without a list saves the reads that used to follow every label write.
+// The event must also show the very content the write returned (a genuine event at that
+// version always does), so a forged copy claiming, say, unreadiness is still looked at.
+// Only this instance's writes are known; an echo delivered elsewhere is looked at as usual.
+import type { PodView } from './model.js';
+import type { ServiceRef } from './reconcile.js';
+
+export interface PodEchoes {
+  /** A label write guarded by the version `service`'s reconcile read left the pod as `pod`. */
+  remember(pod: PodView, service: ServiceRef): void;
+  /**
+   * True when the event's pod is the reply state of such a write, and every opted-in
+   * Service that selects the pod is the one whose decision wrote it.
+   */
+  isEcho(pod: PodView, selecting: readonly ServiceRef[]): boolean;
+  readonly size: number;
+}
+
+/** Everything decide() and the index read from a pod, in a comparable form. */
+function content(pod: PodView): string {
+  return JSON.stringify([pod.uid, pod.phase, pod.ready, pod.readySince ?? null, pod.createdAt, pod.deleting, sorted(pod.labels), sorted(pod.annotations)]);
+}
+
+function sorted(map: Readonly<Record<string, string>>): Array<[string, string]> {
+  return Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export function createPodEchoes(limit = 10_000): PodEchoes {
+  const written = new Map<string, { readonly resourceVersion: string; readonly content: string; readonly service: string }>();
+  const id = (namespace: string, name: string): string => `${namespace}/${name}`;
+  return {
+    get size() {
+      return written.size;
+    },
+    remember(pod, service) {
+      if (pod.resourceVersion === undefined) return;
+      const key = id(pod.namespace, pod.name);
+      written.delete(key);
+      written.set(key, { resourceVersion: pod.resourceVersion, content: content(pod), service: id(service.namespace, service.name) });
+      // Oldest first: a Map iterates in insertion order.
+      while (written.size > limit) written.delete(written.keys().next().value!);
+    },
+    isEcho(pod, selecting) {
+      const entry = written.get(id(pod.namespace, pod.name));
+      if (entry === undefined || pod.resourceVersion === undefined || entry.resourceVersion !== pod.resourceVersion) return false;
+      if (!selecting.every((s) => id(s.namespace, s.name) === entry.service)) return false;
+      return entry.content === content(pod);
+    },
+  };
+}
