@@ -11,7 +11,10 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY functions ./functions
 COPY shared ./shared
-RUN npx tsc -p tsconfig.json
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
+# One CommonJS file with everything a function loads (scripts/bundle.mjs); its code
+# cache is made below, in the final image, under the flags it runs with.
+RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs --no-code-cache
 
 # Production dependencies only, resolved from the same lockfile.
 FROM node:20-slim AS deps
@@ -26,6 +29,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /src/dist/functions ./dist/functions
 COPY --from=build /src/dist/shared ./dist/shared
+COPY --from=build /src/dist/bundle ./dist/bundle
+RUN node dist/functions/serve.js --write-code-cache
 # The image's own `node` user, by number: Kubernetes can only verify runAsNonRoot
 # against a numeric user.
 USER 1000:1000

@@ -72,6 +72,9 @@ async function failOver(w: World, svc: string, active: string): Promise<{ next: 
 
 test('StatefulSet of 3: one active, failover on unready, no failback by default, events and audit trail', async (t) => {
   const w = await world(t, 'fo-sts', { BATON_ROLE_LABELS: 'true' });
+  // The container entry point ran the bundle with its code cache (scripts/bundle.mjs).
+  const listening = w.baton.failover.logs.find((l) => l.includes('"msg":"listening"'));
+  assert.match(listening ?? '', /"boot":"bundle [^"]+, code cache used"/, listening);
   await createStatefulSet(w.kc, w.ns, 'db', 3);
   await readyPods(w, 'db', 3);
   await createService(w.kc, w.ns, 'db', { app: 'db' }, { labels: OPT_IN });

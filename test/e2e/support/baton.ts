@@ -50,11 +50,15 @@ export interface RunningFunction {
   stop(): Promise<void>;
 }
 
-/** `baton run <fn>` in a child process; resolves once /readyz answers 200. */
+/**
+ * The function as its container runs it (`node dist/functions/serve.js <fn>`: the bundle
+ * and its code cache), in a child process; resolves once /readyz answers 200. The
+ * resync also sweeps on its own timer, as `baton run resync` does.
+ */
 export async function startFunction(fn: 'failover' | 'resync', env: Record<string, string>): Promise<RunningFunction> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'run', fn, '--port', String(port)], {
-    env: { ...process.env, BATON_HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
+  const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'functions', 'serve.js'), fn], {
+    env: { ...process.env, PORT: String(port), BATON_HOST: '127.0.0.1', BATON_RESYNC_TICK: 'true', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
