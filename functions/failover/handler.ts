@@ -2,7 +2,7 @@
 // decision is made by reconcile() on a fresh read, so a forged, stale, duplicated or
 // reordered event can at worst cause a look, never a wrong switch.
 import { SERVICE_NAME_LABEL } from '../../shared/events/objects.js';
-import type { ResourceEvent } from '../../shared/events/incoming.js';
+import type { ResourceEvent, Screen } from '../../shared/events/incoming.js';
 import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
 import { checkCompletion, isCompleted, readyPods } from '../../shared/failover/completion.js';
@@ -95,7 +95,31 @@ async function onSlice(deps: FailoverDeps, event: Extract<ResourceEvent, { kind:
   return handled(`${name}: ${state}`);
 }
 
+/**
+ * What the handler would ignore, told from the event's attributes and raw bytes before
+ * its data is parsed: anything out of the configured namespaces, and pod and slice
+ * events in a namespace where the index knows no opted-in Service. A pod that carries
+ * baton's pod-id label is still parsed (the index may be behind: onPod lists), and so is
+ * every Service event (it may be an opt-in the index has not seen).
+ */
+export function failoverScreen(deps: Pick<FailoverDeps, 'registry' | 'keys' | 'namespaces'>): Screen {
+  const podIdKey = Buffer.from(JSON.stringify(deps.keys.podId));
+  return ({ kind, namespace, body }) => {
+    if (namespace === undefined || namespace === '') return undefined;
+    if (deps.namespaces.length > 0 && !deps.namespaces.includes(namespace)) return `namespace ${namespace} is out of scope`;
+    if (kind === 'Service' || deps.registry.has(namespace)) return undefined;
+    if (kind === 'EndpointSlice') return 'slice of a service that is not opted in';
+    // The label key appears verbatim in any encoding of the pod the adapter sends.
+    if (kind === 'Pod' && body !== undefined && Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(podIdKey) === -1) return 'no opted-in service selects this pod';
+    return undefined;
+  };
+}
+
 export function createFailoverHandler(deps: FailoverDeps): Handler {
+  return Object.assign(handle(deps), { screen: failoverScreen(deps) });
+}
+
+function handle(deps: FailoverDeps): Handler {
   return async (event, { logger }) => {
     if (event.kind === 'Other') return ignored(event.reason);
     const namespace = event.object.metadata.namespace;
