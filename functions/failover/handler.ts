@@ -42,13 +42,13 @@ async function onService(deps: FailoverDeps, event: Extract<ResourceEvent, { kin
     deps.registry.forget(service.namespace, service.name);
     return ignored('service deleted');
   }
+  // The echo of this instance's own write: the state a decision on a fresh read of the
+  // pods produced. Pod changes since that read arrive as pod events of their own.
+  if (deps.registry.isOwnWrite(service)) return ignored('echo of baton\'s own write');
   // An event's object is as good as a read only when the index (fed by reads and
   // earlier events) already holds that very version. Anything else — a newer version,
   // a reordered older one, or a forged Service nobody has seen — is a hint, which may
   // lead to a guarded Service write but to nothing else without a read first.
-  // The echo of this instance's own write: the state a decision on a fresh read of the
-  // pods produced. Pod changes since that read arrive as pod events of their own.
-  if (deps.registry.isOwnWrite(service)) return ignored('echo of baton\'s own write');
   const known = deps.registry.get(service.namespace, service.name);
   const asRead = known !== undefined && known.resourceVersion === service.resourceVersion;
   deps.registry.observe(service);
