@@ -2,7 +2,7 @@
 // CommonJS file (dist/bundle/entry.cjs), plus the V8 code cache that serve.js loads it
 // with. One file instead of some 2,500 ES modules, and no compilation at start.
 // The cache is only valid for the same Node binary and V8 flags: the Dockerfile makes
-// it again in the final image.
+// it again in the final image, under the NODE_OPTIONS the functions run with.
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,9 @@ await build({
   logLevel: 'warning',
 });
 if (process.argv.includes('--no-code-cache')) process.exit(0);
-const r = spawnSync(process.execPath, [`${root}dist/functions/serve.js`, '--write-code-cache'], { stdio: 'inherit' });
+// Under the flags the image runs the functions with (see test/controlplane/node-options.ts).
+const { functionNodeOptions } = await import(`${root}dist/test/controlplane/node-options.js`);
+const r = spawnSync(process.execPath, [`${root}dist/functions/serve.js`, '--write-code-cache'], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: functionNodeOptions() } });
 if (r.status !== 0) {
   process.stderr.write('baton: could not write the code cache of the bundle\n');
   process.exit(r.status ?? 1);

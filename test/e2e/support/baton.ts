@@ -8,6 +8,7 @@ import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { startAdapter, type RunningAdapter } from '../../controlplane/adapter.js';
 import { kubeconfigYaml } from '../../controlplane/plane.js';
+import { functionNodeOptions } from '../../controlplane/node-options.js';
 import { repoRoot } from '../../controlplane/paths.js';
 import { freePort } from '../../controlplane/ports.js';
 import { waitFor } from '../../controlplane/wait.js';
@@ -58,7 +59,7 @@ export interface RunningFunction {
 export async function startFunction(fn: 'failover' | 'resync', env: Record<string, string>): Promise<RunningFunction> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'functions', 'serve.js'), fn], {
-    env: { ...process.env, PORT: String(port), BATON_HOST: '127.0.0.1', BATON_RESYNC_TICK: 'true', LOG_LEVEL: 'debug', ...env },
+    env: { ...process.env, NODE_OPTIONS: functionNodeOptions(), PORT: String(port), BATON_HOST: '127.0.0.1', BATON_RESYNC_TICK: 'true', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
