@@ -8,15 +8,16 @@ import type { Handler } from '../../shared/http/server.js';
 import { checkCompletion, isCompleted, readyPods } from '../../shared/failover/completion.js';
 import { MODE_VALUE, type ServiceView } from '../../shared/failover/model.js';
 import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result, type WriteObserver } from '../../shared/failover/reconcile.js';
-import type { PodEchoes } from '../../shared/failover/echo.js';
+import type { InFlight, PodEchoes } from '../../shared/failover/echo.js';
 import type { Registry } from '../../shared/failover/registry.js';
 import type { Reporter } from '../../shared/failover/report.js';
 import { ApiError, TransientError } from '../../shared/k8s/errors.js';
 import { podView, serviceView, sliceView } from '../../shared/k8s/views.js';
 
 /** How main.ts (and tests) tell the index and the echo memory about baton's own writes. */
-export function echoObserver(registry: Registry, echoes: PodEchoes): WriteObserver {
+export function echoObserver(registry: Registry, echoes: PodEchoes, inFlight?: InFlight): WriteObserver {
   return {
+    ...(inFlight ? { writing: (namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>) => inFlight.track(namespace, kind, name, done) } : {}),
     serviceWritten: (service) => registry.wrote(service),
     podLabelled: (service, pod) => echoes.remember(pod, service),
   };
@@ -26,6 +27,8 @@ export interface FailoverDeps extends ReconcileDeps {
   readonly registry: Registry;
   /** This instance's guarded pod label writes; absent: no pod event counts as an echo. */
   readonly echoes?: PodEchoes;
+  /** This instance's writes whose reply is not in yet. */
+  readonly inFlight?: InFlight;
   readonly reporter: Reporter;
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
@@ -44,6 +47,7 @@ async function onService(deps: FailoverDeps, event: Extract<ResourceEvent, { kin
   }
   // The echo of this instance's own write: the state a decision on a fresh read of the
   // pods produced. Pod changes since that read arrive as pod events of their own.
+  await deps.inFlight?.settled(service.namespace, 'Service', service.name);
   if (deps.registry.isOwnWrite(service)) return ignored('echo of baton\'s own write');
   // An event's object is as good as a read only when the index (fed by reads and
   // earlier events) already holds that very version. Anything else — a newer version,
@@ -69,7 +73,10 @@ async function onPod(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: '
   if (services.length === 0) return ignored('no opted-in service selects this pod');
   // A readiness change always gets a look; a label write of our own that changed nothing
   // else (echo.ts) does not.
-  if (event.action === 'update' && deps.echoes?.isEcho(pod, services)) return ignored('echo of baton\'s own label write');
+  if (event.action === 'update' && deps.echoes) {
+    await deps.inFlight?.settled(pod.namespace, 'Pod', pod.name);
+    if (deps.echoes.isEcho(pod, services)) return ignored('echo of baton\'s own label write');
+  }
   const results: Array<readonly [string, Result]> = [];
   for (const s of services) results.push([s.name, await reconcile(deps, s, { service: s, asRead: false })]);
   return summarize(results);

@@ -1,7 +1,7 @@
 // The failover function: CloudEvents from the ApiServerSource (Pods, EndpointSlices,
 // Services) in; Service selector switches and audit events out.
 import { createRuntime, serve } from '../../shared/runtime.js';
-import { createPodEchoes } from '../../shared/failover/echo.js';
+import { createInFlight, createPodEchoes } from '../../shared/failover/echo.js';
 import { createRegistry } from '../../shared/failover/registry.js';
 import { createReporter } from '../../shared/failover/report.js';
 import { createFailoverHandler, echoObserver } from './handler.js';
@@ -12,7 +12,8 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
   const registry = createRegistry({ cluster, keys, namespaces: config.namespaces, logger, now });
   const reporter = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
   const echoes = createPodEchoes();
-  const observer = echoObserver(registry, echoes);
+  const inFlight = createInFlight();
+  const observer = echoObserver(registry, echoes, inFlight);
   const handle = createFailoverHandler({
     cluster,
     keys,
@@ -20,6 +21,7 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
     reporter,
     registry,
     echoes,
+    inFlight,
     observer,
     roleLabels: config.roleLabels,
     namespaces: config.namespaces,

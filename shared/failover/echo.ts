@@ -52,3 +52,37 @@ export function createPodEchoes(limit = 10_000): PodEchoes {
     },
   };
 }
+
+/**
+ * Writes of this instance whose reply is not in yet, by object. An echo can arrive
+ * before the reply that lets it be recognised; waiting for the reply (bounded by the
+ * API timeout the write already has) costs that one event a few milliseconds.
+ */
+export interface InFlight {
+  track(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
+  /** Settles when every write tracked for the object so far has its reply (or failed). */
+  settled(namespace: string, kind: 'Service' | 'Pod', name: string): Promise<void> | undefined;
+}
+
+export function createInFlight(): InFlight {
+  const writes = new Map<string, Set<Promise<unknown>>>();
+  const id = (namespace: string, kind: string, name: string): string => `${kind}/${namespace}/${name}`;
+  return {
+    track(namespace, kind, name, done) {
+      const key = id(namespace, kind, name);
+      let set = writes.get(key);
+      if (!set) writes.set(key, (set = new Set()));
+      set.add(done);
+      const forget = (): void => {
+        set.delete(done);
+        if (set.size === 0 && writes.get(key) === set) writes.delete(key);
+      };
+      done.then(forget, forget);
+    },
+    settled(namespace, kind, name) {
+      const set = writes.get(id(namespace, kind, name));
+      if (!set || set.size === 0) return undefined;
+      return Promise.allSettled([...set]).then(() => undefined);
+    },
+  };
+}

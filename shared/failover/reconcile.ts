@@ -24,6 +24,11 @@ export interface ReconcileDeps {
 }
 
 export interface WriteObserver {
+  /**
+   * A write to this Service or pod was sent; `done` settles when its reply is in. Its
+   * echo can overtake the reply, so the handler waits for `done` before judging it.
+   */
+  writing?(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
   /** The Service as a guarded write of baton left it (the reply of the PATCH). */
   serviceWritten(service: ServiceView): void;
   /** The pod as a label write guarded by the resourceVersion `service`'s reconcile read left it. */
@@ -193,7 +198,9 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
 
 /** The guarded Service write, reported to the observer when it succeeds. */
 export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite): Promise<ServiceView> {
-  const written = await deps.cluster.patchService(service, write);
+  const pending = deps.cluster.patchService(service, write);
+  deps.observer?.writing?.(service.namespace, 'Service', service.name, pending);
+  const written = await pending;
   deps.observer?.serviceWritten(written);
   return written;
 }
@@ -202,7 +209,9 @@ export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observ
 function labelPods(deps: ReconcileDeps, service: ServiceView, writes: readonly PodLabelWrite[]): void {
   for (const write of writes) {
     const guard = write.resourceVersion;
-    deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels, guard).then((after) => {
+    const pending = deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels, guard);
+    if (guard !== undefined) deps.observer?.writing?.(service.namespace, 'Pod', write.pod, pending);
+    pending.then((after) => {
       // Only a guarded write is known to have changed nothing but the labels.
       if (guard !== undefined && after.resourceVersion !== undefined) deps.observer?.podLabelled(service, after);
     }, (error: unknown) => {

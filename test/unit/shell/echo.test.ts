@@ -138,6 +138,27 @@ describe('echoes of baton\'s own writes', () => {
   });
 });
 
+describe('an echo that overtakes the reply of the write it echoes', () => {
+  it('waits for the reply, then costs no request', async () => {
+    const r = world({ roleLabels: true });
+    const handle = createFailoverHandler(r.deps);
+    // The server has applied the writes, but their replies are late.
+    r.cluster.hold = (c) => c.method === 'patchPodLabels' || c.method === 'patchService';
+    const deciding = handle(podNow(r, 'web-0'), CONTEXT);
+    await flush();
+    r.cluster.release(); // the switch's reply
+    await deciding;
+    await flush();
+    assert.ok(r.cluster.heldCount > 0, 'the label writes are still waiting for their replies');
+    const from = r.cluster.calls.length;
+    const echo = handle(podNow(r, 'web-1'), CONTEXT);
+    await flush();
+    r.cluster.release();
+    assert.deepEqual(await echo, { status: 'ignored', detail: 'echo of baton\'s own label write' });
+    assert.deepEqual(r.cluster.calls.slice(from), []);
+  });
+});
+
 describe('createPodEchoes', () => {
   const web = { namespace: NS, name: 'web' };
   const api = { namespace: NS, name: 'api' };

@@ -14,7 +14,7 @@ import type { Cluster } from '../../../shared/k8s/cluster.js';
 import type { SliceView } from '../../../shared/k8s/views.js';
 import { createLogger, type Logger } from '../../../shared/log.js';
 import { echoObserver, type FailoverDeps } from '../../../functions/failover/handler.js';
-import { createPodEchoes } from '../../../shared/failover/echo.js';
+import { createInFlight, createPodEchoes } from '../../../shared/failover/echo.js';
 import type { FakeCluster } from './fake-cluster.js';
 
 export const KEYS = keysFor('baton.dev');
@@ -149,6 +149,7 @@ export function rig(cluster: FakeCluster, options: { namespaces?: readonly strin
   const registry = createRegistry({ cluster, keys: KEYS, namespaces, logger, now });
   // As main.ts wires it: the index and the echo memory learn of every own write.
   const echoes = options.echoes ? createPodEchoes() : undefined;
+  const inFlight = options.echoes ? createInFlight() : undefined;
   const deps: FailoverDeps = {
     cluster,
     keys: KEYS,
@@ -158,7 +159,7 @@ export function rig(cluster: FakeCluster, options: { namespaces?: readonly strin
     namespaces,
     conflictRetries: options.conflictRetries ?? 3,
     now,
-    ...(echoes ? { echoes, observer: echoObserver(registry, echoes) } : {}),
+    ...(echoes && inFlight ? { echoes, inFlight, observer: echoObserver(registry, echoes, inFlight) } : {}),
     ...(options.roleLabels !== undefined ? { roleLabels: options.roleLabels } : {}),
   };
   return { cluster, emitter, reporter, registry, deps, clock };
