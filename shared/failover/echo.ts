@@ -55,16 +55,18 @@ export function createPodEchoes(limit = 10_000): PodEchoes {
 
 /**
  * Writes of this instance whose reply is not in yet, by object. An echo can arrive
- * before the reply that lets it be recognised; waiting for the reply (bounded by the
- * API timeout the write already has) costs that one event a few milliseconds.
+ * before the reply that lets it be recognised; waiting for the reply costs that one
+ * event a few milliseconds. The wait is short and bounded: the adapter sends the next
+ * event of the watch only after this one is answered, and a readiness change must not
+ * queue behind a write that hangs. Past the bound, the event is simply looked at.
  */
 export interface InFlight {
   track(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
-  /** Settles when every write tracked for the object so far has its reply (or failed). */
+  /** Settles when every write tracked for the object so far has its reply (or failed), or after `maxWaitMs`. */
   settled(namespace: string, kind: 'Service' | 'Pod', name: string): Promise<void> | undefined;
 }
 
-export function createInFlight(): InFlight {
+export function createInFlight(maxWaitMs = 250): InFlight {
   const writes = new Map<string, Set<Promise<unknown>>>();
   const id = (namespace: string, kind: string, name: string): string => `${kind}/${namespace}/${name}`;
   return {
@@ -82,7 +84,9 @@ export function createInFlight(): InFlight {
     settled(namespace, kind, name) {
       const set = writes.get(id(namespace, kind, name));
       if (!set || set.size === 0) return undefined;
-      return Promise.allSettled([...set]).then(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)));
+      return Promise.race([Promise.allSettled([...set]).then(() => undefined), bound]).finally(() => clearTimeout(timer));
     },
   };
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { createFailoverHandler } from '../../../functions/failover/handler.js';
-import { createPodEchoes } from '../../../shared/failover/echo.js';
+import { createInFlight, createPodEchoes } from '../../../shared/failover/echo.js';
 import { FakeCluster } from './fake-cluster.js';
 import { CONTEXT, flush, KEYS, makePod, makeService, NS, podEvent, rig, serviceEvent, sliceEvent, uidOf, type Rig } from './world.js';
 
@@ -182,5 +182,25 @@ describe('createPodEchoes', () => {
     assert.equal(echoes.size, 2);
     assert.equal(echoes.isEcho(at('a', '1'), [web]), false);
     assert.equal(echoes.isEcho(at('c', '3'), [web]), true);
+  });
+});
+
+describe('createInFlight', () => {
+  it('waits for the replies of the object\'s writes, and no longer than its bound', async () => {
+    const inFlight = createInFlight(30);
+    assert.equal(inFlight.settled(NS, 'Pod', 'web-0'), undefined, 'nothing in flight');
+    let reply!: () => void;
+    inFlight.track(NS, 'Pod', 'web-0', new Promise<void>((r) => (reply = r)));
+    assert.equal(inFlight.settled(NS, 'Service', 'web-0'), undefined, 'another kind');
+    const started = Date.now();
+    setTimeout(() => reply(), 5);
+    await inFlight.settled(NS, 'Pod', 'web-0');
+    assert.ok(Date.now() - started < 30, 'settled by the reply');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(inFlight.settled(NS, 'Pod', 'web-0'), undefined, 'forgotten once replied');
+    inFlight.track(NS, 'Pod', 'web-1', new Promise(() => {}));
+    const hung = Date.now();
+    await inFlight.settled(NS, 'Pod', 'web-1');
+    assert.ok(Date.now() - hung >= 25, 'a hung write is waited for up to the bound');
   });
 });
