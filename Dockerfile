@@ -11,7 +11,10 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY functions ./functions
 COPY shared ./shared
-RUN npx tsc -p tsconfig.json
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
+# One CommonJS file with everything a function loads (scripts/bundle.mjs); its code
+# cache is made below, in the final image, under the flags it runs with.
+RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs --no-code-cache
 
 # Production dependencies only, resolved from the same lockfile.
 FROM node:20-slim AS deps
@@ -21,11 +24,18 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:20-slim
 ENV NODE_ENV=production
+# Heap caps: small young generation, bounded old space. Peak RSS under a saturating
+# stream of events drops from ~190-280 MB to under 100 MB, for some 15-20 % more CPU
+# per event (npm run bench, noise). The code cache below is valid only under these
+# flags (V8 checks them); test/controlplane/node-options.ts reads them from here.
+ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=96"
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /src/dist/functions ./dist/functions
 COPY --from=build /src/dist/shared ./dist/shared
+COPY --from=build /src/dist/bundle ./dist/bundle
+RUN node dist/functions/serve.js --write-code-cache
 # The image's own `node` user, by number: Kubernetes can only verify runAsNonRoot
 # against a numeric user.
 USER 1000:1000

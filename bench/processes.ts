@@ -6,6 +6,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { functionNodeOptions } from '../test/controlplane/node-options.js';
 import { repoRoot } from '../test/controlplane/paths.js';
 import { freePort } from '../test/controlplane/ports.js';
 import { now, poll, sleep } from './util.js';
@@ -89,7 +90,8 @@ export async function spawnFunction(options: SpawnOptions): Promise<RunningFunct
   const spawnedAt = now();
   try {
     child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(repoRoot(), 'dist', 'functions', 'serve.js'), options.fn], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...options.env, PORT: String(port), BATON_HOST: '127.0.0.1' },
+      // NODE_OPTIONS as the image sets them: the heap caps, and the flags the code cache was made under.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', NODE_OPTIONS: functionNodeOptions(), ...options.env, PORT: String(port), BATON_HOST: '127.0.0.1' },
       stdio: ['ignore', fd, fd],
     });
   } finally {

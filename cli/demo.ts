@@ -161,7 +161,7 @@ export function demoCommand(): Command {
 
       log(`\nThe plane stays up. KUBECONFIG=${state.kubeconfig}`);
       log(`Try:  baton status -n ${ns}`);
-      log(`      baton kubectl -- -n ${ns} get pods -L baton.dev/role`);
+      log(`      baton kubectl -- -n ${ns} get pods -L baton.dev/pod-id`);
       log(`      baton kubectl -- -n ${ns} annotate service web baton.dev/switchover-to=<pod>`);
       log('Stop the plane with `baton cluster down`.');
       if (!opts.wait) {

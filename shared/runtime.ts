@@ -20,6 +20,8 @@ export interface Runtime {
   readonly emitter: Emitter;
   readonly keys: Keys;
   readonly now: () => number;
+  /** How the container entry point loaded the code (functions/serve.ts), for the start-up log line. */
+  readonly boot: string | undefined;
 }
 
 /** Reads config from the environment; a bad value ends the process with a message naming the variable. */
@@ -48,14 +50,14 @@ export async function createRuntime(name: string, env: NodeJS.ProcessEnv = proce
   }
   const cluster = await connect({ kubeConfig, timeoutMs: config.apiTimeoutMs, component: name });
   const emitter = createEmitter({ sink: config.sink, source: config.eventSource ?? (name === 'baton-routes' ? DEFAULT_ROUTES_SOURCE : DEFAULT_AUDIT_SOURCE), timeoutMs: config.apiTimeoutMs, logger, extensions: config.ceExtensions });
-  return { config, logger, cluster, kubeConfig, emitter, keys: keysFor(config.prefix), now: Date.now };
+  return { config, logger, cluster, kubeConfig, emitter, keys: keysFor(config.prefix), now: Date.now, boot: env.BATON_BOOT };
 }
 
 /** Serves `handle` until SIGTERM/SIGINT, then drains in-flight requests and exits. */
 export async function serve(runtime: Runtime, handle: Handler, ready: () => boolean, onStop: () => void = () => {}): Promise<RunningServer> {
   const app = createServer({ handle, logger: runtime.logger, bodyLimit: runtime.config.bodyLimit, ready });
   const server = await listen(app, { host: runtime.config.host, port: runtime.config.port });
-  runtime.logger.info({ url: server.url }, 'listening');
+  runtime.logger.info({ url: server.url, ...(runtime.boot ? { boot: runtime.boot } : {}), uptimeMs: Math.round(process.uptime() * 1000) }, 'listening');
   const stop = (signal: string): void => {
     runtime.logger.info({ signal }, 'shutting down');
     onStop();

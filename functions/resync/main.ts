@@ -9,7 +9,7 @@ export async function startResync(env: NodeJS.ProcessEnv = process.env, { tick =
   const runtime = await createRuntime('baton-resync', env);
   const { config, logger, cluster, keys, now } = runtime;
   const reporter = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
-  const deps = { cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, now, concurrency: 4 };
+  const deps = { cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, concurrency: 4 };
   // Ticks that arrive while a sweep runs share it instead of stacking up.
   let running: Promise<SweepSummary> | undefined;
   const once = (): Promise<SweepSummary> => {

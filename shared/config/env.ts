@@ -18,6 +18,7 @@ export interface Config {
   readonly indexRefreshMs: number;
   readonly resyncIntervalMs: number;
   readonly bodyLimit: number;
+  readonly roleLabels: boolean;
   /** Unset: baton.dev/<function>, so subscribers can tell the functions apart. */
   readonly eventSource?: string | undefined;
   /** ingressClassName of the Ingresses the routes function writes; unset: the cluster default. */
@@ -188,6 +189,13 @@ const KNOBS = {
     accepted: 'an integer from 1024 to 10485760',
     schema: integer(1_024, 10_485_760),
   }),
+  roleLabels: knob({
+    name: 'BATON_ROLE_LABELS',
+    default: 'false',
+    meaning: 'Also label candidate pods <prefix>/role: active|standby, for humans; off, a left-over role label is removed.',
+    accepted: 'true or false',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+  }),
   eventSource: knob({
     name: 'BATON_EVENT_SOURCE',
     default: undefined,
@@ -223,6 +231,7 @@ const envSchema = z.object({
   indexRefreshMs: KNOBS.indexRefreshMs.schema,
   resyncIntervalMs: KNOBS.resyncIntervalMs.schema,
   bodyLimit: KNOBS.bodyLimit.schema,
+  roleLabels: KNOBS.roleLabels.schema,
   eventSource: KNOBS.eventSource.schema.optional(),
   ingressClass: KNOBS.ingressClass.schema.optional(),
   ceExtensions: KNOBS.ceExtensions.schema,

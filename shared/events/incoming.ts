@@ -53,6 +53,13 @@ export interface OtherEvent extends EventMeta {
 
 export type InboundEvent = ResourceEvent | OtherEvent;
 
+/**
+ * Looks at a resource event before its data is read: a reason to ignore it, or
+ * undefined to read on. It sees the attributes (ApiServerSource sets the kind, name and
+ * namespace extensions) and, in binary mode, the raw body; it must not need the data.
+ */
+export type Screen = (event: { readonly kind: string; readonly namespace: string | undefined; readonly body: Uint8Array | undefined }) => string | undefined;
+
 export type ParseResult =
   | { readonly ok: true; readonly event: InboundEvent }
   | { readonly ok: false; readonly status: 400 | 415; readonly message: string };
@@ -64,15 +71,15 @@ const STRUCTURED = 'application/cloudevents+json';
 const BATCH = 'application/cloudevents-batch+json';
 
 /** Never throws: anything unexpected becomes a 400 rather than a crashed request. */
-export function parseIncoming(request: IncomingRequest): ParseResult {
+export function parseIncoming(request: IncomingRequest, screen?: Screen): ParseResult {
   try {
-    return parse(request);
+    return parse(request, screen);
   } catch (err) {
     return fail(400, `not a valid CloudEvent: ${errorText(err)}`);
   }
 }
 
-function parse(request: IncomingRequest): ParseResult {
+function parse(request: IncomingRequest, screen: Screen | undefined): ParseResult {
   const headers = lowerCaseHeaders(request.headers);
   const media = parseMediaType(headers['content-type']);
 
@@ -84,10 +91,10 @@ function parse(request: IncomingRequest): ParseResult {
       return fail(415, `unsupported event format ${media.essence}: only ${STRUCTURED} is accepted`);
     }
     if (!isUtf8(media.charset)) return fail(415, `unsupported charset ${media.charset ?? ''}: use utf-8`);
-    return parseStructured(request.body);
+    return parseStructured(request.body, screen);
   }
   if (Object.keys(headers).some((name) => name.startsWith('ce-'))) {
-    return parseBinary(headers, request.body);
+    return parseBinary(headers, request.body, screen);
   }
   if (media !== undefined && !isJsonMediaType(media.essence)) {
     return fail(
@@ -98,7 +105,7 @@ function parse(request: IncomingRequest): ParseResult {
   return fail(400, `not a CloudEvent: no ce-* headers (binary mode) and content-type is not ${STRUCTURED} (structured mode)`);
 }
 
-function parseStructured(body: unknown): ParseResult {
+function parseStructured(body: unknown, screen: Screen | undefined): ParseResult {
   const decoded = decodeBody(body);
   if ('status' in decoded) return decoded;
   let envelope: unknown = decoded.value;
@@ -124,10 +131,10 @@ function parseStructured(body: unknown): ParseResult {
 
   const rawData = typeof dataBase64 === 'string' ? Buffer.from(dataBase64, 'base64') : data;
   const contentType = typeof envelope['datacontenttype'] === 'string' ? envelope['datacontenttype'] : undefined;
-  return classify(attributes, () => decodeData(rawData, contentType));
+  return classify(attributes, () => decodeData(rawData, contentType), screen, undefined);
 }
 
-function parseBinary(headers: Record<string, string>, body: unknown): ParseResult {
+function parseBinary(headers: Record<string, string>, body: unknown, screen: Screen | undefined): ParseResult {
   const missing = checkRequired((name) => headers[`ce-${name}`], (name) => `"${name}" (header ce-${name})`);
   if (missing) return missing;
 
@@ -141,15 +148,22 @@ function parseBinary(headers: Record<string, string>, body: unknown): ParseResul
   for (const [name, value] of Object.entries(ceHeaders)) {
     if (name.startsWith('ce-')) attributes[name.slice(3)] = value;
   }
-  return classify(attributes, () => {
-    const decoded = decodeBody(body);
-    return 'status' in decoded ? decoded : decodeData(decoded.value, contentType);
-  });
+  return classify(
+    attributes,
+    () => {
+      const decoded = decodeBody(body);
+      return 'status' in decoded ? decoded : decodeData(decoded.value, contentType);
+    },
+    screen,
+    body instanceof Uint8Array ? body : undefined,
+  );
 }
 
 function classify(
   attributes: Record<string, unknown>,
   readData: () => { value: unknown } | Failure,
+  screen: Screen | undefined,
+  rawBody: Uint8Array | undefined,
 ): ParseResult {
   const meta = eventMeta(attributes);
   if ('status' in meta) return meta;
@@ -167,6 +181,13 @@ function classify(
   // event can never cost a retry loop.
   if (kindExtension !== undefined && !isWatchedKind(kindExtension)) {
     return other(meta, `kind ${kindExtension} is not watched by baton`);
+  }
+  // Likewise an event the function can tell from its attributes it will not act on
+  // (e.g. a pod in a namespace with no opted-in Service): no decoding, no JSON, no zod.
+  if (kindExtension !== undefined && screen !== undefined) {
+    const namespace = typeof attributes['namespace'] === 'string' ? attributes['namespace'] : undefined;
+    const reason = screen({ kind: kindExtension, namespace, body: rawBody });
+    if (reason !== undefined) return other(meta, reason);
   }
 
   const data = readData();

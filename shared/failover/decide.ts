@@ -23,6 +23,11 @@ export interface DecideInput {
   readonly keys: Keys;
   /** ms since epoch; must be a representable date (it is written as RFC 3339). */
   readonly now: number;
+  /**
+   * Label candidates `<prefix>/role: active|standby` (default true). Off, candidates
+   * get only their pod-id label, and a role label left from earlier is removed.
+   */
+  readonly roleLabels?: boolean;
 }
 
 export interface Decision {
@@ -34,6 +39,7 @@ interface Context {
   readonly service: ServiceView;
   readonly keys: Keys;
   readonly now: number;
+  readonly roleLabels: boolean;
   readonly settings: ServiceSettings;
   readonly selector: Labels;
   readonly namespacePods: readonly PodView[];
@@ -70,7 +76,7 @@ export function decide(input: DecideInput): Decision {
     return { plan: { kind: 'invalid-config', problems }, podProblems };
   }
 
-  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates);
+  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? true);
   return { plan: plan(ctx), podProblems };
 }
 
@@ -82,6 +88,7 @@ function context(
   selector: Labels,
   namespacePods: readonly PodView[],
   candidates: readonly PodView[],
+  roleLabels: boolean,
 ): Context {
   // The selector is what actually routes traffic, so it outranks the annotation; the
   // annotation only speaks when the selector lost baton's key (e.g. a manifest re-apply).
@@ -104,6 +111,7 @@ function context(
     service,
     keys,
     now,
+    roleLabels,
     settings,
     selector,
     namespacePods,
@@ -146,7 +154,7 @@ function plan(ctx: Context): Plan {
       why: settings.failback
         ? `${active.name} is active and healthy, and no healthy pod has a higher priority`
         : `${active.name} is active and healthy`,
-      podWrites: roleWrites(ctx.candidates, active.uid, keys),
+      podWrites: roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels),
     };
   }
 
@@ -240,7 +248,7 @@ function switchTo(ctx: Context, to: PodView, reason: SwitchReason): Plan {
     term,
     prerequisites,
     service: { selector: sortedLabels({ ...ctx.selector, [keys.podId]: to.uid }), annotations },
-    podWrites: roleWrites(ctx.candidates, to.uid, keys, prerequisites),
+    podWrites: roleWrites(ctx.candidates, to.uid, keys, prerequisites, ctx.roleLabels),
   };
 }
 

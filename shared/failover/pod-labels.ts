@@ -9,15 +9,16 @@ function byPodName(a: PodLabelWrite, b: PodLabelWrite): number {
 
 /**
  * Label writes that bring every live candidate to "id label = own uid, role =
- * active|standby". Only differing labels are written, so a converged world costs
- * no API calls. Terminating pods are skipped: they are about to vanish, and patching
- * them only races the kubelet.
+ * active|standby" (with `roles` off: no role label at all). Only differing labels are
+ * written, so a converged world costs no API calls. Terminating pods are skipped: they
+ * are about to vanish, and patching them only races the kubelet.
  */
 export function roleWrites(
   candidates: readonly PodView[],
   activeUid: string | undefined,
   keys: Keys,
   alreadyWritten: readonly PodLabelWrite[] = [],
+  roles = true,
 ): PodLabelWrite[] {
   const writes: PodLabelWrite[] = [];
   for (const pod of candidates) {
@@ -27,12 +28,12 @@ export function roleWrites(
       for (const labels of pending) if (Object.hasOwn(labels, key)) return labels[key];
       return Object.hasOwn(pod.labels, key) ? pod.labels[key] : undefined;
     };
-    const wanted: Record<string, string> = {
+    const wanted: Record<string, string | null> = {
       [keys.podId]: pod.uid,
-      [keys.role]: pod.uid === activeUid ? ROLE_ACTIVE : ROLE_STANDBY,
+      [keys.role]: roles ? (pod.uid === activeUid ? ROLE_ACTIVE : ROLE_STANDBY) : null,
     };
-    const labels: Record<string, string> = {};
-    for (const [key, value] of Object.entries(wanted)) if (current(key) !== value) labels[key] = value;
+    const labels: Record<string, string | null> = {};
+    for (const [key, value] of Object.entries(wanted)) if ((current(key) ?? null) !== value) labels[key] = value;
     if (Object.keys(labels).length > 0) writes.push(pod.resourceVersion ? { pod: pod.name, labels, resourceVersion: pod.resourceVersion } : { pod: pod.name, labels });
   }
   return writes.sort(byPodName);

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { decide } from './decide.js';
 import { batonAnnotationKeys } from './release.js';
 import { userSelector } from './settings.js';
-import { MODE_VALUE, type Keys, type Plan, type PodLabelWrite, type PodView, type ServiceView } from './model.js';
+import { MODE_VALUE, type Keys, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './model.js';
 import { report, type Reporter } from './report.js';
 
 export interface ReconcileDeps {
@@ -17,6 +17,22 @@ export interface ReconcileDeps {
   readonly reporter: Reporter;
   readonly conflictRetries: number;
   readonly now: () => number;
+  /** Write `<prefix>/role` labels on candidates (BATON_ROLE_LABELS); default true. */
+  readonly roleLabels?: boolean;
+  /** Told about baton's own successful writes, so that their echoes can be recognised. */
+  readonly observer?: WriteObserver;
+}
+
+export interface WriteObserver {
+  /**
+   * A write to this Service or pod was sent; `done` settles when its reply is in. Its
+   * echo can overtake the reply, so the handler waits for `done` before judging it.
+   */
+  writing?(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
+  /** The Service as a guarded write of baton left it (the reply of the PATCH). */
+  serviceWritten(service: ServiceView): void;
+  /** The pod as a label write guarded by the resourceVersion `service`'s reconcile read left it. */
+  podLabelled(service: ServiceRef, pod: PodView): void;
 }
 
 export type Result =
@@ -80,7 +96,7 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
     if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
     const pods = await podsFor(deps, service);
     const now = deps.now();
-    const { plan, podProblems } = decide({ service, pods, keys, now });
+    const { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? true });
     if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
       // Only the Service write is checked against the truth by the server (its
       // precondition); anything else — including labelling a pod before that write — is
@@ -92,9 +108,16 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
         continue;
       }
     }
-    if (podProblems.length > 0) deps.reporter.podProblems(service, podProblems);
+    // Warning Events go on a Service known to exist at this version: a confirmed read,
+    // or (for a switch on a hint) the guarded write that just succeeded on it.
+    const reportProblems = (on: ServiceView): void => {
+      if (podProblems.length > 0) deps.reporter.podProblems(on, podProblems);
+    };
+    if (confirmed) reportProblems(service);
     try {
-      return await act(deps, service, plan, now, pods.length);
+      const result = await act(deps, service, plan, now, pods.length);
+      if (!confirmed) reportProblems(service);
+      return result;
     } catch (error) {
       // The Service was deleted between the read and the write: a handled outcome.
       // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
@@ -124,39 +147,48 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
     case 'hold':
       return { outcome: 'held', detail: plan.why, retryAfterMs: plan.retryAfterMs };
     case 'switch': {
+      // The version each prerequisite write left its pod at: the guard of its role label.
+      const relabelled = new Map<string, string | undefined>();
       for (const write of plan.prerequisites) {
         try {
-          await cluster.patchPodLabels(service.namespace, write.pod, write.labels);
+          relabelled.set(write.pod, (await cluster.patchPodLabels(service.namespace, write.pod, write.labels)).resourceVersion);
         } catch (error) {
           // The chosen pod vanished between the list and now: decide again.
           if (error instanceof NotFoundError) throw new ConflictError(error.message, 404);
           throw error;
         }
       }
-      const written = await cluster.patchService(service, plan.service);
+      const written = await patchService(deps, service, plan.service);
       report(deps.reporter.switched(written, plan, now));
       // The term this switch ends was never seen completed, so its own event may have
       // been lost with a reply; the Service as read still records it: replay it.
       const ended = plan.term - 1;
       if (ended >= 1 && service.annotations[deps.keys.completedTerm] !== String(ended)) report(deps.reporter.replayTransition(service, ended));
       // A pod labelled just above has moved past the version the plan read; that change
-      // is our own, so its role label needs no guard.
-      const relabelled = new Set(plan.prerequisites.map((w) => w.pod));
-      labelPods(deps, written, plan.podWrites.map((w) => (relabelled.has(w.pod) ? { pod: w.pod, labels: w.labels } : w)));
+      // is our own, so its role label is guarded by the version our write left it at.
+      labelPods(
+        deps,
+        written,
+        plan.podWrites.map((w) => {
+          if (!relabelled.has(w.pod)) return w;
+          const after = relabelled.get(w.pod);
+          return after ? { pod: w.pod, labels: w.labels, resourceVersion: after } : { pod: w.pod, labels: w.labels };
+        }),
+      );
       return { outcome: 'switched', detail: `${plan.reason}: ${plan.from?.name ?? '(none)'} -> ${plan.to.name} (term ${plan.term})` };
     }
     case 'unavailable': {
-      const written = plan.service ? await cluster.patchService(service, plan.service) : undefined;
+      const written = plan.service ? await patchService(deps, service, plan.service) : undefined;
       if (written) report(deps.reporter.unavailable(written, plan, candidates));
       return { outcome: 'unavailable', detail: `no healthy candidate; keeping ${plan.active ?? '(none)'}` };
     }
     case 'refuse-switchover': {
-      const written = await cluster.patchService(service, plan.service);
+      const written = await patchService(deps, service, plan.service);
       report(deps.reporter.refused(written, plan));
       return { outcome: 'refused', detail: plan.why };
     }
     case 'release': {
-      const written = await cluster.patchService(service, plan.service);
+      const written = await patchService(deps, service, plan.service);
       labelPods(deps, written, plan.podWrites);
       report(deps.reporter.released(written, plan, Number(service.annotations[deps.keys.term] ?? 0) || 0));
       return { outcome: 'released', detail: 'original selector restored' };
@@ -164,10 +196,25 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
   }
 }
 
+/** The guarded Service write, reported to the observer when it succeeds. */
+export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite): Promise<ServiceView> {
+  const pending = deps.cluster.patchService(service, write);
+  deps.observer?.writing?.(service.namespace, 'Service', service.name, pending);
+  const written = await pending;
+  deps.observer?.serviceWritten(written);
+  return written;
+}
+
 /** Role labels are for humans; failures are logged and the next reconcile repairs them. */
 function labelPods(deps: ReconcileDeps, service: ServiceView, writes: readonly PodLabelWrite[]): void {
   for (const write of writes) {
-    deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels, write.resourceVersion).catch((error: unknown) => {
+    const guard = write.resourceVersion;
+    const pending = deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels, guard);
+    if (guard !== undefined) deps.observer?.writing?.(service.namespace, 'Pod', write.pod, pending);
+    pending.then((after) => {
+      // Only a guarded write is known to have changed nothing but the labels.
+      if (guard !== undefined && after.resourceVersion !== undefined) deps.observer?.podLabelled(service, after);
+    }, (error: unknown) => {
       // Gone, or changed since it was read: a newer decision owns its labels now.
       if (error instanceof NotFoundError || error instanceof ConflictError) return;
       deps.logger.warn({ service: `${service.namespace}/${service.name}`, pod: write.pod, err: error instanceof Error ? error.message : String(error) }, 'could not label pod');

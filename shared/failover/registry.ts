@@ -10,6 +10,8 @@ import { userSelector } from './settings.js';
 interface Entry {
   readonly service: ServiceView;
   readonly selector: Labels | undefined;
+  /** This copy is the reply to a write of this instance, not something it was told. */
+  readonly own: boolean;
 }
 
 export interface Registry {
@@ -18,6 +20,15 @@ export interface Registry {
   get(namespace: string, name: string): ServiceView | undefined;
   has(namespace: string): boolean;
   observe(service: ServiceView): void;
+  /** Like observe, for the reply to this instance's own guarded write. */
+  wrote(service: ServiceView): void;
+  /**
+   * True when the index holds this very resourceVersion as the reply to this instance's
+   * own write: the event is the echo of a state baton decided on, and says nothing new.
+   */
+  isOwnWrite(service: ServiceView): boolean;
+  /** The Service as this instance's own last write left it, while no newer version is known. */
+  ownCopy(namespace: string, name: string): ServiceView | undefined;
   forget(namespace: string, name: string): void;
   /** Re-lists opted-in Services (one request per configured namespace, or one for all). */
   refresh(): Promise<void>;
@@ -29,14 +40,14 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   const { keys } = deps;
   let byNamespace = new Map<string, Map<string, Entry>>();
   let refreshedAt: number | undefined;
-  const entry = (service: ServiceView): Entry => {
+  const entry = (service: ServiceView, own: boolean): Entry => {
     const s = userSelector(service, keys);
-    return { service, selector: s.ok ? s.selector : undefined };
+    return { service, selector: s.ok ? s.selector : undefined, own };
   };
-  const put = (map: Map<string, Map<string, Entry>>, service: ServiceView): void => {
+  const put = (map: Map<string, Map<string, Entry>>, service: ServiceView, own = false): void => {
     let names = map.get(service.namespace);
     if (!names) map.set(service.namespace, (names = new Map()));
-    names.set(service.name, entry(service));
+    names.set(service.name, entry(service, own));
   };
   // A slower refresh must not overwrite what events taught us since it started.
   const newer = (a: ServiceView, b: ServiceView): boolean => /^\d+$/.test(a.resourceVersion) && /^\d+$/.test(b.resourceVersion) ? BigInt(a.resourceVersion) > BigInt(b.resourceVersion) : false;
@@ -48,6 +59,16 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   const id = (namespace: string, name: string): string => `${namespace}/${name}`;
   const learned = (namespace: string, name: string, service: ServiceView | null): void => {
     for (const seen of pending) seen.set(id(namespace, name), service);
+  };
+
+  const observe = (service: ServiceView, own: boolean): void => {
+    const current = byNamespace.get(service.namespace)?.get(service.name);
+    if (current && newer(current.service, service)) return;
+    // The event of our own write carries the same version: keep knowing it is ours.
+    if (current?.own && current.service.resourceVersion === service.resourceVersion) return;
+    learned(service.namespace, service.name, service);
+    if (service.labels[keys.mode] === MODE_VALUE) put(byNamespace, service, own);
+    else byNamespace.get(service.namespace)?.delete(service.name);
   };
 
   return {
@@ -69,11 +90,18 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     get: (namespace, name) => byNamespace.get(namespace)?.get(name)?.service,
     has: (namespace) => (byNamespace.get(namespace)?.size ?? 0) > 0,
     observe(service) {
+      observe(service, false);
+    },
+    wrote(service) {
+      observe(service, true);
+    },
+    ownCopy(namespace, name) {
+      const current = byNamespace.get(namespace)?.get(name);
+      return current?.own ? current.service : undefined;
+    },
+    isOwnWrite(service) {
       const current = byNamespace.get(service.namespace)?.get(service.name);
-      if (current && newer(current.service, service)) return;
-      learned(service.namespace, service.name, service);
-      if (service.labels[keys.mode] === MODE_VALUE) put(byNamespace, service);
-      else byNamespace.get(service.namespace)?.delete(service.name);
+      return current !== undefined && current.own && service.resourceVersion !== '' && current.service.resourceVersion === service.resourceVersion;
     },
     forget(namespace, name) {
       learned(namespace, name, null);
@@ -99,8 +127,9 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
           if (event.labels[keys.mode] === MODE_VALUE) put(next, event);
           continue;
         }
-        const known = byNamespace.get(s.namespace)?.get(s.name)?.service;
-        put(next, known && newer(known, s) ? known : s);
+        const known = byNamespace.get(s.namespace)?.get(s.name);
+        if (known && (newer(known.service, s) || known.service.resourceVersion === s.resourceVersion)) put(next, known.service, known.own);
+        else put(next, s);
       }
       for (const [key, event] of seen) {
         if (event && !listed.has(key) && event.labels[keys.mode] === MODE_VALUE) put(next, event);

@@ -7,7 +7,7 @@
 // outcome travels in headers, not in the body.
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { parseIncoming, type InboundEvent } from '../events/incoming.js';
+import { parseIncoming, type InboundEvent, type Screen } from '../events/incoming.js';
 import type { Logger } from '../log.js';
 import type { Outcome } from './outcome.js';
 
@@ -17,7 +17,10 @@ export interface HandlerContext {
   readonly logger: Logger;
 }
 
-export type Handler = (event: InboundEvent, context: HandlerContext) => Promise<Outcome> | Outcome;
+export type Handler = ((event: InboundEvent, context: HandlerContext) => Promise<Outcome> | Outcome) & {
+  /** Events it can tell from their attributes that it will ignore, before their data is read. */
+  readonly screen?: Screen;
+};
 
 export interface ServerOptions {
   readonly handle: Handler;
@@ -90,7 +93,7 @@ export function createServer(options: ServerOptions): Express {
   app.post('/', express.raw({ type: () => true, limit: bodyLimit }), async (req, res) => {
     const record = recordOf(records, res);
     const body: unknown = req.body;
-    const parsed = parseIncoming({ headers: req.headers, body });
+    const parsed = parseIncoming({ headers: req.headers, body }, handle.screen);
     if (!parsed.ok) {
       record.fields = { outcome: 'rejected', detail: parsed.message };
       res.status(parsed.status).json({ error: parsed.message });
@@ -98,7 +101,15 @@ export function createServer(options: ServerOptions): Express {
     }
     const { event } = parsed;
     record.fields = eventFields(event);
-    const context: HandlerContext = { requestId: record.requestId, logger: logger.child({ requestId: record.requestId, ...record.fields }) };
+    // Most events are ignored without a word: the child logger is made when first used.
+    let child: Logger | undefined;
+    const bindings = { requestId: record.requestId, ...record.fields };
+    const context: HandlerContext = {
+      requestId: record.requestId,
+      get logger() {
+        return (child ??= logger.child(bindings));
+      },
+    };
 
     let outcome: Outcome;
     try {

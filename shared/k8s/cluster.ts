@@ -23,8 +23,11 @@ export interface Cluster {
   listEndpointSlices(namespace: string, service: string): Promise<SliceView[]>;
   /** Merge patch with `metadata.resourceVersion` as precondition: 409 if the Service moved on. */
   patchService(service: ServiceView, write: ServiceWrite): Promise<ServiceView>;
-  /** With `resourceVersion`, a merge patch guarded by it (409 if the pod changed). */
-  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<void>;
+  /**
+   * With `resourceVersion`, a merge patch guarded by it (409 if the pod changed).
+   * Resolves to the pod as the write left it.
+   */
+  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<PodView>;
   recordEvent(service: ServiceView, note: EventNote): Promise<void>;
   /** Requests sent so far, for tests and figures. */
   readonly requestCount: number;
@@ -123,7 +126,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       ),
     patchPodLabels: (namespace, pod, labels, resourceVersion) =>
       call(`label pod ${namespace}/${pod}`, async () => {
-        await core.patchNamespacedPod({ name: pod, namespace, body: { metadata: { labels, ...(resourceVersion ? { resourceVersion } : {}) } } }, merge);
+        return podView(await core.patchNamespacedPod({ name: pod, namespace, body: { metadata: { labels, ...(resourceVersion ? { resourceVersion } : {}) } } }, merge));
       }),
     recordEvent: (service, note) =>
       call(`record event on ${service.namespace}/${service.name}`, async () => {

@@ -73,11 +73,12 @@ test('pod events that no opted-in Service cares about cost the API server nothin
   assert.deepEqual(requests, []);
 });
 
-test('API requests per failover, counted at the server', async (t) => {
-  const ns = await testNamespace(t, 'cost-failover');
+for (const roleLabels of [false, true]) {
+test(`API requests per failover, counted at the server (role labels ${roleLabels ? 'on' : 'off'})`, async (t) => {
+  const ns = await testNamespace(t, roleLabels ? 'cost-roles' : 'cost-failover');
   const kc = adminConfig();
   const slices = await watchSlices(t, ns);
-  const baton = await startBaton(t, ns, { BATON_INDEX_REFRESH_MS: '3600000' });
+  const baton = await startBaton(t, ns, { BATON_INDEX_REFRESH_MS: '3600000', BATON_ROLE_LABELS: String(roleLabels) });
   await createDeployment(kc, ns, 'app', 3);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   await waitFor('3 ready pods', async () => {
@@ -106,4 +107,17 @@ test('API requests per failover, counted at the server', async (t) => {
   // under a resourceVersion guard after the pod changed.
   assert.ok(requests.every((r) => !r.endsWith(' 409') || r === 'patch services 409' || r === 'patch pods 409'), JSON.stringify(byKind));
   assert.ok(!requests.some((r) => r.startsWith('update ') || r.startsWith('delete ')), JSON.stringify(byKind));
+  // The echoes of baton's own writes (its Service patches and completion record) cost
+  // nothing: one list of pods for the decision. (An echo that overtakes its write's
+  // reply waits for it.)
+  assert.equal(byKind['list pods'], 1, `one list of pods for the decision: ${JSON.stringify(byKind)}`);
+  // And the echoes of the two role-label writes, when they are on: their events show
+  // the pods exactly as the guarded writes left them.
+  // Measured: 7 (list pods, patch services x2, list endpointslices, get services for the
+  // slice event of the old active, create events x2), plus the 2 label writes when on.
+  const labelWrites = requests.filter((r) => r.startsWith('patch pods')).length;
+  if (roleLabels) assert.ok(labelWrites <= 2, `one role label write per changed pod: ${JSON.stringify(byKind)}`);
+  else assert.equal(labelWrites, 0, `no pod writes once the candidates carry their pod-id: ${JSON.stringify(byKind)}`);
+  assert.ok(requests.length - labelWrites <= 9, `at most 9 requests per failover besides role labels: ${JSON.stringify(byKind)}`);
 });
+}

@@ -71,7 +71,10 @@ async function failOver(w: World, svc: string, active: string): Promise<{ next: 
 }
 
 test('StatefulSet of 3: one active, failover on unready, no failback by default, events and audit trail', async (t) => {
-  const w = await world(t, 'fo-sts');
+  const w = await world(t, 'fo-sts', { BATON_ROLE_LABELS: 'true' });
+  // The container entry point ran the bundle with its code cache (scripts/bundle.mjs).
+  const listening = w.baton.failover.logs.find((l) => l.includes('"msg":"listening"'));
+  assert.match(listening ?? '', /"boot":"bundle [^"]+, code cache used"/, listening);
   await createStatefulSet(w.kc, w.ns, 'db', 3);
   await readyPods(w, 'db', 3);
   await createService(w.kc, w.ns, 'db', { app: 'db' }, { labels: OPT_IN });
@@ -117,7 +120,7 @@ test('StatefulSet of 3: one active, failover on unready, no failback by default,
   });
   assert.ok(events.some((e) => e.reason === 'Promoted' && e.type === 'Normal'));
 
-  // Role labels for humans.
+  // Role labels for humans (BATON_ROLE_LABELS=true here).
   await waitFor('role labels', async () => {
     const pods = await w.core.listNamespacedPod({ namespace: w.ns, labelSelector: 'app=db' });
     const roles = Object.fromEntries(pods.items.map((p) => [p.metadata!.name!, p.metadata?.labels?.['baton.dev/role']]));
@@ -145,6 +148,9 @@ test('Deployment of 3 with failback: priority wins back when it recovers', async
   const svc = await service(w, 'web');
   assert.equal(svc.metadata?.annotations?.['baton.dev/reason'], 'failback');
   assert.equal(svc.metadata?.annotations?.['baton.dev/term'], '3');
+  // Role labels are off by default: the pods carry their pod-id and nothing else of baton's.
+  const labelled = (await w.core.listNamespacedPod({ namespace: w.ns, labelSelector: 'app=web' })).items;
+  assert.ok(labelled.every((p) => p.metadata?.labels?.['baton.dev/role'] === undefined && p.metadata?.labels?.['baton.dev/pod-id'] === p.metadata?.uid), JSON.stringify(labelled.map((p) => p.metadata?.labels)));
   assertSafe(w, 'web', since);
 });
 

@@ -101,7 +101,7 @@ async function world(t: TestContext): Promise<World> {
   await installRbac();
   const sink = await startSink();
   t.after(() => sink.close());
-  const env = { KUBECONFIG: await serviceAccountKubeconfig('baton-failover'), K_SINK: sink.url, BATON_NAMESPACES: ns, BATON_INDEX_REFRESH_MS: '3600000', BATON_RESYNC_INTERVAL_MS: '3600000' };
+  const env = { KUBECONFIG: await serviceAccountKubeconfig('baton-failover'), K_SINK: sink.url, BATON_NAMESPACES: ns, BATON_INDEX_REFRESH_MS: '3600000', BATON_RESYNC_INTERVAL_MS: '3600000', BATON_ROLE_LABELS: 'true' };
   const [failover, resync] = await Promise.all([startFunction('failover', env), startFunction('resync', env)]);
   t.after(() => failover.stop());
   t.after(() => resync.stop());
@@ -322,7 +322,10 @@ test('hostile input, absurd annotations and forged events: clear 4xx or Warning 
       const before = await raw(servicePath(w.ns));
       if (c.service) await annotateService(w.kc, w.ns, SVC, c.service);
       if (c.pod) await w.core.patchNamespacedPod({ name: w.standby, namespace: w.ns, body: { metadata: { annotations: c.pod } } }, pods);
-      const answer = await deliver(w.failover.url, resourceEvent('Service', 'update', await raw(servicePath(w.ns))));
+      // The event the adapter would send for the change: a Service update, or a Pod update.
+      // (A Service event at a version baton wrote itself is an echo and needs no look.)
+      const changed = c.pod ? resourceEvent('Pod', 'update', await raw(podPath(w.ns, w.standby))) : resourceEvent('Service', 'update', await raw(servicePath(w.ns)));
+      const answer = await deliver(w.failover.url, changed);
       assert.equal(answer.status, 200, `${c.name}: HTTP ${answer.status} ${answer.error}`);
       const event = await waitFor(`a ${c.reason} Warning Event for ${c.name}`, async () => {
         const list = await warnings(w, c.reason);

@@ -8,6 +8,7 @@ import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { startAdapter, type RunningAdapter, type WatchedResource } from '../../controlplane/adapter.js';
 import { kubeconfigYaml } from '../../controlplane/plane.js';
+import { functionNodeOptions } from '../../controlplane/node-options.js';
 import { repoRoot } from '../../controlplane/paths.js';
 import { freePort } from '../../controlplane/ports.js';
 import { waitFor } from '../../controlplane/wait.js';
@@ -50,11 +51,15 @@ export interface RunningFunction {
   stop(): Promise<void>;
 }
 
-/** `baton run <fn>` in a child process; resolves once /readyz answers 200. */
+/**
+ * The function as its container runs it (`node dist/functions/serve.js <fn>`: the bundle
+ * and its code cache), in a child process; resolves once /readyz answers 200. The
+ * resync also sweeps on its own timer, as `baton run resync` does.
+ */
 export async function startFunction(fn: 'failover' | 'resync' | 'routes', env: Record<string, string>): Promise<RunningFunction> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'run', fn, '--port', String(port)], {
-    env: { ...process.env, BATON_HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
+  const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'functions', 'serve.js'), fn], {
+    env: { ...process.env, NODE_OPTIONS: functionNodeOptions(), PORT: String(port), BATON_HOST: '127.0.0.1', BATON_RESYNC_TICK: 'true', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

@@ -28,3 +28,18 @@ test('opt-out label removal carries no precondition', () => {
   assert.equal(write?.resourceVersion, undefined);
   assert.deepEqual(write?.labels, { [keys.podId]: null, [keys.role]: null });
 });
+
+test('with role labels off, candidates get only their pod-id, and a left-over role label is removed', () => {
+  const fresh = at(pod('a'), '41');
+  const leftOver = at(pod('b', { role: 'standby' }), '42');
+  const writes = roleWrites([fresh, leftOver], fresh.uid, keys, [], false);
+  const labelled = writes.find((w) => w.pod === 'b');
+  assert.ok(labelled, 'b has a role label to remove');
+  assert.deepEqual(labelled.labels, { [keys.role]: null });
+  assert.equal(labelled.resourceVersion, '42');
+  const idOnly = writes.find((w) => w.pod === 'a');
+  if (idOnly) assert.deepEqual(Object.keys(idOnly.labels), [keys.podId]);
+  // Converged: nothing to write.
+  const converged = at({ ...pod('c'), labels: { ...pod('c').labels, [keys.podId]: pod('c').uid } }, '43');
+  assert.deepEqual(roleWrites([converged], converged.uid, keys, [], false), []);
+});

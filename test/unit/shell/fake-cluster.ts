@@ -242,7 +242,7 @@ export class FakeCluster implements Cluster {
     return this.reply(call, copyService(next));
   }
 
-  async patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<void> {
+  async patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<PodView> {
     const call: Call = { method: 'patchPodLabels', namespace, pod, labels: { ...labels } };
     this.enter(call);
     const k = key(namespace, pod);
@@ -251,8 +251,9 @@ export class FakeCluster implements Cluster {
     if (resourceVersion !== undefined && current.resourceVersion !== resourceVersion) {
       throw new ConflictError(`pods "${pod}": the object has been modified (have ${current.resourceVersion}, write carried ${resourceVersion})`, 409);
     }
-    this.pods.set(k, { ...current, labels: merge(current.labels, labels), resourceVersion: String(++this.rv) });
-    return this.reply(call, undefined);
+    const next: PodView = { ...current, labels: merge(current.labels, labels), resourceVersion: String(++this.rv) };
+    this.pods.set(k, next);
+    return this.reply(call, copyPod(next));
   }
 
   async recordEvent(service: ServiceView, note: EventNote): Promise<void> {

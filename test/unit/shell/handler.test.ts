@@ -261,7 +261,7 @@ describe('failover handler: the active pod goes unready (recorded pod-update-not
     assert.equal(r.emitter.drafts.length, 1);
   });
 
-  it('the echoes of one failover: Service update 2, pod label update 2, completion 4, re-check 1', async () => {
+  it('the echoes of one failover at an instance that did not write them: Service update 2, pod label update 2, completion 4, re-check 1', async () => {
     const r = failoverWorld(false);
     const handle = createFailoverHandler(r.deps);
     await handle(recorded('podUpdateNotReady'), CONTEXT);

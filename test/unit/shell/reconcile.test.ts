@@ -207,3 +207,30 @@ describe('reconcile: hints', () => {
     assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.switchedAt], new Date(T0 + 5_000).toISOString());
   });
 });
+
+describe('reconcile: pod problems are reported on a Service known to exist', () => {
+  it('a hint of a Service that does not exist (forged) leads to no Warning Event, only a refused guarded write', async () => {
+    const cluster = new FakeCluster();
+    cluster.putPod(makePod('web-0', { priority: 'not-a-number', ready: false }));
+    // Labelled: the switch needs no pod write first, so nothing confirms the hint before it.
+    cluster.putPod(makePod('web-1', { role: 'standby' }));
+    const ghost = { ...makeService({ name: 'ghost', active: 'web-0' }), resourceVersion: '7' };
+    const r = rig(cluster);
+    const result = await reconcile(r.deps, { namespace: NS, name: 'ghost' }, { service: ghost, asRead: false });
+    await flush();
+    assert.equal(result.outcome, 'gone');
+    assert.equal(cluster.count('recordEvent'), 0, JSON.stringify(cluster.calls));
+  });
+  it('on a hint, the Warning follows the guarded write that succeeded', async () => {
+    const cluster = new FakeCluster();
+    cluster.putPod(makePod('web-0', { priority: 'not-a-number', ready: false }));
+    cluster.putPod(makePod('web-1', { role: 'standby' }));
+    const stored = cluster.putService(makeService({ active: 'web-0' }));
+    const r = rig(cluster);
+    const result = await reconcile(r.deps, REF, { service: stored, asRead: false });
+    await flush();
+    assert.equal(result.outcome, 'switched');
+    const notes = cluster.calls.flatMap((c) => (c.method === 'recordEvent' ? [c.note.reason] : []));
+    assert.ok(notes.includes('InvalidPodAnnotation'), JSON.stringify(notes));
+  });
+});

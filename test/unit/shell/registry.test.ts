@@ -190,3 +190,38 @@ describe('registry: selecting', () => {
     });
   }
 });
+
+describe('registry: own writes', () => {
+  const at = (resourceVersion: string) => ({ ...makeService({ name: 'a', active: 'web-0' }), resourceVersion });
+  it('knows the reply to its own write until a newer version is seen', () => {
+    const r = registry(new FakeCluster());
+    r.observe(at('5'));
+    assert.equal(r.isOwnWrite(at('5')), false, 'told, not written');
+    assert.equal(r.ownCopy(NS, 'a'), undefined);
+    r.wrote(at('6'));
+    assert.equal(r.isOwnWrite(at('6')), true);
+    assert.equal(r.ownCopy(NS, 'a')?.resourceVersion, '6');
+    r.observe(at('6'));
+    assert.equal(r.isOwnWrite(at('6')), true, 'its own event does not make it someone else\'s');
+    assert.equal(r.isOwnWrite(at('5')), false, 'an older version is not the echo');
+    r.observe(at('7'));
+    assert.equal(r.isOwnWrite(at('6')), false);
+    assert.equal(r.isOwnWrite(at('7')), false);
+    assert.equal(r.ownCopy(NS, 'a'), undefined);
+  });
+  it('an older reply does not replace a newer version', () => {
+    const r = registry(new FakeCluster());
+    r.observe(at('9'));
+    r.wrote(at('8'));
+    assert.equal(r.get(NS, 'a')?.resourceVersion, '9');
+    assert.equal(r.ownCopy(NS, 'a'), undefined);
+  });
+  it('a refresh that lists the same version keeps it as our own', async () => {
+    const cluster = new FakeCluster();
+    const stored = cluster.putService(makeService({ name: 'a', active: 'web-0' }));
+    const r = registry(cluster);
+    r.wrote(stored);
+    await r.refresh();
+    assert.equal(r.isOwnWrite(stored), true);
+  });
+});

@@ -52,8 +52,8 @@ class ScheduledCluster implements Cluster {
       return out;
     });
   }
-  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>): Promise<void> {
-    return this.at(`patchPodLabels ${pod}`, () => this.world.patchPodLabels(namespace, pod, labels));
+  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<PodView> {
+    return this.at(`patchPodLabels ${pod}`, () => this.world.patchPodLabels(namespace, pod, labels, resourceVersion));
   }
   recordEvent(service: ServiceView, note: EventNote): Promise<void> {
     return this.at('recordEvent', () => this.world.recordEvent(service, note));

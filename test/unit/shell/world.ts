@@ -13,7 +13,8 @@ import type { HandlerContext } from '../../../shared/http/server.js';
 import type { Cluster } from '../../../shared/k8s/cluster.js';
 import type { SliceView } from '../../../shared/k8s/views.js';
 import { createLogger, type Logger } from '../../../shared/log.js';
-import type { FailoverDeps } from '../../../functions/failover/handler.js';
+import { echoObserver, type FailoverDeps } from '../../../functions/failover/handler.js';
+import { createInFlight, createPodEchoes } from '../../../shared/failover/echo.js';
 import type { FakeCluster } from './fake-cluster.js';
 
 export const KEYS = keysFor('baton.dev');
@@ -138,7 +139,7 @@ export interface Rig {
   readonly clock: { now: number };
 }
 
-export function rig(cluster: FakeCluster, options: { namespaces?: readonly string[]; conflictRetries?: number } = {}): Rig {
+export function rig(cluster: FakeCluster, options: { namespaces?: readonly string[]; conflictRetries?: number; echoes?: boolean; roleLabels?: boolean } = {}): Rig {
   const logger = silentLogger();
   const emitter = new RecordingEmitter();
   const clock = { now: T0 };
@@ -146,7 +147,21 @@ export function rig(cluster: FakeCluster, options: { namespaces?: readonly strin
   const reporter = createReporter({ cluster, emitter, logger, keys: KEYS, now });
   const namespaces = options.namespaces ?? [];
   const registry = createRegistry({ cluster, keys: KEYS, namespaces, logger, now });
-  const deps: FailoverDeps = { cluster, keys: KEYS, logger, reporter, registry, namespaces, conflictRetries: options.conflictRetries ?? 3, now };
+  // As main.ts wires it: the index and the echo memory learn of every own write.
+  const echoes = options.echoes ? createPodEchoes() : undefined;
+  const inFlight = options.echoes ? createInFlight() : undefined;
+  const deps: FailoverDeps = {
+    cluster,
+    keys: KEYS,
+    logger,
+    reporter,
+    registry,
+    namespaces,
+    conflictRetries: options.conflictRetries ?? 3,
+    now,
+    ...(echoes && inFlight ? { echoes, inFlight, observer: echoObserver(registry, echoes, inFlight) } : {}),
+    ...(options.roleLabels !== undefined ? { roleLabels: options.roleLabels } : {}),
+  };
   return { cluster, emitter, reporter, registry, deps, clock };
 }
 
