@@ -10,6 +10,7 @@ import { checkCompletion, isCompleted, readyPods } from '../../shared/failover/c
 import { MODE_VALUE, type ServiceView } from '../../shared/failover/model.js';
 import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result, type WriteObserver } from '../../shared/failover/reconcile.js';
 import type { InFlight, PodEchoes } from '../../shared/failover/echo.js';
+import { removeLeftoverLabels } from '../../shared/failover/leftovers.js';
 import type { Registry } from '../../shared/failover/registry.js';
 import type { Reporter } from '../../shared/failover/report.js';
 import { podView, serviceView, sliceView } from '../../shared/k8s/views.js';
@@ -70,7 +71,10 @@ async function onPod(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: '
     for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, pod.namespace)) deps.registry.observe(s);
     services = deps.registry.selecting(pod.namespace, pod.labels);
   }
-  if (services.length === 0) return ignored('no opted-in service selects this pod');
+  if (services.length === 0) {
+    if (deps.keys.podId in pod.labels) return handled(await removeLeftoverLabels(deps.cluster, pod, deps.keys));
+    return ignored('no opted-in service selects this pod');
+  }
   // A readiness change always gets a look; a label write of our own that changed nothing
   // else (echo.ts) does not.
   if (event.action === 'update' && deps.echoes) {

@@ -5,7 +5,9 @@ import type { PodNetwork } from './podnet.js';
 
 export interface Sent {
   readonly seq: number;
+  /** When the request started, and when its answer (or error) came back. */
   readonly at: number;
+  readonly done: number;
   /** The pod the balancer chose (from the endpoint's targetRef), or undefined when next() threw. */
   readonly chosen: string | undefined;
   readonly ok: boolean;
@@ -32,9 +34,9 @@ export function startTraffic(balancer: EndpointsBalancer, net: PodNetwork, clien
         const e = balancer.next();
         chosen = e.pod?.name ?? e.address;
         const r = await net.send(e.address, e.port, client, n);
-        sent.push({ seq: n, at, chosen, ok: r.ok, why: r.ok ? undefined : r.why });
+        sent.push({ seq: n, at, done: Date.now(), chosen, ok: r.ok, why: r.ok ? undefined : r.why });
       } catch (error) {
-        sent.push({ seq: n, at, chosen, ok: false, why: error instanceof Error ? error.name : String(error) });
+        sent.push({ seq: n, at, done: Date.now(), chosen, ok: false, why: error instanceof Error ? error.name : String(error) });
       }
       await new Promise((r) => setTimeout(r, pauseMs));
     }

@@ -158,13 +158,18 @@ describe('failover handler: events nobody cares about cost no API request', () =
     );
   });
 
-  it('property: a baton-labelled pod the index does not know costs exactly one list of Services', async () => {
+  it('property: a baton-labelled pod no opted-in Service selects costs two lists and at most a guarded label removal', async () => {
     await fc.assert(
       fc.asyncProperty(arbitraryPod(emptyNamespaces, fc.string({ minLength: 1, maxLength: 36 }).map((id) => ({ [KEYS.podId]: id }))), async ({ pod, action }) => {
         const r = steadyWorld();
         const outcome = await createFailoverHandler(r.deps)(podEvent(pod, action), CONTEXT);
-        assert.equal(outcome.status, 'ignored');
-        assert.deepEqual(r.cluster.calls, [{ method: 'listServices', labelSelector: `${KEYS.mode}=active-standby`, namespace: pod.namespace }]);
+        assert.equal(outcome.status, 'handled');
+        const [optedIn, all, ...rest] = r.cluster.calls;
+        assert.deepEqual(optedIn, { method: 'listServices', labelSelector: `${KEYS.mode}=active-standby`, namespace: pod.namespace });
+        assert.deepEqual(all, { method: 'listServices', labelSelector: '', namespace: pod.namespace });
+        // Only ever the removal of baton's own labels from that very pod; never a Service write.
+        for (const call of rest) assert.deepEqual(call, { method: 'patchPodLabels', namespace: pod.namespace, pod: pod.name, labels: { [KEYS.podId]: null, [KEYS.role]: null } });
+        assert.ok(rest.length <= 1);
       }),
       { numRuns: 200 },
     );
