@@ -96,7 +96,14 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
     if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
     const pods = await podsFor(deps, service);
     const now = deps.now();
-    const { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? true });
+    let { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? true });
+    const requested = plan.kind === 'refuse-switchover' ? plan.requested : undefined;
+    if (requested !== undefined && !pods.some((p) => p.name === requested)) {
+      // Only the selected pods were listed; a requested pod outside the selector exists
+      // or not, and the refusal should say which. Looked up only on this rare path.
+      const stranger = await cluster.findPod(service.namespace, requested);
+      if (stranger) ({ plan, podProblems } = decide({ service, pods: [...pods, stranger], keys, now, roleLabels: deps.roleLabels ?? true }));
+    }
     if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
       // Only the Service write is checked against the truth by the server (its
       // precondition); anything else — including labelling a pod before that write — is

@@ -20,6 +20,8 @@ export interface Cluster {
   getService(namespace: string, name: string): Promise<ServiceView>;
   listServices(labelSelector: string, namespace?: string): Promise<ServiceView[]>;
   listPods(namespace: string, selector: Labels): Promise<PodView[]>;
+  /** One pod by name, through `list` (the functions have no `get` on pods); undefined if none. */
+  findPod(namespace: string, name: string): Promise<PodView | undefined>;
   listEndpointSlices(namespace: string, service: string): Promise<SliceView[]>;
   /** Merge patch with `metadata.resourceVersion` as precondition: 409 if the Service moved on. */
   patchService(service: ServiceView, write: ServiceWrite): Promise<ServiceView>;
@@ -104,6 +106,11 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       }),
     listPods: (namespace, selector) =>
       call(`list pods in ${namespace}`, async () => (await core.listNamespacedPod({ namespace, labelSelector: labelSelector(selector) }, base)).items.map(podView)),
+    findPod: (namespace, name) =>
+      call(`find pod ${namespace}/${name}`, async () => {
+        const [found] = (await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` }, base)).items;
+        return found ? podView(found) : undefined;
+      }),
     listEndpointSlices: (namespace, service) =>
       call(`list endpointslices of ${namespace}/${service}`, async () =>
         (await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` }, base)).items.map(sliceView),

@@ -6,12 +6,13 @@ import { selectorPatch, type Cluster, type EventNote } from '../../../shared/k8s
 import type { SliceView } from '../../../shared/k8s/views.js';
 import type { Labels, PodView, ServiceView, ServiceWrite } from '../../../shared/failover/model.js';
 
-export type Method = 'getService' | 'listServices' | 'listPods' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'recordEvent';
+export type Method = 'getService' | 'listServices' | 'listPods' | 'findPod' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'recordEvent';
 
 export type Call =
   | { readonly method: 'getService'; readonly namespace: string; readonly name: string }
   | { readonly method: 'listServices'; readonly labelSelector: string; readonly namespace: string | undefined }
   | { readonly method: 'listPods'; readonly namespace: string; readonly selector: Labels }
+  | { readonly method: 'findPod'; readonly namespace: string; readonly name: string }
   | { readonly method: 'listEndpointSlices'; readonly namespace: string; readonly service: string }
   | { readonly method: 'patchService'; readonly namespace: string; readonly name: string; readonly resourceVersion: string; readonly write: ServiceWrite }
   | { readonly method: 'patchPodLabels'; readonly namespace: string; readonly pod: string; readonly labels: Readonly<Record<string, string | null>> }
@@ -204,6 +205,13 @@ export class FakeCluster implements Cluster {
     const call: Call = { method: 'listPods', namespace, selector: { ...selector } };
     this.enter(call);
     return this.reply(call, [...this.pods.values()].filter((p) => p.namespace === namespace && matches(p.labels, selector)).map(copyPod));
+  }
+
+  async findPod(namespace: string, name: string): Promise<PodView | undefined> {
+    const call: Call = { method: 'findPod', namespace, name };
+    this.enter(call);
+    const found = this.pods.get(key(namespace, name));
+    return this.reply(call, found ? copyPod(found) : undefined);
   }
 
   async listEndpointSlices(namespace: string, service: string): Promise<SliceView[]> {

@@ -42,6 +42,9 @@ class ScheduledCluster implements Cluster {
   listPods(namespace: string, selector: Labels): Promise<PodView[]> {
     return this.at('listPods', () => this.world.listPods(namespace, selector));
   }
+  findPod(namespace: string, name: string): Promise<PodView | undefined> {
+    return this.at('findPod', () => this.world.findPod(namespace, name));
+  }
   listEndpointSlices(namespace: string, service: string): Promise<SliceView[]> {
     return this.at('listEndpointSlices', () => this.world.listEndpointSlices(namespace, service));
   }
