@@ -3,6 +3,7 @@
 // channels: they are sent after the write, and a failure is logged, never thrown.
 import { auditId, auditSubject, COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../audit/schemas.js';
 import type { Emitter } from '../audit/emit.js';
+import { evidenceSender } from '../audit/evidence.js';
 import { createRepeatFilter } from '../audit/repeats.js';
 import type { Cluster, EventNote } from '../k8s/cluster.js';
 import type { Logger } from '../log.js';
@@ -60,13 +61,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
   const fresh = createRepeatFilter(deps.now);
   const ref = (s: ServiceView): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
 
-  const send = async (service: ServiceView, draft: AuditDraft, note: EventNote): Promise<void> => {
-    const line = { service: `${service.namespace}/${service.name}`, type: draft.type, id: draft.id, reason: note.reason };
-    logger.info(line, note.message);
-    const [emitted, recorded] = await Promise.allSettled([emitter.emit(draft), cluster.recordEvent(service, note)]);
-    if (emitted.status === 'fulfilled' && !emitted.value.delivered && !('skipped' in emitted.value)) logger.warn({ ...line, error: emitted.value.error }, 'audit event not delivered');
-    if (recorded.status === 'rejected') logger.warn({ ...line, error: String(recorded.reason) }, 'kubernetes event not recorded');
-  };
+  const send = evidenceSender({ emitter, logger, recordEvent: (service, note) => cluster.recordEvent(service, note) });
 
   return {
     switched: (service, plan, now) => {

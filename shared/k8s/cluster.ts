@@ -30,7 +30,7 @@ export interface Cluster {
    * Resolves to the pod as the write left it.
    */
   patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<PodView>;
-  recordEvent(service: ServiceView, note: EventNote): Promise<void>;
+  recordEvent(service: ServiceRef, note: EventNote): Promise<void>;
   /** Requests sent so far, for tests and figures. */
   readonly requestCount: number;
 }

@@ -18,7 +18,6 @@ export interface IngressHolder {
 export interface RoutesApi {
   /** Every Service in scope (one request per namespace, or one for all). */
   listServices(namespaces: readonly string[]): Promise<RouteService[]>;
-  getService(namespace: string, name: string): Promise<RouteService>;
   /** Ingresses labelled as baton's, in scope. */
   listIngresses(namespaces: readonly string[]): Promise<RouteIngress[]>;
   /** undefined when no Ingress has that name. */
@@ -53,7 +52,6 @@ export async function connectRoutes(options: { kubeConfig: k8s.KubeConfig; timeo
           async (namespace) => (await core.listNamespacedService({ namespace }, base)).items.map(routeService),
         ),
       ),
-    getService: (namespace, name) => call(`get service ${namespace}/${name}`, async () => routeService(await core.readNamespacedService({ namespace, name }, base))),
     listIngresses: (namespaces) =>
       call('list ingresses', () =>
         inScope(

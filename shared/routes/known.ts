@@ -7,8 +7,6 @@ import type { RouteIngress, RouteKeys, RouteService } from './model.js';
 import { keyOf } from './plan.js';
 
 export interface Known {
-  /** A digest of everything about a Service that a route depends on. */
-  fingerprint(service: RouteService): string;
   /** True when the Service looks exactly as it did at the last successful pass. */
   unchanged(service: RouteService): boolean;
   /** The Ingress baton keeps for the Service, as last seen. */
@@ -35,12 +33,12 @@ export function createKnown(keys: RouteKeys): Known {
     // Oldest first: a Set iterates in insertion order.
     if (echoes.size > MAX_ECHOES) echoes.delete(echoes.values().next().value!);
   };
+  // A digest of everything about a Service that a route depends on.
   const fingerprint = (service: RouteService): string => {
     const relevant = [keys.host, keys.legacyHost, keys.path, keys.port, keys.tlsSecret].map((k) => (Object.hasOwn(service.annotations, k) ? service.annotations[k] : null));
     return createHash('sha256').update(JSON.stringify([service.uid, relevant, service.ports])).digest('base64url');
   };
   return {
-    fingerprint,
     unchanged: (service) => fingerprints.get(keyOf(service)) === fingerprint(service),
     routeOf: (namespace, name) => routes.get(`${namespace}/${name}`),
     listed: (uid) => uids.has(uid),

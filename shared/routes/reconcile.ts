@@ -6,7 +6,7 @@ import type { RoutesApi } from '../k8s/routes-api.js';
 import type { Logger } from '../log.js';
 import { desiredIngress } from './ingress.js';
 import type { Known } from './known.js';
-import type { RouteIngress, RouteKeys } from './model.js';
+import { ingressNameFor, type RouteIngress, type RouteKeys } from './model.js';
 import { keyOf, planRoutes, type Apply, type RoutePlan } from './plan.js';
 import type { RouteReporter } from './report.js';
 
@@ -66,7 +66,6 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus): Promise
   const written: RouteIngress[] = [];
   const removedUids = new Set<string>();
   const touched = new Set<string>();
-  let removed = 0;
   for (const removal of plan.removals) {
     try {
       await api.deleteIngress(removal.ingress);
@@ -77,7 +76,6 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus): Promise
     }
     deps.known.deleted(removal.ingress.uid);
     removedUids.add(removal.ingress.uid);
-    removed += 1;
     if (removal.service) {
       touched.add(keyOf(removal.service));
       pending.push(reporter.removed(removal.service, removal.ingress, removal.reason));
@@ -86,7 +84,7 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus): Promise
   let applied = 0;
   let problems = 0;
   for (const apply of plan.applies) {
-    const outcome = await applyOne(deps, apply);
+    const outcome = await applyOne(apply);
     if (outcome === 'applied') applied += 1;
     else problems += 1;
   }
@@ -97,22 +95,22 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus): Promise
     else pending.push(reporter.conflict(verdict.service, verdict.route, { kind: 'Service', ...verdict.holder }));
   }
   await Promise.all(pending);
-  return { applied, removed, problems, written, removedUids };
+  return { applied, removed: removedUids.size, problems, written, removedUids };
 
-  async function applyOne(d: RoutesDeps, a: Apply): Promise<'applied' | 'blocked'> {
-    const body = desiredIngress(a.service, a.route, a.claimedAt, d.keys);
+  async function applyOne(a: Apply): Promise<'applied' | 'blocked'> {
+    const name = ingressNameFor(a.service.name);
     if (a.current === undefined) {
       // The list only shows baton's Ingresses; the name may still be taken by someone else's.
-      const holder = await d.api.getIngress(a.service.namespace, body.metadata!.name!);
+      const holder = await api.getIngress(a.service.namespace, name);
       if (holder && !(holder.managed && holder.ownerUid === a.service.uid)) {
-        await reporter.conflict(a.service, a.route, { kind: 'Ingress', namespace: a.service.namespace, name: body.metadata!.name!, uid: holder.uid });
+        await reporter.conflict(a.service, a.route, { kind: 'Ingress', namespace: a.service.namespace, name, uid: holder.uid });
         return 'blocked';
       }
       // Ours, but newer than the list: plan again from a list that has it.
-      if (holder) throw new ConflictError(`ingress ${body.metadata!.name} appeared after the list`, 409);
+      if (holder) throw new ConflictError(`ingress ${name} appeared after the list`, 409);
     }
-    const ingress = await d.api.applyIngress(body, a.current?.resourceVersion);
-    d.known.wrote(ingress);
+    const ingress = await api.applyIngress(desiredIngress(a.service, a.route, a.claimedAt, deps.keys), a.current?.resourceVersion);
+    deps.known.wrote(ingress);
     written.push(ingress);
     pending.push(reporter.applied(a.service, ingress, a.route, a.claimedAt));
     return 'applied';

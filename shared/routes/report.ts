@@ -3,6 +3,7 @@
 // logged, never thrown.
 import { auditId, auditSubject, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, type AuditDraft, type RouteData } from '../audit/schemas.js';
 import type { Emitter } from '../audit/emit.js';
+import { evidenceSender } from '../audit/evidence.js';
 import { createRepeatFilter } from '../audit/repeats.js';
 import type { EventNote, ServiceRef } from '../k8s/cluster.js';
 import type { Logger } from '../log.js';
@@ -58,16 +59,7 @@ export function createRouteReporter(deps: {
   const ref = (s: ServiceRef): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
   const time = (): string => new Date(deps.now()).toISOString();
 
-  const send = async (service: ServiceRef, draft: AuditDraft, note: EventNote): Promise<void> => {
-    const line = { service: `${service.namespace}/${service.name}`, type: draft.type, id: draft.id, reason: note.reason };
-    if (note.type === 'Warning') logger.warn(line, note.message);
-    else logger.info(line, note.message);
-    // A deleted Service cannot carry an Event; the audit event is the record.
-    const record = service.resourceVersion ? deps.recordEvent(service, note) : Promise.resolve();
-    const [emitted, recorded] = await Promise.allSettled([emitter.emit(draft), record]);
-    if (emitted.status === 'fulfilled' && !emitted.value.delivered && !('skipped' in emitted.value)) logger.warn({ ...line, error: emitted.value.error }, 'audit event not delivered');
-    if (recorded.status === 'rejected') logger.warn({ ...line, error: String(recorded.reason) }, 'kubernetes event not recorded');
-  };
+  const send = evidenceSender({ emitter, logger, recordEvent: deps.recordEvent });
 
   return {
     applied: (service, ingress, route, claimedAt) =>

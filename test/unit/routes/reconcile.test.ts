@@ -28,12 +28,6 @@ class FakeRoutesApi implements RoutesApi {
     return this.calls.length;
   }
   listServices = async (): Promise<RouteService[]> => (this.calls.push('list services'), [...this.services]);
-  getService = async (namespace: string, name: string): Promise<RouteService> => {
-    this.calls.push('get service');
-    const found = this.services.find((s) => s.namespace === namespace && s.name === name);
-    if (!found) throw new NotFoundError('gone', 404);
-    return found;
-  };
   listIngresses = async (): Promise<RouteIngress[]> => (this.calls.push('list ingresses'), [...this.ingresses]);
   getIngress = async (namespace: string, name: string) => {
     this.calls.push('get ingress');
