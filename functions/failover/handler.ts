@@ -1,19 +1,24 @@
-// Event in, Service(s) to look at out. The event only says where to look: every
-// decision is made by reconcile() on a fresh read, so a forged, stale, duplicated or
-// reordered event can at worst cause a look, never a wrong switch.
+// Event in, Service(s) to look at out. An event is a hint from whoever could reach the
+// function: its body may say where to look (namespace, name, the labels a pod claims to
+// have), and nothing more. Every decision, every write and every entry of the index
+// rests on what the API server returned to baton — the types (Observed) hold that line —
+// so a forged, stale, duplicated or reordered event can at worst cause a look.
 import { SERVICE_NAME_LABEL } from '../../shared/events/objects.js';
 import type { ResourceEvent, Screen } from '../../shared/events/incoming.js';
 import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
 import { checkCompletion, isCompleted, readyPods } from '../../shared/failover/completion.js';
-import { MODE_VALUE, type ServiceView } from '../../shared/failover/model.js';
+import { createCoalescer } from '../../shared/failover/coalesce.js';
+import { MODE_VALUE, type Labels, type Observed, type ServiceView } from '../../shared/failover/model.js';
 import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result, type WriteObserver } from '../../shared/failover/reconcile.js';
 import type { InFlight, PodEchoes } from '../../shared/failover/echo.js';
 import { removeLeftoverLabels } from '../../shared/failover/leftovers.js';
 import type { Registry } from '../../shared/failover/registry.js';
 import type { Reporter } from '../../shared/failover/report.js';
+import { NotFoundError } from '../../shared/k8s/errors.js';
 import { podView, serviceView, sliceView } from '../../shared/k8s/views.js';
+import { batonAnnotationKeys } from '../../shared/failover/release.js';
 
 /** How main.ts (and tests) tell the index and the echo memory about baton's own writes. */
 export function echoObserver(registry: Registry, echoes: PodEchoes, inFlight?: InFlight): WriteObserver {
@@ -40,55 +45,101 @@ function summarize(results: ReadonlyArray<readonly [string, Result]>): Outcome {
   return handled(results.map(([s, r]) => `${s}: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`).join('; '));
 }
 
-async function onService(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: 'Service' }>): Promise<Outcome> {
-  const service = serviceView(event.object);
-  if (event.action === 'delete') {
-    deps.registry.forget(service.namespace, service.name);
-    return ignored('service deleted');
-  }
-  // The echo of this instance's own write: the state a decision on a fresh read of the
-  // pods produced. Pod changes since that read arrive as pod events of their own.
-  await deps.inFlight?.settled(service.namespace, 'Service', service.name);
-  if (deps.registry.isOwnWrite(service)) return ignored('echo of baton\'s own write');
-  // An event's object is as good as a read only when the index (fed by reads and
-  // earlier events) already holds that very version. Anything else — a newer version,
-  // a reordered older one, or a forged Service nobody has seen — is a hint, which may
-  // lead to a guarded Service write but to nothing else without a read first.
-  const known = deps.registry.get(service.namespace, service.name);
-  const asRead = known !== undefined && known.resourceVersion === service.resourceVersion;
-  deps.registry.observe(service);
-  if (!isOptedIn(service, deps.keys) && !hasBatonState(service, deps.keys)) return ignored('service not opted in');
-  const result = await reconcile(deps, service, { service, asRead });
-  return summarize([[service.name, result]]);
+/** How a look starts: from the index's copy (may lag), or from a read made for it. */
+type Look = 'index' | 'read';
+
+interface Looks {
+  /** One coalesced look at a Service; see coalesce.ts. */
+  service(deps: FailoverDeps, namespace: string, name: string, how: Look): Promise<Result>;
 }
 
-async function onPod(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: 'Pod' }>): Promise<Outcome> {
-  const pod = podView(event.object);
-  let services: ServiceView[] = deps.registry.selecting(pod.namespace, pod.labels);
-  if (services.length === 0 && deps.keys.podId in pod.labels) {
+function createLooks(): Looks {
+  const coalescer = createCoalescer<Look, Result>((a, b) => (a === 'read' || b === 'read' ? 'read' : 'index'));
+  return {
+    service: (deps, namespace, name, how) => coalescer.run(`${namespace}/${name}`, how, (mode) => look(deps, namespace, name, mode)),
+  };
+}
+
+async function look(deps: FailoverDeps, namespace: string, name: string, how: Look): Promise<Result> {
+  const gone: Result = { outcome: 'gone', detail: 'service no longer exists' };
+  let basis: Observed<ServiceView> | undefined;
+  if (how === 'index') basis = deps.registry.get(namespace, name);
+  if (basis === undefined) {
+    try {
+      basis = await deps.cluster.getService(namespace, name);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      deps.registry.forget(namespace, name);
+      return gone;
+    }
+    deps.registry.observe(basis);
+    how = 'read';
+  }
+  if (!isOptedIn(basis, deps.keys) && !hasBatonState(basis, deps.keys)) return { outcome: 'ignored', detail: 'not opted in' };
+  return reconcile(deps, { namespace, name }, { service: basis, fresh: how === 'read' });
+}
+
+async function onService(deps: FailoverDeps, looks: Looks, event: Extract<ResourceEvent, { kind: 'Service' }>): Promise<Outcome> {
+  const { namespace, name, resourceVersion } = event.object.metadata;
+  if (event.action !== 'delete') {
+    // The echo of this instance's own write: the state a decision on a fresh read of the
+    // pods produced. Pod changes since that read arrive as pod events of their own. An
+    // event that merely claims that version is answered the same way, and loses nothing:
+    // a genuine change carries a version of its own.
+    await deps.inFlight?.settled(namespace, 'Service', name);
+    if (deps.registry.isOwnWrite(namespace, name, resourceVersion)) return ignored('echo of baton\'s own write');
+  }
+  // A Service the index does not hold, whose event shows neither the opt-in label nor
+  // anything of baton's, is left alone without a request. That spares work only: a
+  // forged copy cannot hide the genuine event, which is judged on its own content.
+  const claimed = serviceView(event.object);
+  if (!deps.registry.get(namespace, name) && !isOptedIn(claimed, deps.keys) && !mentionsBaton(claimed, deps.keys)) return ignored('service not opted in');
+  // Otherwise the Service is read, whatever the event says (added, changed, deleted):
+  // that read decides whether it is opted in, what it selects, and whether it exists.
+  return summarize([[name, await looks.service(deps, namespace, name, 'read')]]);
+}
+
+/** Anything of baton's in a Service (its key in the selector, one of its annotations), whoever wrote it. */
+function mentionsBaton(service: ServiceView, keys: FailoverDeps['keys']): boolean {
+  return Object.hasOwn(service.selector, keys.podId) || batonAnnotationKeys(keys).some((k) => Object.hasOwn(service.annotations, k));
+}
+
+/** Where a pod event says to look: Services that select the labels it claims, or pin the id it claims. */
+function servicesFor(deps: FailoverDeps, namespace: string, uid: string, labels: Labels): Array<Observed<ServiceView>> {
+  const ids = [uid, labels[deps.keys.podId]].filter((id): id is string => id !== undefined && id !== '');
+  const found = new Map<string, Observed<ServiceView>>();
+  for (const s of [...deps.registry.selecting(namespace, labels), ...deps.registry.naming(namespace, ids)]) found.set(s.name, s);
+  return [...found.values()];
+}
+
+async function onPod(deps: FailoverDeps, looks: Looks, event: Extract<ResourceEvent, { kind: 'Pod' }>): Promise<Outcome> {
+  // Claims, not facts: they pick which Services to look at, and a look reads the pods.
+  const claimed = podView(event.object);
+  let services = servicesFor(deps, claimed.namespace, claimed.uid, claimed.labels);
+  if (services.length === 0 && deps.keys.podId in claimed.labels) {
     // baton labelled this pod, yet the index knows no Service for it: the index may be
     // behind. One list of the namespace's opted-in Services settles it.
-    for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, pod.namespace)) deps.registry.observe(s);
-    services = deps.registry.selecting(pod.namespace, pod.labels);
+    for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, claimed.namespace)) deps.registry.observe(s);
+    services = servicesFor(deps, claimed.namespace, claimed.uid, claimed.labels);
+    if (services.length === 0) return handled(await removeLeftoverLabels(deps.cluster, claimed.namespace, claimed.name, deps.keys));
   }
-  if (services.length === 0) {
-    if (deps.keys.podId in pod.labels) return handled(await removeLeftoverLabels(deps.cluster, pod, deps.keys));
-    return ignored('no opted-in service selects this pod');
-  }
+  if (services.length === 0) return ignored('no opted-in service selects this pod');
   // A readiness change always gets a look; a label write of our own that changed nothing
   // else (echo.ts) does not.
   if (event.action === 'update' && deps.echoes) {
-    await deps.inFlight?.settled(pod.namespace, 'Pod', pod.name);
-    if (deps.echoes.isEcho(pod, services)) return ignored('echo of baton\'s own label write');
+    await deps.inFlight?.settled(claimed.namespace, 'Pod', claimed.name);
+    if (deps.echoes.isEcho(claimed, services)) return ignored('echo of baton\'s own label write');
   }
-  const results: Array<readonly [string, Result]> = [];
-  for (const s of services) results.push([s.name, await reconcile(deps, s, { service: s, asRead: false })]);
+  // Services over the same pods are looked at side by side, not one after another.
+  const results = await Promise.all(services.map(async (s) => [s.name, await looks.service(deps, s.namespace, s.name, 'index')] as const));
   return summarize(results);
 }
 
 async function onSlice(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: 'EndpointSlice' }>): Promise<Outcome> {
   const namespace = event.object.metadata.namespace;
   const name = event.object.metadata.labels[SERVICE_NAME_LABEL];
+  // Only a Service the index holds (read from the API) is checked, and the check reads
+  // the slices and the Service itself; this slice's body can only spare that work.
   if (event.action === 'delete' || !name || !deps.registry.get(namespace, name)) return ignored('slice of a service that is not opted in');
   // Completion needs exactly one ready pod across all the Service's slices. This slice
   // alone showing more rules it out for any version of the Service; the change that
@@ -132,12 +183,13 @@ export function createFailoverHandler(deps: FailoverDeps): Handler {
 }
 
 function handle(deps: FailoverDeps): Handler {
+  const looks = createLooks();
   return resourceHandler(deps.namespaces, async (event) => {
     switch (event.kind) {
       case 'Service':
-        return await onService(deps, event);
+        return await onService(deps, looks, event);
       case 'Pod':
-        return await onPod(deps, event);
+        return await onPod(deps, looks, event);
       case 'EndpointSlice':
         return await onSlice(deps, event);
       case 'Ingress':

@@ -24,6 +24,7 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
     inFlight,
     observer,
     roleLabels: config.roleLabels,
+    peers: (namespace) => registry.inNamespace(namespace),
     namespaces: config.namespaces,
     conflictRetries: config.conflictRetries,
     now,

@@ -5,7 +5,7 @@ import { checkCompletion } from '../../shared/failover/completion.js';
 import { MODE_VALUE } from '../../shared/failover/model.js';
 import { reconcile, type ReconcileDeps, type Result } from '../../shared/failover/reconcile.js';
 import type { Reporter } from '../../shared/failover/report.js';
-import type { ServiceView } from '../../shared/failover/model.js';
+import type { Observed, ServiceView } from '../../shared/failover/model.js';
 
 export interface SweepDeps extends ReconcileDeps {
   readonly reporter: Reporter;
@@ -23,7 +23,7 @@ export interface SweepSummary {
 export async function sweep(deps: SweepDeps): Promise<SweepSummary> {
   const started = deps.now();
   const selector = `${deps.keys.mode}=${MODE_VALUE}`;
-  const services: ServiceView[] =
+  const services: Array<Observed<ServiceView>> =
     deps.namespaces.length === 0 ? await deps.cluster.listServices(selector) : (await Promise.all(deps.namespaces.map((ns) => deps.cluster.listServices(selector, ns)))).flat();
   const outcomes: Record<string, number> = {};
   const errors: string[] = [];
@@ -32,7 +32,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepSummary> {
     for (let i = next++; i < services.length; i = next++) {
       const s = services[i]!;
       try {
-        const result: Result = await reconcile(deps, s);
+        // The list is a read made for this sweep: as good as a get of each Service.
+        const result: Result = await reconcile(deps, s, { service: s, fresh: true });
         outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
         if (result.outcome === 'steady' || result.outcome === 'switched') await checkCompletion(deps, s);
       } catch (error) {

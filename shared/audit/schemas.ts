@@ -252,14 +252,25 @@ const FAILOVER_PREFIX = 'dev.baton.failover.';
 
 type TermScopedType = typeof PROMOTED | typeof SWITCHOVER | typeof UNAVAILABLE | typeof COMPLETED | typeof RELEASED;
 
+/**
+ * A term alone does not name a decision: terms restart at 1 after an opt-out, and a term
+ * annotation someone corrupted reads as 0. The time the Service records for the term's
+ * switch (`switched-at`, ms; 0 before the first switch) does: the guarded write that
+ * made the term was the only one to succeed from its basis, and a later term can only be
+ * written after it.
+ */
+export interface TermMark {
+  readonly term: number;
+  readonly decidedAt: number;
+}
+
 export type AuditIdParts =
-  | { readonly type: TermScopedType; readonly serviceUid: string; readonly term: number }
-  | {
+  | ({ readonly type: TermScopedType; readonly serviceUid: string } & TermMark)
+  | ({
       readonly type: typeof SWITCHOVER_REFUSED;
       readonly serviceUid: string;
-      readonly term: number;
       readonly requested: string;
-    }
+    } & TermMark)
   | { readonly type: typeof CONFIG_INVALID | typeof ROUTE_INVALID; readonly serviceUid: string; readonly problems: readonly ConfigProblem[] }
   /** Each write of an Ingress is its own event: the version it produced names it. */
   | { readonly type: typeof ROUTE_APPLIED; readonly serviceUid: string; readonly ingressResourceVersion: string }
@@ -273,7 +284,7 @@ export type AuditIdParts =
 export function auditId(parts: AuditIdParts): string {
   switch (parts.type) {
     case SWITCHOVER_REFUSED:
-      return `${parts.serviceUid}.${digest16(['switchover.refused', parts.requested, parts.term])}`;
+      return `${parts.serviceUid}.${digest16(['switchover.refused', parts.requested, parts.term, parts.decidedAt])}`;
     case CONFIG_INVALID:
       return `${parts.serviceUid}.${digest16(['config.invalid', canonicalProblems(parts.problems)])}`;
     case ROUTE_INVALID:
@@ -285,7 +296,7 @@ export function auditId(parts: AuditIdParts): string {
     case ROUTE_CONFLICT:
       return `${parts.serviceUid}.${digest16(['route.conflict', parts.host, parts.path, parts.holderUid])}`;
     default:
-      return `${parts.serviceUid}.${parts.term}.${parts.type.slice(FAILOVER_PREFIX.length)}`;
+      return `${parts.serviceUid}.${parts.term}-${parts.decidedAt}.${parts.type.slice(FAILOVER_PREFIX.length)}`;
   }
 }
 

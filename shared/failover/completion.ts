@@ -4,7 +4,8 @@
 import type { Cluster } from '../k8s/cluster.js';
 import { ConflictError, NotFoundError } from '../k8s/errors.js';
 import type { SliceView } from '../k8s/views.js';
-import type { Keys, ServiceView } from './model.js';
+import type { Keys, Observed, ServiceView } from './model.js';
+import { readTerm } from './settings.js';
 import { isOptedIn, patchService, type ServiceRef, type WriteObserver } from './reconcile.js';
 import type { Completion, Reporter } from './report.js';
 
@@ -26,8 +27,7 @@ export function isCompleted(service: ServiceView, keys: Keys): boolean {
 
 export function completionDue(service: ServiceView, slices: readonly SliceView[], keys: Keys, now: number): Completion | undefined {
   if (!isOptedIn(service, keys)) return undefined;
-  const termText = service.annotations[keys.term];
-  const term = termText && /^\d+$/.test(termText) ? Number(termText) : 0;
+  const term = readTerm(service.annotations[keys.term]);
   if (term < 1 || service.annotations[keys.completedTerm] === String(term)) return undefined;
   const activeUid = service.selector[keys.podId];
   const decidedAt = Date.parse(service.annotations[keys.switchedAt] ?? '');
@@ -45,9 +45,9 @@ export async function checkCompletion(
    * completion record is guarded by its resourceVersion; if that is stale the write
    * gets 409 and the check is done again on a fresh read.
    */
-  basis?: ServiceView,
+  basis?: Observed<ServiceView>,
 ): Promise<'completed' | 'not-yet' | 'gone'> {
-  let service: ServiceView;
+  let service: Observed<ServiceView>;
   if (basis) service = basis;
   else {
     try {

@@ -8,12 +8,13 @@ import {
   type PodProblem,
   type PodView,
   type ServiceSettings,
+  type ServiceWrite,
   type ServiceView,
   type SwitchReason,
 } from './model.js';
-import { roleWrites } from './pod-labels.js';
+import { impostorWrites, roleWrites } from './pod-labels.js';
 import { releaseOrIgnore } from './release.js';
-import { annotation, readPriority, readSettings, userSelector } from './settings.js';
+import { annotation, ownsRecord, readPriority, readSettings, readTerm, savedSelector, userSelector } from './settings.js';
 import { missingTargetReason, unfitTargetReason } from './switchover.js';
 
 export interface DecideInput {
@@ -28,6 +29,12 @@ export interface DecideInput {
    * get only their pod-id label, and a role label left from earlier is removed.
    */
   readonly roleLabels?: boolean;
+  /**
+   * Pod uids that other opted-in Services in the namespace route to. With role labels on,
+   * a pod active for any Service is labelled active, so two Services over the same pods
+   * write the same role and never undo each other's label.
+   */
+  readonly activeElsewhere?: ReadonlySet<string>;
 }
 
 export interface Decision {
@@ -40,6 +47,7 @@ interface Context {
   readonly keys: Keys;
   readonly now: number;
   readonly roleLabels: boolean;
+  readonly activeElsewhere: ReadonlySet<string>;
   readonly settings: ServiceSettings;
   readonly selector: Labels;
   readonly namespacePods: readonly PodView[];
@@ -76,7 +84,7 @@ export function decide(input: DecideInput): Decision {
     return { plan: { kind: 'invalid-config', problems }, podProblems };
   }
 
-  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? true);
+  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? true, input.activeElsewhere ?? new Set());
   return { plan: plan(ctx), podProblems };
 }
 
@@ -89,6 +97,7 @@ function context(
   namespacePods: readonly PodView[],
   candidates: readonly PodView[],
   roleLabels: boolean,
+  activeElsewhere: ReadonlySet<string>,
 ): Context {
   // The selector is what actually routes traffic, so it outranks the annotation; the
   // annotation only speaks when the selector lost baton's key (e.g. a manifest re-apply).
@@ -112,6 +121,7 @@ function context(
     keys,
     now,
     roleLabels,
+    activeElsewhere,
     settings,
     selector,
     namespacePods,
@@ -154,7 +164,8 @@ function plan(ctx: Context): Plan {
       why: settings.failback
         ? `${active.name} is active and healthy, and no healthy pod has a higher priority`
         : `${active.name} is active and healthy`,
-      podWrites: roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels),
+      record: recordRepair(ctx),
+      podWrites: [...impostorWrites(ctx.candidates, keys), ...roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels, ctx.activeElsewhere)],
     };
   }
 
@@ -172,10 +183,14 @@ function plan(ctx: Context): Plan {
     active: ctx.previous?.name,
     term: ctx.term,
     service: pinned
-      ? { selector: ctx.service.selector, annotations: { [keys.unavailableTerm]: String(ctx.term) } }
+      ? { selector: ctx.service.selector, annotations: { [keys.unavailableTerm]: String(ctx.term), [keys.recordOf]: ctx.service.uid } }
       : {
           selector: sortedLabels({ ...ctx.selector, [keys.podId]: NO_POD }),
-          annotations: { [keys.unavailableTerm]: String(ctx.term), [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)) },
+          annotations: {
+            [keys.unavailableTerm]: String(ctx.term),
+            [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)),
+            [keys.recordOf]: ctx.service.uid,
+          },
         },
   };
 }
@@ -232,13 +247,20 @@ function switchTo(ctx: Context, to: PodView, reason: SwitchReason): Plan {
     [keys.switchedAt]: new Date(ctx.now).toISOString(),
     [keys.reason]: reason,
     [keys.unavailableTerm]: null,
+    // A term is completed only once its own slices are seen; a completion left from an
+    // earlier count (terms restart after an opt-out) must not stand for this one.
+    [keys.completedTerm]: null,
+    [keys.recordOf]: service.uid,
   };
   if (Object.hasOwn(service.annotations, keys.switchoverTo)) annotations[keys.switchoverTo] = null;
 
   // The Service must not select by a label the pod does not carry yet, or it would
-  // route to nothing in between.
-  const prerequisites =
-    annotation(to.labels, keys.podId) === to.uid ? [] : [{ pod: to.name, labels: { [keys.podId]: to.uid } }];
+  // route to nothing in between. A pod that carries another pod's id (a copy of a live
+  // pod's labels) would be routed to beside the real one: its label is corrected first.
+  const prerequisites = [
+    ...(annotation(to.labels, keys.podId) === to.uid ? [] : [{ pod: to.name, labels: { [keys.podId]: to.uid } }]),
+    ...impostorWrites(ctx.candidates, keys),
+  ];
 
   return {
     kind: 'switch',
@@ -248,13 +270,22 @@ function switchTo(ctx: Context, to: PodView, reason: SwitchReason): Plan {
     term,
     prerequisites,
     service: { selector: sortedLabels({ ...ctx.selector, [keys.podId]: to.uid }), annotations },
-    podWrites: roleWrites(ctx.candidates, to.uid, keys, prerequisites, ctx.roleLabels),
+    podWrites: roleWrites(ctx.candidates, to.uid, keys, prerequisites, ctx.roleLabels, ctx.activeElsewhere),
   };
 }
 
-function readTerm(text: string | undefined): number {
-  if (text === undefined || !/^[0-9]{1,15}$/.test(text)) return 0;
-  return Number(text);
+/**
+ * The record a steady Service still lacks: the uid it was written on (Services adopted
+ * before baton recorded it), or a readable copy of the user's selector when the saved
+ * one was damaged. Undefined when nothing is missing, so a steady Service costs no write.
+ */
+function recordRepair(ctx: Context): ServiceWrite | undefined {
+  const { keys, service } = ctx;
+  const annotations: Record<string, string> = {};
+  if (!ownsRecord(service, keys)) annotations[keys.recordOf] = service.uid;
+  if (savedSelector(service, keys).kind !== 'valid') annotations[keys.originalSelector] = JSON.stringify(sortedLabels(ctx.selector));
+  if (Object.keys(annotations).length === 0) return undefined;
+  return { selector: service.selector, annotations };
 }
 
 function priority(pod: PodView, keys: Keys): number {

@@ -4,22 +4,24 @@
 // "opting out removes what baton added" holds whatever the order of the writes.
 import type { Cluster } from '../k8s/cluster.js';
 import { ConflictError, NotFoundError } from '../k8s/errors.js';
-import type { Keys, PodView } from './model.js';
+import type { Keys } from './model.js';
+import { labelsStillNeeded } from './release.js';
 
 /**
- * Call only after a fresh list found no opted-in Service selecting the pod. Any
- * Service whose selector still names the pod's id (one being released right now, say)
- * keeps the label: removing it first would cut that Service's traffic.
+ * Call when the index knows no opted-in Service for a pod that an event says carries
+ * baton's labels. The event is only a hint: the pod and the namespace's Services are
+ * read, and the labels come off only if that read shows them and no Service needs them
+ * (a Service being released right now, or one the index has not seen yet).
  */
-export async function removeLeftoverLabels(cluster: Pick<Cluster, 'listServices' | 'patchPodLabels'>, pod: PodView, keys: Keys): Promise<string> {
-  const id = pod.labels[keys.podId];
-  if (id !== undefined && (await cluster.listServices('', pod.namespace)).some((s) => s.selector[keys.podId] === id)) {
-    return 'a Service selector still names this pod; its labels stay';
-  }
+export async function removeLeftoverLabels(cluster: Pick<Cluster, 'findPod' | 'listServices' | 'patchPodLabels'>, namespace: string, name: string, keys: Keys): Promise<string> {
+  const pod = await cluster.findPod(namespace, name);
+  if (pod === undefined) return 'pod is gone';
+  if (!Object.hasOwn(pod.labels, keys.podId) && !Object.hasOwn(pod.labels, keys.role)) return 'pod carries no baton labels';
+  if (labelsStillNeeded(pod, await cluster.listServices('', namespace), keys)) return 'a Service still selects or names this pod; its labels stay';
   if (pod.resourceVersion === undefined) return 'no resourceVersion to guard the write; left alone';
   try {
-    // Guarded: a pod that changed since this event was read is looked at again on its next event.
-    await cluster.patchPodLabels(pod.namespace, pod.name, { [keys.podId]: null, [keys.role]: null }, pod.resourceVersion);
+    // Guarded: a pod that changed since it was read is looked at again on its next event.
+    await cluster.patchPodLabels(namespace, name, { [keys.podId]: null, [keys.role]: null }, pod.resourceVersion);
     return 'removed baton labels left over from an opt-out';
   } catch (error) {
     if (error instanceof ConflictError || error instanceof NotFoundError) return 'pod changed or gone; left alone';

@@ -22,6 +22,17 @@ export interface PodView {
   readonly deleting: boolean;
 }
 
+declare const fromApiServer: unique symbol;
+
+/**
+ * A view built from what the API server itself returned to baton: a get, a list, or the
+ * reply to one of its writes. Only the API client (shared/k8s/cluster.ts) makes these.
+ * An event's body is not one: anyone who can reach a function can send any body, so it
+ * may say where to look but is never a basis for a write or for the index. The brand
+ * makes the compiler hold that line.
+ */
+export type Observed<T> = T & { readonly [fromApiServer]: true };
+
 export interface ServiceView {
   readonly name: string;
   readonly namespace: string;
@@ -61,6 +72,12 @@ export interface Keys {
   readonly completedTerm: string;
   /** Service annotation: term for which "no healthy candidate" was reported. */
   readonly unavailableTerm: string;
+  /**
+   * Service annotation: the uid of the Service baton wrote its record on. A copy of the
+   * Service (`kubectl get -o yaml` re-applied under another name) carries the record but
+   * not this uid, and baton leaves such a copy alone.
+   */
+  readonly recordOf: string;
 }
 
 export const MODE_VALUE = 'active-standby';
@@ -83,6 +100,7 @@ export function keysFor(prefix: string): Keys {
     reason: k('reason'),
     completedTerm: k('completed-term'),
     unavailableTerm: k('unavailable-term'),
+    recordOf: k('record-of'),
   };
 }
 
@@ -149,6 +167,8 @@ export type Plan =
       readonly kind: 'steady';
       readonly active: string | undefined;
       readonly why: string;
+      /** baton's record on the Service is incomplete: this guarded write completes it. */
+      readonly record: ServiceWrite | undefined;
       readonly podWrites: readonly PodLabelWrite[];
     }
   | {
@@ -179,7 +199,7 @@ export type Plan =
       readonly service: ServiceWrite;
     }
   | {
-      /** A manual switchover waits for the anti-flap interval; or an automatic one does. */
+      /** A failback waits for the anti-flap interval (min-switch-interval). */
       readonly kind: 'hold';
       readonly why: string;
       readonly retryAfterMs: number;

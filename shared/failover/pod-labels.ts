@@ -19,6 +19,7 @@ export function roleWrites(
   keys: Keys,
   alreadyWritten: readonly PodLabelWrite[] = [],
   roles = true,
+  activeElsewhere: ReadonlySet<string> = new Set(),
 ): PodLabelWrite[] {
   const writes: PodLabelWrite[] = [];
   for (const pod of candidates) {
@@ -30,7 +31,7 @@ export function roleWrites(
     };
     const wanted: Record<string, string | null> = {
       [keys.podId]: pod.uid,
-      [keys.role]: roles ? (pod.uid === activeUid ? ROLE_ACTIVE : ROLE_STANDBY) : null,
+      [keys.role]: roles ? (pod.uid === activeUid || activeElsewhere.has(pod.uid) ? ROLE_ACTIVE : ROLE_STANDBY) : null,
     };
     const labels: Record<string, string | null> = {};
     for (const [key, value] of Object.entries(wanted)) if ((current(key) ?? null) !== value) labels[key] = value;
@@ -39,10 +40,27 @@ export function roleWrites(
   return writes.sort(byPodName);
 }
 
+/**
+ * Candidates whose id label names some other pod: a copy of a live pod's labels
+ * (`kubectl debug --copy-to --keep-labels`, a template taken from a running pod). Such
+ * a pod is routed to beside the pod it names; its label is set to its own uid, guarded
+ * by the version that was read, which takes it out of that Service's endpoints.
+ */
+export function impostorWrites(candidates: readonly PodView[], keys: Keys): PodLabelWrite[] {
+  return candidates
+    .filter((pod) => Object.hasOwn(pod.labels, keys.podId) && pod.labels[keys.podId] !== pod.uid && pod.uid !== '')
+    .map((pod) => (pod.resourceVersion ? { pod: pod.name, labels: { [keys.podId]: pod.uid }, resourceVersion: pod.resourceVersion } : { pod: pod.name, labels: { [keys.podId]: pod.uid } }))
+    .sort(byPodName);
+}
+
 /** Removes baton's labels from pods that carry either of them. */
 export function releaseWrites(pods: readonly PodView[], keys: Keys): PodLabelWrite[] {
   return pods
     .filter((pod) => Object.hasOwn(pod.labels, keys.podId) || Object.hasOwn(pod.labels, keys.role))
-    .map((pod) => ({ pod: pod.name, labels: { [keys.podId]: null, [keys.role]: null } }))
+    .map((pod) => {
+      const labels = { [keys.podId]: null, [keys.role]: null };
+      // Guarded: a pod that changed since it was read is looked at again on its own event.
+      return pod.resourceVersion ? { pod: pod.name, labels, resourceVersion: pod.resourceVersion } : { pod: pod.name, labels };
+    })
     .sort(byPodName);
 }

@@ -5,9 +5,9 @@ import type { Cluster } from '../k8s/cluster.js';
 import { ConflictError, NotFoundError } from '../k8s/errors.js';
 import type { Logger } from '../log.js';
 import { decide } from './decide.js';
-import { batonAnnotationKeys } from './release.js';
-import { userSelector } from './settings.js';
-import { MODE_VALUE, type Keys, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './model.js';
+import { batonAnnotationKeys, labelsStillNeeded } from './release.js';
+import { ownsRecord, switchedAt, readTerm, userSelector } from './settings.js';
+import { MODE_VALUE, type Keys, type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './model.js';
 import { report, type Reporter } from './report.js';
 
 export interface ReconcileDeps {
@@ -17,8 +17,13 @@ export interface ReconcileDeps {
   readonly reporter: Reporter;
   readonly conflictRetries: number;
   readonly now: () => number;
-  /** Write `<prefix>/role` labels on candidates (BATON_ROLE_LABELS); default true. */
+  /** Write `<prefix>/role` labels on candidates (BATON_ROLE_LABELS). Off unless set. */
   readonly roleLabels?: boolean;
+  /**
+   * Other opted-in Services of a namespace as last read from the API (the index). Used
+   * only for role labels, so that Services over the same pods agree on them.
+   */
+  readonly peers?: (namespace: string) => readonly ServiceView[];
   /** Told about baton's own successful writes, so that their echoes can be recognised. */
   readonly observer?: WriteObserver;
 }
@@ -30,7 +35,7 @@ export interface WriteObserver {
    */
   writing?(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
   /** The Service as a guarded write of baton left it (the reply of the PATCH). */
-  serviceWritten(service: ServiceView): void;
+  serviceWritten(service: Observed<ServiceView>): void;
   /** The pod as a label write guarded by the resourceVersion `service`'s reconcile read left it. */
   podLabelled(service: ServiceRef, pod: PodView): void;
 }
@@ -45,8 +50,12 @@ export interface ServiceRef {
   readonly name: string;
 }
 
-/** True when the Service carries anything baton would have to undo. */
+/**
+ * True when the Service carries anything baton would have to undo, written on this very
+ * Service. A copy of another Service's record is not baton's to undo.
+ */
 export function hasBatonState(service: ServiceView, keys: Keys): boolean {
+  if (!ownsRecord(service, keys)) return false;
   return keys.podId in service.selector || batonAnnotationKeys(keys).some((k) => k in service.annotations);
 }
 
@@ -62,15 +71,26 @@ async function podsFor(deps: ReconcileDeps, service: ServiceView): Promise<PodVi
 
 const jitter = (attempt: number): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
 
-export interface Hint {
-  readonly service: ServiceView;
+/** A copy of the Service to start from, as the API server returned it. */
+export interface Basis {
+  readonly service: Observed<ServiceView>;
   /**
-   * True when the copy is the object of a Service event: the state at that
-   * resourceVersion, as good as a read (a newer state brings its own event). False for
-   * the index's copy, which may lag arbitrarily and must be confirmed before anything
-   * but a guarded write is based on it.
+   * True when it was read for this very look (a get or a list just now). False for the
+   * index's copy, which may lag arbitrarily and must be confirmed before anything but a
+   * guarded write is based on it. Never an event's body: that is not a read at all.
    */
-  readonly asRead: boolean;
+  readonly fresh: boolean;
+}
+
+/** The uids other opted-in Services of the namespace route to (for role labels). */
+function activeElsewhere(deps: ReconcileDeps, service: ServiceView): Set<string> {
+  const out = new Set<string>();
+  if (!deps.roleLabels || !deps.peers) return out;
+  for (const peer of deps.peers(service.namespace)) {
+    const uid = peer.selector[deps.keys.podId];
+    if (peer.name !== service.name && uid !== undefined) out.add(uid);
+  }
+  return out;
 }
 
 /**
@@ -78,9 +98,9 @@ export interface Hint {
  * read: its precondition rejects a stale basis with 409, which is answered by reading
  * again and deciding again.
  */
-export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hint): Promise<Result> {
+export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Basis): Promise<Result> {
   const { cluster, keys, logger } = deps;
-  const read = async (): Promise<ServiceView | undefined> => {
+  const read = async (): Promise<Observed<ServiceView> | undefined> => {
     try {
       return await cluster.getService(ref.namespace, ref.name);
     } catch (error) {
@@ -88,21 +108,22 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
       throw error;
     }
   };
-  let service = hint?.service ?? (await read());
-  let confirmed = hint === undefined || hint.asRead;
+  let service = basis?.service ?? (await read());
+  let confirmed = basis === undefined || basis.fresh;
   let conflicts = 0;
   for (;;) {
     if (!service) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
     if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
     const pods = await podsFor(deps, service);
     const now = deps.now();
-    let { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? true });
+    const others = activeElsewhere(deps, service);
+    let { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others });
     const requested = plan.kind === 'refuse-switchover' ? plan.requested : undefined;
     if (requested !== undefined && !pods.some((p) => p.name === requested)) {
       // Only the selected pods were listed; a requested pod outside the selector exists
       // or not, and the refusal should say which. Looked up only on this rare path.
       const stranger = await cluster.findPod(service.namespace, requested);
-      if (stranger) ({ plan, podProblems } = decide({ service, pods: [...pods, stranger], keys, now, roleLabels: deps.roleLabels ?? true }));
+      if (stranger) ({ plan, podProblems } = decide({ service, pods: [...pods, stranger], keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others }));
     }
     if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
       // Only the Service write is checked against the truth by the server (its
@@ -122,7 +143,7 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
     };
     if (confirmed) reportProblems(service);
     try {
-      const result = await act(deps, service, plan, now, pods.length);
+      const result = await act(deps, service, plan, now, pods);
       if (!confirmed) reportProblems(service);
       return result;
     } catch (error) {
@@ -140,7 +161,7 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, hint?: Hin
   }
 }
 
-async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: number, candidates: number): Promise<Result> {
+async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Plan, now: number, pods: readonly PodView[]): Promise<Result> {
   const { cluster } = deps;
   switch (plan.kind) {
     case 'ignore':
@@ -148,9 +169,11 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
     case 'invalid-config':
       deps.reporter.invalidConfig(service, plan.problems);
       return { outcome: 'invalid', detail: plan.problems.map((p) => `${p.key}: ${p.message}`).join('; ') };
-    case 'steady':
-      labelPods(deps, service, plan.podWrites);
-      return { outcome: 'steady', detail: plan.why };
+    case 'steady': {
+      const basis = plan.record ? await patchService(deps, service, plan.record) : service;
+      labelPods(deps, basis, plan.podWrites);
+      return { outcome: 'steady', detail: plan.record ? `${plan.why}; baton's record completed` : plan.why };
+    }
     case 'hold':
       return { outcome: 'held', detail: plan.why, retryAfterMs: plan.retryAfterMs };
     case 'switch': {
@@ -186,7 +209,7 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
     }
     case 'unavailable': {
       const written = plan.service ? await patchService(deps, service, plan.service) : undefined;
-      if (written) report(deps.reporter.unavailable(written, plan, candidates));
+      if (written) report(deps.reporter.unavailable(written, plan, pods.length));
       return { outcome: 'unavailable', detail: `no healthy candidate; keeping ${plan.active ?? '(none)'}` };
     }
     case 'refuse-switchover': {
@@ -196,15 +219,27 @@ async function act(deps: ReconcileDeps, service: ServiceView, plan: Plan, now: n
     }
     case 'release': {
       const written = await patchService(deps, service, plan.service);
-      labelPods(deps, written, plan.podWrites);
-      report(deps.reporter.released(written, plan, Number(service.annotations[deps.keys.term] ?? 0) || 0));
+      report(deps.reporter.released(written, plan, { term: readTerm(service.annotations[deps.keys.term]), decidedAt: switchedAt(service, deps.keys) }));
+      await unlabelReleased(deps, written, plan.podWrites, pods);
       return { outcome: 'released', detail: 'original selector restored' };
     }
   }
 }
 
+/**
+ * After a release: baton's labels come off the released Service's pods, except where
+ * another Service still needs them (a fresh list of the namespace's Services says so),
+ * each write guarded by the version the pod was read at.
+ */
+async function unlabelReleased(deps: ReconcileDeps, released: ServiceView, writes: readonly PodLabelWrite[], pods: readonly PodView[]): Promise<void> {
+  if (writes.length === 0) return;
+  const services = await deps.cluster.listServices('', released.namespace);
+  const keep = new Set(pods.filter((p) => labelsStillNeeded(p, services, deps.keys, released)).map((p) => p.name));
+  labelPods(deps, released, writes.filter((w) => !keep.has(w.pod)));
+}
+
 /** The guarded Service write, reported to the observer when it succeeds. */
-export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite): Promise<ServiceView> {
+export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite): Promise<Observed<ServiceView>> {
   const pending = deps.cluster.patchService(service, write);
   deps.observer?.writing?.(service.namespace, 'Service', service.name, pending);
   const written = await pending;

@@ -1,14 +1,19 @@
 // An in-memory index of opted-in Services, so that pod events nobody cares about cost
-// no API call. It may be stale; that is safe because every Service change arrives as
-// an event of its own, baton-labelled pods always get a look, and resync sweeps all.
+// no API call. It holds only what the API server returned to baton (lists, gets and the
+// replies to its own writes), never an event's body: a forged event can make baton look,
+// but cannot put a Service in here, take one out, or make a copy look newer than it is.
+// It may be stale; that is safe because every Service change arrives as an event that
+// leads to a read, baton-labelled pods always get a look, and resync sweeps all.
 import type { Cluster } from '../k8s/cluster.js';
 import type { Logger } from '../log.js';
 import { matchesSelector } from './health.js';
-import { MODE_VALUE, type Keys, type Labels, type ServiceView } from './model.js';
+import { MODE_VALUE, type Keys, type Labels, type Observed, type ServiceView } from './model.js';
 import { userSelector } from './settings.js';
 
+type Known = Observed<ServiceView>;
+
 interface Entry {
-  readonly service: ServiceView;
+  readonly service: Known;
   readonly selector: Labels | undefined;
   /** This copy is the reply to a write of this instance, not something it was told. */
   readonly own: boolean;
@@ -16,19 +21,28 @@ interface Entry {
 
 export interface Registry {
   /** Opted-in Services in the pod's namespace whose own selector matches its labels. */
-  selecting(namespace: string, labels: Labels): ServiceView[];
-  get(namespace: string, name: string): ServiceView | undefined;
+  selecting(namespace: string, labels: Labels): Known[];
+  /**
+   * Opted-in Services in the namespace whose selector pins one of these pod ids. A pod
+   * relabelled out of its Service's selector is found here, so its Service still gets a
+   * look at once instead of at the next resync.
+   */
+  naming(namespace: string, podIds: readonly string[]): Known[];
+  /** Every opted-in Service known in the namespace. */
+  inNamespace(namespace: string): Known[];
+  get(namespace: string, name: string): Known | undefined;
   has(namespace: string): boolean;
-  observe(service: ServiceView): void;
+  observe(service: Known): void;
   /** Like observe, for the reply to this instance's own guarded write. */
-  wrote(service: ServiceView): void;
+  wrote(service: Known): void;
   /**
    * True when the index holds this very resourceVersion as the reply to this instance's
-   * own write: the event is the echo of a state baton decided on, and says nothing new.
+   * own write: an event claiming it is the echo of a state baton decided on, or a copy
+   * of it, and says nothing new. It only ever spares a look, never causes a write.
    */
-  isOwnWrite(service: ServiceView): boolean;
+  isOwnWrite(namespace: string, name: string, resourceVersion: string | undefined): boolean;
   /** The Service as this instance's own last write left it, while no newer version is known. */
-  ownCopy(namespace: string, name: string): ServiceView | undefined;
+  ownCopy(namespace: string, name: string): Known | undefined;
   forget(namespace: string, name: string): void;
   /** Re-lists opted-in Services (one request per configured namespace, or one for all). */
   refresh(): Promise<void>;
@@ -40,11 +54,11 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   const { keys } = deps;
   let byNamespace = new Map<string, Map<string, Entry>>();
   let refreshedAt: number | undefined;
-  const entry = (service: ServiceView, own: boolean): Entry => {
+  const entry = (service: Known, own: boolean): Entry => {
     const s = userSelector(service, keys);
     return { service, selector: s.ok ? s.selector : undefined, own };
   };
-  const put = (map: Map<string, Map<string, Entry>>, service: ServiceView, own = false): void => {
+  const put = (map: Map<string, Map<string, Entry>>, service: Known, own = false): void => {
     let names = map.get(service.namespace);
     if (!names) map.set(service.namespace, (names = new Map()));
     names.set(service.name, entry(service, own));
@@ -55,13 +69,13 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   // the Service as observed (opted in or not), or null once it was deleted. The list
   // may predate any of it, so a Service added, opted out or deleted meanwhile keeps
   // that state unless the list holds a newer resourceVersion.
-  const pending = new Set<Map<string, ServiceView | null>>();
+  const pending = new Set<Map<string, Known | null>>();
   const id = (namespace: string, name: string): string => `${namespace}/${name}`;
-  const learned = (namespace: string, name: string, service: ServiceView | null): void => {
+  const learned = (namespace: string, name: string, service: Known | null): void => {
     for (const seen of pending) seen.set(id(namespace, name), service);
   };
 
-  const observe = (service: ServiceView, own: boolean): void => {
+  const observe = (service: Known, own: boolean): void => {
     const current = byNamespace.get(service.namespace)?.get(service.name);
     if (current && newer(current.service, service)) return;
     // The event of our own write carries the same version: keep knowing it is ours.
@@ -83,10 +97,21 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     selecting(namespace, labels) {
       const names = byNamespace.get(namespace);
       if (!names) return [];
-      const out: ServiceView[] = [];
+      const out: Known[] = [];
       for (const e of names.values()) if (e.selector && matchesSelector(labels, e.selector)) out.push(e.service);
       return out;
     },
+    naming(namespace, podIds) {
+      const names = byNamespace.get(namespace);
+      if (!names) return [];
+      const out: Known[] = [];
+      for (const e of names.values()) {
+        const pinned = e.service.selector[keys.podId];
+        if (pinned !== undefined && podIds.includes(pinned)) out.push(e.service);
+      }
+      return out;
+    },
+    inNamespace: (namespace) => [...(byNamespace.get(namespace)?.values() ?? [])].map((e) => e.service),
     get: (namespace, name) => byNamespace.get(namespace)?.get(name)?.service,
     has: (namespace) => (byNamespace.get(namespace)?.size ?? 0) > 0,
     observe(service) {
@@ -99,9 +124,9 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
       const current = byNamespace.get(namespace)?.get(name);
       return current?.own ? current.service : undefined;
     },
-    isOwnWrite(service) {
-      const current = byNamespace.get(service.namespace)?.get(service.name);
-      return current !== undefined && current.own && service.resourceVersion !== '' && current.service.resourceVersion === service.resourceVersion;
+    isOwnWrite(namespace, name, resourceVersion) {
+      const current = byNamespace.get(namespace)?.get(name);
+      return current !== undefined && current.own && resourceVersion !== undefined && resourceVersion !== '' && current.service.resourceVersion === resourceVersion;
     },
     forget(namespace, name) {
       learned(namespace, name, null);
@@ -109,9 +134,9 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     },
     async refresh() {
       const selector = `${keys.mode}=${MODE_VALUE}`;
-      const seen = new Map<string, ServiceView | null>();
+      const seen = new Map<string, Known | null>();
       pending.add(seen);
-      let lists: ServiceView[][];
+      let lists: Known[][];
       try {
         lists = deps.namespaces.length === 0 ? [await deps.cluster.listServices(selector)] : await Promise.all(deps.namespaces.map((ns) => deps.cluster.listServices(selector, ns)));
       } finally {

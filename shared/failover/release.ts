@@ -1,7 +1,7 @@
 import { matchesSelector } from './health.js';
 import { MODE_VALUE, type Keys, type Labels, type Plan, type PodView, type ServiceView } from './model.js';
 import { releaseWrites } from './pod-labels.js';
-import { savedSelector, withoutKey } from './settings.js';
+import { annotation, ownsRecord, savedSelector, userSelector, withoutKey } from './settings.js';
 
 /** Annotations baton writes itself; a user's switchover request is cleared along with them. */
 export function batonAnnotationKeys(keys: Keys): string[] {
@@ -14,8 +14,25 @@ export function batonAnnotationKeys(keys: Keys): string[] {
     keys.reason,
     keys.completedTerm,
     keys.unavailableTerm,
+    keys.recordOf,
     keys.switchoverTo,
   ];
+}
+
+/**
+ * True when some Service other than `except` still needs the pod's baton labels: its
+ * selector names the pod's id, or it is opted in and selects the pod (its own reconcile
+ * owns the labels then). Removing them would cut that Service's traffic.
+ */
+export function labelsStillNeeded(pod: PodView, services: readonly ServiceView[], keys: Keys, except?: { readonly namespace: string; readonly name: string }): boolean {
+  const id = annotation(pod.labels, keys.podId);
+  return services.some((s) => {
+    if (s.namespace !== pod.namespace || (except && s.name === except.name && s.namespace === except.namespace)) return false;
+    if (id !== undefined && annotation(s.selector, keys.podId) === id) return true;
+    if (annotation(s.labels, keys.mode) !== MODE_VALUE) return false;
+    const selector = userSelector(s, keys);
+    return selector.ok && matchesSelector(pod.labels, selector.selector);
+  });
 }
 
 // A pending switchover request alone is the user's own annotation, not a change baton
@@ -38,10 +55,21 @@ function releasedSelector(service: ServiceView, keys: Keys): Labels {
   return saved.kind === 'valid' ? saved.selector : current;
 }
 
+/** True when the Service is not opted in but carries changes baton made on this very Service. */
+export function needsRelease(service: ServiceView, keys: Keys): boolean {
+  return annotation(service.labels, keys.mode) !== MODE_VALUE && ownsRecord(service, keys) && carriesBatonChanges(service, keys);
+}
+
 /** 'release' for a Service that opted out but still carries baton's changes, else 'ignore'. */
 export function releaseOrIgnore(service: ServiceView, pods: readonly PodView[], keys: Keys): Plan {
   if (!carriesBatonChanges(service, keys)) {
     return { kind: 'ignore', why: `Service is not labelled ${keys.mode}=${MODE_VALUE}` };
+  }
+  // Only what baton itself wrote on this Service is undone. A record under another uid
+  // was copied here from some other Service; acting on it would rewrite a Service that
+  // never opted in.
+  if (!ownsRecord(service, keys)) {
+    return { kind: 'ignore', why: `Service is not labelled ${keys.mode}=${MODE_VALUE}, and the baton record it carries was not written on it` };
   }
   const selector = releasedSelector(service, keys);
   const annotations: Record<string, null> = {};

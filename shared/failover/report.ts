@@ -1,13 +1,14 @@
 // Evidence of each decision: an audit CloudEvent (deterministic id, for subscribers)
 // and a Kubernetes Event on the Service (for `kubectl describe`). Both are side
 // channels: they are sent after the write, and a failure is logged, never thrown.
-import { auditId, auditSubject, COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../audit/schemas.js';
+import { auditId, auditSubject, type TermMark, COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../audit/schemas.js';
 import type { Emitter } from '../audit/emit.js';
 import { evidenceSender } from '../audit/evidence.js';
 import { createRepeatFilter } from '../audit/repeats.js';
 import type { Cluster, EventNote } from '../k8s/cluster.js';
 import type { Logger } from '../log.js';
 import type { ConfigProblem, Keys, Plan, PodProblem, ServiceView } from './model.js';
+import { readTerm, switchedAt } from './settings.js';
 
 type Of<K extends Plan['kind']> = Extract<Plan, { kind: K }>;
 
@@ -22,7 +23,8 @@ export interface Reporter {
   switched(service: ServiceView, plan: Of<'switch'>, now: number): Promise<void>;
   unavailable(service: ServiceView, plan: Of<'unavailable'>, candidates: number): Promise<void>;
   refused(service: ServiceView, plan: Of<'refuse-switchover'>): Promise<void>;
-  released(service: ServiceView, plan: Of<'release'>, term: number): Promise<void>;
+  /** `last`: the term the Service recorded before the release wrote its record away. */
+  released(service: ServiceView, plan: Of<'release'>, last: TermMark): Promise<void>;
   completed(service: ServiceView, completion: Completion): Promise<void>;
   /**
    * Sends the term's promoted/switchover event again, rebuilt from what the Service
@@ -59,6 +61,8 @@ export const REASONS = {
 export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logger: Logger; keys: Keys; now: () => number }): Reporter {
   const { cluster, emitter, logger } = deps;
   const fresh = createRepeatFilter(deps.now);
+  // What the Service records of its current term; see TermMark.
+  const mark = (s: ServiceView): TermMark => ({ term: readTerm(s.annotations[deps.keys.term]), decidedAt: switchedAt(s, deps.keys) });
   const ref = (s: ServiceView): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
 
   const send = evidenceSender({ emitter, logger, recordEvent: (service, note) => cluster.recordEvent(service, note) });
@@ -71,7 +75,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
       return send(
         service,
         {
-          id: auditId({ type, serviceUid: service.uid, term: plan.term }),
+          id: auditId({ type, serviceUid: service.uid, term: plan.term, decidedAt: now }),
           type,
           subject: auditSubject(service),
           time: new Date(now).toISOString(),
@@ -84,7 +88,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
       send(
         service,
         {
-          id: auditId({ type: UNAVAILABLE, serviceUid: service.uid, term: plan.term }),
+          id: auditId({ type: UNAVAILABLE, serviceUid: service.uid, ...mark(service), term: plan.term }),
           type: UNAVAILABLE,
           subject: auditSubject(service),
           time: new Date(deps.now()).toISOString(),
@@ -98,11 +102,10 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
         { type: 'Warning', reason: REASONS.unavailable, message: `no healthy pod among ${candidates} candidate(s); traffic stays on ${plan.active ?? 'nothing'} until one is ready` },
       ),
     refused: (service, plan) => {
-      const term = Number(service.annotations[deps.keys.term] ?? 0) || 0;
       return send(
         service,
         {
-          id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: service.uid, term, requested: plan.requested }),
+          id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: service.uid, ...mark(service), requested: plan.requested }),
           type: SWITCHOVER_REFUSED,
           subject: auditSubject(service),
           time: new Date(deps.now()).toISOString(),
@@ -111,11 +114,11 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
         { type: 'Warning', reason: REASONS.switchoverRefused, message: `switchover to ${plan.requested} refused: ${plan.why}` },
       );
     },
-    released: (service, plan, term) =>
+    released: (service, plan, last) =>
       send(
         service,
         {
-          id: auditId({ type: RELEASED, serviceUid: service.uid, term }),
+          id: auditId({ type: RELEASED, serviceUid: service.uid, ...last }),
           type: RELEASED,
           subject: auditSubject(service),
           time: new Date(deps.now()).toISOString(),
@@ -132,7 +135,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
       if (!to.name || !to.uid || Number.isNaN(decidedAt)) return;
       const type = reason === 'switchover' ? SWITCHOVER : PROMOTED;
       const draft: AuditDraft = {
-        id: auditId({ type, serviceUid: service.uid, term }),
+        id: auditId({ type, serviceUid: service.uid, term, decidedAt }),
         type,
         subject: auditSubject(service),
         time: new Date(decidedAt).toISOString(),
@@ -145,7 +148,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
       send(
         service,
         {
-          id: auditId({ type: COMPLETED, serviceUid: service.uid, term: c.term }),
+          id: auditId({ type: COMPLETED, serviceUid: service.uid, term: c.term, decidedAt: c.decidedAt }),
           type: COMPLETED,
           subject: auditSubject(service),
           time: new Date(c.observedAt).toISOString(),

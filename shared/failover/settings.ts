@@ -59,6 +59,28 @@ export function readSettings(service: ServiceView, keys: Keys): SettingsResult {
   return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo } };
 }
 
+/**
+ * The term a Service records. Absent or unreadable (someone edited it) is 0, and the
+ * next switch counts on from there; audit ids stay unique because they also carry the
+ * switch time (TermMark in audit/schemas.ts).
+ */
+export function readTerm(text: string | undefined): number {
+  if (text === undefined || !/^[0-9]{1,15}$/.test(text)) return 0;
+  return Number(text);
+}
+
+/** The time of the Service's last switch in ms; 0 if none is recorded or it is unreadable. */
+export function switchedAt(service: ServiceView, keys: Keys): number {
+  const text = annotation(service.annotations, keys.switchedAt);
+  const ms = text === undefined ? Number.NaN : Date.parse(text);
+  return Number.isFinite(ms) ? ms : 0;
+}
+
+/** True when the Service's baton annotations were written on this very Service (not copied from another). */
+export function ownsRecord(service: ServiceView, keys: Keys): boolean {
+  return annotation(service.annotations, keys.recordOf) === service.uid && service.uid !== '';
+}
+
 export function isPodName(text: string): boolean {
   return text.length > 0 && text.length <= MAX_POD_NAME_LENGTH && DNS1123_SUBDOMAIN.test(text);
 }
@@ -125,10 +147,12 @@ export function savedSelector(service: ServiceView, keys: Keys): SavedSelector {
  * copy is only used when the live one has nothing of the user's left in it.
  */
 export function userSelector(service: ServiceView, keys: Keys): SelectorResult {
-  const saved = savedSelector(service, keys);
-  if (saved.kind === 'invalid') return { ok: false, problems: [saved.problem] };
+  // The live selector is enough to act on; a damaged saved copy only matters when
+  // nothing else is left, and the next write of baton's record repairs it.
   const current = withoutKey(service.selector, keys.podId);
   if (Object.keys(current).length > 0) return { ok: true, selector: current };
+  const saved = savedSelector(service, keys);
+  if (saved.kind === 'invalid') return { ok: false, problems: [saved.problem] };
   if (saved.kind === 'valid') return { ok: true, selector: saved.selector };
   return {
     ok: false,

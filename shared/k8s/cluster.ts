@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import type { Labels, PodView, ServiceView, ServiceWrite } from '../failover/model.js';
+import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../failover/model.js';
 import { createClient } from './client.js';
 import { podView, serviceView, sliceView, type SliceView } from './views.js';
 
@@ -17,19 +17,19 @@ export interface EventNote {
  * arrive classified (errors.ts).
  */
 export interface Cluster {
-  getService(namespace: string, name: string): Promise<ServiceView>;
-  listServices(labelSelector: string, namespace?: string): Promise<ServiceView[]>;
-  listPods(namespace: string, selector: Labels): Promise<PodView[]>;
+  getService(namespace: string, name: string): Promise<Observed<ServiceView>>;
+  listServices(labelSelector: string, namespace?: string): Promise<Array<Observed<ServiceView>>>;
+  listPods(namespace: string, selector: Labels): Promise<Array<Observed<PodView>>>;
   /** One pod by name, through `list` (the functions have no `get` on pods); undefined if none. */
-  findPod(namespace: string, name: string): Promise<PodView | undefined>;
+  findPod(namespace: string, name: string): Promise<Observed<PodView> | undefined>;
   listEndpointSlices(namespace: string, service: string): Promise<SliceView[]>;
   /** Merge patch with `metadata.resourceVersion` as precondition: 409 if the Service moved on. */
-  patchService(service: ServiceView, write: ServiceWrite): Promise<ServiceView>;
+  patchService(service: ServiceView, write: ServiceWrite): Promise<Observed<ServiceView>>;
   /**
    * With `resourceVersion`, a merge patch guarded by it (409 if the pod changed).
    * Resolves to the pod as the write left it.
    */
-  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<PodView>;
+  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>>;
   recordEvent(service: ServiceRef, note: EventNote): Promise<void>;
   /** Requests sent so far, for tests and figures. */
   readonly requestCount: number;
@@ -56,6 +56,10 @@ export interface ServiceRef {
   readonly uid: string;
   readonly resourceVersion: string;
 }
+
+// The one place that vouches for a view: it was just returned by the API server.
+const observedService = (object: k8s.V1Service): Observed<ServiceView> => serviceView(object) as Observed<ServiceView>;
+const observedPod = (object: k8s.V1Pod): Observed<PodView> => podView(object) as Observed<PodView>;
 
 const instance = `${hostname()}-${process.pid}`.slice(0, 128);
 
@@ -96,20 +100,20 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     get requestCount() {
       return client.requestCount;
     },
-    getService: (namespace, name) => call(`get service ${namespace}/${name}`, async () => serviceView(await core.readNamespacedService({ name, namespace }, base))),
+    getService: (namespace, name) => call(`get service ${namespace}/${name}`, async () => observedService(await core.readNamespacedService({ name, namespace }, base))),
     listServices: (selector, namespace) =>
       call(`list services (${selector})`, async () => {
         const list = namespace
           ? await core.listNamespacedService({ namespace, labelSelector: selector }, base)
           : await core.listServiceForAllNamespaces({ labelSelector: selector }, base);
-        return list.items.map(serviceView);
+        return list.items.map(observedService);
       }),
     listPods: (namespace, selector) =>
-      call(`list pods in ${namespace}`, async () => (await core.listNamespacedPod({ namespace, labelSelector: labelSelector(selector) }, base)).items.map(podView)),
+      call(`list pods in ${namespace}`, async () => (await core.listNamespacedPod({ namespace, labelSelector: labelSelector(selector) }, base)).items.map(observedPod)),
     findPod: (namespace, name) =>
       call(`find pod ${namespace}/${name}`, async () => {
         const [found] = (await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` }, base)).items;
-        return found ? podView(found) : undefined;
+        return found ? observedPod(found) : undefined;
       }),
     listEndpointSlices: (namespace, service) =>
       call(`list endpointslices of ${namespace}/${service}`, async () =>
@@ -117,7 +121,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       ),
     patchService: (service, write) =>
       call(`patch service ${service.namespace}/${service.name}`, async () =>
-        serviceView(
+        observedService(
           await core.patchNamespacedService(
             {
               name: service.name,
@@ -133,7 +137,7 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       ),
     patchPodLabels: (namespace, pod, labels, resourceVersion) =>
       call(`label pod ${namespace}/${pod}`, async () => {
-        return podView(await core.patchNamespacedPod({ name: pod, namespace, body: { metadata: { labels, ...(resourceVersion ? { resourceVersion } : {}) } } }, merge));
+        return observedPod(await core.patchNamespacedPod({ name: pod, namespace, body: { metadata: { labels, ...(resourceVersion ? { resourceVersion } : {}) } } }, merge));
       }),
     recordEvent: (service, note) =>
       call(`record event on ${service.namespace}/${service.name}`, async () => {

@@ -41,7 +41,7 @@ describe('createEmitter', () => {
 
     assert.equal(s.received.length, 1);
     const { headers, body } = s.received[0]!;
-    assert.equal(headers['ce-id'], auditId({ type: PROMOTED, serviceUid: promoted.data.service.uid, term: 3 }));
+    assert.equal(headers['ce-id'], auditId({ type: PROMOTED, serviceUid: promoted.data.service.uid, term: 3, decidedAt: 1_790_000_000_000 }));
     assert.equal(headers['ce-type'], PROMOTED);
     assert.equal(headers['ce-source'], 'baton.dev/failover');
     assert.equal(headers['ce-subject'], 'demo/web');

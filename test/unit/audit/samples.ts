@@ -29,35 +29,35 @@ const subject = auditSubject(service);
 export const drafts: readonly AuditDraft[] = [
   {
     type: PROMOTED,
-    id: auditId({ type: PROMOTED, serviceUid: service.uid, term: 3 }),
+    id: auditId({ type: PROMOTED, serviceUid: service.uid, term: 3, decidedAt: 1_790_000_000_000 }),
     subject,
     time,
     data: { service, term: 3, from: web0, to: web1, reason: 'failover', decidedAt: '2025-03-14T09:26:53.990Z' },
   },
   {
     type: SWITCHOVER,
-    id: auditId({ type: SWITCHOVER, serviceUid: service.uid, term: 4 }),
+    id: auditId({ type: SWITCHOVER, serviceUid: service.uid, term: 4, decidedAt: 1_790_000_000_000 }),
     subject,
     time,
     data: { service, term: 4, from: web1, to: web0, reason: 'switchover', decidedAt: time },
   },
   {
     type: SWITCHOVER_REFUSED,
-    id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: service.uid, term: 4, requested: 'web-9' }),
+    id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: service.uid, term: 4, decidedAt: 1_790_000_000_000, requested: 'web-9' }),
     subject,
     time,
     data: { service, requested: 'web-9', reason: 'no such pod behind the Service' },
   },
   {
     type: UNAVAILABLE,
-    id: auditId({ type: UNAVAILABLE, serviceUid: service.uid, term: 4 }),
+    id: auditId({ type: UNAVAILABLE, serviceUid: service.uid, term: 4, decidedAt: 1_790_000_000_000 }),
     subject,
     time,
     data: { service, term: 4, lastActive: web0, candidates: 0 },
   },
   {
     type: COMPLETED,
-    id: auditId({ type: COMPLETED, serviceUid: service.uid, term: 3 }),
+    id: auditId({ type: COMPLETED, serviceUid: service.uid, term: 3, decidedAt: 1_790_000_000_000 }),
     subject,
     time,
     data: {
@@ -71,7 +71,7 @@ export const drafts: readonly AuditDraft[] = [
   },
   {
     type: RELEASED,
-    id: auditId({ type: RELEASED, serviceUid: service.uid, term: 4 }),
+    id: auditId({ type: RELEASED, serviceUid: service.uid, term: 4, decidedAt: 1_790_000_000_000 }),
     subject,
     time,
     data: { service, restoredSelector: { app: 'web' } },

@@ -82,17 +82,23 @@ describe('audit event schemas', () => {
 
 describe('auditId', () => {
   it('names service, term and short type for term-scoped events', () => {
-    assert.equal(auditId({ type: PROMOTED, serviceUid: 'uid-1', term: 3 }), 'uid-1.3.promoted');
-    assert.equal(auditId({ type: RELEASED, serviceUid: 'uid-1', term: 3 }), 'uid-1.3.released');
-    assert.equal(auditId({ type: UNAVAILABLE, serviceUid: 'uid-1', term: 0 }), 'uid-1.0.unavailable');
+    assert.equal(auditId({ type: PROMOTED, serviceUid: 'uid-1', term: 3, decidedAt: 1000 }), 'uid-1.3-1000.promoted');
+    assert.equal(auditId({ type: RELEASED, serviceUid: 'uid-1', term: 3, decidedAt: 1000 }), 'uid-1.3-1000.released');
+    assert.equal(auditId({ type: UNAVAILABLE, serviceUid: 'uid-1', term: 0, decidedAt: 0 }), 'uid-1.0-0.unavailable');
+  });
+
+  it('a term counted again (after an opt-out, or a damaged term annotation) gets a new id', () => {
+    const first = auditId({ type: PROMOTED, serviceUid: 'uid-1', term: 1, decidedAt: 1000 });
+    const again = auditId({ type: PROMOTED, serviceUid: 'uid-1', term: 1, decidedAt: 2000 });
+    assert.notEqual(first, again);
   });
 
   it('hashes the request and term of a refused switchover', () => {
-    const id = auditId({ type: SWITCHOVER_REFUSED, serviceUid: 'uid-1', term: 4, requested: 'web-9' });
+    const id = auditId({ type: SWITCHOVER_REFUSED, serviceUid: 'uid-1', term: 4, decidedAt: 1000, requested: 'web-9' });
     assert.match(id, /^uid-1\.[0-9a-f]{16}$/);
-    assert.equal(id, auditId({ type: SWITCHOVER_REFUSED, serviceUid: 'uid-1', term: 4, requested: 'web-9' }));
-    assert.notEqual(id, auditId({ type: SWITCHOVER_REFUSED, serviceUid: 'uid-1', term: 5, requested: 'web-9' }));
-    assert.notEqual(id, auditId({ type: SWITCHOVER_REFUSED, serviceUid: 'uid-1', term: 4, requested: 'web-8' }));
+    assert.equal(id, auditId({ type: SWITCHOVER_REFUSED, serviceUid: 'uid-1', term: 4, decidedAt: 1000, requested: 'web-9' }));
+    assert.notEqual(id, auditId({ type: SWITCHOVER_REFUSED, serviceUid: 'uid-1', term: 5, decidedAt: 1000, requested: 'web-9' }));
+    assert.notEqual(id, auditId({ type: SWITCHOVER_REFUSED, serviceUid: 'uid-1', term: 4, decidedAt: 1000, requested: 'web-8' }));
   });
 
   it('gives the same id for the same config problems in any order or repetition', () => {

@@ -159,7 +159,7 @@ function arbWorld(options: WorldOptions = {}): fc.Arbitrary<World> {
         pods,
         now: NOW,
         optedIn: s.optedIn,
-        validConfig: s.failback !== 'yes' && s.interval !== '-5s' && s.saved !== 'invalid',
+        validConfig: s.failback !== 'yes' && s.interval !== '-5s',
         failback: s.failback === 'true',
         switchoverRequested: s.switchover !== undefined,
         selectedUid: s.via === 'selector' ? recordedUid : undefined,

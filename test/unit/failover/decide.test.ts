@@ -258,8 +258,14 @@ const rows: Row[] = [
     expect: { kind: 'invalid-config', problems: [`${keys.minSwitchInterval}=${'1'.repeat(10_240)}s`] },
   },
   {
-    name: 'original-selector that is not JSON is invalid',
+    name: 'a damaged original-selector does not stop a failover: the live selector is enough',
     service: service({ active: a, annotations: { [keys.originalSelector]: '{app: web' } }),
+    pods: [pod('a', { ready: false }), b],
+    expect: { kind: 'switch', to: 'b', reason: 'failover', term: 2, from: 'a' },
+  },
+  {
+    name: 'a damaged original-selector is invalid when the live selector holds only baton\'s key',
+    service: { ...service({ active: a, annotations: { [keys.originalSelector]: '{app: web' } }), selector: { [keys.podId]: a.uid } },
     pods: [a, b],
     expect: { kind: 'invalid-config', problems: [`${keys.originalSelector}={app: web`] },
   },
@@ -272,7 +278,7 @@ const rows: Row[] = [
     pods: [a, b],
     expect: {
       kind: 'invalid-config',
-      problems: [`${keys.originalSelector}=[]`, `${keys.failback}=True`, `${keys.switchoverTo}=Pod_B`],
+      problems: [`${keys.failback}=True`, `${keys.switchoverTo}=Pod_B`],
     },
   },
   {
@@ -355,6 +361,8 @@ describe('decide: writes', () => {
           [keys.switchedAt]: '2024-05-01T12:00:00.000Z',
           [keys.reason]: 'initial',
           [keys.unavailableTerm]: null,
+          [keys.completedTerm]: null,
+          [keys.recordOf]: 'svc-uid',
         },
       },
       podWrites: [
@@ -399,13 +407,14 @@ describe('decide: writes', () => {
       kind: 'steady',
       active: 'a',
       why: 'a is active and healthy',
+      record: undefined,
       podWrites: [],
     });
   });
 
   it('a converged world is steady with no writes', () => {
     const { plan } = decide({ service: service({ active: a }), pods: [a, b], keys, now: NOW });
-    assert.deepEqual(plan, { kind: 'steady', active: 'a', why: 'a is active and healthy', podWrites: [] });
+    assert.deepEqual(plan, { kind: 'steady', active: 'a', why: 'a is active and healthy', record: undefined, podWrites: [] });
   });
 
   it('steady still labels a newly arrived standby', () => {
@@ -458,7 +467,7 @@ describe('decide: writes', () => {
       kind: 'unavailable',
       active: 'a',
       term: 3,
-      service: { selector: { app: 'web', [keys.podId]: 'uid-a' }, annotations: { [keys.unavailableTerm]: '3' } },
+      service: { selector: { app: 'web', [keys.podId]: 'uid-a' }, annotations: { [keys.unavailableTerm]: '3', [keys.recordOf]: 'svc-uid' } },
     });
   });
 
@@ -502,6 +511,7 @@ describe('decide: writes', () => {
           [keys.switchedAt]: null,
           [keys.reason]: null,
           [keys.completedTerm]: null,
+          [keys.recordOf]: null,
           [keys.switchoverTo]: null,
         },
       },
@@ -516,7 +526,7 @@ describe('decide: writes', () => {
     const svc: ServiceView = {
       ...service({ optedIn: false }),
       selector: { [keys.podId]: uidOf('a') },
-      annotations: { [keys.originalSelector]: '{"app":"web"}' },
+      annotations: { [keys.originalSelector]: '{"app":"web"}', [keys.recordOf]: 'svc-uid' },
     };
     const { plan } = decide({ service: svc, pods: [a], keys, now: NOW });
     assert.equal(plan.kind, 'release');
@@ -525,13 +535,59 @@ describe('decide: writes', () => {
   });
 
   it('a pod-id key alone in the selector is enough to trigger release', () => {
-    const svc: ServiceView = { ...service({ optedIn: false }), selector: { app: 'web', [keys.podId]: 'uid-a' } };
+    const svc: ServiceView = { ...service({ optedIn: false, annotations: { [keys.recordOf]: 'svc-uid' } }), selector: { app: 'web', [keys.podId]: 'uid-a' } };
     const { plan } = decide({ service: svc, pods: [], keys, now: NOW });
     assert.deepEqual(plan, {
       kind: 'release',
-      service: { selector: { app: 'web' }, annotations: {} },
+      service: { selector: { app: 'web' }, annotations: { [keys.recordOf]: null } },
       podWrites: [],
     });
+  });
+
+  it('a copy of an adopted Service (its record names another uid) is never released', () => {
+    const original = service({ active: a, optedIn: false });
+    const copy: ServiceView = { ...original, name: 'web-copy', uid: 'copy-uid' };
+    assert.deepEqual(decide({ service: copy, pods: [a, b], keys, now: NOW }).plan.kind, 'ignore');
+    const noRecord: ServiceView = { ...original, annotations: { ...original.annotations, [keys.recordOf]: '' } };
+    assert.deepEqual(decide({ service: noRecord, pods: [a, b], keys, now: NOW }).plan.kind, 'ignore');
+  });
+
+  it('steady completes a record that lacks the Service uid or a readable saved selector', () => {
+    const legacy = service({ active: a, annotations: { [keys.recordOf]: 'someone-else', [keys.originalSelector]: '{bad' } });
+    const { plan } = decide({ service: legacy, pods: [a, b], keys, now: NOW });
+    assert.equal(plan.kind, 'steady');
+    if (plan.kind !== 'steady') return;
+    assert.deepEqual(plan.record, { selector: legacy.selector, annotations: { [keys.recordOf]: 'svc-uid', [keys.originalSelector]: '{"app":"web"}' } });
+  });
+
+  it('a pod carrying another pod\'s id is corrected: after a steady look, and before a switch', () => {
+    const impostor = { ...pod('c'), labels: { app: 'web', [keys.podId]: 'uid-a' }, resourceVersion: '77' };
+    const steady = decide({ service: service({ active: a }), pods: [a, b, impostor], keys, now: NOW }).plan;
+    assert.equal(steady.kind, 'steady');
+    if (steady.kind !== 'steady') return;
+    assert.deepEqual(steady.podWrites.find((w) => w.pod === 'c'), { pod: 'c', labels: { [keys.podId]: 'uid-c' }, resourceVersion: '77' });
+    const impostorOfB = { ...impostor, labels: { app: 'web', [keys.podId]: 'uid-b' } };
+    const failover = decide({ service: service({ active: aDown }), pods: [aDown, b, impostorOfB], keys, now: NOW }).plan;
+    assert.equal(failover.kind, 'switch');
+    if (failover.kind !== 'switch') return;
+    assert.equal(failover.to.name, 'b');
+    assert.deepEqual(failover.prerequisites, [{ pod: 'c', labels: { [keys.podId]: 'uid-c' }, resourceVersion: '77' }]);
+  });
+
+  it('a term that someone damaged restarts the count; the switch clears any completion of an earlier count', () => {
+    const svc = service({ active: aDown, annotations: { [keys.term]: 'x7', [keys.completedTerm]: '1' } });
+    const { plan } = decide({ service: svc, pods: [aDown, b], keys, now: NOW });
+    assert.equal(plan.kind, 'switch');
+    if (plan.kind !== 'switch') return;
+    assert.equal(plan.term, 1);
+    assert.equal(plan.service.annotations[keys.completedTerm], null);
+  });
+
+  it('with role labels on, a pod active for another Service is labelled active too', () => {
+    const { plan } = decide({ service: service({ active: a }), pods: [a, pod('b', { role: 'standby' })], keys, now: NOW, roleLabels: true, activeElsewhere: new Set(['uid-b']) });
+    assert.equal(plan.kind, 'steady');
+    if (plan.kind !== 'steady') return;
+    assert.deepEqual(plan.podWrites, [{ pod: 'b', labels: { [keys.role]: 'active' }, ...(pod('b').resourceVersion ? { resourceVersion: pod('b').resourceVersion } : {}) }]);
   });
 
   it('a switchover request alone on an opted-out Service is left to its owner', () => {

@@ -75,6 +75,7 @@ export function service(options: ServiceOptions = {}): ServiceView {
     annotations[keys.term] = String(options.term ?? 1);
     annotations[keys.switchedAt] = new Date(NOW - 3_600_000).toISOString();
     annotations[keys.reason] = 'initial';
+    annotations[keys.recordOf] = 'svc-uid';
   }
   Object.assign(annotations, options.annotations ?? {});
   return {

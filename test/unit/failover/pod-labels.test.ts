@@ -22,10 +22,10 @@ test('role label writes carry the resourceVersion the pod was read at', () => {
   );
 });
 
-test('opt-out label removal carries no precondition', () => {
+test('opt-out label removal is guarded by the version the pod was read at', () => {
   const labelled = at(pod('a', { role: 'active' }), '7');
   const [write] = releaseWrites([labelled], keys);
-  assert.equal(write?.resourceVersion, undefined);
+  assert.equal(write?.resourceVersion, '7');
   assert.deepEqual(write?.labels, { [keys.podId]: null, [keys.role]: null });
 });
 

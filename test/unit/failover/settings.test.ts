@@ -108,8 +108,11 @@ describe('userSelector', () => {
   });
 
   for (const bad of ['nope', '[]', 'null', '"app"', '{}', '{"app":1}', `{"${keys.podId}":"u"}`]) {
-    it(`reports saved selector ${bad}`, () => {
-      const result = userSelector(withSelector({ app: 'web' }, bad), keys);
+    it(`a saved selector ${bad} does not matter while the live selector has the user's labels`, () => {
+      assert.deepEqual(userSelector(withSelector({ app: 'web' }, bad), keys), { ok: true, selector: { app: 'web' } });
+    });
+    it(`reports saved selector ${bad} when the live selector holds only baton's key`, () => {
+      const result = userSelector(withSelector({ [keys.podId]: 'u' }, bad), keys);
       assert.equal(result.ok, false);
       if (result.ok) return;
       assert.deepEqual(

@@ -82,7 +82,7 @@ describe('checkCompletion', () => {
     // The term's own transition event again, under its original id: a switch whose
     // reply was lost is reported here at the latest.
     const replay = r.emitter.drafts.find((d) => d.type === PROMOTED);
-    assert.equal(replay?.id, `${SVC_UID}.2.promoted`);
+    assert.equal(replay?.id, `${SVC_UID}.2-${T0 - 3_600_000}.promoted`);
     assert.deepEqual(replay?.data, {
       service: { namespace: NS, name: 'web', uid: SVC_UID },
       term: 2,
@@ -93,7 +93,7 @@ describe('checkCompletion', () => {
     });
     const draft = r.emitter.drafts.find((d) => d.type === COMPLETED);
     assert.equal(draft?.type, COMPLETED);
-    assert.equal(draft.id, `${SVC_UID}.2.completed`);
+    assert.equal(draft.id, `${SVC_UID}.2-${T0 - 3_600_000}.completed`);
     assert.deepEqual(draft.data, {
       service: { namespace: NS, name: 'web', uid: SVC_UID },
       term: 2,
@@ -171,8 +171,8 @@ describe('replaying a transition whose report may have been lost', () => {
     await flush();
     assert.equal(result.outcome, 'switched');
     const ids = r.emitter.drafts.filter((d) => d.type === PROMOTED).map((d) => d.id).sort();
-    assert.deepEqual(ids, [`${SVC_UID}.1.promoted`, `${SVC_UID}.2.promoted`]);
-    const replay = r.emitter.drafts.find((d) => d.id === `${SVC_UID}.1.promoted`);
+    assert.deepEqual(ids, [`${SVC_UID}.1-${T0 - 3_600_000}.promoted`, `${SVC_UID}.2-${T0}.promoted`]);
+    const replay = r.emitter.drafts.find((d) => d.id === `${SVC_UID}.1-${T0 - 3_600_000}.promoted`);
     assert.deepEqual(replay?.data, {
       service: { namespace: NS, name: 'web', uid: SVC_UID },
       term: 1,
@@ -191,6 +191,6 @@ describe('replaying a transition whose report may have been lost', () => {
     const r = rig(cluster);
     await reconcile(r.deps, { namespace: NS, name: 'web' });
     await flush();
-    assert.deepEqual(r.emitter.drafts.filter((d) => d.type === PROMOTED).map((d) => d.id), [`${SVC_UID}.2.promoted`]);
+    assert.deepEqual(r.emitter.drafts.filter((d) => d.type === PROMOTED).map((d) => d.id), [`${SVC_UID}.2-${T0}.promoted`]);
   });
 });

@@ -106,7 +106,7 @@ describe('echoes of baton\'s own writes', () => {
     const from = r.cluster.calls.length;
     const outcome = await handle(serviceEvent(edited), CONTEXT);
     assert.equal(outcome.status, 'handled');
-    assert.equal(r.cluster.calls[from]?.method, 'listPods');
+    assert.equal(r.cluster.calls[from]?.method, 'getService');
   });
 
   it('a completion check on an overtaken copy of our own falls back to a fresh read', async () => {

@@ -4,7 +4,10 @@
 import { ConflictError, NotFoundError } from '../../../shared/k8s/errors.js';
 import { selectorPatch, type Cluster, type EventNote } from '../../../shared/k8s/cluster.js';
 import type { SliceView } from '../../../shared/k8s/views.js';
-import type { Labels, PodView, ServiceView, ServiceWrite } from '../../../shared/failover/model.js';
+import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../../../shared/failover/model.js';
+
+/** This fake plays the API server, so what it returns counts as observed. */
+export const observed = <T>(value: T): Observed<T> => value as Observed<T>;
 
 export type Method = 'getService' | 'listServices' | 'listPods' | 'findPod' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'recordEvent';
 
@@ -30,8 +33,8 @@ export interface Fault {
 }
 
 export interface SuccessfulWrite {
-  readonly before: ServiceView;
-  readonly after: ServiceView;
+  readonly before: Observed<ServiceView>;
+  readonly after: Observed<ServiceView>;
   /** The resourceVersion the write carried. */
   readonly precondition: string;
 }
@@ -47,12 +50,12 @@ function merge(current: Labels, patch: Readonly<Record<string, string | null>>):
   return out;
 }
 
-function copyService(s: ServiceView): ServiceView {
-  return { ...s, labels: { ...s.labels }, annotations: { ...s.annotations }, selector: { ...s.selector } };
+function copyService(s: ServiceView): Observed<ServiceView> {
+  return observed({ ...s, labels: { ...s.labels }, annotations: { ...s.annotations }, selector: { ...s.selector } });
 }
 
-function copyPod(p: PodView): PodView {
-  return { ...p, labels: { ...p.labels }, annotations: { ...p.annotations } };
+function copyPod(p: PodView): Observed<PodView> {
+  return observed({ ...p, labels: { ...p.labels }, annotations: { ...p.annotations } });
 }
 
 function matches(labels: Labels, selector: Labels): boolean {
@@ -103,13 +106,13 @@ export class FakeCluster implements Cluster {
   // ---- world set-up and inspection (no requests) ----
 
   /** Stores the Service with a fresh resourceVersion (its own is ignored) and returns it. */
-  putService(service: ServiceView): ServiceView {
+  putService(service: ServiceView): Observed<ServiceView> {
     const stored = { ...copyService(service), resourceVersion: String(++this.rv) };
     this.services.set(key(service.namespace, service.name), stored);
     return copyService(stored);
   }
 
-  service(namespace: string, name: string): ServiceView {
+  service(namespace: string, name: string): Observed<ServiceView> {
     const s = this.services.get(key(namespace, name));
     if (!s) throw new Error(`no service ${namespace}/${name} in the fake world`);
     return copyService(s);
@@ -120,7 +123,7 @@ export class FakeCluster implements Cluster {
   }
 
   /** Another writer changes the Service: new resourceVersion, optional edits. */
-  bumpService(namespace: string, name: string, edit: (s: ServiceView) => Partial<ServiceView> = () => ({})): ServiceView {
+  bumpService(namespace: string, name: string, edit: (s: ServiceView) => Partial<ServiceView> = () => ({})): Observed<ServiceView> {
     const current = this.service(namespace, name);
     return this.putService({ ...current, ...edit(current) });
   }
@@ -130,12 +133,12 @@ export class FakeCluster implements Cluster {
     this.pods.set(key(pod.namespace, pod.name), { ...copyPod(pod), resourceVersion: String(++this.rv) });
   }
 
-  pod(namespace: string, name: string): PodView | undefined {
+  pod(namespace: string, name: string): Observed<PodView> | undefined {
     const p = this.pods.get(key(namespace, name));
     return p && copyPod(p);
   }
 
-  allPods(): PodView[] {
+  allPods(): Array<Observed<PodView>> {
     return [...this.pods.values()].map(copyPod);
   }
 
@@ -186,7 +189,7 @@ export class FakeCluster implements Cluster {
     return value;
   }
 
-  async getService(namespace: string, name: string): Promise<ServiceView> {
+  async getService(namespace: string, name: string): Promise<Observed<ServiceView>> {
     const call: Call = { method: 'getService', namespace, name };
     this.enter(call);
     const s = this.services.get(key(namespace, name));
@@ -194,20 +197,20 @@ export class FakeCluster implements Cluster {
     return this.reply(call, copyService(s));
   }
 
-  async listServices(labelSelector: string, namespace?: string): Promise<ServiceView[]> {
+  async listServices(labelSelector: string, namespace?: string): Promise<Array<Observed<ServiceView>>> {
     const call: Call = { method: 'listServices', labelSelector, namespace };
     this.enter(call);
     const wanted = parseSelector(labelSelector);
     return this.reply(call, [...this.services.values()].filter((s) => (namespace === undefined || s.namespace === namespace) && matches(s.labels, wanted)).map(copyService));
   }
 
-  async listPods(namespace: string, selector: Labels): Promise<PodView[]> {
+  async listPods(namespace: string, selector: Labels): Promise<Array<Observed<PodView>>> {
     const call: Call = { method: 'listPods', namespace, selector: { ...selector } };
     this.enter(call);
     return this.reply(call, [...this.pods.values()].filter((p) => p.namespace === namespace && matches(p.labels, selector)).map(copyPod));
   }
 
-  async findPod(namespace: string, name: string): Promise<PodView | undefined> {
+  async findPod(namespace: string, name: string): Promise<Observed<PodView> | undefined> {
     const call: Call = { method: 'findPod', namespace, name };
     this.enter(call);
     const found = this.pods.get(key(namespace, name));
@@ -220,7 +223,7 @@ export class FakeCluster implements Cluster {
     return this.reply(call, (this.slices.get(key(namespace, service)) ?? []).map((s) => ({ ...s, endpoints: s.endpoints.map((e) => ({ ...e })) })));
   }
 
-  async patchService(service: ServiceView, write: ServiceWrite): Promise<ServiceView> {
+  async patchService(service: ServiceView, write: ServiceWrite): Promise<Observed<ServiceView>> {
     const call: Call = {
       method: 'patchService',
       namespace: service.namespace,
@@ -250,7 +253,7 @@ export class FakeCluster implements Cluster {
     return this.reply(call, copyService(next));
   }
 
-  async patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<PodView> {
+  async patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>> {
     const call: Call = { method: 'patchPodLabels', namespace, pod, labels: { ...labels } };
     this.enter(call);
     const k = key(namespace, pod);

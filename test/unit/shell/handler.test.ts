@@ -6,14 +6,16 @@ import fc from 'fast-check';
 import { createFailoverHandler } from '../../../functions/failover/handler.js';
 import { PROMOTED } from '../../../shared/audit/schemas.js';
 import { parseIncoming, type InboundEvent } from '../../../shared/events/incoming.js';
-import type { PodView } from '../../../shared/failover/model.js';
+import type { PodView, ServiceView } from '../../../shared/failover/model.js';
 import { REASONS } from '../../../shared/failover/report.js';
 import { listen } from '../../../shared/http/listen.js';
 import { createServer } from '../../../shared/http/server.js';
 import { ForbiddenError, TransientError } from '../../../shared/k8s/errors.js';
 import { loadEnvelope, structured, type FixtureName } from '../../fixtures/apiserversource.js';
 import { FakeCluster, type Call } from './fake-cluster.js';
-import { CONTEXT, flush, KEYS, makePod, makeService, NS, podEvent, rig, serviceEvent, silentLogger, sliceEvent, SVC_UID, uidOf, type Rig } from './world.js';
+import { CONTEXT, flush, KEYS, makePod, makeService, NS, podEvent, rig, serviceEvent, silentLogger, sliceEvent, SVC_UID, T0, uidOf, type Rig } from './world.js';
+
+const methods = (calls: readonly Call[]): string[] => calls.map((c) => c.method);
 
 function recorded(name: FixtureName): InboundEvent {
   const parsed = parseIncoming(structured(loadEnvelope(name)));
@@ -60,19 +62,9 @@ describe('failover handler: events nobody cares about cost no API request', () =
       detail: 'service not opted in',
     },
     {
-      name: 'the recorded service-add, stripped of the mode label',
-      event: () => {
-        const event = recorded('serviceAdd');
-        if (event.kind !== 'Service') throw new Error('fixture is not a Service event');
-        const { [KEYS.mode]: _mode, ...labels } = event.object.metadata.labels ?? {};
-        return { ...event, object: { ...event.object, metadata: { ...event.object.metadata, labels } } };
-      },
+      name: 'a Service the index does not hold, whose event shows nothing of baton\'s, deleted',
+      event: () => serviceEvent(makeService({ name: 'api', optedIn: false }), 'delete'),
       detail: 'service not opted in',
-    },
-    {
-      name: 'a Service deletion',
-      event: () => serviceEvent(makeService({ active: 'web-0' }), 'delete'),
-      detail: 'service deleted',
     },
     {
       name: 'a baton-labelled pod in an out-of-scope namespace',
@@ -107,13 +99,30 @@ describe('failover handler: events nobody cares about cost no API request', () =
     });
   }
 
-  it('a Service deletion drops the Service from the index', async () => {
+  it('a Service deletion drops the Service from the index once a read confirms it', async () => {
     const r = steadyWorld();
-    assert.ok(r.registry.get(NS, 'web'));
-    await createFailoverHandler(r.deps)(serviceEvent(r.cluster.service(NS, 'web'), 'delete'), CONTEXT);
+    const copy = r.cluster.service(NS, 'web');
+    r.cluster.deleteService(NS, 'web');
+    await createFailoverHandler(r.deps)(serviceEvent(copy, 'delete'), CONTEXT);
     assert.equal(r.registry.get(NS, 'web'), undefined);
-    assert.equal(r.cluster.requestCount, 0);
+    assert.deepEqual(methods(r.cluster.calls), ['getService']);
   });
+
+  for (const [name, forge] of [
+    ['deleted', (s: ServiceView) => serviceEvent(s, 'delete')],
+    ['stripped of the mode label', (s: ServiceView) => serviceEvent({ ...s, labels: { app: 'web' } })],
+    ['with a huge resourceVersion', (s: ServiceView) => serviceEvent({ ...s, resourceVersion: '99999999999' })],
+  ] as const) {
+    it(`an event claiming the indexed Service was ${name} changes nothing without a read that agrees`, async () => {
+      const r = steadyWorld();
+      const before = r.cluster.service(NS, 'web');
+      await createFailoverHandler(r.deps)(forge(before), CONTEXT);
+      await flush();
+      assert.deepEqual(r.registry.get(NS, 'web'), before, 'the index keeps what the API said');
+      assert.deepEqual(r.cluster.writes, []);
+      assert.equal(r.cluster.calls[0]?.method, 'getService');
+    });
+  }
 
   // ---- properties ----
   const labelKey = fc
@@ -164,12 +173,16 @@ describe('failover handler: events nobody cares about cost no API request', () =
         const r = steadyWorld();
         const outcome = await createFailoverHandler(r.deps)(podEvent(pod, action), CONTEXT);
         assert.equal(outcome.status, 'handled');
-        const [optedIn, all, ...rest] = r.cluster.calls;
+        const [optedIn, ...rest] = r.cluster.calls;
         assert.deepEqual(optedIn, { method: 'listServices', labelSelector: `${KEYS.mode}=active-standby`, namespace: pod.namespace });
-        assert.deepEqual(all, { method: 'listServices', labelSelector: '', namespace: pod.namespace });
-        // Only ever the removal of baton's own labels from that very pod; never a Service write.
-        for (const call of rest) assert.deepEqual(call, { method: 'patchPodLabels', namespace: pod.namespace, pod: pod.name, labels: { [KEYS.podId]: null, [KEYS.role]: null } });
-        assert.ok(rest.length <= 1);
+        // Then the pod itself is read; only what that read shows can lead to a write, and
+        // only ever the guarded removal of baton's own labels from that very pod.
+        assert.deepEqual(rest[0], { method: 'findPod', namespace: pod.namespace, name: pod.name });
+        for (const call of rest.slice(1)) {
+          if (call.method === 'listServices') assert.deepEqual(call, { method: 'listServices', labelSelector: '', namespace: pod.namespace });
+          else assert.deepEqual(call, { method: 'patchPodLabels', namespace: pod.namespace, pod: pod.name, labels: { [KEYS.podId]: null, [KEYS.role]: null } });
+        }
+        assert.ok(rest.length <= 3);
       }),
       { numRuns: 200 },
     );
@@ -236,7 +249,7 @@ describe('failover handler: the active pod goes unready (recorded pod-update-not
       assert.equal(r.emitter.drafts.length, 1);
       const draft = r.emitter.drafts[0];
       assert.equal(draft?.type, PROMOTED);
-      assert.equal(draft.id, `${SVC_UID}.2.promoted`);
+      assert.equal(draft.id, `${SVC_UID}.2-${T0}.promoted`);
       assert.deepEqual(draft.data, {
         service: { namespace: NS, name: 'web', uid: SVC_UID },
         term: 2,
@@ -273,13 +286,13 @@ describe('failover handler: the active pod goes unready (recorded pod-update-not
     await flush();
     const since = (from: number): string[] => r.cluster.calls.slice(from).map((c) => c.method);
 
-    // The Service event of our own write is a version the index has not seen: it is
-    // confirmed by one GET before anything but a guarded Service write is based on it.
+    // The Service event of a write this instance did not make: the Service is read, and
+    // the read is the basis of the look.
     let from = r.cluster.calls.length;
     const svc = await handle(serviceEvent(r.cluster.service(NS, 'web')), CONTEXT);
     await flush();
     assert.deepEqual(svc, { status: 'handled', detail: 'web: steady (web-1 is active and healthy)' });
-    assert.deepEqual(since(from), ['listPods', 'getService']);
+    assert.deepEqual(since(from), ['getService', 'listPods']);
 
     // A label update of the new active: the index copy (now current) is confirmed by one GET.
     from = r.cluster.calls.length;
@@ -348,15 +361,15 @@ describe('failover handler: API failures', () => {
 });
 
 describe('failover handler: Service events', () => {
-  it('a current Service event is as good as a read: one list, no GET', async () => {
+  it('a Service event is not a read: one GET, then one list', async () => {
     const r = steadyWorld();
     const outcome = await createFailoverHandler(r.deps)(serviceEvent(r.cluster.service(NS, 'web')), CONTEXT);
     await flush();
     assert.deepEqual(outcome, { status: 'handled', detail: 'web: steady (web-0 is active and healthy)' });
-    assert.deepEqual(r.cluster.methods(), ['listPods']);
+    assert.deepEqual(r.cluster.methods(), ['getService', 'listPods']);
   });
 
-  it('a reordered older Service event is confirmed by a read: no role label from the old state', async () => {
+  it('a reordered older Service event leads to a read: no role label from the old state', async () => {
     const r = steadyWorld();
     const handle = createFailoverHandler(r.deps);
     const old = r.cluster.service(NS, 'web');
@@ -372,7 +385,7 @@ describe('failover handler: Service events', () => {
     const outcome = await handle(serviceEvent(old), CONTEXT);
     await flush();
     assert.deepEqual(outcome, { status: 'handled', detail: 'web: steady (web-1 is active and healthy)' });
-    assert.deepEqual(r.cluster.calls.slice(from).map((c) => c.method), ['listPods', 'getService', 'listPods']);
+    assert.deepEqual(r.cluster.calls.slice(from).map((c) => c.method), ['getService', 'listPods']);
     assert.equal(r.cluster.count('patchPodLabels'), 0);
     assert.equal(r.cluster.pod(NS, 'web-1')?.labels[KEYS.role], 'active');
     assert.equal(r.cluster.pod(NS, 'web-0')?.labels[KEYS.role], 'standby');

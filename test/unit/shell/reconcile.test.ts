@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { ServiceView } from '../../../shared/failover/model.js';
-import { reconcile, type Result } from '../../../shared/failover/reconcile.js';
+import { reconcile, type Basis, type Result } from '../../../shared/failover/reconcile.js';
 import { ForbiddenError, TransientError } from '../../../shared/k8s/errors.js';
 import { FakeCluster, type Call } from './fake-cluster.js';
 import { flush, KEYS, makePod, makeService, NS, rig, T0, uidOf, type Rig } from './world.js';
@@ -36,7 +36,7 @@ describe('reconcile: conflicts', () => {
     const stale = r.cluster.service(NS, 'web');
     // Someone else touched the Service (an unrelated annotation) since the index saw it.
     const fresh = r.cluster.bumpService(NS, 'web', (s) => ({ annotations: { ...s.annotations, 'example.com/owner': 'team-a' } }));
-    const result = await reconcile(r.deps, REF, { service: stale, asRead: false });
+    const result = await reconcile(r.deps, REF, { service: stale, fresh: false });
     assert.deepEqual(result, { outcome: 'switched', detail: 'failover: web-0 -> web-1 (term 2)' });
     assert.deepEqual(methods(r.cluster.calls.filter((c) => c.method !== 'recordEvent' && c.method !== 'patchPodLabels')), [
       'listPods',
@@ -58,7 +58,7 @@ describe('reconcile: conflicts', () => {
         const r = world();
         r.cluster.inject({ method: 'patchService', action: { kind: 'before', run: (w) => void w.bumpService(NS, 'web') } });
         const deps = { ...r.deps, conflictRetries: retries };
-        const result = await reconcile(deps, REF, hinted ? { service: r.cluster.service(NS, 'web'), asRead: false } : undefined);
+        const result = await reconcile(deps, REF, hinted ? { service: r.cluster.service(NS, 'web'), fresh: false } : undefined);
         assert.deepEqual(result, { outcome: 'conflicted', detail: `service kept changing; gave up after ${retries + 1} attempts` });
         assert.equal(r.cluster.count('patchService'), retries + 1);
         assert.equal(r.cluster.conflicts.length, retries + 1);
@@ -162,16 +162,16 @@ describe('reconcile: hints', () => {
     cluster.putService(makeService({ active: 'web-0' }));
     return rig(cluster);
   }
-  const cases: ReadonlyArray<{ name: string; hint: (r: Rig) => { service: ServiceView; asRead: boolean } | undefined; calls: string[] }> = [
+  const cases: ReadonlyArray<{ name: string; hint: (r: Rig) => Basis | undefined; calls: string[] }> = [
     { name: 'no hint: read, list', hint: () => undefined, calls: ['getService', 'listPods'] },
-    { name: 'a Service event (as good as a read): list only', hint: (r) => ({ service: r.cluster.service(NS, 'web'), asRead: true }), calls: ['listPods'] },
-    { name: 'a current index copy: list, then one read to confirm', hint: (r) => ({ service: r.cluster.service(NS, 'web'), asRead: false }), calls: ['listPods', 'getService'] },
+    { name: 'a copy read for this look: list only', hint: (r) => ({ service: r.cluster.service(NS, 'web'), fresh: true }), calls: ['listPods'] },
+    { name: 'a current index copy: list, then one read to confirm', hint: (r) => ({ service: r.cluster.service(NS, 'web'), fresh: false }), calls: ['listPods', 'getService'] },
     {
       name: 'a stale index copy: list, read, list again',
       hint: (r) => {
         const old = r.cluster.service(NS, 'web');
         r.cluster.bumpService(NS, 'web');
-        return { service: old, asRead: false };
+        return { service: old, fresh: false };
       },
       calls: ['listPods', 'getService', 'listPods'],
     },
@@ -193,7 +193,7 @@ describe('reconcile: hints', () => {
     r.cluster.bumpService(NS, 'web', switchedTo('web-1', 2));
     r.cluster.putPod(makePod('web-0', { role: 'standby' }));
     r.cluster.putPod(makePod('web-1', { role: 'active' }));
-    const result = await reconcile(r.deps, REF, { service: old, asRead: false });
+    const result = await reconcile(r.deps, REF, { service: old, fresh: false });
     await flush();
     assert.deepEqual(result, { outcome: 'steady', detail: 'web-1 is active and healthy' });
     assert.equal(r.cluster.count('patchPodLabels'), 0, 'no label written from the stale copy');
@@ -209,14 +209,14 @@ describe('reconcile: hints', () => {
 });
 
 describe('reconcile: pod problems are reported on a Service known to exist', () => {
-  it('a hint of a Service that does not exist (forged) leads to no Warning Event, only a refused guarded write', async () => {
+  it('an index copy of a Service deleted since leads to no Warning Event, only a refused guarded write', async () => {
     const cluster = new FakeCluster();
     cluster.putPod(makePod('web-0', { priority: 'not-a-number', ready: false }));
     // Labelled: the switch needs no pod write first, so nothing confirms the hint before it.
     cluster.putPod(makePod('web-1', { role: 'standby' }));
     const ghost = { ...makeService({ name: 'ghost', active: 'web-0' }), resourceVersion: '7' };
     const r = rig(cluster);
-    const result = await reconcile(r.deps, { namespace: NS, name: 'ghost' }, { service: ghost, asRead: false });
+    const result = await reconcile(r.deps, { namespace: NS, name: 'ghost' }, { service: ghost, fresh: false });
     await flush();
     assert.equal(result.outcome, 'gone');
     assert.equal(cluster.count('recordEvent'), 0, JSON.stringify(cluster.calls));
@@ -227,7 +227,7 @@ describe('reconcile: pod problems are reported on a Service known to exist', () 
     cluster.putPod(makePod('web-1', { role: 'standby' }));
     const stored = cluster.putService(makeService({ active: 'web-0' }));
     const r = rig(cluster);
-    const result = await reconcile(r.deps, REF, { service: stored, asRead: false });
+    const result = await reconcile(r.deps, REF, { service: stored, fresh: false });
     await flush();
     assert.equal(result.outcome, 'switched');
     const notes = cluster.calls.flatMap((c) => (c.method === 'recordEvent' ? [c.note.reason] : []));

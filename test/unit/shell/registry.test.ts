@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { ServiceView } from '../../../shared/failover/model.js';
+import type { Observed, ServiceView } from '../../../shared/failover/model.js';
 import { createRegistry, type Registry } from '../../../shared/failover/registry.js';
 import { FakeCluster } from './fake-cluster.js';
 import { KEYS, makeService, NS, silentLogger, T0 } from './world.js';
@@ -160,7 +160,7 @@ describe('registry: observe and forget', () => {
 });
 
 describe('registry: selecting', () => {
-  const withPodId = (s: ServiceView, id: string): ServiceView => ({ ...s, selector: { ...s.selector, [KEYS.podId]: id } });
+  const withPodId = (s: Observed<ServiceView>, id: string): Observed<ServiceView> => ({ ...s, selector: { ...s.selector, [KEYS.podId]: id } });
   const r = registry(new FakeCluster());
   r.observe({ ...withPodId(makeService({ name: 'web', active: 'web-0' }), 'uid-web-0'), resourceVersion: '5' });
   r.observe({ ...makeService({ name: 'api', selector: { app: 'api', tier: 'back' } }), resourceVersion: '5' });
@@ -196,17 +196,17 @@ describe('registry: own writes', () => {
   it('knows the reply to its own write until a newer version is seen', () => {
     const r = registry(new FakeCluster());
     r.observe(at('5'));
-    assert.equal(r.isOwnWrite(at('5')), false, 'told, not written');
+    assert.equal(r.isOwnWrite(NS, 'a', '5'), false, 'told, not written');
     assert.equal(r.ownCopy(NS, 'a'), undefined);
     r.wrote(at('6'));
-    assert.equal(r.isOwnWrite(at('6')), true);
+    assert.equal(r.isOwnWrite(NS, 'a', '6'), true);
     assert.equal(r.ownCopy(NS, 'a')?.resourceVersion, '6');
     r.observe(at('6'));
-    assert.equal(r.isOwnWrite(at('6')), true, 'its own event does not make it someone else\'s');
-    assert.equal(r.isOwnWrite(at('5')), false, 'an older version is not the echo');
+    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'its own event does not make it someone else\'s');
+    assert.equal(r.isOwnWrite(NS, 'a', '5'), false, 'an older version is not the echo');
     r.observe(at('7'));
-    assert.equal(r.isOwnWrite(at('6')), false);
-    assert.equal(r.isOwnWrite(at('7')), false);
+    assert.equal(r.isOwnWrite(NS, 'a', '6'), false);
+    assert.equal(r.isOwnWrite(NS, 'a', '7'), false);
     assert.equal(r.ownCopy(NS, 'a'), undefined);
   });
   it('an older reply does not replace a newer version', () => {
@@ -222,6 +222,6 @@ describe('registry: own writes', () => {
     const r = registry(cluster);
     r.wrote(stored);
     await r.refresh();
-    assert.equal(r.isOwnWrite(stored), true);
+    assert.equal(r.isOwnWrite(stored.namespace, stored.name, stored.resourceVersion), true);
   });
 });

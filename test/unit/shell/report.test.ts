@@ -132,35 +132,35 @@ describe('report: deterministic ids', () => {
   });
 
   const cases: ReadonlyArray<{ name: string; send: (r: Reporter) => Promise<void>; id: string; type: string; reason: string }> = [
-    { name: 'failover', send: (r) => r.switched(SERVICE, switchPlan('failover', 3), T0), id: `${SVC_UID}.3.promoted`, type: PROMOTED, reason: REASONS.failedOver },
-    { name: 'initial', send: (r) => r.switched(SERVICE, switchPlan('initial', 1), T0), id: `${SVC_UID}.1.promoted`, type: PROMOTED, reason: REASONS.promoted },
-    { name: 'failback', send: (r) => r.switched(SERVICE, switchPlan('failback', 4), T0), id: `${SVC_UID}.4.promoted`, type: PROMOTED, reason: REASONS.failedBack },
-    { name: 'switchover', send: (r) => r.switched(SERVICE, switchPlan('switchover', 5), T0), id: `${SVC_UID}.5.switchover`, type: SWITCHOVER, reason: REASONS.switchedOver },
+    { name: 'failover', send: (r) => r.switched(SERVICE, switchPlan('failover', 3), T0), id: `${SVC_UID}.3-${T0}.promoted`, type: PROMOTED, reason: REASONS.failedOver },
+    { name: 'initial', send: (r) => r.switched(SERVICE, switchPlan('initial', 1), T0), id: `${SVC_UID}.1-${T0}.promoted`, type: PROMOTED, reason: REASONS.promoted },
+    { name: 'failback', send: (r) => r.switched(SERVICE, switchPlan('failback', 4), T0), id: `${SVC_UID}.4-${T0}.promoted`, type: PROMOTED, reason: REASONS.failedBack },
+    { name: 'switchover', send: (r) => r.switched(SERVICE, switchPlan('switchover', 5), T0), id: `${SVC_UID}.5-${T0}.switchover`, type: SWITCHOVER, reason: REASONS.switchedOver },
     {
       name: 'unavailable',
       send: (r) => r.unavailable(SERVICE, { kind: 'unavailable', active: 'web-1', term: 3, service: undefined }, 2),
-      id: `${SVC_UID}.3.unavailable`,
+      id: `${SVC_UID}.3-${T0 - 3_600_000}.unavailable`,
       type: UNAVAILABLE,
       reason: REASONS.unavailable,
     },
     {
       name: 'completed',
       send: (r) => r.completed(SERVICE, { term: 3, active: { name: 'web-1', uid: uidOf('web-1') }, decidedAt: T0 - 500, observedAt: T0 }),
-      id: `${SVC_UID}.3.completed`,
+      id: `${SVC_UID}.3-${T0 - 500}.completed`,
       type: COMPLETED,
       reason: REASONS.completed,
     },
     {
       name: 'released',
-      send: (r) => r.released(SERVICE, { kind: 'release', service: { selector: { app: 'web' }, annotations: {} }, podWrites: [] }, 3),
-      id: `${SVC_UID}.3.released`,
+      send: (r) => r.released(SERVICE, { kind: 'release', service: { selector: { app: 'web' }, annotations: {} }, podWrites: [] }, { term: 3, decidedAt: T0 }),
+      id: `${SVC_UID}.3-${T0}.released`,
       type: RELEASED,
       reason: REASONS.released,
     },
     {
       name: 'switchover refused',
       send: (r) => r.refused(SERVICE, { kind: 'refuse-switchover', requested: 'web-9', why: 'pod "web-9" does not exist', service: { selector: {}, annotations: {} } }),
-      id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: SVC_UID, term: 3, requested: 'web-9' }),
+      id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: SVC_UID, term: 3, decidedAt: Date.parse(SERVICE.annotations[KEYS.switchedAt] ?? ''), requested: 'web-9' }),
       type: SWITCHOVER_REFUSED,
       reason: REASONS.switchoverRefused,
     },
@@ -185,7 +185,7 @@ describe('report: deterministic ids', () => {
   }
 
   it('refused ids differ by requested pod and by term', () => {
-    const id = (requested: string, term: number): string => auditId({ type: SWITCHOVER_REFUSED, serviceUid: SVC_UID, term, requested });
+    const id = (requested: string, term: number): string => auditId({ type: SWITCHOVER_REFUSED, serviceUid: SVC_UID, term, decidedAt: T0, requested });
     assert.notEqual(id('web-9', 3), id('web-8', 3));
     assert.notEqual(id('web-9', 3), id('web-9', 4));
     assert.match(id('web-9', 3), new RegExp(`^${SVC_UID}\\.[0-9a-f]{16}$`));

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { PROMOTED } from '../../../shared/audit/schemas.js';
 import { NO_POD } from '../../../shared/failover/decide.js';
 import { isHealthy } from '../../../shared/failover/health.js';
-import type { Labels, PodView, ServiceView, ServiceWrite } from '../../../shared/failover/model.js';
+import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../../../shared/failover/model.js';
 import { reconcile, type Result } from '../../../shared/failover/reconcile.js';
 import { createReporter } from '../../../shared/failover/report.js';
 import type { Cluster, EventNote } from '../../../shared/k8s/cluster.js';
@@ -21,7 +21,7 @@ import { KEYS, makePod, makeService, NS, RecordingEmitter, silentLogger, T0 } fr
 
 /** Routes every call of one reconcile through the scheduler, and keeps its successful writes. */
 class ScheduledCluster implements Cluster {
-  readonly written: ServiceView[] = [];
+  readonly written: Array<Observed<ServiceView>> = [];
   constructor(
     private readonly world: FakeCluster,
     private readonly s: fc.Scheduler,
@@ -33,29 +33,29 @@ class ScheduledCluster implements Cluster {
   private at<T>(label: string, run: () => Promise<T>): Promise<T> {
     return this.s.schedule(Promise.resolve(label), `${this.tag} ${label}`).then(run);
   }
-  getService(namespace: string, name: string): Promise<ServiceView> {
+  getService(namespace: string, name: string): Promise<Observed<ServiceView>> {
     return this.at('getService', () => this.world.getService(namespace, name));
   }
-  listServices(labelSelector: string, namespace?: string): Promise<ServiceView[]> {
+  listServices(labelSelector: string, namespace?: string): Promise<Array<Observed<ServiceView>>> {
     return this.at('listServices', () => this.world.listServices(labelSelector, namespace));
   }
-  listPods(namespace: string, selector: Labels): Promise<PodView[]> {
+  listPods(namespace: string, selector: Labels): Promise<Array<Observed<PodView>>> {
     return this.at('listPods', () => this.world.listPods(namespace, selector));
   }
-  findPod(namespace: string, name: string): Promise<PodView | undefined> {
+  findPod(namespace: string, name: string): Promise<Observed<PodView> | undefined> {
     return this.at('findPod', () => this.world.findPod(namespace, name));
   }
   listEndpointSlices(namespace: string, service: string): Promise<SliceView[]> {
     return this.at('listEndpointSlices', () => this.world.listEndpointSlices(namespace, service));
   }
-  patchService(service: ServiceView, write: ServiceWrite): Promise<ServiceView> {
+  patchService(service: ServiceView, write: ServiceWrite): Promise<Observed<ServiceView>> {
     return this.at(`patchService@${service.resourceVersion}`, async () => {
       const out = await this.world.patchService(service, write);
       this.written.push(out);
       return out;
     });
   }
-  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<PodView> {
+  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>> {
     return this.at(`patchPodLabels ${pod}`, () => this.world.patchPodLabels(namespace, pod, labels, resourceVersion));
   }
   recordEvent(service: ServiceView, note: EventNote): Promise<void> {
@@ -95,9 +95,10 @@ const scenario = fc.record({
   failback: fc.boolean(),
   instances: fc.integer({ min: 2, max: 4 }),
   conflictRetries: fc.integer({ min: 0, max: 3 }),
-  // index: the registry's copy (confirmed unless written); event: a Service event's
-  // object, possibly reordered; none: a resync. `back` picks how stale the copy is.
-  events: fc.array(fc.record({ instance: fc.nat(3), hint: fc.constantFrom('none' as const, 'index' as const, 'event' as const), back: fc.nat(3) }), { minLength: 1, maxLength: 10 }),
+  // index: the registry's copy (confirmed unless written); read: a copy read for this
+  // look that other writers may have overtaken since; none: a resync. `back` picks how
+  // stale the copy is.
+  events: fc.array(fc.record({ instance: fc.nat(3), hint: fc.constantFrom('none' as const, 'index' as const, 'read' as const), back: fc.nat(3) }), { minLength: 1, maxLength: 10 }),
   flips: fc.array(fc.record({ pod: fc.nat(3), ready: fc.boolean() }), { maxLength: 8 }),
 });
 
@@ -122,9 +123,9 @@ describe('safety under concurrent instances, stale hints and readiness changes',
         for (const p of pods) world.putPod(p);
         const adoptedPod = sc.adopted === undefined ? undefined : pods[sc.adopted.pod];
         const base = makeService(adoptedPod ? { active: adoptedPod.name, term: sc.adopted?.term ?? 1 } : {});
-        const initial = world.putService({ ...base, annotations: { ...base.annotations, ...(sc.failback ? { [KEYS.failback]: 'true' } : {}) } });
+        const initial: Observed<ServiceView> = world.putService({ ...base, annotations: { ...base.annotations, ...(sc.failback ? { [KEYS.failback]: 'true' } : {}) } });
 
-        const history: ServiceView[] = [initial];
+        const history: Array<Observed<ServiceView>> = [initial];
         const broken: string[] = [];
         world.onWrite = (w) => {
           history.push(w.after);
@@ -150,7 +151,7 @@ describe('safety under concurrent instances, stale hints and readiness changes',
           if (!reporter) throw new Error('no reporter');
           return s.schedule(Promise.resolve(`start e${n}`)).then(() => {
             const copy = history[Math.max(0, history.length - 1 - e.back)] ?? initial;
-            const hint = e.hint === 'none' ? undefined : { service: copy, asRead: e.hint === 'event' };
+            const hint = e.hint === 'none' ? undefined : { service: copy, fresh: e.hint === 'read' };
             return reconcile({ cluster, keys: KEYS, logger, reporter, conflictRetries: sc.conflictRetries, now }, { namespace: NS, name: 'web' }, hint);
           });
         });

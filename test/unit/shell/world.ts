@@ -5,7 +5,7 @@ import type { Emitter, EmitResult } from '../../../shared/audit/emit.js';
 import type { AuditDraft, AuditEvent } from '../../../shared/audit/schemas.js';
 import type { ResourceEvent } from '../../../shared/events/incoming.js';
 import { objectSchemas, SERVICE_NAME_LABEL } from '../../../shared/events/objects.js';
-import { keysFor, MODE_VALUE, type Labels, type PodView, type ServiceView } from '../../../shared/failover/model.js';
+import { keysFor, MODE_VALUE, type Labels, type Observed, type PodView, type ServiceView } from '../../../shared/failover/model.js';
 import { createRegistry, type Registry } from '../../../shared/failover/registry.js';
 import { createReporter, type Reporter } from '../../../shared/failover/report.js';
 import type { ReconcileDeps } from '../../../shared/failover/reconcile.js';
@@ -95,7 +95,8 @@ export interface ServiceOptions {
   readonly completed?: boolean;
 }
 
-export function makeService(options: ServiceOptions = {}): ServiceView {
+/** A Service as the API would return it (tests play the API server here). */
+export function makeService(options: ServiceOptions = {}): Observed<ServiceView> {
   const user = options.selector ?? APP;
   const selector: Record<string, string> = { ...user };
   const annotations: Record<string, string> = {};
@@ -109,6 +110,7 @@ export function makeService(options: ServiceOptions = {}): ServiceView {
       [KEYS.term]: term,
       [KEYS.switchedAt]: new Date(T0 - 3_600_000).toISOString(),
       [KEYS.reason]: 'initial',
+      [KEYS.recordOf]: (options.name ?? 'web') === 'web' ? SVC_UID : `svc-uid-${options.name ?? 'web'}`,
     });
     if (options.completed !== false) annotations[KEYS.completedTerm] = term;
   }
@@ -122,7 +124,7 @@ export function makeService(options: ServiceOptions = {}): ServiceView {
     labels: options.optedIn === false ? { app: 'web' } : { app: 'web', [KEYS.mode]: MODE_VALUE },
     annotations,
     selector,
-  };
+  } as ServiceView as Observed<ServiceView>;
 }
 
 export function slice(endpoints: ReadonlyArray<{ readonly pod: string; readonly ready: boolean }>): SliceView {
@@ -160,13 +162,16 @@ export function rig(cluster: FakeCluster, options: { namespaces?: readonly strin
     conflictRetries: options.conflictRetries ?? 3,
     now,
     ...(echoes && inFlight ? { echoes, inFlight, observer: echoObserver(registry, echoes, inFlight) } : {}),
-    ...(options.roleLabels !== undefined ? { roleLabels: options.roleLabels } : {}),
+    // Most shell tests check the role labels too, so the rig turns them on unless told;
+    // production leaves them off (BATON_ROLE_LABELS), and tests that care say so.
+    roleLabels: options.roleLabels ?? true,
+    peers: (namespace) => registry.inNamespace(namespace),
   };
   return { cluster, emitter, reporter, registry, deps, clock };
 }
 
 export function reconcileDeps(cluster: Cluster, reporter: Reporter, conflictRetries = 3, now: () => number = () => T0): ReconcileDeps {
-  return { cluster, keys: KEYS, logger: silentLogger(), reporter, conflictRetries, now };
+  return { cluster, keys: KEYS, logger: silentLogger(), reporter, conflictRetries, now, roleLabels: true };
 }
 
 /** Lets fire-and-forget promises (evidence, role labels) run to completion. */
