@@ -25,6 +25,9 @@ export async function sweep(deps: SweepDeps): Promise<SweepSummary> {
   const selector = `${deps.keys.mode}=${MODE_VALUE}`;
   const services: Array<Observed<ServiceView>> =
     deps.namespaces.length === 0 ? await deps.cluster.listServices(selector) : (await Promise.all(deps.namespaces.map((ns) => deps.cluster.listServices(selector, ns)))).flat();
+  // Role labels agree across Services over the same pods only if each reconcile knows the
+  // others: this sweep's own list is the freshest account of them.
+  const withPeers: ReconcileDeps = { ...deps, peers: (namespace) => services.filter((s) => s.namespace === namespace) };
   const outcomes: Record<string, number> = {};
   const errors: string[] = [];
   let next = 0;
@@ -33,7 +36,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepSummary> {
       const s = services[i]!;
       try {
         // The list is a read made for this sweep: as good as a get of each Service.
-        const result: Result = await reconcile(deps, s, { service: s, fresh: true });
+        const result: Result = await reconcile(withPeers, s, { service: s, fresh: true });
         outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
         if (result.outcome === 'steady' || result.outcome === 'switched') await checkCompletion(deps, s);
       } catch (error) {
