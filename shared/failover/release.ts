@@ -55,11 +55,6 @@ function releasedSelector(service: ServiceView, keys: Keys): Labels {
   return saved.kind === 'valid' ? saved.selector : current;
 }
 
-/** True when the Service is not opted in but carries changes baton made on this very Service. */
-export function needsRelease(service: ServiceView, keys: Keys): boolean {
-  return annotation(service.labels, keys.mode) !== MODE_VALUE && ownsRecord(service, keys) && carriesBatonChanges(service, keys);
-}
-
 /** 'release' for a Service that opted out but still carries baton's changes, else 'ignore'. */
 export function releaseOrIgnore(service: ServiceView, pods: readonly PodView[], keys: Keys): Plan {
   if (!carriesBatonChanges(service, keys)) {
