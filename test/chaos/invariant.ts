@@ -4,7 +4,9 @@
 //   - whether any opted-in Service ever had more than one ready endpoint while baton
 //     was responsible for it (zero-window Services: from creation on);
 //   - which pods each Service routes to now, for the convergence check;
-//   - which terms each Service went through, for the audit-event check.
+//   - which terms each Service went through, for the audit-event check;
+//   - how long each Service had no ready endpoint while one of its pods was healthy
+//     (Running, Ready, not being deleted): the time traffic waited for a decision.
 // Its watches survive an apiserver restart: they resume from the last resourceVersion,
 // or re-list when the server no longer has it (a "gap": states in between are unseen).
 import * as k8s from '@kubernetes/client-node';
@@ -23,6 +25,14 @@ export interface Violation {
   readonly at: number;
   readonly service: string;
   readonly ready: readonly string[];
+}
+
+/** A stretch of time in which a guarded Service routed nowhere though a candidate was healthy. */
+export interface DarkWindow {
+  readonly service: string;
+  readonly from: number;
+  /** Undefined while it lasts. */
+  readonly to: number | undefined;
 }
 
 export interface ObservedService {
@@ -48,6 +58,8 @@ export interface InvariantWatcher {
   ready(service: string): readonly ReadyEndpoint[];
   history(service: string): readonly Observation[];
   service(name: string): ObservedService | undefined;
+  /** Every dark window so far, the open ones included. */
+  darkWindows(): readonly DarkWindow[];
   close(): void;
 }
 
@@ -71,6 +83,15 @@ interface SliceLike {
 interface ServiceLike {
   readonly metadata?: MetaLike;
   readonly spec?: { readonly selector?: Record<string, string> };
+}
+
+interface PodLike {
+  readonly metadata?: MetaLike & { readonly deletionTimestamp?: unknown };
+  readonly status?: { readonly phase?: string; readonly conditions?: ReadonlyArray<{ readonly type?: string; readonly status?: string }> | null };
+}
+
+function healthy(pod: PodLike): boolean {
+  return pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 interface StatusLike {
@@ -193,7 +214,42 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
   const services = new Map<string, { name: string; uid: string; optedIn: boolean; selector: Record<string, string>; annotations: Record<string, string>; terms: Map<number, string> }>();
   const guarded = new Set<string>();
   const violations: Violation[] = [];
+  const pods = new Map<string, { labels: Record<string, string>; healthy: boolean }>();
+  const windows: Array<{ service: string; from: number; to: number | undefined }> = [];
+  const open = new Map<string, { service: string; from: number; to: number | undefined }>();
   let updates = 0;
+
+  // The selector the user gave: the live one without baton's key, else the saved copy.
+  const candidatesSelector = (s: { selector: Record<string, string>; annotations: Record<string, string> }): Record<string, string> | undefined => {
+    const own = Object.fromEntries(Object.entries(s.selector).filter(([k]) => k !== podIdKey));
+    if (Object.keys(own).length > 0) return own;
+    try {
+      const saved = JSON.parse(s.annotations['baton.dev/original-selector'] ?? '') as unknown;
+      return saved && typeof saved === 'object' ? (saved as Record<string, string>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  /** Opens or closes the Service's dark window after any change that could affect it. */
+  const judgeDark = (service: string): void => {
+    const s = services.get(service);
+    const selector = s && s.optedIn && isGuarded(service) ? candidatesSelector(s) : undefined;
+    const readyPods = new Set([...(slices.get(service)?.values() ?? [])].flat().map((e) => e.uid));
+    const candidate = selector !== undefined && [...pods.values()].some((p) => p.healthy && Object.entries(selector).every(([k, v]) => p.labels[k] === v));
+    const dark = candidate && readyPods.size === 0;
+    const current = open.get(service);
+    if (dark && !current) {
+      const w = { service, from: Date.now(), to: undefined };
+      open.set(service, w);
+      windows.push(w);
+    } else if (!dark && current) {
+      current.to = Date.now();
+      open.delete(service);
+    }
+  };
+  const judgeAll = (): void => {
+    for (const name of services.keys()) judgeDark(name);
+  };
 
   const isGuarded = (service: string): boolean => {
     if (guarded.has(service)) return true;
@@ -212,8 +268,9 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     const at = Date.now();
     h.push({ at, ready });
     // Counted in pods, not endpoints: a dual-stack Service lists each pod once per family.
-    const pods = new Set(ready.map((e) => e.uid));
-    if (pods.size > 1 && isGuarded(service)) violations.push({ at, service, ready: ready.map((e) => e.pod) });
+    const distinct = new Set(ready.map((e) => e.uid));
+    if (distinct.size > 1 && isGuarded(service)) violations.push({ at, service, ready: ready.map((e) => e.pod) });
+    judgeDark(service);
   };
 
   const onSlice = (type: string, slice: SliceLike): void => {
@@ -241,6 +298,15 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     const term = Number(annotations[termAnnotation]);
     if (Number.isInteger(term) && term > 0 && !terms.has(term)) terms.set(term, annotations[reasonAnnotation] ?? '?');
     services.set(name, { name, uid: svc.metadata?.uid ?? '', optedIn: svc.metadata?.labels?.[modeLabel] === 'active-standby', selector: svc.spec?.selector ?? {}, annotations, terms });
+    judgeDark(name);
+  };
+
+  const onPod = (type: string, pod: PodLike): void => {
+    const name = pod.metadata?.name;
+    if (!name) return;
+    if (type === 'DELETED') pods.delete(name);
+    else pods.set(name, { labels: pod.metadata?.labels ?? {}, healthy: healthy(pod) });
+    judgeAll();
   };
 
   const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -288,16 +354,32 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     onSlice,
   );
 
+  const podWatch = await resilientWatch<PodLike>(
+    kc,
+    `/api/v1/namespaces/${namespace}/pods`,
+    async () => {
+      const list = await core.listNamespacedPod({ namespace });
+      return { items: list.items as PodLike[], resourceVersion: list.metadata?.resourceVersion ?? '' };
+    },
+    (items) => {
+      pods.clear();
+      for (const p of items) if (p.metadata?.name) pods.set(p.metadata.name, { labels: p.metadata.labels ?? {}, healthy: healthy(p) });
+      judgeAll();
+    },
+    onPod,
+  );
+
   return {
     get updates() {
       return updates;
     },
     get gaps() {
-      return serviceWatch.relists + sliceWatch.relists;
+      return serviceWatch.relists + sliceWatch.relists + podWatch.relists;
     },
     get reconnects() {
-      return serviceWatch.reconnects + sliceWatch.reconnects;
+      return serviceWatch.reconnects + sliceWatch.reconnects + podWatch.reconnects;
     },
+    darkWindows: () => windows.map((w) => ({ ...w })),
     guard: (service) => void guarded.add(service),
     violations: () => violations,
     ready: (service) => [...(slices.get(service)?.values() ?? [])].flat(),
@@ -306,6 +388,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     close: () => {
       serviceWatch.stop();
       sliceWatch.stop();
+      podWatch.stop();
     },
   };
 }
@@ -337,17 +420,27 @@ export function checkAudit(services: ReadonlyArray<{ name: string; uid: string; 
   const conflicting: string[] = [];
   const phantom: string[] = [];
   let termChanges = 0;
+  // Transition ids read <service uid>.<term>-<switch time>.<promoted|switchover>.
+  const transitions = new Map<string, Set<string>>();
+  for (const id of ids) {
+    const match = /^(.+)\.(\d+)-(\d+)\.(promoted|switchover)$/.exec(id);
+    if (!match) continue;
+    const key = `${match[1]}#${match[2]}`;
+    const seen = transitions.get(key) ?? new Set<string>();
+    seen.add(id);
+    transitions.set(key, seen);
+  }
   for (const s of services) {
     termChanges += s.term;
     for (let term = 1; term <= s.term; term++) {
-      const promoted = ids.has(`${s.uid}.${term}.promoted`);
-      const switchover = ids.has(`${s.uid}.${term}.switchover`);
-      if (!promoted && !switchover) lost.push(`${s.name}#${term}`);
-      if (promoted && switchover) conflicting.push(`${s.name}#${term}`);
+      const decisions = transitions.get(`${s.uid}#${term}`)?.size ?? 0;
+      if (decisions === 0) lost.push(`${s.name}#${term}`);
+      // One guarded write makes a term: two decisions under one term would be two switches.
+      if (decisions > 1) conflicting.push(`${s.name}#${term}`);
     }
-    for (const id of ids) {
-      const match = /^(.+)\.(\d+)\.(promoted|switchover)$/.exec(id);
-      if (match && match[1] === s.uid && Number(match[2]) > s.term) phantom.push(`${s.name}#${match[2]}`);
+    for (const key of transitions.keys()) {
+      const [uid, term] = key.split('#');
+      if (uid === s.uid && Number(term) > s.term) phantom.push(`${s.name}#${term}`);
     }
   }
   return { lost, conflicting, phantom, termChanges, unique: ids.size };

@@ -129,6 +129,12 @@ export interface ScenarioReport {
   /** Failover times under faults (Ready=False written → one other pod ready), sorted. */
   readonly failoverMs: readonly number[];
   /**
+   * Each stretch in which an adopted Service had no ready endpoint while one of its
+   * candidates was healthy, in ms, sorted (windows still open at the end count up to then).
+   */
+  readonly darkMs: readonly number[];
+  readonly darkWorstService: string;
+  /**
    * Failovers of an active that had a healthy standby, not done 30 s later. Not by
    * itself a fault: a later action may have failed the standby too (the convergence
    * check after the faults is the judge).
@@ -526,6 +532,7 @@ export async function runScenario(options: ScenarioOptions, cleanup: Cleanup): P
     watchGaps: watcher.gaps,
     violations: [...watcher.violations()],
     failoverMs: [...failovers].sort((a, b) => a - b),
+    ...dark(watcher.darkWindows()),
     failoversStuck,
     convergedAtStop,
     worstConvergenceMs,
@@ -536,6 +543,13 @@ export async function runScenario(options: ScenarioOptions, cleanup: Cleanup): P
     auditReceived: sink.events.length,
     instancesCrashed: [...instances, resync].filter((i) => i.process.exitCode !== null).length,
   };
+}
+
+function dark(windows: ReadonlyArray<{ service: string; from: number; to: number | undefined }>): { darkMs: number[]; darkWorstService: string } {
+  const end = Date.now();
+  const timed = windows.map((w) => ({ service: w.service, ms: (w.to ?? end) - w.from }));
+  const worst = timed.reduce<{ service: string; ms: number } | undefined>((a, b) => (a === undefined || b.ms > a.ms ? b : a), undefined);
+  return { darkMs: timed.map((w) => w.ms).sort((a, b) => a - b), darkWorstService: worst?.service ?? '-' };
 }
 
 function percentile(sorted: readonly number[], q: number): number {
@@ -557,6 +571,7 @@ export function formatReport(r: ScenarioReport): string {
     ['slice updates watched', `${r.sliceUpdates} (watch reconnects ${r.watchReconnects}, re-lists ${r.watchGaps})`],
     ['violations (>1 ready endpoint)', String(r.violations.length)],
     ['failover under faults', r.failoverMs.length ? `${r.failoverMs.length} timed: median ${percentile(r.failoverMs, 0.5)} ms, p95 ${percentile(r.failoverMs, 0.95)} ms, worst ${r.failoverMs[r.failoverMs.length - 1]} ms; ${r.failoversStuck} not moved in 30 s (standby lost too)` : `none timed; ${r.failoversStuck} not moved in 30 s`],
+    ['no ready endpoint, a candidate healthy', r.darkMs.length ? `${r.darkMs.length} windows: median ${percentile(r.darkMs, 0.5)} ms, p95 ${percentile(r.darkMs, 0.95)} ms, longest ${r.darkMs[r.darkMs.length - 1]} ms (${r.darkWorstService})` : 'none'],
     ['convergence after faults stop', `worst ${(r.worstConvergenceMs / 1000).toFixed(2)} s (${r.worstConvergenceService}); ${Math.max(0, r.convergedAtStop)} of ${r.services} converged at the first check; unconverged ${r.unconverged.length}`],
     ['changes of active (terms)', String(r.audit.termChanges)],
     ['audit events', `${r.auditReceived} received, ${r.audit.unique} unique ids`],

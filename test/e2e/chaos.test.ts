@@ -60,3 +60,35 @@ test('chaos: one active per Service under event, API and control-plane faults; c
   for (const kind of ['conflict', 'tooManyRequests', 'serverError', 'timeout', 'reset'] as const) assert.ok(report.api[kind] > 0, `no ${kind} was injected`);
   assert.ok(report.audit.termChanges > report.services, `only ${report.audit.termChanges} changes of active for ${report.services} Services`);
 });
+
+test('chaos without resync: every healthy candidate is taken up by an event, never by a sweep', { timeout: 300_000 }, async (t) => {
+  const ns = await testNamespace(t, 'chaos-noresync');
+  const cleanup = new Cleanup();
+  t.after(() => cleanup.run());
+  // Events are duplicated, reordered and delayed across 3 instances, but none is lost
+  // and nothing restarts: whatever happens must then be healed by the events alone.
+  // The resync function runs, but its schedule is an hour away.
+  const report = await runScenario(
+    {
+      seed: SEED + 7,
+      steps: 60,
+      services: 10,
+      instances: 3,
+      namespace: ns,
+      meanGapMs: 300,
+      actionBudgetMs: 40_000,
+      relayFaults: { drop: 0 },
+      apiFaults: { conflict: 0, tooManyRequests: 0, serverError: 0, timeout: 0, reset: 0, lostResponse: 0 },
+      resyncIntervalMs: 3_600_000,
+      apiserverRestart: false,
+      adapterRestart: false,
+      log: (line) => t.diagnostic(line),
+    },
+    cleanup,
+  );
+  for (const line of formatReport(report).split('\n')) t.diagnostic(line);
+  assert.equal(report.relay.dropped + report.relay.gaveUp, 0, 'an event was lost: this run is only meaningful without losses');
+  assert.deepEqual(report.violations, [], 'an opted-in Service had more than one ready endpoint');
+  assert.deepEqual(report.unconverged, [], 'Services left without their healthy active with no resync to save them');
+  for (const kind of ['duplicated', 'reordered', 'delayed'] as const) assert.ok(report.relay[kind] > 0, `no event was ${kind}`);
+});

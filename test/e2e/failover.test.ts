@@ -100,9 +100,14 @@ test('StatefulSet of 3: one active, failover on unready, no failback by default,
 
   // Audit events: documented types, deterministic ids, valid against the published schemas.
   const uid = adoptedSvc.metadata!.uid!;
-  const promoted1 = await w.baton.sink.waitFor('promoted term 1', (e) => e.id === `${uid}.1.promoted`);
-  const promoted2 = await w.baton.sink.waitFor('promoted term 2', (e) => e.id === `${uid}.2.promoted`);
-  const completed2 = await w.baton.sink.waitFor('completed term 2', (e) => e.id === `${uid}.2.completed`);
+  // An id names the Service, the term and the time of its switch (as the Service records it).
+  const idOf = (term: number, kind: string, decidedAt: unknown): string => `${uid}.${term}-${Date.parse(String(decidedAt))}.${kind}`;
+  const promoted1 = await w.baton.sink.waitFor('promoted term 1', (e) => e.type === 'dev.baton.failover.promoted' && (e.data as { term?: number }).term === 1);
+  const promoted2 = await w.baton.sink.waitFor('promoted term 2', (e) => e.type === 'dev.baton.failover.promoted' && (e.data as { term?: number }).term === 2);
+  const completed2 = await w.baton.sink.waitFor('completed term 2', (e) => e.type === 'dev.baton.failover.completed' && (e.data as { term?: number }).term === 2);
+  assert.equal(promoted1.id, idOf(1, 'promoted', (promoted1.data as { decidedAt: string }).decidedAt));
+  assert.equal(promoted2.id, idOf(2, 'promoted', (promoted2.data as { decidedAt: string }).decidedAt));
+  assert.equal(completed2.id, idOf(2, 'completed', (completed2.data as { decidedAt: string }).decidedAt));
   for (const e of [promoted1, promoted2, completed2]) {
     const parsed = parseAuditEvent({ ...e.toJSON(), data: e.data });
     assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
