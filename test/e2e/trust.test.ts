@@ -6,12 +6,12 @@ import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { apiGet } from '../controlplane/plane.js';
 import { waitFor } from '../controlplane/wait.js';
 import { acceptedWrites, auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';
 import { deliver, ping, resourceEvent } from '../chaos/forge.js';
 import { installRbac, serviceAccountKubeconfig, startFunction, type RunningFunction } from './support/baton.js';
 import { adminConfig, testNamespace, testPlane } from './support/plane.js';
+import { podPath, raw, servicePath as svcPath, type Json } from './support/raw.js';
 import { startSink, type Sink } from './support/sink.js';
 import { annotateService, labelService, readyEndpoints, setPodReady } from './support/workloads.js';
 
@@ -28,8 +28,6 @@ const K = {
 };
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-type Json = Record<string, unknown> & { metadata: Record<string, unknown> & { resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
-
 interface World {
   readonly t: TestContext;
   readonly ns: string;
@@ -41,14 +39,6 @@ interface World {
 }
 
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function raw(path: string): Promise<Json> {
-  const r = await apiGet(testPlane(), path);
-  if (r.status !== 200) throw new Error(`GET ${path}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
-  return JSON.parse(r.body) as Json;
-}
-const svcPath = (ns: string, name: string): string => `/api/v1/namespaces/${ns}/services/${name}`;
-const podPath = (ns: string, name: string): string => `/api/v1/namespaces/${ns}/pods/${name}`;
 
 /**
  * A namespace with pods db-0..db-2 (app=db, serving=true), the failover and resync
