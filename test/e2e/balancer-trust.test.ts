@@ -159,24 +159,35 @@ test('forged failover hints (pinning, black hole, term lock) move no traffic: wi
   const podnet = await startPodNetwork();
   t.after(() => podnet.close());
   const account = await clientKubeconfig(ns, 'app');
-  const plain = { spread: balancer(t, { namespace: ns, service: 'spread', port: 'http', kubeconfig: account }), db: balancer(t, { namespace: ns, service: 'db', port: 'http', kubeconfig: account }) };
-  const exposed = { spread: balancer(t, { namespace: ns, service: 'spread', port: 'http', kubeconfig: account }), db: balancer(t, { namespace: ns, service: 'db', port: 'http', kubeconfig: account }) };
-  const app = await eventsApp(t, [exposed.spread, exposed.db]);
+  // spread: active/active (pinning); vault: opted in (black hole); db: opted in (term lock).
+  const follow = (service: string) => balancer(t, { namespace: ns, service, port: 'http', kubeconfig: account });
+  const plain = { spread: follow('spread'), vault: follow('vault'), db: follow('db') };
+  const exposed = { spread: follow('spread'), vault: follow('vault'), db: follow('db') };
+  const app = await eventsApp(t, Object.values(exposed));
   // baton's own audit events reach the same endpoint, as through a Trigger.
   await startBaton(t, ns, { K_SINK: app.url });
 
   await createDeployment(kc, ns, 'spread', 3);
+  await createDeployment(kc, ns, 'vault', 3, { serviceLabels: OPT_IN });
   await createDeployment(kc, ns, 'db', 3, { serviceLabels: OPT_IN });
   const spreadPods = await readyPods(ns, 'spread', 3);
+  const vaultPods = await readyPods(ns, 'vault', 3);
   const dbPods = await readyPods(ns, 'db', 3);
-  for (const p of [...spreadPods, ...dbPods]) await podnet.addPod(p.name, p.ip, 8080);
-  const adopted = await waitFor('baton to adopt db', async () => {
-    const r = await serviceRecord(ns, 'db');
-    return r.term !== undefined && r.active ? r : undefined;
-  });
+  for (const p of [...spreadPods, ...vaultPods, ...dbPods]) await podnet.addPod(p.name, p.ip, 8080);
+  const adoption = (service: string) =>
+    waitFor(`baton to adopt ${service}`, async () => {
+      const r = await serviceRecord(ns, service);
+      return r.term !== undefined && r.active ? r : undefined;
+    });
+  const vaultAdopted = await adoption('vault');
+  const adopted = await adoption('db');
   await Promise.all([...Object.values(plain), ...Object.values(exposed)].map((b) => b.startBackgroundSync()));
-  const activeIp = dbPods.find((p) => p.name === adopted.active)!.ip;
-  for (const b of [plain.db, exposed.db]) await waitFor('db balancers to show only the active', () => (b.endpoints().map((e) => e.address).join() === activeIp ? true : undefined), { intervalMs: 10 });
+  const onlyActive = async (service: 'vault' | 'db', pods: readonly PodInfo[], active: string): Promise<void> => {
+    const ip = pods.find((p) => p.name === active)!.ip;
+    for (const b of [plain[service], exposed[service]]) await waitFor(`${service} balancers to show only ${active}`, () => (b.endpoints().map((e) => e.address).join() === ip ? true : undefined), { intervalMs: 10 });
+  };
+  await onlyActive('vault', vaultPods, vaultAdopted.active!);
+  await onlyActive('db', dbPods, adopted.active!);
   for (const b of [plain.spread, exposed.spread]) await waitFor('spread balancers to show three pods', () => (b.endpoints().length === 3 ? true : undefined), { intervalMs: 10 });
   const spreadUid = (await serviceRecord(ns, 'spread')).uid;
 
@@ -190,8 +201,8 @@ test('forged failover hints (pinning, black hole, term lock) move no traffic: wi
   // Black hole: a pod that does not exist, terms raised every 150 ms from what the Service shows.
   const ghost = { name: 'ghost', uid: randomUUID() };
   let holeOutcomes: string[] = [];
-  const hole = await measure(podnet, plain.db, exposed.db, dbPods.map((p) => p.name), async () => {
-    holeOutcomes = await attack(3_000, 150, async (i) => forge(app.url, ns, 'db', adopted.uid, (await serviceRecord(ns, 'db')).term! + 1 + i, ghost));
+  const hole = await measure(podnet, plain.vault, exposed.vault, vaultPods.map((p) => p.name), async () => {
+    holeOutcomes = await attack(3_000, 150, async (i) => forge(app.url, ns, 'vault', vaultAdopted.uid, (await serviceRecord(ns, 'vault')).term! + 1 + i, ghost));
   });
   t.diagnostic(`black hole: plain ${fmt(hole.plain)}; exposed ${fmt(hole.exposed)}; endpoint said ${[...new Set(holeOutcomes)].join(', ')}`);
 
@@ -201,13 +212,14 @@ test('forged failover hints (pinning, black hole, term lock) move no traffic: wi
   await setPodReady(kc, ns, adopted.active!, false);
   const promoted = await waitFor('baton’s genuine promoted event to reach the application', () => app.deliveries.find((d) => d.at >= before && d.type === PROMOTED), { timeoutMs: 30_000 });
   const after = await serviceRecord(ns, 'db');
-  t.diagnostic(`term lock: forged term 2000000000 → ${lockOutcome}; genuine promoted event (term ${after.term}) → ${promoted.outcome}${promoted.detail ? `(${promoted.detail})` : ''}; hint term now ${exposed.db.status().hintTerm}`);
+  const hintTerm = exposed.db.status().hintTerm;
+  t.diagnostic(`term lock: forged term 2000000000 → ${lockOutcome}; genuine promoted event (term ${after.term}) → ${promoted.outcome}${promoted.detail ? `(${promoted.detail})` : ''}; hint term then ${hintTerm}`);
 
   assertSame('pinning', pin);
   assertSame('black hole', hole);
   assert.notEqual(promoted.detail, 'stale-term', 'a forged huge term locked out baton’s genuine event');
   assert.equal(promoted.outcome, 'applied');
-  assert.equal(exposed.db.status().hintTerm, after.term, 'the balancer’s term must follow the Service record, not the forged term');
+  assert.equal(hintTerm, after.term, 'the balancer’s term must follow the Service record, not the forged term');
 });
 
 test('hints keep working after an opt-out and a new opt-in (baton restarts terms at 1)', async (t) => {

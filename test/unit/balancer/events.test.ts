@@ -63,6 +63,40 @@ describe('balancerEvents (express)', () => {
     assert.equal(bad.status, 400);
   });
 
+  it('authorize: checked before the body is read; false is 401, a failing check 503, true goes on', async (t) => {
+    const balancer = new EndpointsBalancer({ namespace: 'demo', service: 'web', kubeconfig: offlineConfig() });
+    t.after(() => balancer.shutdown());
+    const seen: Array<{ token: string | undefined; bodyRead: boolean }> = [];
+    const app = express();
+    app.use(
+      '/events',
+      balancerEvents(balancer, {
+        authorize: (req) => {
+          const token = req.headers.authorization;
+          seen.push({ token, bodyRead: req.body !== undefined });
+          if (token === 'Bearer broken') throw new Error('issuer unreachable: secret detail');
+          return token === 'Bearer good';
+        },
+      }),
+    );
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    t.after(() => server.close());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+    const send = (authorization: string | undefined) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json', ...(authorization ? { authorization } : {}) }, body: JSON.stringify(promoted) });
+
+    const none = await send(undefined);
+    const bad = await send('Bearer forged');
+    const broken = await send('Bearer broken');
+    const good = await send('Bearer good');
+    assert.deepEqual([none.status, bad.status, broken.status, good.status], [401, 401, 503, 200]);
+    assert.equal(bad.headers.get(OUTCOME_HEADER), null, 'a refused delivery is not looked at');
+    assert.doesNotMatch(await broken.text(), /secret detail/);
+    assert.equal(good.headers.get(DETAIL_HEADER), 'not-synced');
+    assert.ok(seen.every((s) => !s.bodyRead));
+  });
+
   it('shutdown is idempotent and next() then says so', async () => {
     const balancer = new EndpointsBalancer({ namespace: 'demo', service: 'web', kubeconfig: offlineConfig() });
     await Promise.all([balancer.shutdown(), balancer.shutdown()]);
