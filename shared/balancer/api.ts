@@ -89,11 +89,11 @@ export function connectApi(options: ApiOptions, shutdown: AbortSignal): Balancer
       new Promise<void>((resolve, reject) => {
         const controller = new AbortController();
         let settled = false;
-        let silence: NodeJS.Timeout | undefined;
+        let deadline: NodeJS.Timeout | undefined;
         const finish = (error?: unknown): void => {
           if (settled) return;
           settled = true;
-          clearTimeout(silence);
+          clearTimeout(deadline);
           signal.removeEventListener('abort', onAbort);
           // Destroys the request and its socket, whatever stage it is in.
           controller.abort();
@@ -101,15 +101,21 @@ export function connectApi(options: ApiOptions, shutdown: AbortSignal): Balancer
           else reject(error);
         };
         const onAbort = (): void => finish(new Error('aborted'));
-        const expect = (ms: number, what_: string): void => {
-          clearTimeout(silence);
-          silence = setTimeout(() => finish(new ApiUnreachableError(`${what}: ${what_} for ${ms} ms; reconnecting`)), ms);
+        const expect = (ms: number, silence: string): void => {
+          clearTimeout(deadline);
+          deadline = setTimeout(() => finish(new ApiUnreachableError(`${what}: ${silence} for ${ms} ms; reconnecting`)), ms);
         };
         if (signal.aborted) return finish(new Error('aborted'));
         signal.addEventListener('abort', onAbort, { once: true });
         // Until the headers come, the request's own deadline applies (or the idle bound, if shorter).
         expect(Math.min(options.requestTimeoutMs, options.watchIdleMs), 'no response');
-        const url = new URL(`${kc.getCurrentCluster()?.server ?? ''}${path}`);
+        const server = kc.getCurrentCluster()?.server;
+        let url: URL;
+        try {
+          url = new URL(`${server ?? ''}${path}`);
+        } catch {
+          return finish(new ApiRejectedError(`${what}: the kubeconfig names no usable API server (${server ?? 'no current cluster'})`, undefined));
+        }
         url.searchParams.set('watch', 'true');
         for (const [key, value] of Object.entries({ ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: options.watchTimeoutSeconds })) url.searchParams.set(key, String(value));
         const credentials: https.RequestOptions = {};
