@@ -3,6 +3,7 @@
 // endpoint list only when that copy or a failover hint changes, and hands endpoints out
 // round robin. next() itself does no I/O and allocates nothing.
 import * as k8s from '@kubernetes/client-node';
+import { z } from 'zod';
 import type { AuditEvent } from '../audit/schemas.js';
 import { PROMOTED, RELEASED, SWITCHOVER, auditSubject } from '../audit/schemas.js';
 import { connectApi, type BalancerApi } from './api.js';
@@ -32,7 +33,7 @@ export interface BalancerOptions {
   /**
    * The longest a failover hint may act, from its arrival: narrow traffic to its pod, or
    * (a hint the Service record confirms) hold traffic back until that pod shows in the
-   * slices. After it the slices alone decide. Default 2000.
+   * slices. After it the slices alone decide. Default 2000, at most 10000.
    */
   readonly hintTimeoutMs?: number;
   /** baton's label and annotation prefix (its BATON_PREFIX), where the balancer reads the Service's term. Default "baton.dev". */
@@ -60,6 +61,31 @@ interface ServiceMetadata {
   readonly uid?: string | undefined;
   readonly labels?: Record<string, string> | undefined;
   readonly annotations?: Record<string, string> | undefined;
+}
+
+/** The longest hintTimeoutMs accepted: the bound on what a forged hint can do must stay short whatever the configuration. */
+const MAX_HINT_TIMEOUT_MS = 10_000;
+
+const durations = z.object({
+  requestTimeoutMs: z.number().int().positive().optional(),
+  watchTimeoutSeconds: z.number().int().positive().optional(),
+  watchIdleMs: z.number().int().positive().optional(),
+  hintTimeoutMs: z.number().int().min(0).max(MAX_HINT_TIMEOUT_MS).optional(),
+  // A DNS subdomain, as a label prefix must be.
+  prefix: z
+    .string()
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
+    .optional(),
+});
+
+/** Rejects options that would make a bound meaningless (NaN, negative, a hint window without end). */
+function checkOptions(options: BalancerOptions): void {
+  const parsed = durations.safeParse(options);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  const name = issue.path.join('.');
+  throw new RangeError(`EndpointsBalancer option ${name}: ${issue.message} (got ${String((options as unknown as Record<string, unknown>)[name])})`);
 }
 
 function loadKubeConfig(source: string | k8s.KubeConfig | undefined): k8s.KubeConfig {
@@ -97,6 +123,7 @@ export class EndpointsBalancer {
   private readonly errorListeners = new Set<(error: BalancerError) => void>();
 
   constructor(options: BalancerOptions) {
+    checkOptions(options);
     this.namespace = options.namespace;
     this.service = options.service;
     this.port = options.port;

@@ -104,3 +104,22 @@ describe('balancerEvents (express)', () => {
     assert.throws(() => balancer.next(), { name: 'BalancerClosedError' });
   });
 });
+
+describe('EndpointsBalancer options', () => {
+  it('a value that would make a bound meaningless is refused at construction, naming the option', () => {
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['hintTimeoutMs', { hintTimeoutMs: Number.NaN }],
+      ['hintTimeoutMs', { hintTimeoutMs: -1 }],
+      ['hintTimeoutMs', { hintTimeoutMs: 60_000 }],
+      ['watchIdleMs', { watchIdleMs: 0 }],
+      ['requestTimeoutMs', { requestTimeoutMs: Number.POSITIVE_INFINITY }],
+      ['prefix', { prefix: 'Baton.Dev/' }],
+    ];
+    for (const [name, extra] of bad) {
+      assert.throws(() => new EndpointsBalancer({ namespace: 'demo', service: 'web', kubeconfig: offlineConfig(), ...extra }), (e: unknown) => e instanceof RangeError && e.message.includes(name), name);
+    }
+  });
+  it('the defaults and a zero hint window (no hints) are fine', async () => {
+    for (const extra of [{}, { hintTimeoutMs: 0, prefix: 'example.com' }]) await new EndpointsBalancer({ namespace: 'demo', service: 'web', kubeconfig: offlineConfig(), ...extra }).shutdown();
+  });
+});
