@@ -53,6 +53,7 @@ async function serviceRecord(ns: string, name: string): Promise<{ uid: string; t
 
 interface Delivery {
   readonly at: number;
+  readonly id: string;
   readonly type: string;
   readonly term: number | undefined;
   readonly outcome: string;
@@ -68,6 +69,7 @@ async function eventsApp(t: TestContext, balancers: readonly EndpointsBalancer[]
     res.on('finish', () =>
       deliveries.push({
         at: Date.now(),
+        id: String(req.headers['ce-id'] ?? ''),
         type: String(req.headers['ce-type'] ?? 'structured'),
         term: Number.isFinite(term) ? term : undefined,
         outcome: String(res.getHeader(OUTCOME_HEADER) ?? res.statusCode),
@@ -210,8 +212,13 @@ test('forged failover hints (pinning, black hole, term lock) move no traffic: wi
   const lockOutcome = await forge(app.url, ns, 'db', adopted.uid, 2_000_000_000, { name: adopted.active!, uid: dbPods.find((p) => p.name === adopted.active)!.uid });
   const before = Date.now();
   await setPodReady(kc, ns, adopted.active!, false);
-  const promoted = await waitFor('baton’s genuine promoted event to reach the application', () => app.deliveries.find((d) => d.at >= before && d.type === PROMOTED), { timeoutMs: 30_000 });
-  const after = await serviceRecord(ns, 'db');
+  const after = await waitFor('baton to fail db over', async () => {
+    const r = await serviceRecord(ns, 'db');
+    return r.term !== undefined && r.term > adopted.term! ? r : undefined;
+  });
+  // baton may deliver a copy of an earlier event late; only this term's event counts.
+  const genuineId = auditId({ type: PROMOTED, serviceUid: adopted.uid, term: after.term! });
+  const promoted = await waitFor('baton’s genuine promoted event to reach the application', () => app.deliveries.find((d) => d.at >= before && d.id === genuineId), { timeoutMs: 30_000 });
   const hintTerm = exposed.db.status().hintTerm;
   t.diagnostic(`term lock: forged term 2000000000 → ${lockOutcome}; genuine promoted event (term ${after.term}) → ${promoted.outcome}${promoted.detail ? `(${promoted.detail})` : ''}; hint term then ${hintTerm}`);
 
@@ -251,7 +258,9 @@ test('hints keep working after an opt-out and a new opt-in (baton restarts terms
   const before = Date.now();
   await setPodReady(kc, ns, record.active!, false);
   record = await termReaches(2);
-  const promoted = await waitFor('the promoted event of the new term 2', () => app.deliveries.find((d) => d.at >= before && d.type === PROMOTED), { timeoutMs: 30_000 });
+  // The first opt-in's term 2 had the same id; only a delivery after this failover counts.
+  const genuineId = auditId({ type: PROMOTED, serviceUid: record.uid, term: 2 });
+  const promoted = await waitFor('the promoted event of the new term 2', () => app.deliveries.find((d) => d.at >= before && d.id === genuineId), { timeoutMs: 30_000 });
   t.diagnostic(`deliveries: ${app.deliveries.filter((d) => d.type.startsWith('dev.baton')).map((d) => `${d.type.replace('dev.baton.failover.', '')}=${d.outcome}${d.detail ? `(${d.detail})` : ''}`).join(', ')}; hint term ${hinted.status().hintTerm}`);
   assert.equal(promoted.outcome, 'applied', `the genuine event after the new opt-in was ignored: ${promoted.detail}`);
   assert.equal(hinted.status().hintTerm, 2);
