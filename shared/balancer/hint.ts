@@ -39,10 +39,20 @@ const termAnnotation = z
   .regex(/^[1-9][0-9]{0,14}$/)
   .transform(Number);
 
-/** Reads the record from a Service's labels and annotations. Anything malformed reads as "no term", which disables hints. */
-export function readServiceRecord(metadata: { readonly labels?: Readonly<Record<string, string>> | undefined; readonly annotations?: Readonly<Record<string, string>> | undefined } | undefined, prefix: string): ServiceRecord {
+/**
+ * Reads the record from a Service's labels and annotations. Anything malformed reads as
+ * "no term", which disables hints; so does a record copied from another Service (its
+ * `record-of` names another uid). A record without `record-of` is read as it is: baton
+ * versions before that annotation did not write it.
+ */
+export function readServiceRecord(
+  metadata: { readonly uid?: string | undefined; readonly labels?: Readonly<Record<string, string>> | undefined; readonly annotations?: Readonly<Record<string, string>> | undefined } | undefined,
+  prefix: string,
+): ServiceRecord {
   const keys = keysFor(prefix);
   if (metadata?.labels?.[keys.mode] !== MODE_VALUE) return RELEASED_RECORD;
+  const recordOf = metadata.annotations?.[keys.recordOf];
+  if (recordOf !== undefined && recordOf !== metadata.uid) return RELEASED_RECORD;
   const term = termAnnotation.safeParse(metadata.annotations?.[keys.term]);
   if (!term.success) return RELEASED_RECORD;
   const activeUid = metadata.annotations?.[keys.activeUid];

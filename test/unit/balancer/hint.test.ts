@@ -23,7 +23,7 @@ const outcome = (state: HintState, term: number, to: string, serviceUid = 'svc')
 };
 
 describe('readServiceRecord', () => {
-  const meta = (labels: Record<string, string>, annotations: Record<string, string>) => ({ labels, annotations });
+  const meta = (labels: Record<string, string>, annotations: Record<string, string>) => ({ uid: 'svc', labels, annotations });
   const opted = { 'baton.dev/mode': 'active-standby' };
   const rows: Array<[string, ReturnType<typeof meta> | undefined, string, ServiceRecord]> = [
     ['opted in, with term and active', meta(opted, { 'baton.dev/term': '7', 'baton.dev/active-uid': 'u1' }), 'baton.dev', { term: 7, activeUid: 'u1' }],
@@ -36,6 +36,8 @@ describe('readServiceRecord', () => {
     ['term beyond a safe integer', meta(opted, { 'baton.dev/term': '99999999999999999' }), 'baton.dev', RELEASED_RECORD],
     ['another prefix', meta({ 'x.io/mode': 'active-standby' }, { 'x.io/term': '2', 'x.io/active-uid': 'u' }), 'x.io', { term: 2, activeUid: 'u' }],
     ['no metadata', undefined, 'baton.dev', RELEASED_RECORD],
+    ['a record written on this Service', meta(opted, { 'baton.dev/term': '4', 'baton.dev/active-uid': 'u', 'baton.dev/record-of': 'svc' }), 'baton.dev', { term: 4, activeUid: 'u' }],
+    ['a record copied from another Service', meta(opted, { 'baton.dev/term': '4', 'baton.dev/active-uid': 'u', 'baton.dev/record-of': 'other' }), 'baton.dev', RELEASED_RECORD],
   ];
   for (const [name, metadata, prefix, want] of rows) it(name, () => assert.deepEqual(readServiceRecord(metadata, prefix), want));
 });
