@@ -1,6 +1,9 @@
 // The balancer's requests to the API server, bound to @kubernetes/client-node: list and
 // watch one Service's EndpointSlices, and the Service itself. Every request has a
 // deadline and is cancelled by shutdown; failures arrive as the balancer's typed errors.
+import http from 'node:http';
+import https from 'node:https';
+import { createInterface } from 'node:readline';
 import * as k8s from '@kubernetes/client-node';
 import { classify, ForbiddenError, InvalidError, NotFoundError } from '../k8s/errors.js';
 import { ApiRejectedError, ApiUnreachableError, type BalancerError } from './errors.js';
@@ -8,6 +11,8 @@ import type { Listed, WatchEvent, WatchSource } from './watch.js';
 
 export interface ServiceInfo {
   readonly uid: string;
+  readonly labels: Record<string, string> | undefined;
+  readonly annotations: Record<string, string> | undefined;
 }
 
 export interface BalancerApi {
@@ -62,7 +67,6 @@ export function connectApi(options: ApiOptions, shutdown: AbortSignal): Balancer
   const config: k8s.ConfigurationOptions<k8s.ObservableMiddleware> = { middleware: [middleware], middlewareMergeStrategy: 'append' };
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
-  const watcher = new k8s.Watch(kc);
   const sliceSelector = `kubernetes.io/service-name=${service}`;
   const serviceField = `metadata.name=${service}`;
 
@@ -74,51 +78,91 @@ export function connectApi(options: ApiOptions, shutdown: AbortSignal): Balancer
     }
   };
 
+  // Watches are made here rather than with client-node's Watch: in 1.4 its abort
+  // controller reaches the caller only once the response headers have arrived, and it
+  // overwrites its own timeout signal, so a connection that never answers can be neither
+  // timed out nor aborted and keeps its socket for good. Here one controller exists
+  // before anything is sent and ends the request at any stage (connect, TLS, waiting
+  // for headers, streaming): on shutdown, on silence, or when the loop is done with it.
   const watch = <T extends k8s.KubernetesObject>(path: string, query: Record<string, string | number | boolean>, what: string) =>
     (resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> =>
       new Promise<void>((resolve, reject) => {
-        let controller: AbortController | undefined;
+        const controller = new AbortController();
         let settled = false;
-        let idle: NodeJS.Timeout | undefined;
+        let deadline: NodeJS.Timeout | undefined;
         const finish = (error?: unknown): void => {
           if (settled) return;
           settled = true;
-          clearTimeout(idle);
+          clearTimeout(deadline);
           signal.removeEventListener('abort', onAbort);
-          controller?.abort();
+          // Destroys the request and its socket, whatever stage it is in.
+          controller.abort();
           if (error === undefined || error === null) resolve();
           else reject(error);
         };
         const onAbort = (): void => finish(new Error('aborted'));
-        const touch = (): void => {
-          clearTimeout(idle);
-          idle = setTimeout(() => finish(new ApiUnreachableError(`${what}: no event or bookmark for ${options.watchIdleMs} ms; reconnecting`)), options.watchIdleMs);
+        const expect = (ms: number, silence: string): void => {
+          clearTimeout(deadline);
+          deadline = setTimeout(() => finish(new ApiUnreachableError(`${what}: ${silence} for ${ms} ms; reconnecting`)), ms);
         };
+        if (signal.aborted) return finish(new Error('aborted'));
         signal.addEventListener('abort', onAbort, { once: true });
-        touch();
-        watcher
-          .watch(
-            path,
-            { ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: options.watchTimeoutSeconds },
-            (type: string, object: unknown) => {
-              if (settled) return;
+        // Until the headers come, the request's own deadline applies (or the idle bound, if shorter).
+        expect(Math.min(options.requestTimeoutMs, options.watchIdleMs), 'no response');
+        const server = kc.getCurrentCluster()?.server;
+        let url: URL;
+        try {
+          url = new URL(`${server ?? ''}${path}`);
+        } catch {
+          return finish(new ApiRejectedError(`${what}: the kubeconfig names no usable API server (${server ?? 'no current cluster'})`, undefined));
+        }
+        url.searchParams.set('watch', 'true');
+        for (const [key, value] of Object.entries({ ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: options.watchTimeoutSeconds })) url.searchParams.set(key, String(value));
+        const credentials: https.RequestOptions = {};
+        // May run an exec credential plugin; the deadline above covers it.
+        kc.applyToHTTPSOptions(credentials).then(() => {
+          if (settled) return;
+          const send = url.protocol === 'http:' ? http.request : https.request;
+          const request = send(url, { ...credentials, method: 'GET', headers: { ...credentials.headers, accept: 'application/json' }, signal: controller.signal });
+          request.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
+          request.on('error', (error) => finish(toBalancerError(error, what)));
+          request.on('response', (response) => {
+            if (response.statusCode !== 200) {
+              readStatus(response).then((message) => finish(toWatchError(Object.assign(new Error(message || `HTTP ${response.statusCode}`), { statusCode: response.statusCode }), what)), finish);
+              return;
+            }
+            const touch = (): void => expect(options.watchIdleMs, 'no event or bookmark');
+            touch();
+            const lines = createInterface({ input: response, crlfDelay: Infinity });
+            lines.on('line', (line) => {
+              if (settled || line.trim() === '') return;
               touch();
-              const event = watchEvent<T>(type, object);
+              let parsed: unknown;
+              try {
+                parsed = JSON.parse(line);
+              } catch {
+                finish(new ApiUnreachableError(`${what}: the server sent a line that is not JSON`));
+                return;
+              }
+              const raw = (parsed ?? {}) as { type?: unknown; object?: unknown };
+              const event = typeof raw.type === 'string' ? watchEvent<T>(raw.type, raw.object) : undefined;
               if (!event) return;
-              // client-node swallows exceptions thrown here, so the loop's verdict on an
-              // event (e.g. 410 Gone) is carried out of the stream by hand.
               try {
                 onEvent(event);
               } catch (error) {
+                // The loop's verdict on an event (e.g. 410 Gone) ends the stream.
                 finish(error);
               }
-            },
-            (error: unknown) => finish(error === null || error === undefined ? undefined : toWatchError(error, what)),
-          )
-          .then((c) => {
-            controller = c;
-            if (settled) c.abort();
-          }, finish);
+            });
+            // After an abort the response reports one (and readline passes it on); it changes nothing then.
+            const broken = (error: unknown): void => finish(toBalancerError(error, what));
+            response.on('error', broken);
+            lines.on('error', broken);
+            // Every complete line has been handled by now; an incomplete body is a broken stream.
+            response.on('close', () => finish(response.complete ? undefined : new ApiUnreachableError(`${what}: connection closed mid-stream`)));
+          });
+          request.end();
+        }, (error: unknown) => finish(toBalancerError(error, what)));
       });
 
   const slices: WatchSource<k8s.V1EndpointSlice> = {
@@ -144,7 +188,7 @@ export function connectApi(options: ApiOptions, shutdown: AbortSignal): Balancer
     readService: async () => {
       try {
         const s = await core.readNamespacedService({ name: service, namespace }, config);
-        return { uid: s.metadata?.uid ?? '' };
+        return { uid: s.metadata?.uid ?? '', labels: s.metadata?.labels, annotations: s.metadata?.annotations };
       } catch (error) {
         if (classify(error, '') instanceof NotFoundError) return undefined;
         throw toBalancerError(error, `read service ${where}`);
@@ -155,6 +199,21 @@ export function connectApi(options: ApiOptions, shutdown: AbortSignal): Balancer
 
 function listed<T>(list: { items: T[]; metadata?: { resourceVersion?: string } }): Listed<T> {
   return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+}
+
+/** The message of a failed watch request's Status body, read up to a bound. */
+async function readStatus(response: http.IncomingMessage): Promise<string> {
+  let body = '';
+  for await (const chunk of response) {
+    body += String(chunk);
+    if (body.length > 65_536) break;
+  }
+  try {
+    const status = JSON.parse(body) as { message?: unknown };
+    return typeof status.message === 'string' ? status.message : '';
+  } catch {
+    return '';
+  }
 }
 
 // The watch call reports HTTP failures as `statusCode`; keep 410 recognisable for the

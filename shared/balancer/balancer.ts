@@ -3,11 +3,12 @@
 // endpoint list only when that copy or a failover hint changes, and hands endpoints out
 // round robin. next() itself does no I/O and allocates nothing.
 import * as k8s from '@kubernetes/client-node';
+import { z } from 'zod';
 import type { AuditEvent } from '../audit/schemas.js';
 import { PROMOTED, RELEASED, SWITCHOVER, auditSubject } from '../audit/schemas.js';
 import { connectApi, type BalancerApi } from './api.js';
 import { BalancerClosedError, BalancerError, NoEndpointsError, ServiceNotFoundError, UnknownPortError } from './errors.js';
-import { acceptHint, forServiceUid, narrow, NO_HINT, type HintState } from './hint.js';
+import { acceptHint, dropHint, narrow, NO_HINT, observeService, readServiceRecord, RELEASED_RECORD, type HintRejection, type HintState } from './hint.js';
 import { endpointKey, resolve, RoundRobin, slicesFrom, withoutSlice, withSlice, type Endpoint, type PortSelector, type Slices } from './model.js';
 import { DEFAULT_BACKOFF, runWatchLoop, type Backoff, type WatchTarget } from './watch.js';
 
@@ -29,13 +30,19 @@ export interface BalancerOptions {
   readonly watchIdleMs?: number;
   /** Retry delays after failed requests. Default 100 ms doubling to 5 s, jittered. */
   readonly backoff?: Backoff;
-  /** How long a failover hint may hold traffic back waiting for its pod to appear in the slices. Default 2000. */
+  /**
+   * The longest a failover hint may act, from its arrival: narrow traffic to its pod, or
+   * (a hint the Service record confirms) hold traffic back until that pod shows in the
+   * slices. After it the slices alone decide. Default 2000, at most 10000.
+   */
   readonly hintTimeoutMs?: number;
+  /** baton's label and annotation prefix (its BATON_PREFIX), where the balancer reads the Service's term. Default "baton.dev". */
+  readonly prefix?: string;
 }
 
 export type HintResult =
   | { readonly applied: true }
-  | { readonly applied: false; readonly reason: 'other-service' | 'not-synced' | 'stale-term' | 'duplicate-term' | 'not-a-transition' | 'closed' };
+  | { readonly applied: false; readonly reason: HintRejection | 'not-a-transition' | 'closed' };
 
 export interface BalancerStatus {
   readonly synced: boolean;
@@ -43,11 +50,43 @@ export interface BalancerStatus {
   readonly endpoints: number;
   /** Last failed request of the background sync; cleared by the next successful list or event. */
   readonly lastError: BalancerError | undefined;
+  /** The highest term a hint was taken for, since the Service record last started afresh (0: none). */
   readonly hintTerm: number;
   readonly awaiting: string | undefined;
 }
 
 type ServiceState = { readonly state: 'unknown' } | { readonly state: 'missing' } | { readonly state: 'present'; readonly uid: string };
+
+interface ServiceMetadata {
+  readonly uid?: string | undefined;
+  readonly labels?: Record<string, string> | undefined;
+  readonly annotations?: Record<string, string> | undefined;
+}
+
+/** The longest hintTimeoutMs accepted: the bound on what a forged hint can do must stay short whatever the configuration. */
+const MAX_HINT_TIMEOUT_MS = 10_000;
+
+const durations = z.object({
+  requestTimeoutMs: z.number().int().positive().optional(),
+  watchTimeoutSeconds: z.number().int().positive().optional(),
+  watchIdleMs: z.number().int().positive().optional(),
+  hintTimeoutMs: z.number().int().min(0).max(MAX_HINT_TIMEOUT_MS).optional(),
+  // A DNS subdomain, as a label prefix must be.
+  prefix: z
+    .string()
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
+    .optional(),
+});
+
+/** Rejects options that would make a bound meaningless (NaN, negative, a hint window without end). */
+function checkOptions(options: BalancerOptions): void {
+  const parsed = durations.safeParse(options);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  const name = issue.path.join('.');
+  throw new RangeError(`EndpointsBalancer option ${name}: ${issue.message} (got ${String((options as unknown as Record<string, unknown>)[name])})`);
+}
 
 function loadKubeConfig(source: string | k8s.KubeConfig | undefined): k8s.KubeConfig {
   if (source instanceof k8s.KubeConfig) return source;
@@ -67,6 +106,7 @@ export class EndpointsBalancer {
   private readonly stop = new AbortController();
   private readonly backoff: Backoff;
   private readonly hintTimeoutMs: number;
+  private readonly prefix: string;
 
   private slices: Slices = new Map();
   private slicesListed = false;
@@ -83,12 +123,14 @@ export class EndpointsBalancer {
   private readonly errorListeners = new Set<(error: BalancerError) => void>();
 
   constructor(options: BalancerOptions) {
+    checkOptions(options);
     this.namespace = options.namespace;
     this.service = options.service;
     this.port = options.port;
     this.name = `${options.namespace}/${options.service}`;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.hintTimeoutMs = options.hintTimeoutMs ?? 2_000;
+    this.prefix = options.prefix ?? 'baton.dev';
     const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
     this.api = connectApi(
       {
@@ -122,7 +164,7 @@ export class EndpointsBalancer {
       throw this.lastError;
     }
     if (this.stop.signal.aborted) throw new BalancerClosedError(this.name);
-    this.serviceState = service ? { state: 'present', uid: service.uid } : { state: 'missing' };
+    this.observeService(service);
     this.slices = slicesFrom(listed.items);
     this.slicesListed = true;
     this.lastError = undefined;
@@ -182,13 +224,12 @@ export class EndpointsBalancer {
     };
     const serviceTarget: WatchTarget<k8s.V1Service> = {
       replace: (items) => {
-        const s = items.find((i) => i.metadata?.name === this.service);
-        this.serviceState = s ? { state: 'present', uid: s.metadata?.uid ?? '' } : { state: 'missing' };
+        this.observeService(items.find((i) => i.metadata?.name === this.service)?.metadata);
         this.recompute();
       },
       apply: (event) => {
         if (event.object.metadata?.name !== this.service) return;
-        this.serviceState = event.type === 'DELETED' ? { state: 'missing' } : { state: 'present', uid: event.object.metadata?.uid ?? '' };
+        this.observeService(event.type === 'DELETED' ? undefined : event.object.metadata);
         this.recompute();
       },
       failed: (error) => {
@@ -209,8 +250,9 @@ export class EndpointsBalancer {
 
   /**
    * Applies a failover hint from one of baton's audit events (see events.ts for the
-   * HTTP handler). Only promoted/switchover of this Service with a newer term change
-   * anything; released drops a live hint.
+   * HTTP handler). The event is not trusted: see hint.ts for what a hint may do and
+   * how its term is checked against the Service's own record. Released drops a live
+   * hint (handing the decision back to the slices, which anyone may ask for).
    */
   applyEvent(event: AuditEvent, now = Date.now()): HintResult {
     if (this.stop.signal.aborted) return { applied: false, reason: 'closed' };
@@ -218,12 +260,13 @@ export class EndpointsBalancer {
     const known = this.serviceState.state === 'present' ? this.serviceState.uid : undefined;
     if (event.type === RELEASED) {
       if (event.data.service.uid !== known) return { applied: false, reason: known ? 'other-service' : 'not-synced' };
-      this.hint = { ...forServiceUid(this.hint, known), live: undefined };
+      this.hint = dropHint(this.hint);
       this.recompute(now);
       return { applied: true };
     }
     if (event.type !== PROMOTED && event.type !== SWITCHOVER) return { applied: false, reason: 'not-a-transition' };
-    const outcome = acceptHint(this.hint, { serviceUid: event.data.service.uid, term: event.data.term, to: event.data.to }, known, now);
+    if (known === undefined) return { applied: false, reason: 'not-synced' };
+    const outcome = acceptHint(this.hint, { serviceUid: event.data.service.uid, term: event.data.term, to: event.data.to }, now);
     this.hint = outcome.state;
     if (!outcome.applied) return { applied: false, reason: outcome.reason };
     this.recompute(now);
@@ -270,6 +313,12 @@ export class EndpointsBalancer {
     return this.closing;
   }
 
+  /** The Service as the API server returned it (undefined: it does not exist); the only source of its uid and record. */
+  private observeService(metadata: ServiceMetadata | undefined): void {
+    this.serviceState = metadata ? { state: 'present', uid: metadata.uid ?? '' } : { state: 'missing' };
+    this.hint = observeService(this.hint, metadata ? (metadata.uid ?? '') : undefined, metadata ? readServiceRecord(metadata, this.prefix) : RELEASED_RECORD);
+  }
+
   private reportError(error: unknown): void {
     const typed = error instanceof BalancerError ? error : new BalancerError(error instanceof Error ? error.message : String(error), { cause: error });
     this.lastError = typed;
@@ -295,8 +344,6 @@ export class EndpointsBalancer {
       this.rr.replace([]);
       return;
     }
-    const uid = this.serviceState.state === 'present' ? this.serviceState.uid : undefined;
-    this.hint = forServiceUid(this.hint, uid);
     if (this.serviceState.state === 'missing') {
       this.failure = () => new ServiceNotFoundError(this.name);
       this.rr.replace([]);

@@ -6,7 +6,12 @@
 //
 // Replies follow Knative delivery: 200 with an empty body for every well-formed event,
 // used or not (the outcome is in headers), 400/415 for input that will never parse.
-import express, { type Router } from 'express';
+//
+// Anyone who can reach this endpoint can send a well-formed event. What a hint can do is
+// bounded (hint.ts), but the endpoint should still be reachable only from the Broker
+// (a NetworkPolicy, or an internal-only route), and `authorize` can check the sender,
+// e.g. the Knative OIDC token a Broker sends with each delivery.
+import express, { type Request, type Router } from 'express';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { AUDIT_TYPES, parseAuditEvent, type AuditEvent } from '../audit/schemas.js';
 import { isUtf8, parseMediaType } from '../events/content-type.js';
@@ -75,10 +80,32 @@ export function applyToAll(balancers: readonly EndpointsBalancer[], event: Audit
   return result;
 }
 
-export function balancerEvents(balancers: EndpointsBalancer | readonly EndpointsBalancer[], { bodyLimit = 1_048_576 }: { bodyLimit?: number } = {}): Router {
+export interface BalancerEventsOptions {
+  /** Largest body read, in bytes. Default 1 MiB. */
+  readonly bodyLimit?: number;
+  /**
+   * Checks the sender before the body is read. false: 401 and nothing is applied. A
+   * throw or rejection: 503 (the sender retries), with no detail in the reply.
+   */
+  readonly authorize?: (request: Request) => boolean | Promise<boolean>;
+}
+
+export function balancerEvents(balancers: EndpointsBalancer | readonly EndpointsBalancer[], { bodyLimit = 1_048_576, authorize }: BalancerEventsOptions = {}): Router {
   const list = Array.isArray(balancers) ? balancers : [balancers as EndpointsBalancer];
   const router = express.Router();
-  router.post('/', express.raw({ type: () => true, limit: bodyLimit }), (req, res) => {
+  const checkSender = (req: Request, res: express.Response, next: express.NextFunction): void => {
+    if (!authorize) return next();
+    Promise.resolve()
+      .then(() => authorize(req))
+      .then(
+        (allowed) => {
+          if (allowed === true) next();
+          else res.status(401).json({ error: 'sender not authorized' });
+        },
+        () => res.status(503).json({ error: 'could not check the sender; retry later' }),
+      );
+  };
+  router.post('/', checkSender, express.raw({ type: () => true, limit: bodyLimit }), (req, res) => {
     const parsed = parseAuditDelivery({ headers: req.headers, body: req.body as unknown });
     if (!parsed.ok) {
       res.status(parsed.status).json({ error: parsed.message });

@@ -1,11 +1,63 @@
 // Failover hints: baton's promoted/switchover events tell the balancer which pod is the
-// active one before (or while) the EndpointSlices catch up. Pure: the caller passes
-// `now`.
+// active one while the EndpointSlices catch up. Pure: the caller passes `now`.
 //
-// The EndpointSlices stay the truth. A hint can only narrow the slices' ready endpoints
-// to the promoted pod; it never adds an address the slices do not list, so a late or
-// forged event cannot send traffic to a pod the cluster has removed.
+// Anyone who can reach the events endpoint can send a well-formed event (the Service
+// uid is no secret), so a hint is only ever an optimisation the slices would make
+// anyway, and it is bounded:
+//
+// - It only narrows: it never adds an address the slices do not list.
+// - It lasts at most `timeoutMs` from its arrival, narrowed or not. After that the
+//   slices alone decide, so a hint cannot hold traffic on one pod, or hold it back,
+//   for longer than that.
+// - Its term must agree with the Service's own record, which the balancer reads from
+//   the API server: baton writes the term and the active pod's uid on the Service
+//   before it sends the event. A hint for the recorded term must name the recorded pod
+//   ("verified"). A hint one term ahead (the event overtook the balancer's Service
+//   watch) is "unverified": it may narrow to its pod while the slices list that pod,
+//   never hold traffic back, and it is dropped as soon as the record disagrees. Any
+//   other term is refused and leaves no trace, so a huge forged term locks nothing.
+// - Each term hints at most once (or twice: unverified, then verified), so a replayed
+//   event cannot restart the clock.
+// - The term memory follows the record: a Service that is no longer opted in, or whose
+//   recorded term went down (an opt-out and a new opt-in restart terms at 1), starts
+//   afresh.
+import { z } from 'zod';
+import { keysFor, MODE_VALUE } from '../failover/model.js';
 import type { Endpoint, PodRef } from './model.js';
+
+/** What the Service itself says about baton's last decision. */
+export interface ServiceRecord {
+  /** Labelled for baton (`<prefix>/mode=active-standby`) and carrying a valid term. */
+  readonly term: number | undefined;
+  readonly activeUid: string | undefined;
+}
+
+export const RELEASED_RECORD: ServiceRecord = { term: undefined, activeUid: undefined };
+
+const termAnnotation = z
+  .string()
+  .regex(/^[1-9][0-9]{0,14}$/)
+  .transform(Number);
+
+/**
+ * Reads the record from a Service's labels and annotations. Anything malformed reads as
+ * "no term", which disables hints; so does a record copied from another Service (its
+ * `record-of` names another uid). A record without `record-of` is read as it is: baton
+ * versions before that annotation did not write it.
+ */
+export function readServiceRecord(
+  metadata: { readonly uid?: string | undefined; readonly labels?: Readonly<Record<string, string>> | undefined; readonly annotations?: Readonly<Record<string, string>> | undefined } | undefined,
+  prefix: string,
+): ServiceRecord {
+  const keys = keysFor(prefix);
+  if (metadata?.labels?.[keys.mode] !== MODE_VALUE) return RELEASED_RECORD;
+  const recordOf = metadata.annotations?.[keys.recordOf];
+  if (recordOf !== undefined && recordOf !== metadata.uid) return RELEASED_RECORD;
+  const term = termAnnotation.safeParse(metadata.annotations?.[keys.term]);
+  if (!term.success) return RELEASED_RECORD;
+  const activeUid = metadata.annotations?.[keys.activeUid];
+  return { term: term.data, activeUid: activeUid === undefined || activeUid === '' ? undefined : activeUid };
+}
 
 export interface HintInput {
   readonly serviceUid: string;
@@ -15,72 +67,115 @@ export interface HintInput {
 
 export interface LiveHint {
   readonly active: PodRef;
+  readonly term: number;
   readonly receivedAt: number;
-  /** The slices have shown the promoted pod ready at least once. */
-  readonly confirmed: boolean;
+  /** The Service record names this pod for this term. Only a verified hint may hold traffic back. */
+  readonly verified: boolean;
+  /** The slices have listed the pod ready while the hint was live. */
+  readonly seen: boolean;
 }
 
 export interface HintState {
   readonly serviceUid: string | undefined;
-  /** Highest term applied for this Service uid; older and equal terms are ignored. */
+  /** The Service record as last read; undefined until the Service has been read. */
+  readonly record: ServiceRecord | undefined;
+  /** Highest term a hint was taken for since the record last started afresh; older terms are ignored. */
   readonly term: number;
+  /**
+   * That hint was verified (when taken, or since by the record). An unverified hint
+   * leaves room for one verified hint of the same term, so a forged event one term
+   * ahead cannot use up the genuine event's hint.
+   */
+  readonly termVerified: boolean;
   readonly live: LiveHint | undefined;
 }
 
-export const NO_HINT: HintState = { serviceUid: undefined, term: 0, live: undefined };
+export const NO_HINT: HintState = { serviceUid: undefined, record: undefined, term: 0, termVerified: false, live: undefined };
 
-export type HintOutcome =
-  | { readonly applied: true; readonly state: HintState }
-  | { readonly applied: false; readonly reason: 'other-service' | 'not-synced' | 'stale-term' | 'duplicate-term'; readonly state: HintState };
+export type HintRejection =
+  | 'other-service'
+  | 'not-synced'
+  /** The Service is not opted in, or carries no valid term: baton makes no decisions for it. */
+  | 'not-opted-in'
+  | 'stale-term'
+  /** More than one term ahead of the Service record: no genuine event can be. */
+  | 'implausible-term'
+  /** The recorded term names another pod. */
+  | 'contradicts-service'
+  | 'duplicate-term';
 
-/** `knownServiceUid`: the uid of the Service the balancer follows, once it has read it. */
-export function acceptHint(state: HintState, input: HintInput, knownServiceUid: string | undefined, now: number): HintOutcome {
-  if (knownServiceUid === undefined) return { applied: false, reason: 'not-synced', state };
+export type HintOutcome = { readonly applied: true; readonly state: HintState } | { readonly applied: false; readonly reason: HintRejection; readonly state: HintState };
+
+/**
+ * The balancer read its Service (list, watch event or get). `serviceUid` undefined: the
+ * Service does not exist.
+ */
+export function observeService(state: HintState, serviceUid: string | undefined, record: ServiceRecord): HintState {
   // A Service deleted and created again under the same name starts again at term 1.
-  if (input.serviceUid !== knownServiceUid) return { applied: false, reason: 'other-service', state };
-  const current = state.serviceUid === knownServiceUid ? state : { ...NO_HINT, serviceUid: knownServiceUid };
-  if (input.term < current.term) return { applied: false, reason: 'stale-term', state: current };
-  // baton re-sends a term's event under the same id; the copy must not restart the clock.
-  if (input.term === current.term) return { applied: false, reason: 'duplicate-term', state: current };
-  return { applied: true, state: { serviceUid: knownServiceUid, term: input.term, live: { active: input.to, receivedAt: now, confirmed: false } } };
+  if (serviceUid !== state.serviceUid) return { ...NO_HINT, serviceUid, record: serviceUid === undefined ? undefined : record };
+  const previous = state.record;
+  // Released, or terms restarted (an opt-out and opt-in the watch did not show as two steps).
+  if (record.term === undefined || (previous?.term !== undefined && record.term < previous.term)) return { ...NO_HINT, serviceUid, record };
+  const live = state.live;
+  if (live === undefined || live.term > record.term) return { ...state, record };
+  if (live.term < record.term) return { ...state, record, live: undefined };
+  if (live.active.uid !== record.activeUid) return { ...state, record, live: undefined };
+  return { ...state, record, termVerified: state.termVerified || live.term === state.term, live: { ...live, verified: true } };
 }
 
-/** The Service's uid changed or it vanished: hints about the old one mean nothing. */
-export function forServiceUid(state: HintState, serviceUid: string | undefined): HintState {
-  return state.serviceUid === serviceUid ? state : { ...NO_HINT, serviceUid };
+export function acceptHint(state: HintState, input: HintInput, now: number): HintOutcome {
+  const record = state.record;
+  if (state.serviceUid === undefined || record === undefined) return { applied: false, reason: 'not-synced', state };
+  if (input.serviceUid !== state.serviceUid) return { applied: false, reason: 'other-service', state };
+  if (record.term === undefined) return { applied: false, reason: 'not-opted-in', state };
+  if (input.term < record.term) return { applied: false, reason: 'stale-term', state };
+  if (input.term > record.term + 1) return { applied: false, reason: 'implausible-term', state };
+  const verified = input.term === record.term;
+  if (verified && input.to.uid !== record.activeUid) return { applied: false, reason: 'contradicts-service', state };
+  if (input.term < state.term) return { applied: false, reason: 'stale-term', state };
+  // baton re-sends a term's event under the same id; the copy must not restart the clock.
+  if (input.term === state.term && (state.termVerified || !verified)) return { applied: false, reason: 'duplicate-term', state };
+  return { applied: true, state: { ...state, term: input.term, termVerified: verified, live: { active: input.to, term: input.term, receivedAt: now, verified, seen: false } } };
+}
+
+/** A released event: drop the live hint. Safe from anyone, since it only hands the decision back to the slices. */
+export function dropHint(state: HintState): HintState {
+  return state.live ? { ...state, live: undefined } : state;
 }
 
 export interface Narrowed {
   readonly endpoints: readonly Endpoint[];
   readonly state: HintState;
-  /** Set while the hint holds back every endpoint because its pod is not in the slices yet. */
+  /** Set while a verified hint holds back every endpoint because its pod is not in the slices yet. */
   readonly awaiting: PodRef | undefined;
-  /** When an unconfirmed hint expires, so the caller can look again then. */
+  /** When the live hint ends, so the caller can look again then. */
   readonly expiresAt: number | undefined;
 }
 
 /**
  * Applies the live hint to the slices' ready endpoints.
  *
- * - The promoted pod is among them: only its endpoints are used (also covers the moment
+ * - Past `timeoutMs` from its arrival the hint retires, whatever it did: slices rule.
+ * - The hinted pod is among them: only its endpoints are used (this covers the moment
  *   when a multi-slice update shows old and new active at once).
- * - It is not, and the hint was confirmed before: the slices have moved on since (a
- *   later failover whose event has not arrived); the hint retires, slices rule.
- * - It is not, and the hint is unconfirmed: nothing is used until it shows or
- *   `timeoutMs` passes, because every other endpoint is one baton has moved away from.
- *   A lost or bogus event therefore costs at most `timeoutMs` of no endpoints.
+ * - It is not, and was before: the slices have moved on (a later failover whose event
+ *   has not arrived); the hint retires.
+ * - It is not, and the hint is verified: nothing is used until it shows or the hint
+ *   retires, because every other endpoint is one baton has moved away from.
+ * - It is not, and the hint is unverified: the slices' endpoints are used.
  */
 export function narrow(ready: readonly Endpoint[], state: HintState, now: number, timeoutMs: number): Narrowed {
   const live = state.live;
   if (!live) return { endpoints: ready, state, awaiting: undefined, expiresAt: undefined };
+  const retired: Narrowed = { endpoints: ready, state: { ...state, live: undefined }, awaiting: undefined, expiresAt: undefined };
+  const expiresAt = live.receivedAt + timeoutMs;
+  if (now >= expiresAt) return retired;
   const mine = ready.filter((e) => e.pod?.uid === live.active.uid);
   if (mine.length > 0) {
-    const confirmed = live.confirmed ? state : { ...state, live: { ...live, confirmed: true } };
-    return { endpoints: mine, state: confirmed, awaiting: undefined, expiresAt: undefined };
+    const seen = live.seen ? state : { ...state, live: { ...live, seen: true } };
+    return { endpoints: mine, state: seen, awaiting: undefined, expiresAt };
   }
-  const retired: HintState = { ...state, live: undefined };
-  if (live.confirmed) return { endpoints: ready, state: retired, awaiting: undefined, expiresAt: undefined };
-  const expiresAt = live.receivedAt + timeoutMs;
-  if (now >= expiresAt) return { endpoints: ready, state: retired, awaiting: undefined, expiresAt: undefined };
-  return { endpoints: [], state, awaiting: live.active, expiresAt };
+  if (live.seen) return retired;
+  if (live.verified) return { endpoints: [], state, awaiting: live.active, expiresAt };
+  return { endpoints: ready, state, awaiting: undefined, expiresAt };
 }

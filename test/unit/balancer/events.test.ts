@@ -63,10 +63,63 @@ describe('balancerEvents (express)', () => {
     assert.equal(bad.status, 400);
   });
 
+  it('authorize: checked before the body is read; false is 401, a failing check 503, true goes on', async (t) => {
+    const balancer = new EndpointsBalancer({ namespace: 'demo', service: 'web', kubeconfig: offlineConfig() });
+    t.after(() => balancer.shutdown());
+    const seen: Array<{ token: string | undefined; bodyRead: boolean }> = [];
+    const app = express();
+    app.use(
+      '/events',
+      balancerEvents(balancer, {
+        authorize: (req) => {
+          const token = req.headers.authorization;
+          seen.push({ token, bodyRead: req.body !== undefined });
+          if (token === 'Bearer broken') throw new Error('issuer unreachable: secret detail');
+          return token === 'Bearer good';
+        },
+      }),
+    );
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    t.after(() => server.close());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+    const send = (authorization: string | undefined) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json', ...(authorization ? { authorization } : {}) }, body: JSON.stringify(promoted) });
+
+    const none = await send(undefined);
+    const bad = await send('Bearer forged');
+    const broken = await send('Bearer broken');
+    const good = await send('Bearer good');
+    assert.deepEqual([none.status, bad.status, broken.status, good.status], [401, 401, 503, 200]);
+    assert.equal(bad.headers.get(OUTCOME_HEADER), null, 'a refused delivery is not looked at');
+    assert.doesNotMatch(await broken.text(), /secret detail/);
+    assert.equal(good.headers.get(DETAIL_HEADER), 'not-synced');
+    assert.ok(seen.every((s) => !s.bodyRead));
+  });
+
   it('shutdown is idempotent and next() then says so', async () => {
     const balancer = new EndpointsBalancer({ namespace: 'demo', service: 'web', kubeconfig: offlineConfig() });
     await Promise.all([balancer.shutdown(), balancer.shutdown()]);
     await balancer.shutdown();
     assert.throws(() => balancer.next(), { name: 'BalancerClosedError' });
+  });
+});
+
+describe('EndpointsBalancer options', () => {
+  it('a value that would make a bound meaningless is refused at construction, naming the option', () => {
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['hintTimeoutMs', { hintTimeoutMs: Number.NaN }],
+      ['hintTimeoutMs', { hintTimeoutMs: -1 }],
+      ['hintTimeoutMs', { hintTimeoutMs: 60_000 }],
+      ['watchIdleMs', { watchIdleMs: 0 }],
+      ['requestTimeoutMs', { requestTimeoutMs: Number.POSITIVE_INFINITY }],
+      ['prefix', { prefix: 'Baton.Dev/' }],
+    ];
+    for (const [name, extra] of bad) {
+      assert.throws(() => new EndpointsBalancer({ namespace: 'demo', service: 'web', kubeconfig: offlineConfig(), ...extra }), (e: unknown) => e instanceof RangeError && e.message.includes(name), name);
+    }
+  });
+  it('the defaults and a zero hint window (no hints) are fine', async () => {
+    for (const extra of [{}, { hintTimeoutMs: 0, prefix: 'example.com' }]) await new EndpointsBalancer({ namespace: 'demo', service: 'web', kubeconfig: offlineConfig(), ...extra }).shutdown();
   });
 });
