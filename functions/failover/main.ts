@@ -5,6 +5,8 @@ import { createInFlight, createPodEchoes } from '../../shared/failover/echo.js';
 import { createRegistry } from '../../shared/failover/registry.js';
 import { createReporter } from '../../shared/failover/report.js';
 import { createFailoverHandler, echoObserver } from './handler.js';
+import { MODE_VALUE } from '../../shared/failover/model.js';
+import { serviceFeed } from '../../shared/k8s/cluster.js';
 
 export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
   const runtime = await createRuntime('baton-failover', env);
@@ -33,14 +35,27 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
   const refresh = async (): Promise<void> => {
     try {
       await registry.refresh();
-      ready = true;
     } catch (error) {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not refresh the index of opted-in services');
     }
   };
-  await refresh();
+  // The index follows the opted-in Services with a watch per configured namespace (or one
+  // for all); the periodic re-list stays as a backstop for a watch that went quiet.
+  const following = new AbortController();
+  const selector = `${keys.mode}=${MODE_VALUE}`;
+  const feeds = (config.namespaces.length === 0 ? [undefined] : config.namespaces).map((namespace) => ({
+    namespace,
+    source: serviceFeed({ kubeConfig: runtime.kubeConfig, labelSelector: selector, namespace, requestTimeoutMs: config.apiTimeoutMs }),
+  }));
+  const followed = registry.follow(feeds, following.signal, (error) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'index watch failed; retrying'));
+  void followed.then(() => (ready = true));
+  await Promise.race([followed, new Promise((resolve) => setTimeout(resolve, config.apiTimeoutMs).unref())]);
   const timer = setInterval(() => void refresh(), config.indexRefreshMs);
   timer.unref();
-  const server = await serve(runtime, handle, () => ready, () => clearInterval(timer));
-  return { url: server.url, close: () => (clearInterval(timer), server.close()) };
+  const stop = (): void => {
+    clearInterval(timer);
+    following.abort();
+  };
+  const server = await serve(runtime, handle, () => ready, stop);
+  return { url: server.url, close: () => (stop(), server.close()) };
 }

@@ -10,7 +10,7 @@ import { connectApi, type BalancerApi } from './api.js';
 import { BalancerClosedError, BalancerError, NoEndpointsError, ServiceNotFoundError, UnknownPortError } from './errors.js';
 import { acceptHint, dropHint, narrow, NO_HINT, observeService, readServiceRecord, RELEASED_RECORD, type HintRejection, type HintState } from './hint.js';
 import { endpointKey, resolve, RoundRobin, slicesFrom, withoutSlice, withSlice, type Endpoint, type PortSelector, type Slices } from './model.js';
-import { DEFAULT_BACKOFF, runWatchLoop, type Backoff, type WatchTarget } from './watch.js';
+import { DEFAULT_BACKOFF, runWatchLoop, type Backoff, type WatchTarget } from '../k8s/watch.js';
 
 export interface BalancerOptions {
   readonly namespace: string;

@@ -5,6 +5,7 @@
 // It may be stale; that is safe because every Service change arrives as an event that
 // leads to a read, baton-labelled pods always get a look, and resync sweeps all.
 import type { Cluster } from '../k8s/cluster.js';
+import { runWatchLoop, type WatchSource } from '../k8s/watch.js';
 import type { Logger } from '../log.js';
 import { matchesSelector } from './health.js';
 import { MODE_VALUE, type Keys, type Labels, type Observed, type ServiceView } from './model.js';
@@ -46,8 +47,21 @@ export interface Registry {
   forget(namespace: string, name: string): void;
   /** Re-lists opted-in Services (one request per configured namespace, or one for all). */
   refresh(): Promise<void>;
+  /**
+   * Follows the opted-in Services of each feed (one per configured namespace, or one for
+   * all) with a list and a watch, until `signal` aborts. Resolves once every feed has
+   * listed. Events reach only one function instance each; this is how every instance
+   * still knows every opted-in Service within a watch's delay.
+   */
+  follow(feeds: readonly ServiceFeed[], signal: AbortSignal, failed: (error: unknown) => void): Promise<void>;
   readonly size: number;
   readonly refreshedAt: number | undefined;
+}
+
+export interface ServiceFeed {
+  /** undefined: every namespace. */
+  readonly namespace: string | undefined;
+  readonly source: WatchSource<Known>;
 }
 
 export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces: readonly string[]; logger: Logger; now: () => number }): Registry {
@@ -131,6 +145,36 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     forget(namespace, name) {
       learned(namespace, name, null);
       byNamespace.get(namespace)?.delete(name);
+    },
+    follow(feeds, signal, failed) {
+      const listed = feeds.map(({ namespace, source }) =>
+        new Promise<void>((resolve) => {
+          void runWatchLoop(
+            source,
+            {
+              replace: (items) => {
+                // A list is the whole truth for its scope: what it lacks is gone or opted out.
+                const present = new Set(items.map((s) => id(s.namespace, s.name)));
+                for (const [ns, names] of [...byNamespace]) {
+                  if (namespace !== undefined && ns !== namespace) continue;
+                  for (const name of [...names.keys()]) if (!present.has(id(ns, name))) this.forget(ns, name);
+                }
+                for (const s of items) observe(s, false);
+              },
+              apply: (event) => {
+                // A Service that stops matching the selector (opted out) arrives as DELETED.
+                if (event.type === 'DELETED') this.forget(event.object.namespace, event.object.name);
+                else observe(event.object, false);
+              },
+              failed,
+            },
+            { signal, onListed: resolve },
+          );
+        }),
+      );
+      return Promise.all(listed).then(() => {
+        refreshedAt = deps.now();
+      });
     },
     async refresh() {
       const selector = `${keys.mode}=${MODE_VALUE}`;

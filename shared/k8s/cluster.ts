@@ -4,6 +4,8 @@ import * as k8s from '@kubernetes/client-node';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../failover/model.js';
 import { createClient } from './client.js';
 import { podView, serviceView, sliceView, type SliceView } from './views.js';
+import { classify } from './errors.js';
+import { streamWatch, type WatchSource } from './watch.js';
 
 export interface EventNote {
   readonly type: 'Normal' | 'Warning';
@@ -143,5 +145,71 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       call(`record event on ${service.namespace}/${service.name}`, async () => {
         await core.createNamespacedEvent({ namespace: service.namespace, body: serviceEvent(service, note, options.component) }, base);
       }),
+  };
+}
+
+export interface ServiceFeedOptions {
+  readonly kubeConfig: k8s.KubeConfig;
+  readonly labelSelector: string;
+  /** undefined: every namespace. */
+  readonly namespace: string | undefined;
+  readonly requestTimeoutMs: number;
+}
+
+/**
+ * List and watch of the Services a label selects, as the API server returns them: the
+ * source the failover index follows (shared/k8s/watch.ts runs the loop). What it yields
+ * is observed, like every other answer of the server to baton.
+ */
+export function serviceFeed(options: ServiceFeedOptions): WatchSource<Observed<ServiceView>> {
+  const { kubeConfig: kc, labelSelector, namespace } = options;
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const where = namespace === undefined ? 'all namespaces' : `namespace ${namespace}`;
+  const raw = streamWatch<k8s.V1Service>({
+    kubeConfig: kc,
+    path: namespace === undefined ? '/api/v1/services' : `/api/v1/namespaces/${namespace}/services`,
+    query: { labelSelector },
+    what: `watch services (${labelSelector}) in ${where}`,
+    requestTimeoutMs: options.requestTimeoutMs,
+    // The server ends each watch after this; the loop resumes from the last version.
+    watchTimeoutSeconds: 300,
+    // Bookmarks arrive about once a minute; twice that in silence is a dead connection.
+    watchIdleMs: 150_000,
+    errors: {
+      unreachable: (message) => new Error(message),
+      rejected: (message) => new Error(message),
+      from: (error, what) => {
+        const status = error && typeof error === 'object' && 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : undefined;
+        return status === 410 ? error : classify(status !== undefined ? Object.assign(new Error(error instanceof Error ? error.message : String(error)), { code: status }) : error, what);
+      },
+    },
+  });
+  return {
+    list: async (signal) => {
+      // The request's own deadline, and the loop's end aborts it too.
+      const middleware: k8s.ObservableMiddleware = {
+        pre: (context) => {
+          context.setSignal(AbortSignal.any([signal, AbortSignal.timeout(options.requestTimeoutMs)]));
+          return new k8s.Observable(Promise.resolve(context));
+        },
+        post: (context) => new k8s.Observable(Promise.resolve(context)),
+      };
+      const config: k8s.ConfigurationOptions<k8s.ObservableMiddleware> = { middleware: [middleware], middlewareMergeStrategy: 'append' };
+      try {
+        const list = namespace === undefined ? await core.listServiceForAllNamespaces({ labelSelector }, config) : await core.listNamespacedService({ namespace, labelSelector }, config);
+        return { items: list.items.map(observedService), resourceVersion: list.metadata?.resourceVersion ?? '' };
+      } catch (error) {
+        throw classify(error, `list services (${labelSelector}) in ${where}`);
+      }
+    },
+    watch: (resourceVersion, onEvent, signal) =>
+      raw(
+        resourceVersion,
+        (event) => {
+          if (event.type === 'BOOKMARK' || event.type === 'ERROR') onEvent(event);
+          else onEvent({ type: event.type, object: observedService(event.object), resourceVersion: event.resourceVersion });
+        },
+        signal,
+      ),
   };
 }

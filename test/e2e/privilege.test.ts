@@ -103,7 +103,6 @@ test('the functions ServiceAccount: exactly the verbs baton needs, everything el
     { group: '', resource: 'services', verb: 'create' },
     { group: '', resource: 'services', verb: 'update' },
     { group: '', resource: 'services', verb: 'delete' },
-    { group: '', resource: 'services', verb: 'watch' },
     { group: '', resource: 'services/status', verb: 'patch' },
     { group: '', resource: 'events', verb: 'patch' },
     { group: '', resource: 'events', verb: 'delete' },

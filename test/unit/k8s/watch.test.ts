@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffDelay, runWatchLoop, type WatchEvent, type WatchSource } from '../../../shared/balancer/watch.js';
+import { backoffDelay, runWatchLoop, type WatchEvent, type WatchSource } from '../../../shared/k8s/watch.js';
 
 interface Obj {
   readonly name: string;
