@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { repoRoot } from '../controlplane/paths.js';
 import { waitFor } from '../controlplane/wait.js';
@@ -29,25 +29,28 @@ interface Shipped {
   readonly binding: k8s.V1ValidatingAdmissionPolicyBinding;
 }
 
-/** The policy and binding named `name`, as knative/base/admission.yaml ships them. */
-function shipped(name: PolicyName): Shipped {
-  const docs = k8s.loadAllYaml(readFileSync(join(repoRoot(), 'knative', 'base', 'admission.yaml'), 'utf8')) as k8s.KubernetesObject[];
+function policiesIn(yaml: string, name: PolicyName): Shipped {
+  const docs = k8s.loadAllYaml(yaml) as k8s.KubernetesObject[];
   const policy = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy' && d.metadata?.name === name) as k8s.V1ValidatingAdmissionPolicy | undefined;
   const binding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata?.name === name) as k8s.V1ValidatingAdmissionPolicyBinding | undefined;
-  assert.ok(policy?.spec && binding?.spec, `admission.yaml ships ${name} and its binding`);
+  assert.ok(policy?.spec && binding?.spec, `the manifests hold ${name} and its binding`);
   assert.equal(binding.spec.policyName, name);
   return { policy, binding };
 }
 
+/** The policy and binding named `name`, as knative/base/admission.yaml ships them. */
+function shipped(name: PolicyName): Shipped {
+  return policiesIn(readFileSync(join(repoRoot(), 'knative', 'base', 'admission.yaml'), 'utf8'), name);
+}
+
 /**
- * Creates the shipped policy under a name of its own, and a binding with the shipped
+ * Creates the policy under a name of its own, and a binding with the shipped
  * validation actions limited to `ns`; both are deleted when the test ends. Resolves
  * once `probe` sees the API server enforce it (policies are loaded asynchronously).
  */
-async function enforce(t: TestContext, ns: string, name: PolicyName, probe: () => Promise<boolean>): Promise<void> {
-  const { policy, binding } = shipped(name);
+async function enforce(t: TestContext, ns: string, { policy, binding }: Shipped, probe: () => Promise<boolean>): Promise<void> {
   const api = adminConfig().makeApiClient(k8s.AdmissionregistrationV1Api);
-  const own = `${name}-${ns}`;
+  const own = `${policy.metadata!.name!}-${ns}`;
   await api.createValidatingAdmissionPolicy({ body: { apiVersion: policy.apiVersion, kind: policy.kind, metadata: { name: own }, spec: policy.spec } });
   t.after(() => api.deleteValidatingAdmissionPolicy({ name: own }).then(() => undefined, () => undefined));
   await api.createValidatingAdmissionPolicyBinding({
@@ -64,6 +67,16 @@ async function enforce(t: TestContext, ns: string, name: PolicyName, probe: () =
   });
   t.after(() => api.deleteValidatingAdmissionPolicyBinding({ name: own }).then(() => undefined, () => undefined));
   await waitFor(`${own} to be enforced in ${ns}`, async () => ((await probe()) ? true : undefined), { timeoutMs: 20_000, intervalMs: 200 });
+}
+
+/** Enforcement probe: a dry-run create of a pod labelled `key: probe` is refused. */
+function podProbe(core: k8s.CoreV1Api, ns: string, key = POD_ID): () => Promise<boolean> {
+  return async () => {
+    const r = await core
+      .createNamespacedPod({ namespace: ns, dryRun: 'All', body: { metadata: { name: 'probe', labels: { [key]: 'probe' } }, spec: { containers: [{ name: 'c', image: 'example.com/app:1' }] } } })
+      .then(() => undefined, (e: unknown) => statusOf(e));
+    return r === 422;
+  };
 }
 
 interface Refusal {
@@ -117,12 +130,7 @@ test('pod-id policy: a pod carrying another pod\'s UID is refused at create and 
   const ns = await testNamespace(t, 'adm-pod');
   const kc = adminConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  await enforce(t, ns, 'baton-pod-id', async () => {
-    const r = await core
-      .createNamespacedPod({ namespace: ns, dryRun: 'All', body: { metadata: { name: 'probe', labels: { [POD_ID]: 'probe' } }, spec: { containers: [{ name: 'c', image: 'example.com/app:1' }] } } })
-      .then(() => undefined, (e: unknown) => statusOf(e));
-    return r === 422;
-  });
+  await enforce(t, ns, shipped('baton-pod-id'), podProbe(core, ns));
   const slices = await watchSlices(t, ns);
   await startBaton(t, ns);
   // Every pod-id label baton writes from here on goes through the policy.
@@ -153,6 +161,11 @@ test('pod-id policy: a pod carrying another pod\'s UID is refused at create and 
   );
   assert.equal(atUpdate.code, 422);
   assert.match(atUpdate.message, new RegExp(`pod's own UID \\(${bystander.metadata!.uid}\\), not ${uid}`));
+  // A status write can change labels too (pods/status is in the policy's rules).
+  const viaStatus = await refused('relabelling through pods/status', () =>
+    core.patchNamespacedPodStatus({ name: 'bystander', namespace: ns, body: { metadata: { labels: { [POD_ID]: uid } } } }, merge),
+  );
+  assert.equal(viaStatus.code, 422);
   await core.patchNamespacedPod({ name: 'bystander', namespace: ns, body: { metadata: { labels: { [POD_ID]: bystander.metadata!.uid! } } } }, merge);
   await core.patchNamespacedPod({ name: 'bystander', namespace: ns, body: { metadata: { labels: { [POD_ID]: null } } } }, merge);
 
@@ -259,7 +272,7 @@ test('pinned-selector policy: re-applying the placeholder is refused and the Ser
   const ns = await testNamespace(t, 'adm-svc');
   const core = adminConfig().makeApiClient(k8s.CoreV1Api);
   const probe = await probeService(core, ns);
-  await enforce(t, ns, 'baton-pinned-selector', probe);
+  await enforce(t, ns, shipped('baton-pinned-selector'), probe);
   await core.deleteNamespacedService({ name: 'probe', namespace: ns });
   const slices = await watchSlices(t, ns);
   const withPlaceholder = manifest(ns, PLACEHOLDER);
@@ -337,7 +350,7 @@ test('pinned-selector policy with server-side apply: the placeholder conflicts, 
   const ns = await testNamespace(t, 'adm-ssa');
   const core = adminConfig().makeApiClient(k8s.CoreV1Api);
   const probe = await probeService(core, ns);
-  await enforce(t, ns, 'baton-pinned-selector', probe);
+  await enforce(t, ns, shipped('baton-pinned-selector'), probe);
   await core.deleteNamespacedService({ name: 'probe', namespace: ns });
   const slices = await watchSlices(t, ns);
   const ssa = ['apply', '--server-side', '--field-manager=gitops'];
@@ -361,4 +374,40 @@ test('pinned-selector policy with server-side apply: the placeholder conflicts, 
   assert.deepEqual(svc.spec?.selector, { app: 'db', [POD_ID]: uid });
   assert.deepEqual(zeroWindows(slices, since), [], JSON.stringify(slices.history('db')));
   assert.deepEqual(slices.violations('db', since), [], JSON.stringify(slices.history('db')));
+});
+
+test('another BATON_PREFIX: the overlay patch documented in knative/README.md moves both policies to it', async (t) => {
+  const ns = await testNamespace(t, 'adm-prefix');
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  // The overlay of knative/README.md#admission-policies, word for word.
+  const overlay = mkdtempSync(join(tmpdir(), 'baton-adm-overlay-'));
+  writeFileSync(
+    join(overlay, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources:',
+      `  - ${relative(overlay, join(repoRoot(), 'knative', 'base'))}`,
+      'patches:',
+      '  - target: { group: admissionregistration.k8s.io, kind: ValidatingAdmissionPolicy }',
+      '    patch: |-',
+      '      - op: replace',
+      '        path: /spec/variables/0/expression',
+      `        value: "'failover.example.com'"`,
+      '',
+    ].join('\n'),
+  );
+  const rendered = await kubectl(['kustomize', overlay]);
+  assert.equal(rendered.code, 0, rendered.stderr);
+  for (const name of ['baton-pod-id', 'baton-pinned-selector'] as const) {
+    const variable = policiesIn(rendered.stdout, name).policy.spec?.variables?.[0];
+    assert.deepEqual({ name: variable?.name, expression: variable?.expression }, { name: 'prefix', expression: "'failover.example.com'" }, name);
+  }
+  await enforce(t, ns, policiesIn(rendered.stdout, 'baton-pod-id'), podProbe(core, ns, 'failover.example.com/pod-id'));
+  const stale = await refused('a pod with a made-up failover.example.com/pod-id', () =>
+    core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'p1', labels: { 'failover.example.com/pod-id': 'x' } }, spec: { containers: [{ name: 'c', image: 'example.com/app:1' }] } } }),
+  );
+  assert.match(stale.message, /label failover\.example\.com\/pod-id must be the pod's own UID/);
+  // The default prefix is now just a label like any other.
+  await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'p2', labels: { [POD_ID]: 'x' } }, spec: { containers: [{ name: 'c', image: 'example.com/app:1' }] } } });
 });
