@@ -169,6 +169,14 @@ test('pod-id policy: a pod carrying another pod\'s UID is refused at create and 
   await core.patchNamespacedPod({ name: 'bystander', namespace: ns, body: { metadata: { labels: { [POD_ID]: bystander.metadata!.uid! } } } }, merge);
   await core.patchNamespacedPod({ name: 'bystander', namespace: ns, body: { metadata: { labels: { [POD_ID]: null } } } }, merge);
 
+  // A workload whose template carries the label: its ReplicaSet reports the refusal.
+  await createDeployment(kc, ns, 'copied', 1, { podLabels: { app: 'copied', [POD_ID]: uid }, service: false });
+  const failed = await waitFor('a FailedCreate event that says what to do', async () => {
+    const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'reason=FailedCreate' });
+    return events.items.find((e) => /Remove baton\.dev\/pod-id from the pod template/.test(e.message ?? ''));
+  });
+  assert.equal(failed.involvedObject.kind, 'ReplicaSet');
+
   // baton's own writes under the policy: a failover labels the standby and moves the
   // selector; every pod of the Deployment ends up with its own UID.
   await setPodReady(kc, ns, active, false);
@@ -201,13 +209,14 @@ test('pod-id policy off (the old behaviour): a pod carrying the active\'s UID be
 
   // With baton's event feed up, baton relabels a candidate it sees with the wrong id;
   // whether the copy is a second endpoint first is a race with its readiness. Recorded.
-  const first = await core.createNamespacedPod({ namespace: ns, body: copyOf(activePod, 'db-copy', impostor) });
+  const created = Date.now();
+  await core.createNamespacedPod({ namespace: ns, body: copyOf(activePod, 'db-copy', impostor) });
   const relabelled = await waitFor('baton to give the copy its own pod-id', async () => {
     const p = await core.readNamespacedPod({ name: 'db-copy', namespace: ns });
     return p.metadata?.labels?.[POD_ID] === p.metadata?.uid ? Date.now() : undefined;
   });
   const raced = slices.violations('db', since).filter((o) => o.ready.includes('db-copy'));
-  t.diagnostic(`feed up: baton relabelled the copy ${relabelled - Date.parse(first.metadata!.creationTimestamp!.toString())} ms after creation (1 s clock); second endpoint seen ${raced.length} time(s)`);
+  t.diagnostic(`feed up: baton relabelled the copy within ${relabelled - created} ms of the create call; second endpoint seen ${raced.length} time(s)`);
 
   // With the feed down (an adapter restart, or the events it drops), nothing stands in
   // the way until the next sweep: the copy serves next to the active.
