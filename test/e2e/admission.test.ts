@@ -420,3 +420,86 @@ test('another BATON_PREFIX: the overlay patch documented in knative/README.md mo
   // The default prefix is now just a label like any other.
   await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'p2', labels: { [POD_ID]: 'x' } }, spec: { containers: [{ name: 'c', image: 'example.com/app:1' }] } } });
 });
+
+type Verdict = 'allowed' | 'refused';
+
+/** The verdict of a dry-run write: admission runs in full, nothing is stored. */
+async function verdict(write: () => Promise<unknown>): Promise<Verdict> {
+  try {
+    await write();
+    return 'allowed';
+  } catch (error) {
+    if (statusOf(error) === 422) return 'refused';
+    throw error;
+  }
+}
+
+test('pod-id policy, decision table: dry-run writes judged by the API server', async (t) => {
+  const ns = await testNamespace(t, 'adm-pod-table');
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  const spec = { containers: [{ name: 'c', image: 'example.com/app:1' }] };
+  const other = '0b6c6f1e-0000-4000-8000-000000000000';
+  // Made before the policy: one plain pod, one that already carries a wrong pod-id.
+  const plain = await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'plain' }, spec } });
+  const own = plain.metadata!.uid!;
+  await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'old', labels: { [POD_ID]: other } }, spec } });
+  await enforce(t, ns, shipped('baton-pod-id'), podProbe(core, ns));
+  const create = (labels: Record<string, string>) => () => core.createNamespacedPod({ namespace: ns, dryRun: 'All', body: { metadata: { generateName: 'row-', labels }, spec } });
+  const label = (name: string, labels: Record<string, string | null>) => () => core.patchNamespacedPod({ name, namespace: ns, dryRun: 'All', body: { metadata: { labels } } }, merge);
+  const status = (name: string, labels: Record<string, string | null>) => () => core.patchNamespacedPodStatus({ name, namespace: ns, dryRun: 'All', body: { metadata: { labels } } }, merge);
+  const rows: Array<[string, () => Promise<unknown>, Verdict]> = [
+    ['create without the label', create({ app: 'x' }), 'allowed'],
+    ['create with a made-up value', create({ [POD_ID]: 'x' }), 'refused'],
+    ['create with another pod\'s UID', create({ [POD_ID]: own }), 'refused'],
+    ['create with the placeholder', create({ [POD_ID]: 'none' }), 'refused'],
+    ['create with a label of another prefix', create({ 'example.com/pod-id': 'x' }), 'allowed'],
+    ['update: add its own UID (baton\'s write)', label('plain', { [POD_ID]: own }), 'allowed'],
+    ['update: add another UID', label('plain', { [POD_ID]: other }), 'refused'],
+    ['update: add an empty value', label('plain', { [POD_ID]: '' }), 'refused'],
+    ['status: add another UID', status('plain', { [POD_ID]: other }), 'refused'],
+    ['status: unrelated label', status('plain', { x: '1' }), 'allowed'],
+    ['old wrong value: unrelated label', label('old', { x: '1' }), 'allowed'],
+    ['old wrong value: status write', status('old', { x: '1' }), 'allowed'],
+    ['old wrong value: changed to another wrong one', label('old', { [POD_ID]: own }), 'refused'],
+    ['old wrong value: removed', label('old', { [POD_ID]: null }), 'allowed'],
+  ];
+  const got: Array<[string, Verdict]> = [];
+  for (const [name, write] of rows) got.push([name, await verdict(write)]);
+  assert.deepEqual(got, rows.map(([name, , want]) => [name, want]));
+});
+
+test('pinned-selector policy, decision table: dry-run updates judged by the API server', async (t) => {
+  const ns = await testNamespace(t, 'adm-svc-table');
+  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
+  const U = '11111111-1111-4111-8111-111111111111';
+  const V = '22222222-2222-4222-8222-222222222222';
+  // No baton runs here: each Service keeps the state it is created with.
+  let n = 0;
+  const service = async (labels: Record<string, string>, selector: Record<string, string>): Promise<string> => {
+    const name = `s${n++}`;
+    await core.createNamespacedService({ namespace: ns, body: { metadata: { name, labels }, spec: { selector, ports: [{ port: 80 }] } } });
+    return name;
+  };
+  const pinned = (): Promise<string> => service(OPT_IN, { app: 'db', [POD_ID]: U });
+  const update = (name: string, body: object) => () => core.patchNamespacedService({ name, namespace: ns, dryRun: 'All', body }, merge);
+  const probeName = await pinned();
+  await enforce(t, ns, shipped('baton-pinned-selector'), async () => (await verdict(update(probeName, { spec: { selector: { [POD_ID]: 'none' } } }))) === 'refused');
+  const rows: Array<[string, string, object, Verdict]> = [
+    ['pinned -> placeholder', await pinned(), { spec: { selector: { [POD_ID]: 'none' } } }, 'refused'],
+    ['pinned -> key removed', await pinned(), { spec: { selector: { [POD_ID]: null } } }, 'refused'],
+    ['pinned -> selector removed', await pinned(), { spec: { selector: null } }, 'refused'],
+    ['pinned -> placeholder in the same write as an opt-out (mode changed)', await pinned(), { metadata: { labels: { 'baton.dev/mode': 'off' } }, spec: { selector: { [POD_ID]: 'none' } } }, 'allowed'],
+    ['pinned -> another UID (a switch)', await pinned(), { spec: { selector: { [POD_ID]: V } } }, 'allowed'],
+    ['pinned -> user part of the selector changed', await pinned(), { spec: { selector: { app: 'db2' } } }, 'allowed'],
+    ['pinned -> annotation only', await pinned(), { metadata: { annotations: { note: 'x' } } }, 'allowed'],
+    ['pinned -> opt-out and plain selector', await pinned(), { metadata: { labels: { 'baton.dev/mode': null } }, spec: { selector: { [POD_ID]: null } } }, 'allowed'],
+    ['placeholder -> a UID (adoption)', await service(OPT_IN, { app: 'db', [POD_ID]: 'none' }), { spec: { selector: { [POD_ID]: U } } }, 'allowed'],
+    ['placeholder -> key removed', await service(OPT_IN, { app: 'db', [POD_ID]: 'none' }), { spec: { selector: { [POD_ID]: null } } }, 'allowed'],
+    ['no pod-id -> placeholder (baton\'s pin while no pod is healthy)', await service(OPT_IN, { app: 'db' }), { spec: { selector: { [POD_ID]: 'none' } } }, 'allowed'],
+    ['not opted in, pod-id -> placeholder', await service({}, { app: 'db', [POD_ID]: U }), { spec: { selector: { [POD_ID]: 'none' } } }, 'allowed'],
+    ['opting in over a stale pod-id -> placeholder', await service({}, { app: 'db', [POD_ID]: U }), { metadata: { labels: OPT_IN }, spec: { selector: { [POD_ID]: 'none' } } }, 'allowed'],
+  ];
+  const got: Array<[string, Verdict]> = [];
+  for (const [name, svc, body] of rows) got.push([name, await verdict(update(svc, body))]);
+  assert.deepEqual(got, rows.map(([name, , , want]) => [name, want]));
+});
