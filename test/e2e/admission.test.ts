@@ -503,3 +503,22 @@ test('pinned-selector policy, decision table: dry-run updates judged by the API 
   for (const [name, svc, body] of rows) got.push([name, await verdict(update(svc, body))]);
   assert.deepEqual(got, rows.map(([name, , , want]) => [name, want]));
 });
+
+test('every shipped overlay renders both policies with its own BATON_PREFIX, Fail, Deny, and kube-system left out', async () => {
+  for (const overlay of ['knative/overlays/production', 'knative/overlays/local']) {
+    const rendered = await kubectl(['kustomize', join(repoRoot(), overlay)]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const docs = k8s.loadAllYaml(rendered.stdout) as k8s.KubernetesObject[];
+    const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata?.name?.startsWith('baton-config')) as k8s.V1ConfigMap | undefined;
+    const prefix = config?.data?.['BATON_PREFIX'];
+    assert.ok(prefix, `${overlay}: BATON_PREFIX is set`);
+    for (const name of ['baton-pod-id', 'baton-pinned-selector'] as const) {
+      const { policy, binding } = policiesIn(rendered.stdout, name);
+      assert.equal(policy.spec?.variables?.[0]?.expression, `'${prefix}'`, `${overlay}: ${name} uses the functions' prefix`);
+      assert.equal(policy.spec?.failurePolicy, 'Fail', `${overlay}: ${name}`);
+      assert.deepEqual(binding.spec?.validationActions, ['Deny'], `${overlay}: ${name}`);
+      const excluded = binding.spec?.matchResources?.namespaceSelector?.matchExpressions?.map((e) => ({ key: e.key, operator: e.operator, values: e.values }));
+      assert.deepEqual(excluded, [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }], `${overlay}: ${name}`);
+    }
+  }
+});
