@@ -146,6 +146,10 @@ test('skaffold render --offline gives the same objects as kubectl kustomize, for
       'SinkBinding/baton-audit',
       'Trigger/baton-failover',
       'Trigger/baton-routes',
+      'ValidatingAdmissionPolicy/baton-pinned-selector',
+      'ValidatingAdmissionPolicy/baton-pod-id',
+      'ValidatingAdmissionPolicyBinding/baton-pinned-selector',
+      'ValidatingAdmissionPolicyBinding/baton-pod-id',
     ]);
     // skaffold only swaps in the built tag where the manifest names its artifact.
     assert.equal(ksvc(objs, 'baton-failover').spec.template.spec.containers[0].image, p.image, p.name);
