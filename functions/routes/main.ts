@@ -4,8 +4,9 @@ import { connectRoutes } from '../../shared/k8s/routes-api.js';
 import { createRuntime, serve } from '../../shared/runtime.js';
 import { createKnown } from '../../shared/routes/known.js';
 import { routeKeysFor } from '../../shared/routes/model.js';
-import { reconcileRoutes, type RoutesDeps } from '../../shared/routes/reconcile.js';
+import { reconcileRoutes, StillConflicting, type RoutesDeps } from '../../shared/routes/reconcile.js';
 import { createRouteReporter } from '../../shared/routes/report.js';
+import { DENY_ALL } from '../../shared/routes/policy.js';
 import { createRoutesHandler } from './handler.js';
 
 export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
@@ -14,7 +15,7 @@ export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise
   const keys = routeKeysFor(config.prefix);
   const api = await connectRoutes({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-routes', keys });
   const reporter = createRouteReporter({ recordEvent: api.recordEvent, emitter: runtime.emitter, logger, now });
-  const deps: RoutesDeps = { api, keys, ingressClass: config.ingressClass, namespaces: config.namespaces, known: createKnown(keys), reporter, logger, conflictRetries: config.conflictRetries, now };
+  const deps: RoutesDeps = { api, keys, ingressClass: config.ingressClass, policy: config.routeHosts ?? DENY_ALL, namespaces: config.namespaces, known: createKnown(keys), reporter, logger, conflictRetries: config.conflictRetries, now };
   let ready = false;
   // A full pass at start and then periodically: events say where to look sooner, but
   // a lost event must never leave a route wrong for longer than one period.
@@ -24,6 +25,8 @@ export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise
       ready = true;
       if (result.applied + result.removed > 0) logger.info(result, 'routes pass changed Ingresses');
     } catch (error) {
+      // Every write was tried; only races were left. The API answers, so serve events.
+      if (error instanceof StillConflicting) ready = true;
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'routes pass failed; retrying at the next period');
     }
   };

@@ -7,12 +7,12 @@ import { keyOf, planRoutes, type World } from '../../../shared/routes/plan.js';
 import { reconcileRoutes } from '../../../shared/routes/reconcile.js';
 import { createRoutesHandler } from '../../../functions/routes/handler.js';
 import type { RouteIngress, RouteService } from '../../../shared/routes/model.js';
+import { POLICY_OFF } from '../../../shared/routes/policy.js';
 import { RecordingEmitter, silentLogger } from '../shell/world.js';
 import { FakeRoutesApi, routesDeps } from './fake-api.js';
 import { ingress, keys, svc } from './fixtures.js';
 
-const NOW = 50_000;
-const world = (services: RouteService[], ingresses: RouteIngress[] = [], ingressClass?: string): World => ({ services, ingresses, keys, ingressClass, now: NOW, policy: 'off' });
+const world = (services: RouteService[], ingresses: RouteIngress[] = [], ingressClass?: string): World => ({ services, ingresses, keys, ingressClass, policy: POLICY_OFF });
 
 describe('issue 18 defects', () => {
   it('one failed Ingress write fails only its own route', async () => {
@@ -29,9 +29,11 @@ describe('issue 18 defects', () => {
   it('a hand-made Ingress with a forged old claim time does not take a served host', () => {
     const victim = svc('web', { 'baton.dev/host': 'shop.example.com' }, { namespace: 'victims', createdAt: 1_000 });
     const thief = svc('web', { 'baton.dev/host': 'shop.example.com' }, { namespace: 'evil', uid: 'uid-thief', createdAt: 9_000 });
-    const served = ingress(victim, 'shop.example.com', 5_000, { createdAt: 5_000 });
-    // Made by hand in the thief's own namespace: baton's label, owned by the thief's Service, a claim time from long ago.
-    const forged = ingress(thief, 'shop.example.com', 1, { uid: 'ing-forged', createdAt: 9_500 });
+    const served = ingress(victim, 'shop.example.com', 5_000);
+    // Made by hand in the thief's own namespace: baton's label, owned by the thief's
+    // Service, baton.dev/claimed-at from long ago (which baton no longer reads). What it
+    // cannot choose is its creationTimestamp: now.
+    const forged = ingress(thief, 'shop.example.com', 9_500, { uid: 'ing-forged' });
     const plan = planRoutes(world([victim, thief], [served, forged]));
     assert.deepEqual(plan.removals.map((r) => r.ingress.uid), ['ing-forged']);
     assert.equal(plan.verdicts.get(keyOf(victim))?.kind, 'routed');

@@ -8,6 +8,7 @@ import type { RouteIngress, RouteService } from '../../../shared/routes/model.js
 import type { RoutesDeps } from '../../../shared/routes/reconcile.js';
 import { createRouteReporter } from '../../../shared/routes/report.js';
 import { routeIngress } from '../../../shared/routes/views.js';
+import { POLICY_OFF } from '../../../shared/routes/policy.js';
 import { RecordingEmitter, silentLogger } from '../shell/world.js';
 import { keys } from './fixtures.js';
 
@@ -38,7 +39,7 @@ export class FakeRoutesApi implements RoutesApi {
     if (fault) throw fault;
     const existing = this.ingresses.find((i) => i.name === body.metadata!.name && i.namespace === body.metadata!.namespace);
     if (resourceVersion && existing?.resourceVersion !== resourceVersion) throw new ConflictError('changed', 409);
-    const written = routeIngress({ ...body, metadata: { ...body.metadata, uid: existing?.uid ?? `ing-${this.version}`, resourceVersion: String(++this.version) } }, keys);
+    const written = routeIngress({ ...body, metadata: { ...body.metadata, uid: existing?.uid ?? `ing-${this.version}`, resourceVersion: String(++this.version), creationTimestamp: new Date(existing?.createdAt ?? 1_000) } });
     this.ingresses = [...this.ingresses.filter((i) => i !== existing), written];
     return written;
   };
@@ -53,6 +54,6 @@ export class FakeRoutesApi implements RoutesApi {
 
 export function routesDeps(api: FakeRoutesApi, emitter = new RecordingEmitter()): RoutesDeps {
   const logger = silentLogger();
-  return { api, keys, ingressClass: undefined, namespaces: [], known: createKnown(keys), reporter: createRouteReporter({ recordEvent: api.recordEvent, emitter, logger, now: () => 1_000 }), logger, conflictRetries: 2, now: () => 1_000 };
+  return { api, keys, ingressClass: undefined, policy: POLICY_OFF, namespaces: [], known: createKnown(keys), reporter: createRouteReporter({ recordEvent: api.recordEvent, emitter, logger, now: () => 1_000 }), logger, conflictRetries: 2, now: () => 1_000 };
 }
 
