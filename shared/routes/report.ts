@@ -96,7 +96,7 @@ export function createRouteReporter(deps: {
     conflict: async (service, route, holder) => {
       const id = auditId({ type: ROUTE_CONFLICT, serviceUid: service.uid, host: route.host, path: route.path, holderUid: holder.uid });
       if (!fresh(id)) return;
-      const who = holder.kind === 'Service' ? `Service ${holder.namespace}/${holder.name}, whose claim is older` : `Ingress ${holder.namespace}/${holder.name}, which baton does not manage`;
+      const who = holder.kind === 'Service' ? `Service ${holder.namespace}/${holder.name}, which holds it` : `Ingress ${holder.namespace}/${holder.name}, which baton does not manage`;
       await send(
         service,
         { id, type: ROUTE_CONFLICT, subject: auditSubject(service), time: time(), data: { service: ref(service), host: route.host, path: route.path, holder: { ...holder } } },
