@@ -48,10 +48,11 @@ export class StillConflicting extends TransientError {}
  * A lost resourceVersion race re-plans the pass from a fresh list, as a controller
  * would requeue; the routes already written are then no longer a difference.
  */
-export async function reconcileRoutes(deps: RoutesDeps, focus: Focus): Promise<PassResult> {
+export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?: () => void): Promise<PassResult> {
   let totals = { applied: 0, removed: 0 };
   for (let attempt = 1; attempt <= deps.conflictRetries + 1; attempt++) {
     const [services, ingresses] = await Promise.all([deps.api.listServices(deps.namespaces), deps.api.listIngresses(deps.namespaces)]);
+    onListed?.();
     const plan = planRoutes({ services, ingresses, keys: deps.keys, ingressClass: deps.ingressClass, policy: deps.policy });
     const { written, removedUids, raced, ...result } = await execute(deps, plan, focus);
     totals = { applied: totals.applied + result.applied, removed: totals.removed + result.removed };

@@ -2,7 +2,9 @@
 // Ingress is not an error, and problems are reported once, for the Services in focus.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConflictError, NotFoundError } from '../../../shared/k8s/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, TransientError } from '../../../shared/k8s/errors.js';
+import { createRoutesHandler } from '../../../functions/routes/handler.js';
+import { silentLogger } from '../shell/world.js';
 import { reconcileRoutes, StillConflicting } from '../../../shared/routes/reconcile.js';
 import { RecordingEmitter } from '../shell/world.js';
 import { FakeRoutesApi, routesDeps } from './fake-api.js';
@@ -54,5 +56,41 @@ describe('reconcileRoutes', () => {
     assert.equal(d.known.routeOf('demo', 'a')?.uid, written.uid);
     assert.ok(d.known.unchanged(api.services[0]!));
     assert.ok(!d.known.unchanged(svc('a', { 'baton.dev/host': 'b.example.com' })));
+  });
+
+  it('a refused removal is reported on its Service and the rest proceed', async () => {
+    const gone = svc('a');
+    const other = svc('b', { 'baton.dev/host': 'b.example.com' });
+    const api = new FakeRoutesApi([gone, other], [ingress(gone, 'a.example.com', 1)]);
+    api.deleteFaults.push(new ForbiddenError('delete ingress demo/baton-a: HTTP 403: namespace is being terminated', 403));
+    const result = await reconcileRoutes(routesDeps(api), 'all');
+    assert.deepEqual([result.applied, result.removed, result.problems], [1, 0, 1]);
+    assert.ok(api.events.includes('a:RouteFailed'));
+  });
+
+  it('says it has listed before any write, so readiness never waits for a pass\'s writes', async () => {
+    const api = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' })]);
+    const seen: string[] = [];
+    await reconcileRoutes(routesDeps(api), 'all', () => void seen.push(api.calls.join(',')));
+    assert.deepEqual(seen, ['list services,list ingresses']);
+  });
+
+  it('asks for a redelivery when a write failed for a passing reason, and not when it was refused', async () => {
+    const event = (name: string) =>
+      ({
+        id: name,
+        source: 'test',
+        type: 'dev.knative.apiserver.resource.update',
+        kind: 'Service',
+        action: 'update',
+        object: { kind: 'Service', metadata: { namespace: 'demo', name, uid: `uid-${name}`, annotations: { 'baton.dev/host': `${name}.example.com` } }, spec: { ports: [{ port: 8080 }] } },
+      }) as unknown as Parameters<ReturnType<typeof createRoutesHandler>>[0];
+    const context = { requestId: 'r', logger: silentLogger() };
+    const api = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' })]);
+    api.applyFaults.push(new TransientError('apply ingress: HTTP 503', 503));
+    assert.equal((await createRoutesHandler(routesDeps(api))(event('a'), context)).status, 'retry');
+    const refused = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' })]);
+    refused.applyFaults.push(new ForbiddenError('apply ingress: HTTP 403', 403));
+    assert.equal((await createRoutesHandler(routesDeps(refused))(event('a'), context)).status, 'handled');
   });
 });
