@@ -75,7 +75,7 @@ export function routesCommand(): Command {
 
 /** Refusals by the host policy say so first, with the policy that refused. */
 function stateOfInvalid(verdict: Extract<Verdict, { kind: 'invalid' }>): string {
-  const refused = verdict.problems.find((p) => p.message.includes(POLICY_VARIABLE));
+  const refused = verdict.problems.find((p) => p.byPolicy);
   if (refused) return `refused by host policy: ${refused.message}`;
   return `invalid: ${verdict.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`;
 }

@@ -129,7 +129,13 @@ export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: 
   if (!mentionsRoute(a, keys)) return { kind: 'none' };
   const problems: RouteProblem[] = [];
   const problem = (key: string, value: string, message: string): void => void problems.push({ key, value, message });
-  const refusal = (host: string): string | undefined => (policy ? policyRefusal(policy, service.namespace, host) : undefined);
+  // Checked only for a well-formed host, and reported as the policy's refusal.
+  const checkHost = (key: string, value: string, host: string): void => {
+    const message = hostProblem(host);
+    if (message) return problem(key, value, message);
+    const refused = policy ? policyRefusal(policy, service.namespace, host) : undefined;
+    if (refused) problems.push({ key, value, message: refused, byPolicy: true });
+  };
 
   // baton's own annotation wins over the legacy one, so a Service can move to it
   // without first deleting the old declaration.
@@ -140,14 +146,12 @@ export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: 
   let legacyPort: PortRef | undefined;
   if (hostText !== undefined) {
     host = hostText.trim();
-    const message = hostProblem(host) ?? refusal(host);
-    if (message) problem(keys.host, hostText, message);
+    checkHost(keys.host, hostText, host);
   } else if (legacyText !== undefined) {
     hostKey = keys.legacyHost;
     const match = /^(.*?)(?::([^:]*))?$/.exec(legacyText.trim())!;
     host = match[1]!;
-    const message = hostProblem(host) ?? refusal(host);
-    if (message) problem(keys.legacyHost, legacyText, message);
+    checkHost(keys.legacyHost, legacyText, host);
     if (match[2] !== undefined) {
       const port = portRequest(match[2]);
       if (port.ok) legacyPort = port.port;

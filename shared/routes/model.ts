@@ -60,6 +60,8 @@ export interface RouteProblem {
   readonly key: string;
   readonly value: string;
   readonly message: string;
+  /** The host is valid, but the host policy does not let the namespace claim it. */
+  readonly byPolicy?: true;
 }
 
 export interface RouteKeys {

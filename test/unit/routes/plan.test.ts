@@ -108,6 +108,7 @@ describe('planRoutes', () => {
     assert.deepEqual(plan.removals.map((r) => [keyOf(r.ingress), r.reason]), [['team/baton-grab', 'invalid']]);
     const verdict = plan.verdicts.get(keyOf(outside));
     assert.equal(verdict?.kind, 'invalid');
+    assert.equal(verdict?.kind === 'invalid' && verdict.problems[0]!.byPolicy, true);
     assert.match(verdict?.kind === 'invalid' ? verdict.problems[0]!.message : '', /outside the host policy for namespace team \(BATON_ROUTE_HOSTS allows \*\.team\.apps\.example\.com\)/);
   });
 
