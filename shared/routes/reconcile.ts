@@ -30,7 +30,10 @@ export interface PassResult {
   readonly removed: number;
   /** Services with a route problem: invalid, in conflict, or whose write failed. */
   readonly problems: number;
-  /** Writes that failed for a reason that may pass (timeouts, 5xx, 429). */
+  /**
+   * Writes for the Services in focus that failed for a reason that may pass (timeouts,
+   * 5xx, 429). Only those: another route's trouble is no reason to redeliver this event.
+   */
   readonly transientFailures: number;
   readonly attempts: number;
 }
@@ -89,7 +92,7 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus): Promise
       return;
     }
     if (!(error instanceof ApiError)) throw error;
-    if (error instanceof TransientError) transientFailures += 1;
+    if (error instanceof TransientError && (focus === 'all' || focus.has(keyOf(service)))) transientFailures += 1;
     failedKeys.add(keyOf(service));
     deps.logger.warn({ service: keyOf(service), status: error.status, err: error.message }, `route ${what} failed`);
     pending.push(reporter.failed(service, what, error.message));

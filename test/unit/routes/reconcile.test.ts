@@ -89,6 +89,10 @@ describe('reconcileRoutes', () => {
     const api = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' })]);
     api.applyFaults.push(new TransientError('apply ingress: HTTP 503', 503));
     assert.equal((await createRoutesHandler(routesDeps(api))(event('a'), context)).status, 'retry');
+    // Another route's passing trouble is not this event's.
+    const elsewhere = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' }), svc('b', { 'baton.dev/host': 'b.example.com' })]);
+    elsewhere.applyFaults.push(new TransientError('apply ingress: HTTP 503', 503));
+    assert.equal((await createRoutesHandler(routesDeps(elsewhere))(event('b'), context)).status, 'handled');
     const refused = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' })]);
     refused.applyFaults.push(new ForbiddenError('apply ingress: HTTP 403', 403));
     assert.equal((await createRoutesHandler(routesDeps(refused))(event('a'), context)).status, 'handled');
