@@ -5,9 +5,8 @@ import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
 import { mentionsRoute } from '../../shared/routes/claim.js';
-import { reconcileRoutes, type Focus, type PassResult, type RoutesDeps } from '../../shared/routes/reconcile.js';
+import { reconcileRoutes, reconcileService, type Focus, type PassResult, type RoutesDeps } from '../../shared/routes/reconcile.js';
 import { isManaged, routeService } from '../../shared/routes/views.js';
-import { keyOf } from '../../shared/routes/plan.js';
 
 function summary(result: PassResult): Outcome {
   const text = `${result.applied} applied, ${result.removed} removed, ${result.problems} with problems`;
@@ -22,7 +21,6 @@ async function pass(deps: RoutesDeps, focus: Focus): Promise<Outcome> {
 
 async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Service' }>): Promise<Outcome> {
   const service = routeService(event.object);
-  const key = keyOf(service);
   const route = deps.known.routeOf(service.namespace, service.name);
   const asks = mentionsRoute(service.annotations, deps.keys);
   if (event.action === 'delete') {
@@ -38,7 +36,8 @@ async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
   }
   if (!asks && !route) return ignored('service asks for no route');
   if (deps.known.unchanged(service)) return ignored('routing annotations and ports unchanged');
-  return pass(deps, new Set([key]));
+  const result = await reconcileService(deps, service.namespace, service.name);
+  return result === 'gone' ? ignored('no such Service') : summary(result);
 }
 
 async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Ingress' }>): Promise<Outcome> {
@@ -47,7 +46,10 @@ async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
   if (deps.known.isEcho(meta, event.action === 'delete')) return ignored('echo of baton\'s own write');
   // Someone else changed or deleted a route: put it back as the Services declare.
   const owner = meta.ownerReferences?.find((o) => o.kind === 'Service' && o.controller === true);
-  return pass(deps, new Set(owner ? [`${meta.namespace}/${owner.name}`] : []));
+  if (!owner?.name) return pass(deps, new Set());
+  // The owner's name only says where to look; the focused pass reads it fresh.
+  const result = await reconcileService(deps, meta.namespace, owner.name);
+  return result === 'gone' ? pass(deps, new Set()) : summary(result);
 }
 
 export function createRoutesHandler(deps: RoutesDeps): Handler {

@@ -20,6 +20,14 @@ export interface RoutesApi {
   listServices(namespaces: readonly string[]): Promise<RouteService[]>;
   /** Ingresses labelled as baton's, in scope. */
   listIngresses(namespaces: readonly string[]): Promise<RouteIngress[]>;
+  /** One Service, as the API server has it now; undefined when it does not exist. */
+  getService(namespace: string, name: string): Promise<RouteService | undefined>;
+  /**
+   * One Ingress by name, labelled or not; undefined when none has the name. One without
+   * baton's label reads with no owner, so the planner treats it as someone else's (as a
+   * full pass, which lists only labelled ones, does).
+   */
+  readIngress(namespace: string, name: string): Promise<RouteIngress | undefined>;
   /** undefined when no Ingress has that name. */
   getIngress(namespace: string, name: string): Promise<IngressHolder | undefined>;
   /** Server-side apply; with `resourceVersion`, only onto that version (409 otherwise). */
@@ -96,6 +104,26 @@ export async function connectRoutes(options: { kubeConfig: k8s.KubeConfig; timeo
           (namespace) => listAll((token) => networking.listNamespacedIngress({ namespace, labelSelector: managed, limit, _continue: token }, base), routeIngress),
         ),
       ),
+    getService: (namespace, name) =>
+      call(`get service ${namespace}/${name}`, async () => {
+        try {
+          return toService(await core.readNamespacedService({ namespace, name }, base));
+        } catch (error) {
+          if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+          throw error;
+        }
+      }),
+    readIngress: (namespace, name) =>
+      call(`get ingress ${namespace}/${name}`, async () => {
+        try {
+          const raw = await networking.readNamespacedIngress({ namespace, name }, base);
+          const found = routeIngress(raw);
+          return isManaged(raw.metadata?.labels) ? found : { ...found, ownerUid: undefined };
+        } catch (error) {
+          if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+          throw error;
+        }
+      }),
     getIngress: (namespace, name) =>
       call(`get ingress ${namespace}/${name}`, async () => {
         try {

@@ -53,7 +53,8 @@ export interface RoutePlan {
 }
 
 export const keyOf = (o: { readonly namespace: string; readonly name: string }): string => `${o.namespace}/${o.name}`;
-const claimKey = (route: Route): string => `${route.host}\u0000${matchedPath(route.path)}`;
+/** One claim: a host and a path as ingress matching sees it. */
+export const claimKey = (route: Pick<Route, 'host' | 'path'>): string => `${route.host}\u0000${matchedPath(route.path)}`;
 const byName = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0);
 
 interface Candidate {

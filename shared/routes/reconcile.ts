@@ -8,7 +8,8 @@ import { desiredIngress } from './ingress.js';
 import type { Known } from './known.js';
 import { ingressNameFor, type RouteIngress, type RouteKeys, type RouteService } from './model.js';
 import type { HostPolicy } from './policy.js';
-import { keyOf, planRoutes, type Apply, type RoutePlan } from './plan.js';
+import { readClaim } from './claim.js';
+import { claimKey, keyOf, planRoutes, type Apply, type RoutePlan } from './plan.js';
 import type { RouteReporter } from './report.js';
 
 export interface RoutesDeps {
@@ -69,6 +70,49 @@ export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?:
   throw new StillConflicting(`routes still conflicting after ${deps.conflictRetries + 1} passes`, 409);
 }
 
+/**
+ * A pass over one Service's claims, whose cost does not grow with the cluster: the
+ * Service, the Services the last full pass saw asking for the same host and path (or
+ * for the one it held), and each one's Ingress, all read fresh by name; then the same
+ * planner and writes as a full pass, limited to those claims. The index only says what
+ * to read: every write is still decided on what the API server returned. A claimant the
+ * index has not seen yet (created since the last full pass) has its own event, and the
+ * periodic full pass settles anything a focused one could not see.
+ * Before the first full pass there is no index, and it falls back to a full pass;
+ * 'gone' when the Service does not exist (a stale or forged event).
+ */
+export async function reconcileService(deps: RoutesDeps, namespace: string, name: string): Promise<PassResult | 'gone'> {
+  const focus = new Set([`${namespace}/${name}`]);
+  if (!deps.known.indexed) return reconcileRoutes(deps, focus);
+  const { api, known } = deps;
+  let totals = { applied: 0, removed: 0 };
+  for (let attempt = 1; attempt <= deps.conflictRetries + 1; attempt++) {
+    const service = await api.getService(namespace, name);
+    if (!service) return 'gone';
+    const claims = new Set<string>();
+    const claim = readClaim(service, deps.keys, deps.ingressClass, deps.policy);
+    if (claim.kind === 'route') claims.add(claimKey(claim.route));
+    const held = known.routeOf(namespace, name)?.route;
+    if (held) claims.add(claimKey(held));
+    const peers = [...new Set([...claims].flatMap((c) => known.claimants(c)))].filter((k) => !focus.has(k));
+    const read = await Promise.all(peers.map((k) => api.getService(k.slice(0, k.indexOf('/')), k.slice(k.indexOf('/') + 1))));
+    const services = [service, ...read.filter((s) => s !== undefined)];
+    const ingresses = (await Promise.all(services.map((s) => api.readIngress(s.namespace, ingressNameFor(s.name))))).filter((i) => i !== undefined);
+    const full = planRoutes({ services, ingresses, keys: deps.keys, ingressClass: deps.ingressClass, policy: deps.policy });
+    // New routes only for the claims looked at: elsewhere this small world may not hold
+    // everyone who asks (removals are a Service's own business, or lost to someone seen).
+    const plan: RoutePlan = { ...full, applies: full.applies.filter((a) => claims.has(claimKey(a.route))) };
+    const { written, removedUids, raced, ...result } = await execute(deps, plan, focus, { namesRead: true });
+    totals = { applied: totals.applied + result.applied, removed: totals.removed + result.removed };
+    const now = new Map(ingresses.filter((i) => !removedUids.has(i.uid)).map((i) => [keyOf(i), i]));
+    for (const w of written) now.set(keyOf(w), w);
+    known.absorb(services, [...now.values()]);
+    if (!raced) return { ...result, ...totals, attempts: attempt };
+    deps.logger.debug({ attempt }, 'a route write lost a race; reading again');
+  }
+  throw new StillConflicting(`routes still conflicting after ${deps.conflictRetries + 1} passes`, 409);
+}
+
 interface Executed extends Omit<PassResult, 'attempts'> {
   readonly written: readonly RouteIngress[];
   readonly removedUids: ReadonlySet<string>;
@@ -76,7 +120,8 @@ interface Executed extends Omit<PassResult, 'attempts'> {
   readonly raced: boolean;
 }
 
-async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus): Promise<Executed> {
+/** namesRead: the plan's Ingresses were read by name, labelled or not, so a missing one is free. */
+async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus, { namesRead = false } = {}): Promise<Executed> {
   const { api, reporter } = deps;
   const pending: Array<Promise<void>> = [];
   const written: RouteIngress[] = [];
@@ -135,7 +180,7 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus): Promise
   /** false: the name is taken by an Ingress that is not this Service's (reported). */
   async function applyOne(a: Apply): Promise<boolean> {
     const name = ingressNameFor(a.service.name);
-    if (a.current === undefined) {
+    if (a.current === undefined && !namesRead) {
       // The list only shows Ingresses with baton's label; the name may still be taken by an unlabelled one.
       const holder = await api.getIngress(a.service.namespace, name);
       if (holder && !(holder.managed && holder.ownerUid === a.service.uid)) {

@@ -28,6 +28,12 @@ export class FakeRoutesApi implements RoutesApi {
   }
   listServices = async (): Promise<RouteService[]> => (this.calls.push('list services'), [...this.services]);
   listIngresses = async (): Promise<RouteIngress[]> => (this.calls.push('list ingresses'), [...this.ingresses]);
+  getService = async (namespace: string, name: string): Promise<RouteService | undefined> => (
+    this.calls.push('get service'), this.services.find((s) => s.namespace === namespace && s.name === name)
+  );
+  readIngress = async (namespace: string, name: string): Promise<RouteIngress | undefined> => (
+    this.calls.push('get ingress'), this.ingresses.find((i) => i.namespace === namespace && i.name === name)
+  );
   getIngress = async (namespace: string, name: string) => {
     this.calls.push('get ingress');
     const found = this.ingresses.find((i) => i.namespace === namespace && i.name === name);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { ConflictError, ForbiddenError, NotFoundError, TransientError } from '../../../shared/k8s/errors.js';
 import { createRoutesHandler } from '../../../functions/routes/handler.js';
 import { silentLogger } from '../shell/world.js';
-import { reconcileRoutes, StillConflicting } from '../../../shared/routes/reconcile.js';
+import { reconcileRoutes, reconcileService, StillConflicting } from '../../../shared/routes/reconcile.js';
 import { RecordingEmitter } from '../shell/world.js';
 import { FakeRoutesApi, routesDeps } from './fake-api.js';
 import { ingress, svc } from './fixtures.js';
@@ -96,5 +96,60 @@ describe('reconcileRoutes', () => {
     const refused = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' })]);
     refused.applyFaults.push(new ForbiddenError('apply ingress: HTTP 403', 403));
     assert.equal((await createRoutesHandler(routesDeps(refused))(event('a'), context)).status, 'handled');
+  });
+
+  describe('a focused pass (one Service\'s claims)', () => {
+    // A thousand Services, a tenth of them routed; the last full pass indexed them.
+    const crowd = (): FakeRoutesApi =>
+      new FakeRoutesApi(Array.from({ length: 1000 }, (_, i) => svc(`s${i}`, i % 10 === 0 ? { 'baton.dev/host': `s${i}.example.com` } : {}, { createdAt: 10 + i })));
+
+    it('costs a number of requests that does not grow with the Services in scope', async () => {
+      const api = crowd();
+      const d = routesDeps(api);
+      await reconcileRoutes(d, 'all');
+      api.calls = [];
+      api.services = api.services.map((s) => (s.name === 's500' ? { ...s, annotations: { 'baton.dev/host': 'moved.example.com' }, resourceVersion: '2' } : s));
+      const result = await reconcileService(d, 'demo', 's500');
+      assert.ok(result !== 'gone' && result.applied === 1);
+      assert.deepEqual(api.calls, ['get service', 'get ingress', 'apply ingress']);
+      assert.equal(api.ingresses.find((i) => i.name === 'baton-s500')?.route?.host, 'moved.example.com');
+    });
+
+    it('hands a host given up to the next claimant the index knows, in the same pass', async () => {
+      const api = crowd();
+      const waiting = svc('waiting', { 'baton.dev/host': 's0.example.com' }, { createdAt: 5_000 });
+      api.services.push(waiting);
+      const d = routesDeps(api);
+      await reconcileRoutes(d, 'all');
+      assert.equal(api.ingresses.find((i) => i.name === 'baton-waiting'), undefined, 's0 is older and serves; the newer claimant waits');
+      api.calls = [];
+      api.services = api.services.map((s) => (s.name === 's0' ? { ...s, annotations: {} } : s));
+      await reconcileService(d, 'demo', 's0');
+      assert.equal(api.ingresses.find((i) => i.name === 'baton-waiting')?.route?.host, 's0.example.com');
+      assert.equal(api.ingresses.find((i) => i.name === 'baton-s0'), undefined);
+      assert.ok(api.calls.length <= 8, api.calls.join(', '));
+    });
+
+    it('never takes a served host from a holder: the holder is read fresh, and wins', async () => {
+      const api = crowd();
+      const d = routesDeps(api);
+      await reconcileRoutes(d, 'all');
+      // An older Service now asks for s10's host: s10 serves it and keeps it.
+      api.services.push(svc('ancient', { 'baton.dev/host': 's10.example.com' }, { createdAt: 0 }));
+      const result = await reconcileService(d, 'demo', 'ancient');
+      assert.ok(result !== 'gone');
+      // 'ancient' is not in the index, but the holder is (it claims that host), so it is
+      // read fresh and keeps the host.
+      assert.equal(api.ingresses.filter((i) => i.route?.host === 's10.example.com').length, 1);
+    });
+
+    it('answers gone for a Service that does not exist, and writes nothing', async () => {
+      const api = crowd();
+      const d = routesDeps(api);
+      await reconcileRoutes(d, 'all');
+      api.calls = [];
+      assert.equal(await reconcileService(d, 'demo', 'ghost'), 'gone');
+      assert.deepEqual(api.calls, ['get service']);
+    });
   });
 });
