@@ -143,9 +143,9 @@ async function main(): Promise<void> {
       `Requests of the route change, by the API server's audit log: \`${JSON.stringify(costs)}\``,
       `(writes: \`${JSON.stringify(writes)}\`).`,
       '',
-      'A route change costs one pass: the Service and Ingress lists in pages of 500, then the',
-      'writes. The list pages grow with the number of Services in scope (one page per 500),',
-      'so the cost of an event is bounded by the scope, not constant.',
+      'A route change is a focused pass: the Service, the Services the last full pass saw',
+      'claiming the same host (and the one it held), and their Ingresses, read by name, then',
+      'the writes. Its cost depends on how many claim that host, not on how many Services exist.',
       '',
     ];
     const out = join(repoRoot(), 'bench', 'results', `${date}-routes-scale.md`);
