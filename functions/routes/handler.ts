@@ -1,16 +1,18 @@
 // Event in, one routing pass (or nothing) out. The event only says whether a look is
 // worth its two lists; what to write is always planned from a fresh list.
 import type { ResourceEvent } from '../../shared/events/incoming.js';
-import { handled, ignored, type Outcome } from '../../shared/http/outcome.js';
+import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
 import { mentionsRoute } from '../../shared/routes/claim.js';
-import { reconcileRoutes, type Focus, type PassResult, type RoutesDeps } from '../../shared/routes/reconcile.js';
+import { reconcileRoutes, reconcileService, type Focus, type PassResult, type RoutesDeps } from '../../shared/routes/reconcile.js';
 import { isManaged, routeService } from '../../shared/routes/views.js';
-import { keyOf } from '../../shared/routes/plan.js';
 
 function summary(result: PassResult): Outcome {
-  return handled(`${result.applied} applied, ${result.removed} removed, ${result.problems} with problems`);
+  const text = `${result.applied} applied, ${result.removed} removed, ${result.problems} with problems`;
+  // A write that failed for a passing reason is worth a redelivery; one the API server
+  // refused outright is reported on its Service and left to the periodic pass.
+  return result.transientFailures > 0 ? retry(1, `${text}; ${result.transientFailures} failed transiently`) : handled(text);
 }
 
 async function pass(deps: RoutesDeps, focus: Focus): Promise<Outcome> {
@@ -19,21 +21,23 @@ async function pass(deps: RoutesDeps, focus: Focus): Promise<Outcome> {
 
 async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Service' }>): Promise<Outcome> {
   const service = routeService(event.object);
-  const key = keyOf(service);
   const route = deps.known.routeOf(service.namespace, service.name);
   const asks = mentionsRoute(service.annotations, deps.keys);
   if (event.action === 'delete') {
     if (!route && !asks) return ignored('service had no route');
     // The garbage collector removes the Ingress; the pass hands the host to the next claimant.
     const outcome = await pass(deps, new Set());
-    // Reported only when the fresh list agrees: a forged or stale delete event must not
-    // put a deletion on the audit record.
-    if (route && !deps.known.listed(service.uid)) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
+    // Reported only when the fresh list agrees: the route baton kept was owned by this
+    // very uid, and no Service with that uid is listed any more. A forged or stale
+    // delete event (a made-up uid, or a Service that still exists) puts nothing on the
+    // audit record.
+    if (route && route.ownerUid === service.uid && !deps.known.listed(service.uid)) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
     return outcome;
   }
   if (!asks && !route) return ignored('service asks for no route');
   if (deps.known.unchanged(service)) return ignored('routing annotations and ports unchanged');
-  return pass(deps, new Set([key]));
+  const result = await reconcileService(deps, service.namespace, service.name);
+  return result === 'gone' ? ignored('no such Service') : summary(result);
 }
 
 async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Ingress' }>): Promise<Outcome> {
@@ -42,7 +46,10 @@ async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
   if (deps.known.isEcho(meta, event.action === 'delete')) return ignored('echo of baton\'s own write');
   // Someone else changed or deleted a route: put it back as the Services declare.
   const owner = meta.ownerReferences?.find((o) => o.kind === 'Service' && o.controller === true);
-  return pass(deps, new Set(owner ? [`${meta.namespace}/${owner.name}`] : []));
+  if (!owner?.name) return pass(deps, new Set());
+  // The owner's name only says where to look; the focused pass reads it fresh.
+  const result = await reconcileService(deps, meta.namespace, owner.name);
+  return result === 'gone' ? pass(deps, new Set()) : summary(result);
 }
 
 export function createRoutesHandler(deps: RoutesDeps): Handler {

@@ -6,6 +6,7 @@ import { createKnown } from '../../shared/routes/known.js';
 import { routeKeysFor } from '../../shared/routes/model.js';
 import { reconcileRoutes, type RoutesDeps } from '../../shared/routes/reconcile.js';
 import { createRouteReporter } from '../../shared/routes/report.js';
+import { DENY_ALL } from '../../shared/routes/policy.js';
 import { createRoutesHandler } from './handler.js';
 
 export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
@@ -14,22 +15,34 @@ export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise
   const keys = routeKeysFor(config.prefix);
   const api = await connectRoutes({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-routes', keys });
   const reporter = createRouteReporter({ recordEvent: api.recordEvent, emitter: runtime.emitter, logger, now });
-  const deps: RoutesDeps = { api, keys, ingressClass: config.ingressClass, namespaces: config.namespaces, known: createKnown(keys), reporter, logger, conflictRetries: config.conflictRetries, now };
+  const deps: RoutesDeps = { api, keys, ingressClass: config.ingressClass, policy: config.routeHosts ?? DENY_ALL, namespaces: config.namespaces, known: createKnown(keys), reporter, logger, conflictRetries: config.conflictRetries, now };
   let ready = false;
   // A full pass at start and then periodically: events say where to look sooner, but
-  // a lost event must never leave a route wrong for longer than one period.
+  // a lost event must never leave a route wrong for longer than one period. Ready once
+  // a pass has listed (the API answers and RBAC allows): the writes of a first pass over
+  // thousands of routes must not hold readiness, nor keep the server from answering
+  // liveness probes, so the server listens first and the pass runs beside it.
+  const listed = (): void => void (ready = true);
+  let running = false;
   const sweep = async (): Promise<void> => {
+    // One pass at a time: a slow pass (many writes) must not overlap the next period's.
+    if (running) return;
+    running = true;
+    const started = performance.now();
     try {
-      const result = await reconcileRoutes(deps, 'all');
-      ready = true;
-      if (result.applied + result.removed > 0) logger.info(result, 'routes pass changed Ingresses');
+      const result = await reconcileRoutes(deps, 'all', listed);
+      const ms = Math.round(performance.now() - started);
+      if (result.applied + result.removed > 0) logger.info({ ...result, ms }, 'routes pass changed Ingresses');
+      else logger.debug({ ...result, ms }, 'routes pass');
     } catch (error) {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'routes pass failed; retrying at the next period');
+    } finally {
+      running = false;
     }
   };
-  await sweep();
   const timer = setInterval(() => void sweep(), config.indexRefreshMs);
   timer.unref();
   const server = await serve(runtime, createRoutesHandler(deps), () => ready, () => clearInterval(timer));
+  void sweep();
   return { url: server.url, close: () => (clearInterval(timer), server.close()) };
 }

@@ -120,6 +120,9 @@ export const routeAppliedDataSchema = z.object({
   ingress: ingressRefSchema,
   route: routeSchema,
   claimedAt: isoTime,
+  // From `serviceloadbalancer/lb.host: host:port`: the retired load balancer's entry
+  // port. Shown only; the ingress controller's own ports now decide what clients dial.
+  legacyEntryPort: z.number().int().min(1).max(65535).optional(),
 });
 
 export const routeRemovalReasonSchema = z.enum(['removed', 'invalid', 'conflict', 'stale', 'service-deleted']);

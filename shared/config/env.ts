@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { ConfigError, type EnvProblem } from './errors.js';
+import { parseHostPolicy, type HostPolicy } from '../routes/policy.js';
 
 export interface Config {
   readonly port: number;
@@ -23,6 +24,8 @@ export interface Config {
   readonly eventSource?: string | undefined;
   /** ingressClassName of the Ingresses the routes function writes; unset: the cluster default. */
   readonly ingressClass?: string | undefined;
+  /** Hosts each namespace may claim (routes); unset: none. */
+  readonly routeHosts?: HostPolicy | undefined;
   /** Extensions from K_CE_OVERRIDES, added to every audit event. */
   readonly ceExtensions: Readonly<Record<string, string>>;
 }
@@ -210,6 +213,18 @@ const KNOBS = {
     accepted: 'an IngressClass name (DNS subdomain)',
     schema: z.string().refine(isDnsSubdomain),
   }),
+  routeHosts: knob({
+    name: 'BATON_ROUTE_HOSTS',
+    default: undefined,
+    meaning: 'Hosts each namespace may claim for routes, set by a cluster admin; unset: none. `off` lets any namespace claim any host (single-tenant clusters).',
+    accepted: '`off`, or `namespace=pattern[,pattern…]` entries separated by ";" (namespace `*` for the rest; a pattern is a host or *.domain, `{namespace}` stands for the namespace)',
+    schema: z.string().transform((text, ctx): HostPolicy => {
+      const parsed = parseHostPolicy(text);
+      if (parsed.ok) return parsed.policy;
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }),
+  }),
   ceExtensions: knob({
     name: 'K_CE_OVERRIDES',
     default: '{}',
@@ -234,6 +249,7 @@ const envSchema = z.object({
   roleLabels: KNOBS.roleLabels.schema,
   eventSource: KNOBS.eventSource.schema.optional(),
   ingressClass: KNOBS.ingressClass.schema.optional(),
+  routeHosts: KNOBS.routeHosts.schema.optional(),
   ceExtensions: KNOBS.ceExtensions.schema,
 });
 

@@ -1,5 +1,5 @@
 // What the routes function asks of the API server: Services and baton's Ingresses,
-// read whole; Ingresses written by server-side apply and deleted under preconditions.
+// listed in pages; Ingresses written by server-side apply and deleted under preconditions.
 import * as k8s from '@kubernetes/client-node';
 import { createClient } from './client.js';
 import { serviceEvent, type EventNote, type ServiceRef } from './cluster.js';
@@ -20,6 +20,14 @@ export interface RoutesApi {
   listServices(namespaces: readonly string[]): Promise<RouteService[]>;
   /** Ingresses labelled as baton's, in scope. */
   listIngresses(namespaces: readonly string[]): Promise<RouteIngress[]>;
+  /** One Service, as the API server has it now; undefined when it does not exist. */
+  getService(namespace: string, name: string): Promise<RouteService | undefined>;
+  /**
+   * One Ingress by name, labelled or not; undefined when none has the name. One without
+   * baton's label reads with no owner, so the planner treats it as someone else's (as a
+   * full pass, which lists only labelled ones, does).
+   */
+  readIngress(namespace: string, name: string): Promise<RouteIngress | undefined>;
   /** undefined when no Ingress has that name. */
   getIngress(namespace: string, name: string): Promise<IngressHolder | undefined>;
   /** Server-side apply; with `resourceVersion`, only onto that version (409 otherwise). */
@@ -30,13 +38,49 @@ export interface RoutesApi {
   readonly requestCount: number;
 }
 
-export async function connectRoutes(options: { kubeConfig: k8s.KubeConfig; timeoutMs: number; component: string; keys: RouteKeys }): Promise<RoutesApi> {
+/**
+ * Items per list request. A page is parsed and reduced to the routing model before the
+ * next is asked for, so a pass never holds more than one page of whole API objects;
+ * 500 is what kubectl and client-go's pager use.
+ */
+export const PAGE_SIZE = 500;
+
+interface Page<T> {
+  readonly items: T[];
+  readonly metadata?: { readonly _continue?: string | undefined } | undefined;
+}
+
+/**
+ * Follows `continue` tokens to the end. A token that expired (410 Gone: the pages would
+ * no longer be one consistent snapshot) restarts the list from the top, once.
+ */
+export async function listAll<T, R>(page: (token: string | undefined) => Promise<Page<T>>, map: (item: T) => R): Promise<R[]> {
+  for (let attempt = 0; ; attempt++) {
+    const out: R[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const result = await page(token);
+        for (const item of result.items) out.push(map(item));
+        token = result.metadata?._continue || undefined;
+      } while (token !== undefined);
+      return out;
+    } catch (error) {
+      if (attempt === 0 && token !== undefined && error instanceof k8s.ApiException && error.code === 410) continue;
+      throw error;
+    }
+  }
+}
+
+export async function connectRoutes(options: { kubeConfig: k8s.KubeConfig; timeoutMs: number; component: string; keys: RouteKeys; pageSize?: number }): Promise<RoutesApi> {
   const client = await createClient(options);
   const { base, call } = client;
   const apply = client.withContentType(k8s.PatchStrategy.ServerSideApply);
   const core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const networking = options.kubeConfig.makeApiClient(k8s.NetworkingV1Api);
   const managed = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  const limit = options.pageSize ?? PAGE_SIZE;
+  const toService = (service: k8s.V1Service): RouteService => routeService(service, options.keys);
   const inScope = async <T>(namespaces: readonly string[], all: () => Promise<T[]>, one: (ns: string) => Promise<T[]>): Promise<T[]> =>
     namespaces.length === 0 ? all() : (await Promise.all(namespaces.map(one))).flat();
 
@@ -48,18 +92,38 @@ export async function connectRoutes(options: { kubeConfig: k8s.KubeConfig; timeo
       call('list services', () =>
         inScope(
           namespaces,
-          async () => (await core.listServiceForAllNamespaces({}, base)).items.map(routeService),
-          async (namespace) => (await core.listNamespacedService({ namespace }, base)).items.map(routeService),
+          () => listAll((token) => core.listServiceForAllNamespaces({ limit, _continue: token }, base), toService),
+          (namespace) => listAll((token) => core.listNamespacedService({ namespace, limit, _continue: token }, base), toService),
         ),
       ),
     listIngresses: (namespaces) =>
       call('list ingresses', () =>
         inScope(
           namespaces,
-          async () => (await networking.listIngressForAllNamespaces({ labelSelector: managed }, base)).items.map((i) => routeIngress(i, options.keys)),
-          async (namespace) => (await networking.listNamespacedIngress({ namespace, labelSelector: managed }, base)).items.map((i) => routeIngress(i, options.keys)),
+          () => listAll((token) => networking.listIngressForAllNamespaces({ labelSelector: managed, limit, _continue: token }, base), routeIngress),
+          (namespace) => listAll((token) => networking.listNamespacedIngress({ namespace, labelSelector: managed, limit, _continue: token }, base), routeIngress),
         ),
       ),
+    getService: (namespace, name) =>
+      call(`get service ${namespace}/${name}`, async () => {
+        try {
+          return toService(await core.readNamespacedService({ namespace, name }, base));
+        } catch (error) {
+          if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+          throw error;
+        }
+      }),
+    readIngress: (namespace, name) =>
+      call(`get ingress ${namespace}/${name}`, async () => {
+        try {
+          const raw = await networking.readNamespacedIngress({ namespace, name }, base);
+          const found = routeIngress(raw);
+          return isManaged(raw.metadata?.labels) ? found : { ...found, ownerUid: undefined };
+        } catch (error) {
+          if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+          throw error;
+        }
+      }),
     getIngress: (namespace, name) =>
       call(`get ingress ${namespace}/${name}`, async () => {
         try {
@@ -79,7 +143,7 @@ export async function connectRoutes(options: { kubeConfig: k8s.KubeConfig; timeo
           { namespace: body.metadata!.namespace!, name: body.metadata!.name!, body: guarded, fieldManager: FIELD_MANAGER, force: true },
           apply,
         );
-        return routeIngress(written, options.keys);
+        return routeIngress(written);
       }),
     deleteIngress: (ingress) =>
       call(`delete ingress ${ingress.namespace}/${ingress.name}`, async () => {

@@ -3,6 +3,7 @@
 // looks at a Service agrees on what it asks for.
 import { isIP } from 'node:net';
 import { type PortRef, type Route, type RouteKeys, type RouteProblem, type RouteService, portText } from './model.js';
+import { policyRefusal, type HostPolicy } from './policy.js';
 
 export type Claim =
   | { readonly kind: 'none' }
@@ -37,9 +38,21 @@ export function hostProblem(host: string): string | undefined {
   const rest = labels[0] === '*' ? labels.slice(1) : labels;
   if (labels[0] === '*' && rest.every((label) => label === '')) return 'a wildcard needs a domain after "*."';
   if (!rest.every((label) => DNS_LABEL.test(label))) {
-    return 'expected a DNS-1123 name: dot-separated labels of lowercase letters, digits and "-", each starting and ending with a letter or digit (a leading "*." is allowed)';
+    const suggestion = correctedHost(host);
+    return `not a valid host name under RFC 1123: dot-separated labels of lowercase letters, digits and "-", each starting and ending with a letter or digit (a leading "*." is allowed)${suggestion ? `; for example ${suggestion}` : ''}`;
   }
   return undefined;
+}
+
+/** The nearest RFC 1123 name, to show in the message (never used to route). */
+export function correctedHost(host: string): string | undefined {
+  const labels = host.split('.');
+  const wildcard = labels[0] === '*';
+  const fixed = (wildcard ? labels.slice(1) : labels)
+    .map((label) => label.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, ''))
+    .filter((label) => label !== '');
+  const name = [...(wildcard ? ['*'] : []), ...fixed].join('.');
+  return fixed.length > 0 && name !== host && name.length <= 253 ? name : undefined;
 }
 
 export function pathProblem(path: string): string | undefined {
@@ -47,6 +60,10 @@ export function pathProblem(path: string): string | undefined {
   if (path.length > MAX_PATH) return `a path has at most ${MAX_PATH} characters`;
   if (!PATH_CHARS.test(path)) return 'only URL path characters are allowed (letters, digits and -._~!$&\'()*+,;=:@/%)';
   if (path.includes('//') || /\/\.\.?(\/|$)/.test(path)) return 'the path may not contain "//", "/./" or "/../", nor end in "/." or "/.."';
+  // The API server refuses Prefix paths holding an encoded "/" (it would let a path
+  // escape its prefix); a "%" must start an escape of two hex digits.
+  if (/%2f/i.test(path)) return 'the path may not contain an encoded "/" (%2F)';
+  if (/%(?![0-9A-Fa-f]{2})/.test(path)) return 'a "%" in a path starts an escape of two hex digits, like %20';
   return undefined;
 }
 
@@ -71,23 +88,54 @@ function describePorts(service: RouteService): string {
   return service.ports.map((p) => (p.name ? `${p.name}=${p.port}` : String(p.port))).join(', ');
 }
 
-/** Matches the requested port against what the Service exposes. */
-function resolvePort(service: RouteService, requested: PortRef | undefined): { ok: true; port: PortRef } | { ok: false; message: string } {
+const has = (service: RouteService, port: PortRef): boolean =>
+  'number' in port ? service.ports.some((p) => p.port === port.number) : service.ports.some((p) => p.name === port.name);
+
+type Resolved = { ok: true; port: PortRef } | { ok: false; message: string };
+
+/** Matches the requested port (baton.dev/port) against what the Service exposes. */
+function resolvePort(service: RouteService, requested: PortRef | undefined, portKey: string): Resolved {
   if (service.ports.length === 0) return { ok: false, message: 'the Service exposes no ports, so there is nothing to route to' };
   if (requested === undefined) {
     if (service.ports.length === 1) return { ok: true, port: { number: service.ports[0]!.port } };
-    return { ok: false, message: `the Service exposes ${service.ports.length} ports (${describePorts(service)}); say which one` };
+    return { ok: false, message: `the Service exposes ${service.ports.length} ports (${describePorts(service)}); say which one with ${portKey}` };
   }
-  const found = 'number' in requested ? service.ports.some((p) => p.port === requested.number) : service.ports.some((p) => p.name === requested.name);
-  if (!found) return { ok: false, message: `the Service exposes no port ${portText(requested)} (it has ${describePorts(service)})` };
+  if (!has(service, requested)) return { ok: false, message: `the Service exposes no port ${portText(requested)} (it has ${describePorts(service)})` };
   return { ok: true, port: requested };
 }
 
-export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: string | undefined): Claim {
+/**
+ * The retired load balancer's `host:port`: the port was its own entry port (the
+ * NodePort clients dialled), not a port of the Service, and the Service's port was the
+ * backend. So: the Service's only port; with several, the one the annotation names if
+ * the Service has it; otherwise the user must say which.
+ */
+function resolveLegacyPort(service: RouteService, entry: PortRef, portKey: string): Resolved {
+  if (service.ports.length === 0) return { ok: false, message: 'the Service exposes no ports, so there is nothing to route to' };
+  if (service.ports.length === 1) return { ok: true, port: { number: service.ports[0]!.port } };
+  if (has(service, entry)) return { ok: true, port: entry };
+  return {
+    ok: false,
+    message: `the Service exposes ${service.ports.length} ports (${describePorts(service)}) and none is ${portText(entry)}, the old load balancer's entry port; add ${portKey} with the one to route to, e.g. ${portKey}: ${service.ports[0]!.name ?? service.ports[0]!.port}`,
+  };
+}
+
+/**
+ * `policy` undefined: no host policy is applied (the planner's callers always pass one;
+ * tests of the annotation grammar need none).
+ */
+export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: string | undefined, policy?: HostPolicy): Claim {
   const a = service.annotations;
   if (!mentionsRoute(a, keys)) return { kind: 'none' };
   const problems: RouteProblem[] = [];
   const problem = (key: string, value: string, message: string): void => void problems.push({ key, value, message });
+  // Checked only for a well-formed host, and reported as the policy's refusal.
+  const checkHost = (key: string, value: string, host: string): void => {
+    const message = hostProblem(host);
+    if (message) return problem(key, value, message);
+    const refused = policy ? policyRefusal(policy, service.namespace, host) : undefined;
+    if (refused) problems.push({ key, value, message: refused, byPolicy: true });
+  };
 
   // baton's own annotation wins over the legacy one, so a Service can move to it
   // without first deleting the old declaration.
@@ -98,14 +146,12 @@ export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: 
   let legacyPort: PortRef | undefined;
   if (hostText !== undefined) {
     host = hostText.trim();
-    const message = hostProblem(host);
-    if (message) problem(keys.host, hostText, message);
+    checkHost(keys.host, hostText, host);
   } else if (legacyText !== undefined) {
     hostKey = keys.legacyHost;
     const match = /^(.*?)(?::([^:]*))?$/.exec(legacyText.trim())!;
     host = match[1]!;
-    const message = hostProblem(host);
-    if (message) problem(keys.legacyHost, legacyText, message);
+    checkHost(keys.legacyHost, legacyText, host);
     if (match[2] !== undefined) {
       const port = portRequest(match[2]);
       if (port.ok) legacyPort = port.port;
@@ -124,14 +170,16 @@ export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: 
   }
 
   const portText_ = own(a, keys.port);
-  let requested = legacyPort;
-  // A problem with the port is reported on the annotation that asked for it.
-  const portKey = portText_ === undefined && legacyPort !== undefined ? hostKey : keys.port;
+  let requested: PortRef | undefined;
   if (portText_ !== undefined) {
     const port = portRequest(portText_.trim());
     if (port.ok) requested = port.port;
     else problem(keys.port, portText_, port.message);
   }
+  // baton.dev/port, when given, says which port outright; the legacy entry port only
+  // picks among the Service's ports, and a problem with it is reported on lb.host.
+  const fromLegacy = requested === undefined && legacyPort !== undefined && portText_ === undefined;
+  const portKey = fromLegacy ? hostKey : keys.port;
 
   const tlsText = own(a, keys.tlsSecret);
   const tlsSecret = tlsText?.trim();
@@ -141,7 +189,8 @@ export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: 
   }
 
   if (problems.length > 0 || host === undefined) return { kind: 'invalid', problems };
-  const port = resolvePort(service, requested);
+  const port = fromLegacy ? resolveLegacyPort(service, legacyPort!, keys.port) : resolvePort(service, requested, keys.port);
   if (!port.ok) return { kind: 'invalid', problems: [{ key: portKey, value: own(a, portKey) ?? '', message: port.message }] };
-  return { kind: 'route', route: { host, path, port: port.port, tlsSecret, ingressClass } };
+  const legacyEntryPort = hostKey === keys.legacyHost && legacyPort !== undefined && 'number' in legacyPort ? legacyPort.number : undefined;
+  return { kind: 'route', route: { host, path, port: port.port, tlsSecret, ingressClass, ...(legacyEntryPort !== undefined ? { legacyEntryPort } : {}) } };
 }

@@ -1,9 +1,11 @@
 // The Ingress baton declares for a routed Service: one rule, one path, owned by the
-// Service so that deleting the Service deletes the route.
+// Service so that deleting the Service deletes the route. No claim time is written: one
+// read back from an object others can write would be theirs to forge (plan.ts orders
+// claims by creation times the API server sets).
 import type { V1Ingress } from '@kubernetes/client-node';
 import { ingressNameFor, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type Route, type RouteKeys, type RouteService } from './model.js';
 
-export function desiredIngress(service: RouteService, route: Route, claimedAt: number, keys: RouteKeys): V1Ingress {
+export function desiredIngress(service: RouteService, route: Route, keys: RouteKeys): V1Ingress {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
@@ -11,7 +13,6 @@ export function desiredIngress(service: RouteService, route: Route, claimedAt: n
       name: ingressNameFor(service.name),
       namespace: service.namespace,
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [keys.service]: service.name },
-      annotations: { [keys.claimedAt]: new Date(claimedAt).toISOString() },
       // No blockOwnerDeletion: it would need update rights on services/finalizers, and
       // nothing is gained by holding up a Service's deletion for its route.
       ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: service.name, uid: service.uid, controller: true }],

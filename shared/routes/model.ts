@@ -30,6 +30,11 @@ export interface Route {
   readonly port: PortRef;
   readonly tlsSecret: string | undefined;
   readonly ingressClass: string | undefined;
+  /**
+   * The retired load balancer's entry port from `lb.host: host:port`, kept only to be
+   * shown: an Ingress host carries no port, so it is never written or compared.
+   */
+  readonly legacyEntryPort?: number | undefined;
 }
 
 /** An Ingress that baton wrote (label app.kubernetes.io/managed-by=baton). */
@@ -42,8 +47,12 @@ export interface RouteIngress {
   readonly ownerUid: string | undefined;
   /** The route as the Ingress has it now; undefined when it is not one baton could have written. */
   readonly route: Route | undefined;
-  /** When the Service first got this host (annotation), ms since epoch. */
-  readonly claimedAt: number | undefined;
+  /**
+   * The Ingress's creationTimestamp as the API server set it, ms since epoch: when
+   * this Ingress began to exist. No client can choose it, so it orders claims that
+   * two Ingresses serve at once (a race, or a hand-made one).
+   */
+  readonly createdAt: number | undefined;
 }
 
 /** An annotation that failed validation: Warning Event, and no Ingress for the Service. */
@@ -51,6 +60,8 @@ export interface RouteProblem {
   readonly key: string;
   readonly value: string;
   readonly message: string;
+  /** The host is valid, but the host policy does not let the namespace claim it. */
+  readonly byPolicy?: true;
 }
 
 export interface RouteKeys {
@@ -61,9 +72,8 @@ export interface RouteKeys {
   readonly tlsSecret: string;
   /** Accepted for Services written for the retired service-loadbalancer: `host[:port]`. */
   readonly legacyHost: string;
-  /** On the Ingress: the Service it routes to (label) and when the host was claimed (annotation). */
+  /** On the Ingress: the Service it routes to (label). */
   readonly service: string;
-  readonly claimedAt: string;
 }
 
 export const LEGACY_HOST_KEY = 'serviceloadbalancer/lb.host';
@@ -79,7 +89,6 @@ export function routeKeysFor(prefix: string): RouteKeys {
     tlsSecret: k('tls-secret'),
     legacyHost: LEGACY_HOST_KEY,
     service: k('service'),
-    claimedAt: k('claimed-at'),
   };
 }
 
@@ -88,16 +97,33 @@ export function ingressNameFor(service: string): string {
   return `baton-${service}`;
 }
 
-export function sameRoute(a: Route, b: Route): boolean {
+/**
+ * True when the Ingress's route `current` already says what `desired` asks, field by
+ * field for the fields baton sets. With no class configured baton sets none, and the
+ * API server may fill in the cluster's default: that is not a difference.
+ */
+export function sameRoute(current: Route, desired: Route): boolean {
+  const a = current;
+  const b = desired;
   return (
     a.host === b.host &&
     a.path === b.path &&
     a.tlsSecret === b.tlsSecret &&
-    a.ingressClass === b.ingressClass &&
+    (b.ingressClass === undefined || a.ingressClass === b.ingressClass) &&
     ('number' in a.port ? 'number' in b.port && a.port.number === b.port.number : 'name' in b.port && a.port.name === b.port.name)
   );
 }
 
 export function portText(port: PortRef): string {
   return 'number' in port ? String(port.number) : port.name;
+}
+
+/**
+ * A Prefix path as ingress matching sees it: "/api" and "/api/" match the same requests
+ * (prefixes are compared element by element, and a trailing "/" is ignored), so they
+ * are one claim.
+ */
+export function matchedPath(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
 }

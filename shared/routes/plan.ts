@@ -2,22 +2,23 @@
 // Ingress writes that make them agree out. Pure and total, so it can be re-run after
 // any event or conflict and always lands on the same answer for the same world.
 import { readClaim } from './claim.js';
-import { ingressNameFor, sameRoute, type Route, type RouteIngress, type RouteKeys, type RouteProblem, type RouteService } from './model.js';
+import { ingressNameFor, matchedPath, sameRoute, type Route, type RouteIngress, type RouteKeys, type RouteProblem, type RouteService } from './model.js';
+import type { HostPolicy } from './policy.js';
 
 export interface World {
   readonly services: readonly RouteService[];
   readonly ingresses: readonly RouteIngress[];
   readonly keys: RouteKeys;
   readonly ingressClass: string | undefined;
-  readonly now: number;
+  /** Hosts each namespace may claim; a claim outside it is invalid. */
+  readonly policy: HostPolicy;
 }
 
-export type RemovalReason = 'removed' | 'invalid' | 'conflict' | 'stale';
+export type RemovalReason = 'removed' | 'invalid' | 'conflict';
 
 export interface Apply {
   readonly service: RouteService;
   readonly route: Route;
-  readonly claimedAt: number;
   /** The Service's own Ingress as read; the write is guarded by its resourceVersion. */
   readonly current: RouteIngress | undefined;
 }
@@ -29,7 +30,9 @@ export interface Removal {
   readonly reason: RemovalReason;
 }
 
-export interface ServiceRef {
+/** What keeps a Service from its route: an older claim, or an Ingress baton did not make. */
+export interface Holder {
+  readonly kind: 'Service' | 'Ingress';
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
@@ -38,7 +41,7 @@ export interface ServiceRef {
 export type Verdict = { readonly service: RouteService } & (
   | { readonly kind: 'routed'; readonly route: Route }
   | { readonly kind: 'invalid'; readonly problems: readonly RouteProblem[] }
-  | { readonly kind: 'conflict'; readonly route: Route; readonly holder: ServiceRef }
+  | { readonly kind: 'conflict'; readonly route: Route; readonly holder: Holder }
 );
 
 export interface RoutePlan {
@@ -50,7 +53,8 @@ export interface RoutePlan {
 }
 
 export const keyOf = (o: { readonly namespace: string; readonly name: string }): string => `${o.namespace}/${o.name}`;
-const claimKey = (route: Route): string => `${route.host}\u0000${route.path}`;
+/** One claim: a host and a path as ingress matching sees it. */
+export const claimKey = (route: Pick<Route, 'host' | 'path'>): string => `${route.host}\u0000${matchedPath(route.path)}`;
 const byName = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0);
 
 interface Candidate {
@@ -59,20 +63,25 @@ interface Candidate {
   readonly own: RouteIngress | undefined;
 }
 
-/** Serves this very host and path now: the claim it made is established. */
-const incumbent = (c: Candidate): boolean => c.own?.route !== undefined && c.own.route.host === c.route.host && c.own.route.path === c.route.path;
+/** Serves this very host and path (as ingress matching sees it) now: the claim is established. */
+const incumbent = (c: Candidate): boolean =>
+  c.own?.route !== undefined && c.own.route.host === c.route.host && matchedPath(c.own.route.path) === matchedPath(c.route.path);
+
+const LATEST = Number.MAX_SAFE_INTEGER;
 
 /**
- * The oldest claim wins. A claim that a route already serves dates from when it was
- * made (recorded on the Ingress), so a new claimant never takes a working host away;
- * among claims nobody serves yet the oldest Service wins. Names break ties, so the
+ * A route that serves keeps its host: a new claimant never takes it away. Only when
+ * several Ingresses serve one claim at once (two instances raced, or one was made by
+ * hand) is one chosen, the Ingress the API server created first. Among claims nobody
+ * serves yet the oldest Service wins. Every time compared is one the API server set
+ * (creationTimestamp), never a value a tenant can write; names break ties, so the
  * answer never depends on the order things were listed in.
  */
 export function winnerOf(candidates: readonly Candidate[]): Candidate {
   const serving = candidates.filter(incumbent);
   const pool = serving.length > 0 ? serving : candidates;
-  const age = (c: Candidate): number => (serving.length > 0 ? (c.own?.claimedAt ?? Number.MAX_SAFE_INTEGER) : c.service.createdAt);
-  return [...pool].sort((a, b) => age(a) - age(b) || byName(a.service, b.service))[0]!;
+  const since = (c: Candidate): number => (serving.length > 0 ? (c.own?.createdAt ?? LATEST) : 0);
+  return [...pool].sort((a, b) => since(a) - since(b) || a.service.createdAt - b.service.createdAt || byName(a.service, b.service))[0]!;
 }
 
 export function planRoutes(world: World): RoutePlan {
@@ -84,11 +93,13 @@ export function planRoutes(world: World): RoutePlan {
 
   for (const service of [...world.services].sort(byName)) {
     const named = ingressByName.get(`${service.namespace}/${ingressNameFor(service.name)}`);
-    // An Ingress under this Service's name but owned by an earlier Service of the same
-    // name (deleted and recreated before the garbage collector got to it) is in the way.
+    // Baton's Ingress for a Service is the one whose controller owner is that Service's
+    // uid as the API returned it. Anything else under the name, even with baton's label
+    // (an earlier Service's, which the garbage collector will remove; one re-applied
+    // from exported YAML), is someone else's: it blocks the route and is never touched.
     const own = named?.ownerUid === service.uid ? named : undefined;
-    if (named && !own) removals.push({ ingress: named, service, reason: 'stale' });
-    const claim = readClaim(service, world.keys, world.ingressClass);
+    const blocker = named && !own ? named : undefined;
+    const claim = readClaim(service, world.keys, world.ingressClass, world.policy);
     switch (claim.kind) {
       case 'none':
         if (own) removals.push({ ingress: own, service, reason: 'removed' });
@@ -98,6 +109,10 @@ export function planRoutes(world: World): RoutePlan {
         if (own) removals.push({ ingress: own, service, reason: 'invalid' });
         break;
       case 'route': {
+        if (blocker) {
+          verdicts.set(keyOf(service), { service, kind: 'conflict', route: claim.route, holder: { kind: 'Ingress', namespace: blocker.namespace, name: blocker.name, uid: blocker.uid } });
+          break;
+        }
         const key = claimKey(claim.route);
         candidates.set(key, [...(candidates.get(key) ?? []), { service, route: claim.route, own }]);
         break;
@@ -107,15 +122,15 @@ export function planRoutes(world: World): RoutePlan {
 
   for (const group of candidates.values()) {
     const winner = winnerOf(group);
-    const holder: ServiceRef = { namespace: winner.service.namespace, name: winner.service.name, uid: winner.service.uid };
+    const holder: Holder = { kind: 'Service', namespace: winner.service.namespace, name: winner.service.name, uid: winner.service.uid };
     for (const c of group) {
       if (c === winner) continue;
       verdicts.set(keyOf(c.service), { service: c.service, kind: 'conflict', route: c.route, holder });
       if (c.own) removals.push({ ingress: c.own, service: c.service, reason: 'conflict' });
     }
     verdicts.set(keyOf(winner.service), { service: winner.service, kind: 'routed', route: winner.route });
-    if (winner.own?.route && sameRoute(winner.own.route, winner.route) && winner.own.claimedAt !== undefined) continue;
-    applies.push({ service: winner.service, route: winner.route, claimedAt: incumbent(winner) ? (winner.own!.claimedAt ?? world.now) : world.now, current: winner.own });
+    if (winner.own?.route && sameRoute(winner.own.route, winner.route)) continue;
+    applies.push({ service: winner.service, route: winner.route, current: winner.own });
   }
   // Moves before creations: a Service that changed its host gives the old host up in
   // the same pass that may hand it to the next claimant.

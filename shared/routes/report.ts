@@ -8,28 +8,30 @@ import { createRepeatFilter } from '../audit/repeats.js';
 import type { EventNote, ServiceRef } from '../k8s/cluster.js';
 import type { Logger } from '../log.js';
 import { portText, type Route, type RouteIngress, type RouteProblem } from './model.js';
-import type { RemovalReason } from './plan.js';
+import type { Holder, RemovalReason } from './plan.js';
 
 export const ROUTE_REASONS = {
   applied: 'RouteApplied',
   removed: 'RouteRemoved',
   conflict: 'RouteConflict',
   invalid: 'InvalidRoute',
+  failed: 'RouteFailed',
 } as const;
 
-export interface Holder {
-  readonly kind: 'Service' | 'Ingress';
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-}
-
 export interface RouteReporter {
-  applied(service: ServiceRef, ingress: RouteIngress, route: Route, claimedAt: number): Promise<void>;
+  /** claimedAt: the Ingress's creationTimestamp as the API server returned it. */
+  applied(service: ServiceRef, ingress: RouteIngress, route: Route): Promise<void>;
   removed(service: ServiceRef, ingress: RouteIngress, reason: RemovalReason | 'service-deleted'): Promise<void>;
   /** Repeats of the same conflict or problems are let through once per window. */
   conflict(service: ServiceRef, route: Route, holder: Holder): Promise<void>;
   invalid(service: ServiceRef, problems: readonly RouteProblem[]): Promise<void>;
+  /** The API server refused this route's write; a Warning Event on the Service only (repeats once per window). */
+  failed(service: ServiceRef, what: string, message: string): Promise<void>;
+}
+
+/** The one line that tells a legacy user where their old entry port went. */
+export function legacyNote(route: Route): string {
+  return route.legacyEntryPort === undefined ? '' : ` (lb.host entry port ${route.legacyEntryPort} is not carried over: the ingress controller's own ports now decide it)`;
 }
 
 export function describeRoute(route: Route): string {
@@ -44,7 +46,6 @@ const REMOVED_BECAUSE: Readonly<Record<RemovalReason | 'service-deleted', string
   removed: 'the Service no longer asks for a route',
   invalid: 'the Service\'s routing annotations are invalid',
   conflict: 'another Service holds the host and path',
-  stale: 'it belonged to an earlier Service of the same name',
   'service-deleted': 'the Service was deleted',
 };
 
@@ -62,7 +63,7 @@ export function createRouteReporter(deps: {
   const send = evidenceSender({ emitter, logger, recordEvent: deps.recordEvent });
 
   return {
-    applied: (service, ingress, route, claimedAt) =>
+    applied: (service, ingress, route) =>
       send(
         service,
         {
@@ -70,9 +71,15 @@ export function createRouteReporter(deps: {
           type: ROUTE_APPLIED,
           subject: auditSubject(service),
           time: time(),
-          data: { service: ref(service), ingress: { name: ingress.name, uid: ingress.uid }, route: routeData(route), claimedAt: new Date(claimedAt).toISOString() },
+          data: {
+            service: ref(service),
+            ingress: { name: ingress.name, uid: ingress.uid },
+            route: routeData(route),
+            claimedAt: new Date(ingress.createdAt ?? deps.now()).toISOString(),
+            ...(route.legacyEntryPort !== undefined ? { legacyEntryPort: route.legacyEntryPort } : {}),
+          },
         },
-        { type: 'Normal', reason: ROUTE_REASONS.applied, message: `Ingress ${ingress.name} routes ${describeRoute(route)}` },
+        { type: 'Normal', reason: ROUTE_REASONS.applied, message: `Ingress ${ingress.name} routes ${describeRoute(route)}${legacyNote(route)}` },
       ),
     removed: (service, ingress, reason) =>
       send(
@@ -89,7 +96,7 @@ export function createRouteReporter(deps: {
     conflict: async (service, route, holder) => {
       const id = auditId({ type: ROUTE_CONFLICT, serviceUid: service.uid, host: route.host, path: route.path, holderUid: holder.uid });
       if (!fresh(id)) return;
-      const who = holder.kind === 'Service' ? `Service ${holder.namespace}/${holder.name}, whose claim is older` : `Ingress ${holder.namespace}/${holder.name}, which baton does not manage`;
+      const who = holder.kind === 'Service' ? `Service ${holder.namespace}/${holder.name}, which holds it` : `Ingress ${holder.namespace}/${holder.name}, which baton does not manage`;
       await send(
         service,
         { id, type: ROUTE_CONFLICT, subject: auditSubject(service), time: time(), data: { service: ref(service), host: route.host, path: route.path, holder: { ...holder } } },
@@ -104,6 +111,15 @@ export function createRouteReporter(deps: {
         { id, type: ROUTE_INVALID, subject: auditSubject(service), time: time(), data: { service: ref(service), problems: problems.map((p) => ({ ...p })) } },
         { type: 'Warning', reason: ROUTE_REASONS.invalid, message: `no route: ${problems.map((p) => `${p.key}=${JSON.stringify(p.value.slice(0, 80))}: ${p.message}`).join('; ')}` },
       );
+    },
+    failed: async (service, what, message) => {
+      const key = `${service.uid}.failed.${what}.${message}`;
+      if (!fresh(key)) return;
+      try {
+        await deps.recordEvent(service, { type: 'Warning', reason: ROUTE_REASONS.failed, message: `${what}: ${message.slice(0, 600)}; other routes are unaffected, and this one is retried at the next pass` });
+      } catch (error) {
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not record the RouteFailed Event');
+      }
     },
   };
 }

@@ -26,15 +26,22 @@ export interface IngressLike {
     | undefined;
 }
 
-export function routeService(service: ServiceLike): RouteService {
+/**
+ * With `keys`, only the routing annotations are kept: a pass holds every Service in
+ * scope, and the rest (last-applied configuration, other tools' notes) is most of a
+ * Service's size and none of routing's business.
+ */
+export function routeService(service: ServiceLike, keys?: RouteKeys): RouteService {
   const m = service.metadata;
+  const all = m?.annotations ?? {};
+  const annotations = keys ? Object.fromEntries([keys.host, keys.legacyHost, keys.path, keys.port, keys.tlsSecret].filter((k) => Object.hasOwn(all, k)).map((k) => [k, all[k]!])) : all;
   return {
     namespace: m?.namespace ?? '',
     name: m?.name ?? '',
     uid: m?.uid ?? '',
     resourceVersion: m?.resourceVersion ?? '',
     createdAt: time(m?.creationTimestamp) ?? 0,
-    annotations: m?.annotations ?? {},
+    annotations,
     ports: (service.spec?.ports ?? []).filter((p) => typeof p.port === 'number').map((p) => ({ name: p.name || undefined, port: p.port! })),
   };
 }
@@ -58,7 +65,7 @@ function routeOf(ingress: IngressLike): Route | undefined {
   return { host: rule.host, path: entry.path, port: ref, tlsSecret: tls[0]?.secretName, ingressClass: ingress.spec?.ingressClassName };
 }
 
-export function routeIngress(ingress: IngressLike, keys: RouteKeys): RouteIngress {
+export function routeIngress(ingress: IngressLike): RouteIngress {
   const m = ingress.metadata;
   const owner = m?.ownerReferences?.find((o) => o.kind === 'Service' && o.controller === true);
   return {
@@ -68,6 +75,6 @@ export function routeIngress(ingress: IngressLike, keys: RouteKeys): RouteIngres
     resourceVersion: m?.resourceVersion ?? '',
     ownerUid: owner?.uid,
     route: routeOf(ingress),
-    claimedAt: time(m?.annotations?.[keys.claimedAt]),
+    createdAt: time(m?.creationTimestamp),
   };
 }

@@ -26,7 +26,7 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const net = kc.makeApiClient(k8s.NetworkingV1Api);
   // No periodic pass during the test: every change below must arrive by event.
-  const { sink, routes } = await startRoutesPipeline(t, ns, { BATON_INGRESS_CLASS: 'edge', BATON_INDEX_REFRESH_MS: '3600000' });
+  const { sink, routes } = await startRoutesPipeline(t, ns, { BATON_INGRESS_CLASS: 'edge', BATON_INDEX_REFRESH_MS: '3600000', BATON_ROUTE_HOSTS: 'off' });
 
   const service = async (name: string, annotations: Record<string, string>, ports: k8s.V1ServicePort[] = [{ name: 'http', port: 80 }], labels: Record<string, string> = {}): Promise<k8s.V1Service> =>
     core.createNamespacedService({ namespace: ns, body: { metadata: { name, annotations, labels }, spec: { selector: { app: name }, ports } } });
@@ -58,11 +58,11 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   assert.deepEqual(created.metadata!.ownerReferences!.map((o) => [o.kind, o.name, o.uid, o.controller]), [['Service', 'web', web.metadata!.uid, true]]);
   assert.equal(created.metadata!.labels!['app.kubernetes.io/managed-by'], 'baton');
   assert.ok(created.metadata!.managedFields!.some((f) => f.manager === 'baton-routes' && f.operation === 'Apply'), 'written by server-side apply under baton-routes');
-  const claimedAt = created.metadata!.annotations!['baton.dev/claimed-at'];
-  assert.ok(claimedAt);
   const applied = await audit('dev.baton.route.applied', 'web');
   assert.equal(applied.source, 'baton.dev/routes');
   assert.equal((applied.data as { ingress: { uid: string } }).ingress.uid, created.metadata!.uid);
+  // The claim time is the Ingress's own creationTimestamp, which no client can choose.
+  assert.equal(Date.parse((applied.data as { claimedAt: string }).claimedAt), created.metadata!.creationTimestamp!.getTime());
   await waitFor('a RouteApplied Event on web', async () => ((await warnings('web', 'RouteApplied')).length > 0 ? true : undefined));
 
   // Change: TLS keeps the claim (same host and path); the Ingress is updated in place.
@@ -70,7 +70,6 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   const withTls = await ingressWhere('TLS on the Ingress', 'baton-web', (i) => i.spec?.tls?.[0]?.secretName === 'web-tls');
   assert.deepEqual(plain(withTls.spec!.tls![0]!.hosts), ['web.example.com']);
   assert.equal(withTls.metadata!.uid, created.metadata!.uid);
-  assert.equal(withTls.metadata!.annotations!['baton.dev/claimed-at'], claimedAt);
 
   // Conflict: a later Service asks for the same host and path.
   await service('rival', { 'baton.dev/host': 'web.example.com' });
@@ -80,14 +79,14 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   assert.equal(await ingress('baton-rival'), undefined);
   assert.equal(rule((await ingress('baton-web'))!).host, 'web.example.com', 'the holder keeps its route');
 
-  // Invalid: a bad host and the retired load balancer's own example (underscore, port
-  // the Service does not expose) get warnings and no Ingress.
+  // Invalid: a bad host gets warnings and no Ingress; so does a legacy annotation whose
+  // entry port matches none of a several-port Service's ports.
   await service('bad', { 'baton.dev/host': 'Not_A_Host', 'baton.dev/path': 'relative' });
   const invalid = await audit('dev.baton.route.invalid', 'bad');
   assert.deepEqual((invalid.data as { problems: Array<{ key: string }> }).problems.map((p) => p.key).sort(), ['baton.dev/host', 'baton.dev/path']);
-  await service('grafana', { 'serviceloadbalancer/lb.host': 'grafana.example.com:30800' }, [{ port: 3000 }]);
+  await service('grafana', { 'serviceloadbalancer/lb.host': 'grafana.example.com:30800' }, [{ name: 'http', port: 3000 }, { name: 'metrics', port: 9090 }]);
   const portProblem = await audit('dev.baton.route.invalid', 'grafana');
-  assert.match(JSON.stringify(portProblem.data), /no port 30800 \(it has 3000\)/);
+  assert.match(JSON.stringify(portProblem.data), /none is 30800, the old load balancer's entry port; add baton.dev\/port/);
   const [warning] = await waitFor('an InvalidRoute warning on grafana', async () => {
     const found = await warnings('grafana', 'InvalidRoute');
     return found.length > 0 ? found : undefined;
@@ -95,7 +94,7 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   assert.equal(warning!.type, 'Warning');
   assert.equal(await ingress('baton-bad'), undefined);
   assert.equal(await ingress('baton-grafana'), undefined);
-  // Fixing the legacy annotation routes it.
+  // Naming a port the Service has routes it.
   await annotate('grafana', { 'serviceloadbalancer/lb.host': 'grafana.example.com:3000' });
   const grafana = await ingressWhere('the Ingress for grafana', 'baton-grafana', () => true);
   assert.deepEqual(plain(rule(grafana).http!.paths[0]!.backend.service), { name: 'grafana', port: { number: 3000 } });
@@ -133,7 +132,7 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   assert.deepEqual(plain(rule(db).http!.paths[0]!.backend.service), { name: 'db', port: { number: 5432 } });
 
   // `baton routes` shows the same verdicts the function acted on.
-  const table = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'routes', '-n', ns], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: testPlane().kubeconfig } });
+  const table = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'routes', '-n', ns, '--host-policy', 'off'], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: testPlane().kubeconfig } });
   assert.equal(table.status, 0, table.stderr);
   t.diagnostic(table.stdout);
   const row = (name: string): string => table.stdout.split('\n').find((l) => l.startsWith(`${ns}  `) && l.split(/\s+/)[1] === name) ?? '';
@@ -148,12 +147,12 @@ test('routes: create, change, conflict, invalid, hand edits, remove and delete, 
   assert.ok(!routes.logs.some((l) => l.includes('"level":50')), routes.logs.filter((l) => l.includes('"level":50')).join('\n'));
 });
 
-test('routes cost: one new route is two lists, a name check and an apply; events that cannot change a route cost nothing', async (t) => {
+test('routes cost: one new route is a read of the Service and of its Ingress name, and an apply; events that cannot change a route cost nothing', async (t) => {
   const ns = await testNamespace(t, 'routes-cost');
   const kc = adminConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const net = kc.makeApiClient(k8s.NetworkingV1Api);
-  const { routes } = await startRoutesPipeline(t, ns, { BATON_INDEX_REFRESH_MS: '3600000' });
+  const { routes } = await startRoutesPipeline(t, ns, { BATON_INDEX_REFRESH_MS: '3600000', BATON_ROUTE_HOSTS: 'off' });
   const plane = testPlane();
   const user = serviceAccountUser('baton-routes');
   const handledEvents = (): number => routes.logs.filter((l) => l.includes('"kind":"Service"') && l.includes('"outcome":')).length;
@@ -167,7 +166,9 @@ test('routes cost: one new route is two lists, a name check and an apply; events
   await new Promise((r) => setTimeout(r, 500));
   const create = tally(requestsSince(plane.dir, from, user).map(describeRequest));
   t.diagnostic(`requests for one new route: ${JSON.stringify(create)}`);
-  assert.deepEqual(create, { 'create events': 1, 'get ingresses 404': 1, 'list ingresses': 1, 'list services': 1, 'patch ingresses': 1 });
+  // No list: the event's pass reads only the Service, the claimants of its host the last
+  // full pass saw (none here) and their Ingress names, so its cost does not grow with the cluster.
+  assert.deepEqual(create, { 'create events': 1, 'get ingresses 404': 1, 'get services': 1, 'patch ingresses': 1 });
 
   // Twenty events that cannot change any route: another Service without annotations,
   // and annotations on the routed Service that routing does not read (as failover writes them).
@@ -187,7 +188,7 @@ test('routes: malformed and forged events get a clear answer and change nothing'
   const kc = adminConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const net = kc.makeApiClient(k8s.NetworkingV1Api);
-  const { routes, sink } = await startRoutesPipeline(t, ns, { BATON_INDEX_REFRESH_MS: '3600000' });
+  const { routes, sink } = await startRoutesPipeline(t, ns, { BATON_INDEX_REFRESH_MS: '3600000', BATON_ROUTE_HOSTS: 'off' });
   const web = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web', annotations: { 'baton.dev/host': 'web.example.com' } }, spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } } });
   const real = await waitFor('the Ingress', async () => net.readNamespacedIngress({ name: 'baton-web', namespace: ns }).catch(() => undefined));
   // The route's own evidence is sent after the write; let it land before counting.

@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       roleLabels: false,
       eventSource: undefined,
       ingressClass: undefined,
+      routeHosts: undefined,
       ceExtensions: {},
     });
   });
@@ -50,6 +51,7 @@ describe('loadConfig', () => {
       BATON_ROLE_LABELS: 'true',
       BATON_EVENT_SOURCE: 'https://baton.example.com/failover',
       BATON_INGRESS_CLASS: 'nginx',
+      BATON_ROUTE_HOSTS: 'off',
       K_CE_OVERRIDES: '{"extensions":{"team":"sre","cluster":"eu1"}}',
     });
     assert.deepEqual(config, {
@@ -67,6 +69,7 @@ describe('loadConfig', () => {
       roleLabels: true,
       eventSource: 'https://baton.example.com/failover',
       ingressClass: 'nginx',
+      routeHosts: { kind: 'off' },
       ceExtensions: { team: 'sre', cluster: 'eu1' },
     });
   });
@@ -151,6 +154,7 @@ describe('describeConfig', () => {
       'BATON_ROLE_LABELS',
       'BATON_EVENT_SOURCE',
       'BATON_INGRESS_CLASS',
+      'BATON_ROUTE_HOSTS',
       'K_CE_OVERRIDES',
     ]);
     for (const knob of knobs) {

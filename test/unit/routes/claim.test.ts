@@ -45,23 +45,51 @@ describe('readClaim', () => {
     assert.equal(route(readClaim(s, keys, undefined)).host, 'new.example.com');
   });
 
-  it('reports the legacy example whose host and port are both wrong, naming each problem', () => {
-    // The retired service-loadbalancer's own example: an underscore in the host, and a
-    // port the Service does not expose.
+  it('refuses the legacy example\'s underscore host, naming RFC 1123 and showing a corrected name', () => {
     const s = svc('grafana', { 'serviceloadbalancer/lb.host': 'grafana.under.my_domain.name:30800' }, { ports: [{ name: undefined, port: 3000 }] });
     const found = problems(readClaim(s, keys, undefined));
     assert.equal(found.length, 1);
-    assert.match(found[0]!.message, /DNS-1123/);
-    const fixed = svc('grafana', { 'serviceloadbalancer/lb.host': 'grafana.example.com:30800' }, { ports: [{ name: undefined, port: 3000 }] });
-    assert.match(problems(readClaim(fixed, keys, undefined))[0]!.message, /no port 30800 \(it has 3000\)/);
+    assert.equal(found[0]!.key, 'serviceloadbalancer/lb.host');
+    assert.match(found[0]!.message, /RFC 1123/);
+    assert.match(found[0]!.message, /for example grafana\.under\.my-domain\.name/);
   });
 
+  it('reads the legacy port as the old entry port: a one-port Service routes to its port', () => {
+    const s = svc('grafana', { 'serviceloadbalancer/lb.host': 'grafana.example.com:30800' }, { ports: [{ name: undefined, port: 3000 }] });
+    assert.deepEqual(route(readClaim(s, keys, undefined)), { host: 'grafana.example.com', path: '/', port: { number: 3000 }, tlsSecret: undefined, ingressClass: undefined, legacyEntryPort: 30800 });
+  });
+
+  const legacyPorts: Array<[string, string, Array<{ name: string | undefined; port: number }>, Record<string, string>, { port: number | string } | RegExp]> = [
+    ['several ports, one matches', 'web.example.com:8080', [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }], {}, { port: 8080 }],
+    ['several ports, none matches', 'web.example.com:30800', [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }], {}, /2 ports \(http=8080, metrics=9090\) and none is 30800, the old load balancer's entry port; add baton\.dev\/port with the one to route to, e\.g\. baton\.dev\/port: http/],
+    ['several ports, baton.dev/port says which', 'web.example.com:30800', [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }], { 'baton.dev/port': 'metrics' }, { port: 'metrics' }],
+    ['no port in the annotation, several ports', 'web.example.com', [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }], {}, /say which one with baton\.dev\/port/],
+    ['no port in the annotation, one port', 'web.example.com', [{ name: 'http', port: 8080 }], {}, { port: 8080 }],
+    ['a port name that matches', 'web.example.com:metrics', [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }], {}, { port: 'metrics' }],
+  ];
+  for (const [what, value, ports, extra, expected] of legacyPorts) {
+    it(`legacy lb.host: ${what}`, () => {
+      const claim = readClaim(svc('web', { 'serviceloadbalancer/lb.host': value, ...extra }, { ports }), keys, undefined);
+      if (expected instanceof RegExp) {
+        const [p] = problems(claim);
+        assert.match(p!.message, expected);
+        // The entry port that matched nothing is reported on the annotation that named it.
+        if (what.endsWith('none matches')) assert.equal(p!.key, 'serviceloadbalancer/lb.host');
+      } else {
+        const port = route(claim).port;
+        assert.deepEqual(port, typeof expected.port === 'number' ? { number: expected.port } : { name: expected.port });
+      }
+    });
+  }
+
   const bad: Array<[string, Record<string, string>, RegExp]> = [
+    ['encoded slash in the path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a%2fb' }, /encoded "\/"/],
+    ['a stray percent in the path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a%zz' }, /two hex digits/],
     ['empty host', { 'baton.dev/host': '' }, /empty/],
     ['uppercase host', { 'baton.dev/host': 'A.example.com' }, /lowercase/],
     ['IP host', { 'baton.dev/host': '10.0.0.1' }, /not route IP/],
     ['host with port', { 'baton.dev/host': 'a.example.com:80' }, /no port/],
-    ['underscore', { 'baton.dev/host': 'a_b.example.com' }, /DNS-1123/],
+    ['underscore', { 'baton.dev/host': 'a_b.example.com' }, /RFC 1123.*for example a-b\.example\.com/],
     ['bare wildcard', { 'baton.dev/host': '*.' }, /wildcard/],
     ['relative path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': 'api' }, /absolute path/],
     ['dot segment', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a/../b' }, /"\/\.\.\/"/],

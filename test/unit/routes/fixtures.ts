@@ -6,7 +6,8 @@ export function svc(name: string, annotations: Record<string, string> = {}, extr
   return { namespace: 'demo', name, uid: `uid-${name}`, resourceVersion: '1', createdAt: 1000, annotations, ports: [{ name: 'http', port: 8080 }], ...extra };
 }
 
-export function ingress(service: RouteService, host: string, claimedAt: number | undefined, extra: Partial<RouteIngress> = {}): RouteIngress {
+/** `createdAt`: the Ingress's creationTimestamp, as the API server would have set it. */
+export function ingress(service: RouteService, host: string, createdAt: number | undefined, extra: Partial<RouteIngress> = {}): RouteIngress {
   return {
     namespace: service.namespace,
     name: `baton-${service.name}`,
@@ -14,7 +15,7 @@ export function ingress(service: RouteService, host: string, claimedAt: number |
     resourceVersion: '10',
     ownerUid: service.uid,
     route: { host, path: '/', port: { number: 8080 }, tlsSecret: undefined, ingressClass: undefined },
-    claimedAt,
+    createdAt,
     ...extra,
   };
 }

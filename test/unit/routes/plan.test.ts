@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { readClaim } from '../../../shared/routes/claim.js';
-import { ingressNameFor, type RouteIngress, type RouteService } from '../../../shared/routes/model.js';
+import { ingressNameFor, matchedPath, type RouteIngress, type RouteService } from '../../../shared/routes/model.js';
+import { parseHostPolicy, POLICY_OFF } from '../../../shared/routes/policy.js';
 import { keyOf, planRoutes, type RoutePlan, type World } from '../../../shared/routes/plan.js';
 import { ingress, keys, svc } from './fixtures.js';
 
-const NOW = 50_000;
-const world = (services: RouteService[], ingresses: RouteIngress[] = []): World => ({ services, ingresses, keys, ingressClass: undefined, now: NOW });
+const world = (services: RouteService[], ingresses: RouteIngress[] = []): World => ({ services, ingresses, keys, ingressClass: undefined, policy: POLICY_OFF });
 
 /** What the cluster looks like after the shell carried the plan out. */
 function carryOut(w: World, plan: RoutePlan): World {
@@ -16,7 +16,7 @@ function carryOut(w: World, plan: RoutePlan): World {
   for (const a of plan.applies) {
     const name = ingressNameFor(a.service.name);
     const at = ingresses.findIndex((i) => i.namespace === a.service.namespace && i.name === name);
-    const written: RouteIngress = { namespace: a.service.namespace, name, uid: at >= 0 ? ingresses[at]!.uid : `new-${a.service.name}`, resourceVersion: 'w', ownerUid: a.service.uid, route: a.route, claimedAt: a.claimedAt };
+    const written: RouteIngress = { namespace: a.service.namespace, name, uid: at >= 0 ? ingresses[at]!.uid : `new-${a.service.name}`, resourceVersion: 'w', ownerUid: a.service.uid, route: a.route, createdAt: at >= 0 ? ingresses[at]!.createdAt : 99_999 };
     if (at >= 0) ingresses[at] = written;
     else ingresses.push(written);
   }
@@ -28,7 +28,6 @@ describe('planRoutes', () => {
     const w = world([svc('a', { 'baton.dev/host': 'a.example.com' })]);
     const plan = planRoutes(w);
     assert.equal(plan.applies.length, 1);
-    assert.equal(plan.applies[0]!.claimedAt, NOW);
     const after = planRoutes(carryOut(w, plan));
     assert.deepEqual([after.applies, after.removals], [[], []]);
   });
@@ -66,22 +65,51 @@ describe('planRoutes', () => {
     assert.equal(plan.verdicts.get(keyOf(s))?.kind, 'invalid');
   });
 
-  it('replaces an Ingress left behind by an earlier Service of the same name', () => {
+  it('waits for the garbage collector to remove an Ingress left behind by an earlier Service of the same name', () => {
     const s = svc('a', { 'baton.dev/host': 'a.example.com' });
     const stale = ingress(s, 'a.example.com', 1, { ownerUid: 'uid-of-the-old-one' });
     const plan = planRoutes(world([s], [stale]));
-    assert.deepEqual(plan.removals.map((r) => r.reason), ['stale']);
-    assert.equal(plan.applies.length, 1);
-    assert.equal(plan.applies[0]!.current, undefined);
+    assert.deepEqual([plan.removals, plan.applies], [[], []]);
+    const verdict = plan.verdicts.get(keyOf(s));
+    assert.deepEqual(verdict?.kind === 'conflict' && verdict.holder, { kind: 'Ingress', namespace: 'demo', name: 'baton-a', uid: stale.uid });
   });
 
-  it('rewrites a hand-edited route and keeps its claim time', () => {
+  it('rewrites a hand-edited route in place', () => {
     const s = svc('a', { 'baton.dev/host': 'a.example.com' });
     const edited = ingress(s, 'a.example.com', 777, { route: { host: 'a.example.com', path: '/', port: { number: 9999 }, tlsSecret: undefined, ingressClass: undefined } });
     const plan = planRoutes(world([s], [edited]));
     assert.equal(plan.applies.length, 1);
-    assert.equal(plan.applies[0]!.claimedAt, 777);
     assert.equal(plan.applies[0]!.current, edited);
+  });
+
+  it('rewrites a class someone changed when a class is configured', () => {
+    const s = svc('a', { 'baton.dev/host': 'a.example.com' });
+    const current = ingress(s, 'a.example.com', 1);
+    const other = { ...current, route: { ...current.route!, ingressClass: 'other' } };
+    assert.equal(planRoutes({ ...world([s], [other]), ingressClass: 'edge' }).applies.length, 1);
+  });
+
+  it('among two Ingresses serving one claim, keeps the one the API server created first', () => {
+    const a = svc('a', { 'baton.dev/host': 'h.example.com' }, { namespace: 'one', createdAt: 1 });
+    const b = svc('b', { 'baton.dev/host': 'h.example.com' }, { namespace: 'two', createdAt: 2 });
+    const plan = planRoutes(world([a, b], [ingress(a, 'h.example.com', 900), ingress(b, 'h.example.com', 100)]));
+    assert.deepEqual(plan.removals.map((r) => r.ingress.name), ['baton-a']);
+    assert.equal(plan.verdicts.get(keyOf(b))?.kind, 'routed');
+  });
+
+  it('refuses a claim outside the namespace\'s host policy, naming the policy, and removes its Ingress', () => {
+    const parsed = parseHostPolicy('shop=*.shop.example.com;*=*.{namespace}.apps.example.com');
+    assert.ok(parsed.ok);
+    const inside = svc('web', { 'baton.dev/host': 'www.shop.example.com' }, { namespace: 'shop' });
+    const own = svc('api', { 'baton.dev/host': 'api.team.apps.example.com' }, { namespace: 'team' });
+    const outside = svc('grab', { 'baton.dev/host': 'www.shop.example.com', 'baton.dev/path': '/x' }, { namespace: 'team' });
+    const plan = planRoutes({ ...world([inside, own, outside], [ingress(outside, 'www.shop.example.com', 1)]), policy: parsed.policy });
+    assert.deepEqual(plan.applies.map((a) => keyOf(a.service)).sort(), ['shop/web', 'team/api']);
+    assert.deepEqual(plan.removals.map((r) => [keyOf(r.ingress), r.reason]), [['team/baton-grab', 'invalid']]);
+    const verdict = plan.verdicts.get(keyOf(outside));
+    assert.equal(verdict?.kind, 'invalid');
+    assert.equal(verdict?.kind === 'invalid' && verdict.problems[0]!.byPolicy, true);
+    assert.match(verdict?.kind === 'invalid' ? verdict.problems[0]!.message : '', /outside the host policy for namespace team \(BATON_ROUTE_HOSTS allows \*\.team\.apps\.example\.com\)/);
   });
 
   it('lets two Services share a host on different paths', () => {
@@ -100,7 +128,7 @@ const serviceArb = fc.record({
   name: fc.constantFrom(...NAMES),
   namespace: fc.constantFrom('n1', 'n2'),
   host: fc.option(fc.constantFrom(...HOSTS, 'BAD_HOST'), { nil: undefined }),
-  path: fc.constantFrom(undefined, '/', '/api'),
+  path: fc.constantFrom(undefined, '/', '/api', '/api/'),
   createdAt: fc.constantFrom(1, 2, 3),
   generation: fc.constantFrom('1', '2'),
 });
@@ -108,9 +136,9 @@ const ingressArb = fc.record({
   name: fc.constantFrom(...NAMES),
   namespace: fc.constantFrom('n1', 'n2'),
   host: fc.constantFrom(...HOSTS),
-  path: fc.constantFrom('/', '/api'),
+  path: fc.constantFrom('/', '/api', '/api/'),
   ownerGeneration: fc.constantFrom('1', '2', 'other'),
-  claimedAt: fc.option(fc.constantFrom(10, 20, 30), { nil: undefined }),
+  createdAt: fc.option(fc.constantFrom(10, 20, 30), { nil: undefined }),
 });
 
 const worldArb = fc
@@ -126,7 +154,7 @@ const worldArb = fc
       resourceVersion: '5',
       ownerUid: `${i.namespace}-${i.name}-${i.ownerGeneration}`,
       route: { host: i.host, path: i.path, port: { number: 8080 }, tlsSecret: undefined, ingressClass: undefined },
-      claimedAt: i.claimedAt,
+      createdAt: i.createdAt,
     }));
     return world(services, ingresses);
   });
@@ -138,7 +166,7 @@ function served(w: World): Map<string, string[]> {
   for (const i of w.ingresses) {
     const owner = i.ownerUid ? byUid.get(i.ownerUid) : undefined;
     if (!owner || !i.route) continue;
-    const k = `${i.route.host}${i.route.path}`;
+    const k = `${i.route.host}${matchedPath(i.route.path)}`;
     out.set(k, [...(out.get(k) ?? []), keyOf(owner)]);
   }
   return out;
@@ -191,7 +219,7 @@ describe('planRoutes properties', () => {
           for (const owner of owners) {
             const claim = readClaim(byKey.get(owner)!, keys, undefined);
             assert.equal(claim.kind, 'route', `${owner} serves ${route} without asking`);
-            if (claim.kind === 'route') assert.equal(`${claim.route.host}${claim.route.path}`, route);
+            if (claim.kind === 'route') assert.equal(`${claim.route.host}${matchedPath(claim.route.path)}`, route);
           }
         }
         for (const s of w.services) if (readClaim(s, keys, undefined).kind !== 'none') assert.ok(plan.verdicts.has(keyOf(s)));
@@ -210,8 +238,8 @@ describe('planRoutes properties', () => {
           const s = w.services.find((x) => keyOf(x) === owners[0])!;
           const claim = readClaim(s, keys, undefined);
           const own = w.ingresses.find((i) => i.ownerUid === s.uid && i.name === ingressNameFor(s.name) && i.namespace === s.namespace);
-          const rivals = w.ingresses.some((i) => i !== own && i.route && `${i.route.host}${i.route.path}` === route && w.services.some((x) => x.uid === i.ownerUid && i.name === ingressNameFor(x.name)));
-          if (claim.kind !== 'route' || `${claim.route.host}${claim.route.path}` !== route || !own || rivals) continue;
+          const rivals = w.ingresses.some((i) => i !== own && i.route && `${i.route.host}${matchedPath(i.route.path)}` === route && w.services.some((x) => x.uid === i.ownerUid && i.name === ingressNameFor(x.name)));
+          if (claim.kind !== 'route' || `${claim.route.host}${matchedPath(claim.route.path)}` !== route || !own || rivals) continue;
           assert.deepEqual(after.get(route), owners, `${route} moved from ${owners[0]}`);
         }
       }),
