@@ -37,9 +37,11 @@ export interface Registry {
   /** Like observe, for the reply to this instance's own guarded write. */
   wrote(service: Known): void;
   /**
-   * True when the index holds this very resourceVersion as the reply to this instance's
-   * own write: an event claiming it is the echo of a state baton decided on, or a copy
-   * of it, and says nothing new. It only ever spares a look, never causes a write.
+   * True when the index holds the reply to this instance's own write at this
+   * resourceVersion or a later one. An event claiming such a version is the echo of a
+   * state baton decided on (or an older state that decision already saw, since the write
+   * was guarded by what it read), and says nothing new. It only ever spares a look,
+   * never causes a write.
    */
   isOwnWrite(namespace: string, name: string, resourceVersion: string | undefined): boolean;
   /** The Service as this instance's own last write left it, while no newer version is known. */
@@ -77,6 +79,9 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     if (!names) map.set(service.namespace, (names = new Map()));
     names.set(service.name, entry(service, own));
   };
+  // Versions are compared as numbers only when both are plain integers, as etcd's are;
+  // anything else is never "at or before".
+  const atOrBefore = (a: string, b: string): boolean => /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) <= BigInt(b);
   // A slower refresh must not overwrite what events taught us since it started.
   const newer = (a: ServiceView, b: ServiceView): boolean => /^\d+$/.test(a.resourceVersion) && /^\d+$/.test(b.resourceVersion) ? BigInt(a.resourceVersion) > BigInt(b.resourceVersion) : false;
   // What events taught each running refresh since it started listing, by namespace/name:
@@ -140,7 +145,8 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     },
     isOwnWrite(namespace, name, resourceVersion) {
       const current = byNamespace.get(namespace)?.get(name);
-      return current !== undefined && current.own && resourceVersion !== undefined && resourceVersion !== '' && current.service.resourceVersion === resourceVersion;
+      if (current === undefined || !current.own || resourceVersion === undefined || resourceVersion === '') return false;
+      return current.service.resourceVersion === resourceVersion || atOrBefore(resourceVersion, current.service.resourceVersion);
     },
     forget(namespace, name) {
       learned(namespace, name, null);
