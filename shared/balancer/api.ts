@@ -2,6 +2,7 @@
 // watch one Service's EndpointSlices, and the Service itself. Every request has a
 // deadline and is cancelled by shutdown; failures arrive as the balancer's typed errors.
 import * as k8s from '@kubernetes/client-node';
+import { abortableRequests } from '../k8s/client.js';
 import { classify, ForbiddenError, InvalidError, NotFoundError } from '../k8s/errors.js';
 import { ApiRejectedError, ApiUnreachableError, type BalancerError } from './errors.js';
 import { streamWatch, type Listed, type WatchErrors, type WatchSource } from '../k8s/watch.js';
@@ -43,14 +44,7 @@ export function connectApi(options: ApiOptions, shutdown: AbortSignal): Balancer
   const { kubeConfig: kc, namespace, service } = options;
   const where = `${namespace}/${service}`;
   // Per request: its own deadline, and shutdown aborts whatever is in flight.
-  const middleware: k8s.ObservableMiddleware = {
-    pre: (context) => {
-      context.setSignal(AbortSignal.any([shutdown, AbortSignal.timeout(options.requestTimeoutMs)]));
-      return new k8s.Observable(Promise.resolve(context));
-    },
-    post: (context) => new k8s.Observable(Promise.resolve(context)),
-  };
-  const config: k8s.ConfigurationOptions<k8s.ObservableMiddleware> = { middleware: [middleware], middlewareMergeStrategy: 'append' };
+  const config = abortableRequests(shutdown, options.requestTimeoutMs);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
   const sliceSelector = `kubernetes.io/service-name=${service}`;

@@ -53,3 +53,18 @@ export async function createClient(options: ClientOptions): Promise<Client> {
     },
   };
 }
+
+/**
+ * Options for client-node requests that end at `timeoutMs` or when `signal` aborts,
+ * whichever comes first: each request gets its own deadline when it is sent.
+ */
+export function abortableRequests(signal: AbortSignal, timeoutMs: number): k8s.ConfigurationOptions<k8s.ObservableMiddleware> {
+  const middleware: k8s.ObservableMiddleware = {
+    pre: (context) => {
+      context.setSignal(AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
+      return new k8s.Observable(Promise.resolve(context));
+    },
+    post: (context) => new k8s.Observable(Promise.resolve(context)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../failover/model.js';
-import { createClient } from './client.js';
+import { abortableRequests, createClient } from './client.js';
 import { podView, serviceView, sliceView, type SliceView } from './views.js';
 import { classify } from './errors.js';
 import { streamWatch, type WatchSource } from './watch.js';
@@ -187,14 +187,7 @@ export function serviceFeed(options: ServiceFeedOptions): WatchSource<Observed<S
   return {
     list: async (signal) => {
       // The request's own deadline, and the loop's end aborts it too.
-      const middleware: k8s.ObservableMiddleware = {
-        pre: (context) => {
-          context.setSignal(AbortSignal.any([signal, AbortSignal.timeout(options.requestTimeoutMs)]));
-          return new k8s.Observable(Promise.resolve(context));
-        },
-        post: (context) => new k8s.Observable(Promise.resolve(context)),
-      };
-      const config: k8s.ConfigurationOptions<k8s.ObservableMiddleware> = { middleware: [middleware], middlewareMergeStrategy: 'append' };
+      const config = abortableRequests(signal, options.requestTimeoutMs);
       try {
         const list = namespace === undefined ? await core.listServiceForAllNamespaces({ labelSelector }, config) : await core.listNamespacedService({ namespace, labelSelector }, config);
         return { items: list.items.map(observedService), resourceVersion: list.metadata?.resourceVersion ?? '' };
