@@ -55,9 +55,17 @@ interface Looks {
 
 function createLooks(): Looks {
   const coalescer = createCoalescer<Look, Result>((a, b) => (a === 'read' || b === 'read' ? 'read' : 'index'));
-  return {
-    service: (deps, namespace, name, how) => coalescer.run(`${namespace}/${name}`, how, (mode) => look(deps, namespace, name, mode)),
+  const service = async (deps: FailoverDeps, namespace: string, name: string, how: Look): Promise<Result> => {
+    const result = await coalescer.run(`${namespace}/${name}`, how, (mode) => look(deps, namespace, name, mode));
+    // Services that follow this one mirror its active. Whatever this look found (a switch
+    // by this instance, or one another instance or a sweep made), they are looked at after
+    // it, each reading this Service afresh; a follower cannot lead, so this stops here.
+    if (result.outcome !== 'gone' && result.outcome !== 'ignored') {
+      await Promise.all(deps.registry.followers(namespace, name).map((f) => coalescer.run(`${namespace}/${f.name}`, 'index', (mode) => look(deps, namespace, f.name, mode))));
+    }
+    return result;
   };
+  return { service };
 }
 
 async function look(deps: FailoverDeps, namespace: string, name: string, how: Look): Promise<Result> {

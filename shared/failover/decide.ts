@@ -35,6 +35,11 @@ export interface DecideInput {
    * write the same role and never undo each other's label.
    */
   readonly activeElsewhere?: ReadonlySet<string>;
+  /**
+   * For a Service that follows another (`<prefix>/follow`): that Service as read, or
+   * undefined when it does not exist. Ignored for a Service that elects its own active.
+   */
+  readonly leader?: ServiceView | undefined;
 }
 
 export interface Decision {
@@ -48,6 +53,7 @@ interface Context {
   readonly now: number;
   readonly roleLabels: boolean;
   readonly activeElsewhere: ReadonlySet<string>;
+  readonly leader: ServiceView | undefined;
   readonly settings: ServiceSettings;
   readonly selector: Labels;
   readonly namespacePods: readonly PodView[];
@@ -84,7 +90,7 @@ export function decide(input: DecideInput): Decision {
     return { plan: { kind: 'invalid-config', problems }, podProblems };
   }
 
-  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? true, input.activeElsewhere ?? new Set());
+  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? true, input.activeElsewhere ?? new Set(), input.leader);
   return { plan: plan(ctx), podProblems };
 }
 
@@ -98,6 +104,7 @@ function context(
   candidates: readonly PodView[],
   roleLabels: boolean,
   activeElsewhere: ReadonlySet<string>,
+  leader: ServiceView | undefined,
 ): Context {
   // The selector is what actually routes traffic, so it outranks the annotation; the
   // annotation only speaks when the selector lost baton's key (e.g. a manifest re-apply).
@@ -122,6 +129,7 @@ function context(
     now,
     roleLabels,
     activeElsewhere,
+    leader,
     settings,
     selector,
     namespacePods,
@@ -136,6 +144,7 @@ function context(
 
 function plan(ctx: Context): Plan {
   const { settings, active, keys } = ctx;
+  if (settings.follow !== undefined) return follow(ctx, settings.follow);
   if (settings.switchoverTo !== undefined) return switchover(ctx, settings.switchoverTo);
 
   if (active !== undefined && isHealthy(active)) {
@@ -193,6 +202,52 @@ function plan(ctx: Context): Plan {
           },
         },
   };
+}
+
+/**
+ * A follower routes to whatever its leader routes to: it never elects, so the two can
+ * name different pods only until the follower's next look, never by a decision. The
+ * leader's health judgement is the only one; the follower copies its reason.
+ */
+function follow(ctx: Context, leaderName: string): Plan {
+  const { keys, leader } = ctx;
+  const invalid = (message: string): Plan => ({ kind: 'invalid-config', problems: [{ key: keys.follow, value: leaderName, message }] });
+  if (leader === undefined) return invalid(`no Service named ${leaderName} in namespace ${ctx.service.namespace}`);
+  if (annotation(leader.labels, keys.mode) !== MODE_VALUE) return invalid(`${leaderName} is not labelled ${keys.mode}=${MODE_VALUE}`);
+  if (annotation(leader.annotations, keys.follow) !== undefined) return invalid(`${leaderName} follows another Service itself; follow the Service that elects`);
+  const pinned = annotation(leader.selector, keys.podId);
+  if (pinned === undefined || pinned === NO_POD) {
+    // The leader has chosen nothing yet: route to nothing as it does, never to every pod.
+    if (annotation(ctx.service.selector, keys.podId) === NO_POD) {
+      return { kind: 'steady', active: undefined, why: `${leaderName} has no active yet`, record: recordRepair(ctx), podWrites: [] };
+    }
+    return {
+      kind: 'unavailable',
+      active: ctx.previous?.name,
+      term: ctx.term,
+      service: {
+        selector: sortedLabels({ ...ctx.selector, [keys.podId]: NO_POD }),
+        annotations: { [keys.unavailableTerm]: String(ctx.term), [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)), [keys.recordOf]: ctx.service.uid },
+      },
+    };
+  }
+  const target = ctx.candidates.find((pod) => pod.uid === pinned);
+  if (target === undefined) {
+    const name = annotation(leader.annotations, keys.activePod) ?? pinned;
+    return invalid(`the active of ${leaderName} (${name}) is not one of the pods this Service selects`);
+  }
+  if (ctx.pinned && ctx.active?.uid === target.uid) {
+    return {
+      kind: 'steady',
+      active: target.name,
+      why: `${target.name} is the active of ${leaderName}`,
+      record: recordRepair(ctx),
+      podWrites: impostorWrites(ctx.candidates, keys),
+    };
+  }
+  const recorded = annotation(leader.annotations, keys.reason);
+  const reason: SwitchReason = recorded === 'failover' || recorded === 'failback' || recorded === 'switchover' ? recorded : 'initial';
+  return switchTo(ctx, target, reason);
 }
 
 function switchover(ctx: Context, requested: string): Plan {

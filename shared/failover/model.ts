@@ -60,6 +60,11 @@ export interface Keys {
   readonly minSwitchInterval: string;
   /** Service annotation: request a manual switch to the named pod. */
   readonly switchoverTo: string;
+  /**
+   * Service annotation: the name of another opted-in Service in the namespace whose
+   * active this Service routes to, instead of electing its own (a headless twin).
+   */
+  readonly follow: string;
   /** Service annotation: JSON of the user's own selector, saved at adoption. */
   readonly originalSelector: string;
   /** Service annotations recording the decision. */
@@ -92,6 +97,7 @@ export function keysFor(prefix: string): Keys {
     failback: k('failback'),
     minSwitchInterval: k('min-switch-interval'),
     switchoverTo: k('switchover-to'),
+    follow: k('follow'),
     originalSelector: k('original-selector'),
     activePod: k('active'),
     activeUid: k('active-uid'),
@@ -133,6 +139,8 @@ export interface ServiceSettings {
   readonly failback: boolean;
   readonly minSwitchIntervalMs: number;
   readonly switchoverTo: string | undefined;
+  /** The Service whose active this one mirrors, if any. */
+  readonly follow: string | undefined;
 }
 
 /** The desired Service change, as a merge of selector and annotations. */

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../k8s/errors.js';
 import type { Logger } from '../log.js';
 import { decide } from './decide.js';
 import { batonAnnotationKeys, labelsStillNeeded } from './release.js';
-import { ownsRecord, switchedAt, readTerm, userSelector } from './settings.js';
+import { isServiceName, ownsRecord, readTerm, switchedAt, userSelector } from './settings.js';
 import { MODE_VALUE, type Keys, type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './model.js';
 import { report, type Reporter } from './report.js';
 
@@ -82,6 +82,21 @@ export interface Basis {
   readonly fresh: boolean;
 }
 
+/**
+ * The Service a follower mirrors, read fresh for each decision (undefined when it does
+ * not exist), so a follower never copies a stale choice for longer than one look.
+ */
+async function leaderOf(deps: ReconcileDeps, service: ServiceView): Promise<ServiceView | undefined> {
+  const name = service.annotations[deps.keys.follow];
+  if (name === undefined || !isOptedIn(service, deps.keys) || !isServiceName(name) || name === service.name) return undefined;
+  try {
+    return await deps.cluster.getService(service.namespace, name);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
 /** The uids other opted-in Services of the namespace route to (for role labels). */
 function activeElsewhere(deps: ReconcileDeps, service: ServiceView): Set<string> {
   const out = new Set<string>();
@@ -117,13 +132,14 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
     const pods = await podsFor(deps, service);
     const now = deps.now();
     const others = activeElsewhere(deps, service);
-    let { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others });
+    const leader = await leaderOf(deps, service);
+    let { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others, leader });
     const requested = plan.kind === 'refuse-switchover' ? plan.requested : undefined;
     if (requested !== undefined && !pods.some((p) => p.name === requested)) {
       // Only the selected pods were listed; a requested pod outside the selector exists
       // or not, and the refusal should say which. Looked up only on this rare path.
       const stranger = await cluster.findPod(service.namespace, requested);
-      if (stranger) ({ plan, podProblems } = decide({ service, pods: [...pods, stranger], keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others }));
+      if (stranger) ({ plan, podProblems } = decide({ service, pods: [...pods, stranger], keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others, leader }));
     }
     if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
       // Only the Service write is checked against the truth by the server (its

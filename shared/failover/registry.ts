@@ -31,6 +31,8 @@ export interface Registry {
   naming(namespace: string, podIds: readonly string[]): Known[];
   /** Every opted-in Service known in the namespace. */
   inNamespace(namespace: string): Known[];
+  /** Opted-in Services of the namespace that follow `leader` (`<prefix>/follow`). */
+  followers(namespace: string, leader: string): Known[];
   get(namespace: string, name: string): Known | undefined;
   has(namespace: string): boolean;
   observe(service: Known): void;
@@ -131,6 +133,7 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
       return out;
     },
     inNamespace: (namespace) => [...(byNamespace.get(namespace)?.values() ?? [])].map((e) => e.service),
+    followers: (namespace, leader) => [...(byNamespace.get(namespace)?.values() ?? [])].map((e) => e.service).filter((s) => s.annotations[keys.follow] === leader && s.name !== leader),
     get: (namespace, name) => byNamespace.get(namespace)?.get(name)?.service,
     has: (namespace) => (byNamespace.get(namespace)?.size ?? 0) > 0,
     observe(service) {

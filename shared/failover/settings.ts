@@ -16,6 +16,7 @@ export interface PriorityResult {
 
 export const MAX_PRIORITY = 1_000_000;
 const MAX_POD_NAME_LENGTH = 253;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 // Annotations are plain records from the API; hasOwn keeps inherited names such as
@@ -55,8 +56,18 @@ export function readSettings(service: ServiceView, keys: Keys): SettingsResult {
     });
   }
 
+  const follow = annotation(service.annotations, keys.follow);
+  if (follow !== undefined && !isServiceName(follow)) {
+    problems.push({ key: keys.follow, value: follow, message: 'expected the name of a Service in this namespace (a DNS-1035 label)' });
+  } else if (follow === service.name) {
+    problems.push({ key: keys.follow, value: follow, message: 'a Service cannot follow itself' });
+  }
+  if (follow !== undefined && switchoverTo !== undefined) {
+    problems.push({ key: keys.switchoverTo, value: switchoverTo, message: `this Service follows ${follow}; request the switchover there` });
+  }
+
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo } };
+  return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo, follow } };
 }
 
 /**
@@ -79,6 +90,11 @@ export function switchedAt(service: ServiceView, keys: Keys): number {
 /** True when the Service's baton annotations were written on this very Service (not copied from another). */
 export function ownsRecord(service: ServiceView, keys: Keys): boolean {
   return annotation(service.annotations, keys.recordOf) === service.uid && service.uid !== '';
+}
+
+/** A Service name as the API server accepts it (DNS-1035 label). */
+export function isServiceName(text: string): boolean {
+  return DNS1035_LABEL.test(text);
 }
 
 export function isPodName(text: string): boolean {
