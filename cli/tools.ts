@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
 import { join } from 'node:path';
+import { isAlive } from '../test/controlplane/processes.js';
 import { startAdapter } from '../test/controlplane/adapter.js';
 import { ensureBinaries } from '../test/controlplane/binaries.js';
 import { stateDir } from '../test/controlplane/paths.js';
@@ -51,10 +52,24 @@ export function sourceCommand(): Command {
         namespaces: opts.namespace ?? [],
       });
       say(`adapter running (pid ${adapter.record.pid}), sending to ${opts.sink}; log: ${adapter.record.log}. Ctrl-C stops it.`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => void adapter.stop().then(resolve);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+      // The adapter runs in its own process group (so that a stop reaches all of it) and
+      // is not waited on by Node: this command stays in the foreground itself, until a
+      // signal stops the adapter, or the adapter ends on its own.
+      const code = await new Promise<number>((resolve) => {
+        const watch = setInterval(() => {
+          if (!isAlive(adapter.record)) finish(1, `the adapter exited; see ${adapter.record.log}`);
+        }, 500);
+        const finish = (exit: number, why: string): void => {
+          clearInterval(watch);
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          say(why);
+          void adapter.stop().then(() => resolve(exit), () => resolve(1));
+        };
+        const onSignal = (signal: NodeJS.Signals): void => finish(0, `${signal}: stopping the adapter`);
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
       });
+      process.exitCode = code;
     });
 }
