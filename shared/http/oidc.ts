@@ -134,7 +134,8 @@ export function apiServerFetcher(kubeConfig: k8s.KubeConfig, timeoutMs: number):
     if (!server) throw new Error('no API server in the kubeconfig');
     // Appended, not resolved: an API server behind a proxy may live under a path prefix.
     const url = new URL(`${server.replace(/\/+$/, '')}${path}`);
-    const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
+    // The key set is served as application/jwk-set+json and refused (406) to a client accepting only JSON.
+    const options: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json, application/jwk-set+json' } };
     await kubeConfig.applyToHTTPSOptions(options);
     return new Promise<unknown>((resolve, reject) => {
       const request = (url.protocol === 'https:' ? https : http).request(url, { ...options, timeout: timeoutMs }, (response) => {
