@@ -42,6 +42,8 @@ export type Authenticator = (authorization: string | undefined) => Promise<Verdi
 /** The issuer and its signing keys, as the API server published them. */
 export interface TrustedIssuer {
   readonly issuer: string;
+  /** Changes whenever the keys are fetched again, so that what was verified with older keys is verified again. */
+  readonly generation: number;
   /** Resolves a token's key by its header (kid, alg); throws jose's JWKSNoMatchingKey when none fits. */
   readonly key: JWTVerifyGetKey;
 }
@@ -66,15 +68,33 @@ export interface AuthenticatorOptions {
   readonly leewaySeconds?: number;
   /** For tests: the time tokens are judged at. */
   readonly now?: () => number;
+  /** Tokens remembered as verified; 0 verifies every delivery afresh. */
+  readonly cacheSize?: number;
 }
 
 /** Kubernetes signs ServiceAccount tokens with RSA or ECDSA keys; nothing else is accepted (no HMAC, no "none"). */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
 
 export const DEFAULT_LEEWAY_SECONDS = 30;
+const DEFAULT_CACHE_SIZE = 1024;
 
+interface Verified {
+  readonly sender: string;
+  /** Seconds since the epoch, from the verified token. */
+  readonly exp: number;
+  readonly generation: number;
+}
+
+// A sender reuses one token for many deliveries until it nears expiry (Knative caches
+// them per audience), and a check costs some 200 µs of RSA. So a token that passed is
+// remembered by its exact text: the same bytes carry the same signature and claims, so
+// the verdict can only change with time (exp, checked on every use) or with the keys
+// (the generation). Only accepted tokens are remembered; a refusal costs a full check.
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const leeway = options.leewaySeconds ?? DEFAULT_LEEWAY_SECONDS;
+  const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
+  const verified = new Map<string, Verified>();
+  const clock = options.now ?? Date.now;
   return async (authorization) => {
     const presented = presentedToken(authorization);
     if (presented.kind === 'absent') {
@@ -89,6 +109,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     } catch (error) {
       return unavailable(error);
     }
+    const known = verified.get(presented.token);
+    if (known !== undefined) {
+      if (known.generation === trusted.generation && clock() / 1000 <= known.exp + leeway) return { ok: true, sender: known.sender };
+      verified.delete(presented.token);
+    }
     try {
       const { payload } = await jwtVerify(presented.token, trusted.key, {
         issuer: trusted.issuer,
@@ -100,6 +125,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       });
       const subject = typeof payload.sub === 'string' ? payload.sub : '';
       if (!subjectAllowed(subject, options.subjects)) return deny('sender not allowed', `subject ${clip(subject)} is not in BATON_AUTH_SUBJECTS`);
+      if (cacheSize > 0 && typeof payload.exp === 'number') {
+        if (verified.size >= cacheSize) verified.delete(verified.keys().next().value ?? '');
+        verified.set(presented.token, { sender: subject, exp: payload.exp, generation: trusted.generation });
+      }
       return { ok: true, sender: subject };
     } catch (error) {
       if (error instanceof KeysUnavailableError) return unavailable(error);

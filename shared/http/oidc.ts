@@ -41,6 +41,7 @@ export interface KeySourceOptions {
 
 interface Snapshot {
   readonly issuer: string;
+  readonly generation: number;
   readonly keyIds: readonly string[];
   readonly resolve: JWTVerifyGetKey;
   readonly fetchedAt: number;
@@ -70,6 +71,7 @@ export function createKeySource(options: KeySourceOptions): CachedKeySource {
         const jwks = jwksSchema.parse(await options.fetchJson(JWKS_PATH)) as JSONWebKeySet;
         const fresh: Snapshot = {
           issuer: discovery.issuer,
+          generation: fetches,
           keyIds: jwks.keys.map((k) => k.kid ?? '(no kid)'),
           resolve: createLocalJWKSet(jwks),
           fetchedAt: now(),
@@ -118,7 +120,7 @@ export function createKeySource(options: KeySourceOptions): CachedKeySource {
           return old;
         });
       }
-      return { issuer: held.issuer, key: resolver(held) };
+      return { issuer: held.issuer, generation: held.generation, key: resolver(held) };
     },
     get fetches() {
       return fetches;

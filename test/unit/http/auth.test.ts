@@ -40,7 +40,7 @@ async function token(s: Signer, claims: Claims = {}, alg = s.jwk.alg ?? 'RS256')
 }
 
 function keysOf(...signers: Signer[]): KeySource {
-  return { current: () => Promise.resolve({ issuer: ISSUER, key: createLocalJWKSet({ keys: signers.map((x) => x.jwk) }) }) };
+  return { current: () => Promise.resolve({ issuer: ISSUER, generation: 1, key: createLocalJWKSet({ keys: signers.map((x) => x.jwk) }) }) };
 }
 
 const trusted = await signer('cluster-key');
@@ -147,9 +147,28 @@ describe('createAuthenticator', () => {
     assert.match(refusal.log, /HTTP 500/);
   });
 
+  it('a remembered token still expires, and is checked again when the keys change', async () => {
+    const clock = { now: NOW };
+    let published = { generation: 1, keys: [trusted.jwk] };
+    const keys: KeySource = { current: () => Promise.resolve({ issuer: ISSUER, generation: published.generation, key: createLocalJWKSet({ keys: published.keys }) }) };
+    const check = createAuthenticator({ mode: 'require', audience: AUDIENCE, subjects: [], keys, now: () => clock.now });
+    const short = `Bearer ${await token(trusted, { exp: seconds(NOW) + 60 })}`;
+    assert.equal((await check(short)).ok, true);
+    clock.now += 60_000 + 29_000;
+    assert.equal((await check(short)).ok, true, 'within exp + leeway');
+    clock.now += 2_000;
+    assert.equal(denied(await check(short)).message, 'bearer token expired', 'remembered, yet expired');
+
+    clock.now = NOW;
+    const long = `Bearer ${await token(trusted)}`;
+    assert.equal((await check(long)).ok, true);
+    published = { generation: 2, keys: [ecdsa.jwk] };
+    assert.equal(denied(await check(long)).message, 'bearer token is not signed by this cluster', 'the key was dropped: checked again');
+  });
+
   it('no mutation of a valid token is accepted', async () => {
     const good = await token(trusted);
-    const check = authenticator('require');
+    const check = createAuthenticator({ mode: 'require', audience: AUDIENCE, subjects: [], keys: keysOf(trusted), now: () => NOW, cacheSize: 0 });
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: good.length - 1 }), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), async (at, char) => {
         fc.pre(good[at] !== char && good[at] !== '.');
