@@ -92,13 +92,18 @@ export function createKeySource(options: KeySourceOptions): CachedKeySource {
     try {
       return await held.resolve(header, token);
     } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey) || now() - lastAttempt < minRefreshMs) throw error;
-      // Perhaps a rotated key: look once more, then judge with what the API server said.
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      // Perhaps a rotated key: judge with newer keys if another delivery already fetched
+      // them, wait for a fetch in flight, or fetch once more if the interval allows.
       let fresh: Snapshot;
-      try {
-        fresh = await refresh();
-      } catch (failure) {
-        throw new KeysUnavailableError(failure instanceof Error ? failure.message : String(failure));
+      if (snapshot !== undefined && snapshot !== held) fresh = snapshot;
+      else if (loading === undefined && now() - lastAttempt < minRefreshMs) throw error;
+      else {
+        try {
+          fresh = await refresh();
+        } catch (failure) {
+          throw new KeysUnavailableError(failure instanceof Error ? failure.message : String(failure));
+        }
       }
       return fresh.resolve(header, token);
     }
