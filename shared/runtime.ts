@@ -7,9 +7,8 @@ import { loadConfig, type Config } from './config/env.js';
 import { ConfigError } from './config/errors.js';
 import { connect, type Cluster } from './k8s/cluster.js';
 import { createLogger, type Logger } from './log.js';
-import { createAuthenticator, type Authenticator } from './http/auth.js';
+import type { Authenticator } from './http/auth.js';
 import { listen, type RunningServer } from './http/listen.js';
-import { apiServerFetcher, createKeySource } from './http/oidc.js';
 import { createServer, type Handler } from './http/server.js';
 import { keysFor, type Keys } from './failover/model.js';
 
@@ -61,8 +60,14 @@ export async function createRuntime(name: string, env: NodeJS.ProcessEnv = proce
 // The keys are fetched once now, so that a cluster without OIDC discovery (or a Role
 // without access to it) shows in the start-up log rather than at the first delivery.
 // Failing is not fatal: deliveries get 503 and are retried until the keys can be had.
+//
+// The modules (and jose) are loaded only when authentication is on, so a function
+// without it neither evaluates them at start nor keeps them in its capped heap. (Loaded
+// up front they made e2e/cost.test.ts count extra requests in about a third of its
+// runs; loaded like this, in one of six: see the branch's report.)
 async function senderAuthentication(config: Config, kubeConfig: k8s.KubeConfig, logger: Logger): Promise<Authenticator | undefined> {
   if (config.authMode === 'off' || config.authAudience === undefined) return undefined;
+  const [{ createAuthenticator }, { apiServerFetcher, createKeySource }] = await Promise.all([import('./http/auth.js'), import('./http/oidc.js')]);
   const keys = createKeySource({ fetchJson: apiServerFetcher(kubeConfig, config.apiTimeoutMs), logger });
   try {
     await keys.current();

@@ -107,7 +107,8 @@ export function createServer(options: ServerOptions): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
 
-  // Before the body is read: an unauthenticated sender costs no parsing.
+  // Before the body is read: an unauthenticated sender costs no parsing. Without an
+  // authenticator the route has no such step at all.
   const authenticate = options.authenticate;
   const checkSender = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (authenticate === undefined) {
@@ -129,7 +130,8 @@ export function createServer(options: ServerOptions): Express {
     res.status(verdict.status).json({ error: verdict.message });
   };
 
-  app.post('/', checkSender, express.raw({ type: () => true, limit: bodyLimit }), async (req, res) => {
+  const readBody = express.raw({ type: () => true, limit: bodyLimit });
+  app.post('/', ...(authenticate ? [checkSender, readBody] : [readBody]), async (req: Request, res: Response) => {
     const record = recordOf(records, res);
     const body: unknown = req.body;
     const parsed = parseIncoming({ headers: req.headers, body }, handle.screen);
