@@ -62,9 +62,7 @@ export async function createRuntime(name: string, env: NodeJS.ProcessEnv = proce
 // Failing is not fatal: deliveries get 503 and are retried until the keys can be had.
 //
 // The modules (and jose) are loaded only when authentication is on, so a function
-// without it neither evaluates them at start nor keeps them in its capped heap. (Loaded
-// up front they made e2e/cost.test.ts count extra requests in about a third of its
-// runs; loaded like this, in one of six: see the branch's report.)
+// without it neither evaluates them at start nor keeps them in its capped heap.
 async function senderAuthentication(config: Config, kubeConfig: k8s.KubeConfig, logger: Logger): Promise<Authenticator | undefined> {
   if (config.authMode === 'off' || config.authAudience === undefined) return undefined;
   const [{ createAuthenticator }, { apiServerFetcher, createKeySource }] = await Promise.all([import('./http/auth.js'), import('./http/oidc.js')]);
