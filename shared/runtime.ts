@@ -7,6 +7,7 @@ import { loadConfig, type Config } from './config/env.js';
 import { ConfigError } from './config/errors.js';
 import { connect, type Cluster } from './k8s/cluster.js';
 import { createLogger, type Logger } from './log.js';
+import type { Authenticator } from './http/auth.js';
 import { listen, type RunningServer } from './http/listen.js';
 import { createServer, type Handler } from './http/server.js';
 import { keysFor, type Keys } from './failover/model.js';
@@ -22,6 +23,8 @@ export interface Runtime {
   readonly now: () => number;
   /** How the container entry point loaded the code (functions/serve.ts), for the start-up log line. */
   readonly boot: string | undefined;
+  /** Sender authentication (BATON_AUTH); undefined when off. */
+  readonly authenticate: Authenticator | undefined;
 }
 
 /** Reads config from the environment; a bad value ends the process with a message naming the variable. */
@@ -50,12 +53,32 @@ export async function createRuntime(name: string, env: NodeJS.ProcessEnv = proce
   }
   const cluster = await connect({ kubeConfig, timeoutMs: config.apiTimeoutMs, component: name });
   const emitter = createEmitter({ sink: config.sink, source: config.eventSource ?? (name === 'baton-routes' ? DEFAULT_ROUTES_SOURCE : DEFAULT_AUDIT_SOURCE), timeoutMs: config.apiTimeoutMs, logger, extensions: config.ceExtensions });
-  return { config, logger, cluster, kubeConfig, emitter, keys: keysFor(config.prefix), now: Date.now, boot: env.BATON_BOOT };
+  const authenticate = await senderAuthentication(config, kubeConfig, logger);
+  return { config, logger, cluster, kubeConfig, emitter, keys: keysFor(config.prefix), now: Date.now, boot: env.BATON_BOOT, authenticate };
+}
+
+// The keys are fetched once now, so that a cluster without OIDC discovery (or a Role
+// without access to it) shows in the start-up log rather than at the first delivery.
+// Failing is not fatal: deliveries get 503 and are retried until the keys can be had.
+//
+// The modules (and jose) are loaded only when authentication is on, so a function
+// without it neither evaluates them at start nor keeps them in its capped heap.
+async function senderAuthentication(config: Config, kubeConfig: k8s.KubeConfig, logger: Logger): Promise<Authenticator | undefined> {
+  if (config.authMode === 'off' || config.authAudience === undefined) return undefined;
+  const [{ createAuthenticator }, { apiServerFetcher, createKeySource }] = await Promise.all([import('./http/auth.js'), import('./http/oidc.js')]);
+  const keys = createKeySource({ fetchJson: apiServerFetcher(kubeConfig, config.apiTimeoutMs), logger });
+  try {
+    await keys.current();
+  } catch (error) {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, 'cannot fetch the token signing keys from the API server; deliveries get 503 until it can');
+  }
+  logger.info({ mode: config.authMode, audience: config.authAudience, subjects: config.authSubjects }, 'sender authentication on');
+  return createAuthenticator({ mode: config.authMode, audience: config.authAudience, subjects: config.authSubjects, keys });
 }
 
 /** Serves `handle` until SIGTERM/SIGINT, then drains in-flight requests and exits. */
 export async function serve(runtime: Runtime, handle: Handler, ready: () => boolean, onStop: () => void = () => {}): Promise<RunningServer> {
-  const app = createServer({ handle, logger: runtime.logger, bodyLimit: runtime.config.bodyLimit, ready });
+  const app = createServer({ handle, logger: runtime.logger, bodyLimit: runtime.config.bodyLimit, ready, ...(runtime.authenticate ? { authenticate: runtime.authenticate } : {}) });
   const server = await listen(app, { host: runtime.config.host, port: runtime.config.port });
   runtime.logger.info({ url: server.url, ...(runtime.boot ? { boot: runtime.boot } : {}), uptimeMs: Math.round(process.uptime() * 1000) }, 'listening');
   const stop = (signal: string): void => {

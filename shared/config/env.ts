@@ -28,7 +28,16 @@ export interface Config {
   readonly routeHosts?: HostPolicy | undefined;
   /** Extensions from K_CE_OVERRIDES, added to every audit event. */
   readonly ceExtensions: Readonly<Record<string, string>>;
+  /** Sender authentication (shared/http/auth.ts): off, verify a token when one is sent, or require one. */
+  readonly authMode: AuthMode;
+  /** The audience a delivery's token must be issued for; set whenever authMode is not off. */
+  readonly authAudience?: string | undefined;
+  /** Allowed token subjects; empty: any subject with a valid token. */
+  readonly authSubjects: readonly string[];
 }
+
+export const AUTH_MODES = ['off', 'verify', 'require'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 export interface ConfigKnob {
   readonly name: string;
@@ -39,6 +48,9 @@ export interface ConfigKnob {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// The subject the API server puts in a ServiceAccount token: namespace (a DNS label) and
+// name (a DNS subdomain).
+const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?):([a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?)$/;
 
 const isDnsSubdomain = (value: string): boolean =>
   value.length <= 253 && value.split('.').every((label) => DNS_LABEL.test(label));
@@ -232,6 +244,37 @@ const KNOBS = {
     accepted: 'JSON like {"extensions":{"name":"value"}} with lowercase alphanumeric names and string values',
     schema: ceOverrides,
   }),
+  authMode: knob({
+    name: 'BATON_AUTH',
+    default: 'off',
+    meaning:
+      'Sender authentication with Knative OIDC tokens: off; verify (a delivery that carries a bearer token must carry a valid one); require (no valid token, 401).',
+    accepted: `one of ${AUTH_MODES.join(', ')}`,
+    schema: z.enum(AUTH_MODES),
+  }),
+  authAudience: knob({
+    name: 'BATON_AUTH_AUDIENCE',
+    default: undefined,
+    meaning: "Audience a delivery's token must be issued for (the function's own, as Knative names it); required unless BATON_AUTH=off.",
+    accepted: 'a string without spaces, at most 1000 characters',
+    schema: z.string().regex(/^\S{1,1000}$/),
+  }),
+  authSubjects: knob({
+    name: 'BATON_AUTH_SUBJECTS',
+    default: '',
+    meaning: 'Senders allowed when BATON_AUTH is on, by token subject; empty: any ServiceAccount of the cluster with a token for the audience.',
+    accepted: 'comma-separated subjects of the form system:serviceaccount:<namespace>:<name>',
+    schema: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter((entry) => entry !== ''),
+      )
+      .pipe(z.array(z.string().regex(SERVICE_ACCOUNT_SUBJECT, { error: (issue) => `"${String(issue.input)}" is not system:serviceaccount:<namespace>:<name>` })))
+      .transform((subjects) => [...new Set(subjects)]),
+  }),
 } as const;
 
 const envSchema = z.object({
@@ -251,6 +294,9 @@ const envSchema = z.object({
   ingressClass: KNOBS.ingressClass.schema.optional(),
   routeHosts: KNOBS.routeHosts.schema.optional(),
   ceExtensions: KNOBS.ceExtensions.schema,
+  authMode: KNOBS.authMode.schema,
+  authAudience: KNOBS.authAudience.schema.optional(),
+  authSubjects: KNOBS.authSubjects.schema,
 });
 
 export function describeConfig(): ConfigKnob[] {
@@ -271,7 +317,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     input[key] = given === undefined || given.trim() === '' ? knob.default : given.trim();
   }
   const result = envSchema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) {
+    const problems = crossChecks(result.data, env);
+    if (problems.length === 0) return result.data;
+    throw new ConfigError(problems);
+  }
 
   const problems: EnvProblem[] = [];
   for (const [key, knob] of Object.entries(KNOBS)) {
@@ -285,6 +335,19 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     });
   }
   throw new ConfigError(problems);
+}
+
+// Knobs that are each valid alone but wrong together. A subject list while
+// authentication is off would read as protection that is not there, so it is refused too.
+function crossChecks(config: Config, env: NodeJS.ProcessEnv): EnvProblem[] {
+  const problems: EnvProblem[] = [];
+  if (config.authMode !== 'off' && config.authAudience === undefined) {
+    problems.push({ variable: KNOBS.authAudience.name, value: env[KNOBS.authAudience.name], message: `required when ${KNOBS.authMode.name}=${config.authMode}: the audience Knative issues the delivery tokens for` });
+  }
+  if (config.authMode === 'off' && config.authSubjects.length > 0) {
+    problems.push({ variable: KNOBS.authSubjects.name, value: env[KNOBS.authSubjects.name], message: `has no effect while ${KNOBS.authMode.name}=off: set ${KNOBS.authMode.name}=require (or verify), or unset it` });
+  }
+  return problems;
 }
 
 // Only details that add to `accepted` are shown: why a JSON value is not JSON, or which

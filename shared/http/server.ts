@@ -4,11 +4,18 @@
 // parse (not retried), 503 + Retry-After for "try again", 500 for a bug (retried, in
 // case it was transient), and 2xx with an EMPTY body otherwise — a Broker's filter
 // treats a non-empty reply that is not a CloudEvent as a failed delivery (502), so the
-// outcome travels in headers, not in the body.
+// outcome travels in a header, not in the body.
+//
+// A reply tells the caller the outcome and nothing else. Whoever can reach the function
+// can post an event naming any Service, so what the function saw there (pods, health,
+// the active, API errors) goes to the log line of the request, which the reply's
+// X-Request-Id finds; never to the caller. Text from the request that a 4xx message
+// quotes is bounded, and JSON-encoded like every log field, so it cannot forge a line.
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { parseIncoming, type InboundEvent, type Screen } from '../events/incoming.js';
 import type { Logger } from '../log.js';
+import type { Authenticator } from './auth.js';
 import type { Outcome } from './outcome.js';
 
 export interface HandlerContext {
@@ -28,11 +35,19 @@ export interface ServerOptions {
   /** Bytes. */
   readonly bodyLimit: number;
   readonly ready?: () => boolean;
+  /** Checks the sender of each delivery before its body is read; absent: anyone may deliver. */
+  readonly authenticate?: Authenticator;
 }
 
 export const OUTCOME_HEADER = 'Baton-Outcome';
-export const DETAIL_HEADER = 'Baton-Detail';
 export const REQUEST_ID_HEADER = 'X-Request-Id';
+
+/** Longest text from a request a reply quotes; the log keeps a little more. */
+const REPLY_TEXT_MAX = 300;
+const LOG_TEXT_MAX = 1000;
+/** Event attributes in a log line: ids and subjects of real events are far shorter. */
+const LOG_ATTRIBUTE_MAX = 256;
+const RETRY_MESSAGE = 'the event could not be handled now; retry later';
 
 interface RequestRecord {
   readonly requestId: string;
@@ -52,6 +67,8 @@ export function createServer(options: ServerOptions): Express {
     const record: RequestRecord = { requestId: requestIdOf(req), started: performance.now(), fields: {} };
     records.set(res, record);
     res.setHeader(REQUEST_ID_HEADER, record.requestId);
+    // Every body is JSON or empty; no client should guess otherwise.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     let logged = false;
     const logLine = (): void => {
       if (logged) return;
@@ -59,7 +76,7 @@ export function createServer(options: ServerOptions): Express {
       const line = {
         requestId: record.requestId,
         method: req.method,
-        path: req.path,
+        path: clip(req.path, LOG_ATTRIBUTE_MAX),
         status: res.writableFinished ? res.statusCode : 'aborted',
         durationMs: Math.round((performance.now() - record.started) * 10) / 10,
         ...record.fields,
@@ -90,17 +107,41 @@ export function createServer(options: ServerOptions): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
 
-  app.post('/', express.raw({ type: () => true, limit: bodyLimit }), async (req, res) => {
+  // Before the body is read: an unauthenticated sender costs no parsing. Without an
+  // authenticator the route has no such step at all.
+  const authenticate = options.authenticate;
+  const checkSender = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    if (authenticate === undefined) {
+      next();
+      return;
+    }
+    const record = recordOf(records, res);
+    const verdict = await authenticate(req.headers.authorization);
+    if (verdict.ok) {
+      if (verdict.sender !== undefined) record.fields = { ...record.fields, sender: clip(verdict.sender, LOG_ATTRIBUTE_MAX) };
+      next();
+      return;
+    }
+    record.fields = { ...record.fields, outcome: verdict.status === 401 ? 'unauthenticated' : 'retry', detail: clip(verdict.log, LOG_TEXT_MAX) };
+    if (verdict.status === 401) res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
+    else res.setHeader('Retry-After', '1');
+    // The body is not read: close the connection rather than drain it.
+    res.setHeader('Connection', 'close');
+    res.status(verdict.status).json({ error: verdict.message });
+  };
+
+  const readBody = express.raw({ type: () => true, limit: bodyLimit });
+  app.post('/', ...(authenticate ? [checkSender, readBody] : [readBody]), async (req: Request, res: Response) => {
     const record = recordOf(records, res);
     const body: unknown = req.body;
     const parsed = parseIncoming({ headers: req.headers, body }, handle.screen);
     if (!parsed.ok) {
-      record.fields = { outcome: 'rejected', detail: parsed.message };
-      res.status(parsed.status).json({ error: parsed.message });
+      record.fields = { ...record.fields, outcome: 'rejected', detail: clip(parsed.message, LOG_TEXT_MAX) };
+      res.status(parsed.status).json({ error: clip(parsed.message, REPLY_TEXT_MAX) });
       return;
     }
     const { event } = parsed;
-    record.fields = eventFields(event);
+    record.fields = { ...record.fields, ...eventFields(event) };
     // Most events are ignored without a word: the child logger is made when first used.
     let child: Logger | undefined;
     const bindings = { requestId: record.requestId, ...record.fields };
@@ -120,16 +161,15 @@ export function createServer(options: ServerOptions): Express {
       if (!res.headersSent) res.status(500).json({ error: 'internal error while handling the event; see the function log' });
       return;
     }
-    record.fields = { ...record.fields, outcome: outcome.status, ...(outcome.detail !== undefined ? { detail: outcome.detail } : {}) };
+    record.fields = { ...record.fields, outcome: outcome.status, ...(outcome.detail !== undefined ? { detail: clip(outcome.detail, LOG_TEXT_MAX) } : {}) };
     if (res.headersSent) return;
     if (outcome.status === 'retry') {
       const seconds = retryAfter(outcome.retryAfterSeconds);
       res.status(503).setHeader('Retry-After', String(seconds));
-      res.json({ error: outcome.detail, retryAfterSeconds: seconds });
+      res.json({ error: RETRY_MESSAGE, retryAfterSeconds: seconds });
       return;
     }
     res.status(200).setHeader(OUTCOME_HEADER, outcome.status);
-    if (outcome.detail !== undefined) res.setHeader(DETAIL_HEADER, headerSafe(outcome.detail));
     res.end();
   });
 
@@ -143,7 +183,8 @@ export function createServer(options: ServerOptions): Express {
     const status = httpStatusOf(err);
     let message: string;
     if (status === 413) message = `request body exceeds the limit of ${bodyLimit} bytes (BATON_BODY_LIMIT)`;
-    else if (status !== undefined && status < 500) message = err instanceof Error ? err.message : 'bad request';
+    // body-parser's 4xx messages may quote the request (an unknown Content-Encoding).
+    else if (status !== undefined && status < 500) message = clip(err instanceof Error ? err.message : 'bad request', REPLY_TEXT_MAX);
     else message = 'internal error; see the function log';
     if (record) {
       record.fields = { ...record.fields, outcome: 'rejected', detail: message };
@@ -156,13 +197,14 @@ export function createServer(options: ServerOptions): Express {
   return app;
 }
 
+// Attributes are the sender's text: bounded here, escaped by the JSON encoding.
 function eventFields(event: InboundEvent): Record<string, unknown> {
   return {
-    eventId: event.id,
-    eventType: event.type,
-    subject: event.subject,
+    eventId: clip(event.id, LOG_ATTRIBUTE_MAX),
+    eventType: clip(event.type, LOG_ATTRIBUTE_MAX),
+    subject: event.subject === undefined ? undefined : clip(event.subject, LOG_ATTRIBUTE_MAX),
     kind: event.kind,
-    ...(event.kind === 'Other' ? { reason: event.reason } : { action: event.action }),
+    ...(event.kind === 'Other' ? { reason: clip(event.reason, LOG_TEXT_MAX) } : { action: event.action }),
   };
 }
 
@@ -190,11 +232,6 @@ function httpStatusOf(err: unknown): number | undefined {
 function retryAfter(seconds: number): number {
   if (!Number.isFinite(seconds)) return 1;
   return Math.min(3600, Math.max(1, Math.ceil(seconds)));
-}
-
-// Header values must be visible ASCII; details are for humans, so lossy is fine.
-function headerSafe(text: string): string {
-  return clip(text.replace(/[^\x20-\x7e]/g, '?'), 200);
 }
 
 function clip(text: string, max: number): string {

@@ -11,7 +11,11 @@ export interface Wire {
 export interface Answer {
   readonly status: number;
   readonly outcome: string | null;
-  readonly detail: string | null;
+  /** X-Request-Id: the key of the function's log line for this request, where the detail is. */
+  readonly requestId: string | null;
+  /** Every reply header, one "name: value" a line, and the raw body: all a caller learns. */
+  readonly headers: string;
+  readonly body: string;
   /** The JSON `error` of a 4xx/5xx answer, or the raw body when it is not that shape. */
   readonly error: string;
 }
@@ -83,5 +87,12 @@ export async function deliver(url: string, wire: Wire, { method = 'POST', path =
   } catch {
     // Not JSON: keep the raw text, the assertion will show it.
   }
-  return { status: response.status, outcome: response.headers.get('baton-outcome'), detail: response.headers.get('baton-detail'), error };
+  return {
+    status: response.status,
+    outcome: response.headers.get('baton-outcome'),
+    requestId: response.headers.get('x-request-id'),
+    headers: [...response.headers.entries()].map(([name, value]) => `${name}: ${value}`).join('\n'),
+    body: text,
+    error,
+  };
 }

@@ -135,6 +135,7 @@ test('skaffold render --offline gives the same objects as kubectl kustomize, for
       'ClusterRoleBinding/baton-source',
       `ConfigMap/${objs.find((o) => o.kind === 'ConfigMap')?.metadata.name}`,
       'Namespace/baton-system',
+      'NetworkPolicy/baton-functions',
       'PingSource/baton-resync',
       'Service/baton-dead-letter',
       'Service/baton-failover',
@@ -256,6 +257,23 @@ test('the functions are private, probed, bounded, and failover is kept warm', ()
       }
       assert.equal(container.securityContext.runAsNonRoot, true);
     }
+  }
+});
+
+// The plane's kwok nodes have no CNI, so enforcement itself cannot be shown here; what
+// can be checked is that the policy covers every function and admits nothing more than
+// Knative's namespaces.
+test('a NetworkPolicy admits only Knative to every function pod', () => {
+  for (const p of PROFILES) {
+    const objs = rendered.get(p.name)!;
+    const policy = spec(find(objs, 'NetworkPolicy', 'baton-functions'));
+    const ksvcs = objs.filter((o) => o.apiVersion === 'serving.knative.dev/v1' && o.kind === 'Service').map((o) => o.metadata.name).sort();
+    assert.deepEqual(policy.podSelector, { matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'In', values: ksvcs }] }, `${p.name}: every Knative Service of baton, and only those`);
+    assert.deepEqual(policy.policyTypes, ['Ingress'], p.name);
+    assert.equal(policy.ingress.length, 1, p.name);
+    const from = policy.ingress[0].from as Array<Record<string, unknown>>;
+    assert.ok(policy.ingress[0].ports === undefined, `${p.name}: ports are not narrowed (queue-proxy's differ between Knative versions)`);
+    assert.deepEqual(from, [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['knative-eventing', 'knative-serving', 'kourier-system'] }] } }], `${p.name}: no pod selector, IP block or empty rule that would let others in`);
   }
 });
 

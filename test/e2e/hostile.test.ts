@@ -10,7 +10,7 @@ import { apiGet } from '../controlplane/plane.js';
 import { waitFor } from '../controlplane/wait.js';
 import { acceptedWrites, auditOffset, describeRequest, requestsSince, serviceAccountUser, tally, WRITE_VERBS } from '../chaos/auditlog.js';
 import { deliver, ping, resourceEvent, type Answer, type Wire } from '../chaos/forge.js';
-import { installRbac, serviceAccountKubeconfig, startFunction, type RunningFunction } from './support/baton.js';
+import { installRbac, loggedDetail, serviceAccountKubeconfig, startFunction, type RunningFunction } from './support/baton.js';
 import { adminConfig, testNamespace, testPlane } from './support/plane.js';
 import { startSink } from './support/sink.js';
 import { annotateService, readyEndpoints } from './support/workloads.js';
@@ -112,7 +112,7 @@ async function world(t: TestContext): Promise<World> {
   await annotateService(kc, ns, SVC, { [K.switchoverTo]: first.standby });
   const switched = await deliver(failover.url, resourceEvent('Service', 'update', await raw(servicePath(ns))));
   assert.equal(switched.status, 200);
-  assert.match(switched.detail ?? '', /switched/);
+  assert.match(await loggedDetail(failover, switched.requestId), /switched/);
   await waitFor(`${first.standby} to be the only ready endpoint`, async () => ((await readyEndpoints(kc, ns, SVC)).ready.join() === first.standby ? true : undefined));
   const second = await settleService({ ns, core, resync }, '2');
   assert.equal(second.active, first.standby);
@@ -233,7 +233,7 @@ test('hostile input, absurd annotations and forged events: clear 4xx or Warning 
     // Still serving: a genuine event to each is answered as usual.
     const valid = await deliver(w.failover.url, resourceEvent('Service', 'update', await raw(servicePath(w.ns))));
     assert.equal(valid.status, 200);
-    assert.match(valid.detail ?? '', /steady/);
+    assert.match(await loggedDetail(w.failover, valid.requestId), /steady/);
     assert.equal((await deliver(w.resync.url, ping())).status, 200);
     assert.equal(w.failover.process.exitCode, null);
     assert.equal(w.resync.process.exitCode, null);
@@ -272,7 +272,7 @@ test('hostile input, absurd annotations and forged events: clear 4xx or Warning 
     for (const [name, wire] of forged) {
       const answer = await deliver(w.failover.url, wire);
       assert.equal(answer.status, 200, `${name}: HTTP ${answer.status} ${answer.error}`);
-      outcomes.push(`failover forged: ${name.padEnd(50)} ${answer.status} ${answer.outcome ?? ''} ${answer.detail ?? ''}`.slice(0, 160));
+      outcomes.push(`failover forged: ${name.padEnd(50)} ${answer.status} ${answer.outcome ?? ''} ${await loggedDetail(w.failover, answer.requestId)}`.slice(0, 160));
       const now = await w.core.readNamespacedService({ name: SVC, namespace: w.ns });
       assert.equal(now.metadata?.resourceVersion, before.metadata?.resourceVersion, `${name}: the Service changed`);
       assert.deepEqual(now.spec?.selector, before.spec?.selector, `${name}: the selector changed`);
@@ -293,7 +293,7 @@ test('hostile input, absurd annotations and forged events: clear 4xx or Warning 
       const from = auditOffset(planeDir);
       const answer = await deliver(w.failover.url, resourceEvent('Service', 'add', forgedService(w.ns, 'other')));
       assert.equal(answer.status, 200);
-      outcomes.push(`failover forged: ${'a Service that does not exist, selecting an unlabelled pod'.padEnd(50)} ${answer.status} ${answer.outcome ?? ''} ${answer.detail ?? ''}`.slice(0, 160));
+      outcomes.push(`failover forged: ${'a Service that does not exist, selecting an unlabelled pod'.padEnd(50)} ${answer.status} ${answer.outcome ?? ''} ${await loggedDetail(w.failover, answer.requestId)}`.slice(0, 160));
       await settle(1_000);
       const writes = acceptedWrites(requestsSince(planeDir, from, USER)).map(describeRequest);
       outcomes.push(`  … and the writes it caused: ${JSON.stringify(tally(writes))}`);
@@ -334,7 +334,7 @@ test('hostile input, absurd annotations and forged events: clear 4xx or Warning 
       });
       assert.ok((event.message ?? '').length <= 1024, 'the Event message is bounded');
       if (c.service?.[K.switchoverTo] === 'stranger') strangerRefusal = event.message ?? '';
-      outcomes.push(`failover annotation: ${c.name.padEnd(34)} ${answer.outcome} (${answer.detail?.slice(0, 60)}) → Warning ${c.reason}`);
+      outcomes.push(`failover annotation: ${c.name.padEnd(34)} ${answer.outcome} (${(await loggedDetail(w.failover, answer.requestId)).slice(0, 60)}) → Warning ${c.reason}`);
       const after = await raw(servicePath(w.ns));
       const sel = (s: Json): unknown => (s['spec'] as { selector?: unknown }).selector;
       assert.deepEqual(sel(after), sel(before), `${c.name}: the selector changed`);

@@ -12,7 +12,7 @@ import { repoRoot } from '../controlplane/paths.js';
 import { waitFor } from '../controlplane/wait.js';
 import { auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';
 import { deliver, ping, resourceEvent, type Kind } from '../chaos/forge.js';
-import { installRbac, serviceAccountKubeconfig, startFunction } from './support/baton.js';
+import { installRbac, loggedDetail, serviceAccountKubeconfig, startFunction } from './support/baton.js';
 import { adminConfig, statusOf, testNamespace, testPlane } from './support/plane.js';
 
 const SYSTEM = 'baton-system';
@@ -172,7 +172,7 @@ test('a function scoped to namespace a ignores events from namespace b: 200 igno
     const answer = await deliver(failover.url, wire);
     assert.equal(answer.status, 200);
     assert.equal(answer.outcome, 'ignored');
-    assert.match(answer.detail ?? '', new RegExp(`namespace ${b.ns} is out of scope`));
+    assert.match(await loggedDetail(failover, answer.requestId), new RegExp(`namespace ${b.ns} is out of scope`));
   }
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual(requestsSince(planeDir, from, user).map(describeRequest), [], `API requests caused by ${fromB.length} events from ${b.ns}`);
@@ -222,7 +222,7 @@ test('a Role without "patch services": a clear logged error, 200 (no retry storm
     const answer = await deliver(failover.url, await event('Service', 'update', `/api/v1/namespaces/${ns}/services/app`));
     // Forbidden will not heal by redelivery: a 200 keeps a Broker from retrying it forever.
     assert.equal(answer.status, 200, `attempt ${attempt}: HTTP ${answer.status} ${answer.error}`);
-    assert.match(answer.detail ?? '', /failed: patch service .*HTTP 403/, `attempt ${attempt}`);
+    assert.match(await loggedDetail(failover, answer.requestId), /failed: patch service .*HTTP 403/, `attempt ${attempt}`);
     assert.equal(failover.process.exitCode, null, 'the function exited');
   }
   const logged = await waitFor('the refusal in the log', () => failover.logs.find((l) => l.includes('API refused the request') && l.includes('"status":403')));
@@ -240,7 +240,7 @@ test('a Role without "patch services": a clear logged error, 200 (no retry storm
   t.after(() => resync.stop());
   const tick = await deliver(resync.url, ping());
   assert.equal(tick.status, 200);
-  assert.match(tick.detail ?? '', /1 errors: .*app: patch service .*HTTP 403/);
+  assert.match(await loggedDetail(resync, tick.requestId), /1 errors: .*app: patch service .*HTTP 403/);
   assert.equal(resync.process.exitCode, null);
 });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { repoRoot } from '../controlplane/paths.js';
 import { waitFor } from '../controlplane/wait.js';
-import { installRbac, serviceAccountKubeconfig, startFunction } from './support/baton.js';
+import { installRbac, loggedDetail, serviceAccountKubeconfig, startFunction } from './support/baton.js';
 import { adminConfig, testNamespace, testPlane } from './support/plane.js';
 import { startSink } from './support/sink.js';
 import { watchSlices } from './support/slices.js';
@@ -55,7 +55,7 @@ test('resync adopts and fails over with no event delivered, and baton status sho
     body: '{}',
   });
   assert.equal(tick.status, 200);
-  assert.match(tick.headers.get('baton-detail') ?? '', /1 services in \d+ ms/);
+  assert.match(await loggedDetail(resync, tick.headers.get('x-request-id')), /1 services in \d+ ms/);
 
   const status = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'status', '-n', ns], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: testPlane().kubeconfig } });
   assert.equal(status.status, 0, status.stderr);

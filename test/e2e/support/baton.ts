@@ -94,6 +94,21 @@ export async function startFunction(fn: 'failover' | 'resync' | 'routes', env: R
   };
 }
 
+/**
+ * What the function logged about one request (its `detail`, or the `reason` an event was
+ * ignored for): replies carry only the outcome, so this is where a test reads the rest.
+ */
+export async function loggedDetail(fn: RunningFunction, requestId: string | null): Promise<string> {
+  if (requestId === null) throw new Error('the reply has no X-Request-Id');
+  const line = await waitFor(
+    `the log line of request ${requestId}`,
+    () => fn.logs.find((l) => l.includes('"msg":"request"') && l.includes(`"requestId":${JSON.stringify(requestId)}`)),
+    { timeoutMs: 5_000, intervalMs: 20 },
+  );
+  const entry = JSON.parse(line) as { detail?: unknown; reason?: unknown };
+  return typeof entry.detail === 'string' ? entry.detail : typeof entry.reason === 'string' ? entry.reason : '';
+}
+
 export interface Baton {
   readonly sink: Sink;
   readonly failover: RunningFunction;

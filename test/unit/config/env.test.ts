@@ -32,6 +32,9 @@ describe('loadConfig', () => {
       ingressClass: undefined,
       routeHosts: undefined,
       ceExtensions: {},
+      authMode: 'off',
+      authAudience: undefined,
+      authSubjects: [],
     });
   });
 
@@ -53,6 +56,9 @@ describe('loadConfig', () => {
       BATON_INGRESS_CLASS: 'nginx',
       BATON_ROUTE_HOSTS: 'off',
       K_CE_OVERRIDES: '{"extensions":{"team":"sre","cluster":"eu1"}}',
+      BATON_AUTH: 'require',
+      BATON_AUTH_AUDIENCE: 'serving.knative.dev/service/baton-system/baton-failover',
+      BATON_AUTH_SUBJECTS: 'system:serviceaccount:knative-eventing:eventing-controller, system:serviceaccount:demo:oidc-trigger-x.y',
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -71,6 +77,9 @@ describe('loadConfig', () => {
       ingressClass: 'nginx',
       routeHosts: { kind: 'off' },
       ceExtensions: { team: 'sre', cluster: 'eu1' },
+      authMode: 'require',
+      authAudience: 'serving.knative.dev/service/baton-system/baton-failover',
+      authSubjects: ['system:serviceaccount:knative-eventing:eventing-controller', 'system:serviceaccount:demo:oidc-trigger-x.y'],
     });
   });
 
@@ -114,6 +123,12 @@ describe('loadConfig', () => {
     ['K_CE_OVERRIDES', '{"extensions":{"type":"x"}}', /reserved CloudEvents attribute/],
     ['K_CE_OVERRIDES', '{"extensions":{"n":1}}', /string values \(extensions\.n: Invalid input: expected string/],
     ['K_CE_OVERRIDES', '[1]', /expected JSON like/],
+    ['BATON_AUTH', 'on', /one of off, verify, require/],
+    ['BATON_AUTH', 'Require', /one of off, verify, require/],
+    ['BATON_AUTH_AUDIENCE', 'has space', /without spaces/],
+    ['BATON_AUTH_SUBJECTS', 'system:serviceaccount:demo', /\("system:serviceaccount:demo" is not system:serviceaccount:<namespace>:<name>\)/],
+    ['BATON_AUTH_SUBJECTS', 'system:serviceaccount:Demo:x', /is not system:serviceaccount/],
+    ['BATON_AUTH_SUBJECTS', 'alice', /is not system:serviceaccount/],
   ];
   for (const [variable, value, accepted] of invalid) {
     it(`rejects ${variable}=${JSON.stringify(value)}, naming variable, value and what is accepted`, () => {
@@ -126,6 +141,21 @@ describe('loadConfig', () => {
       );
     });
   }
+
+  it('refuses authentication without an audience, naming BATON_AUTH_AUDIENCE', () => {
+    for (const mode of ['verify', 'require']) {
+      const err = configError({ BATON_AUTH: mode });
+      assert.deepEqual(err.problems.map((p) => [p.variable, p.value]), [['BATON_AUTH_AUDIENCE', undefined]]);
+      assert.match(err.message, new RegExp(`BATON_AUTH_AUDIENCE=\\(unset\\): required when BATON_AUTH=${mode}`));
+    }
+  });
+
+  it('refuses a subject list while authentication is off: it would protect nothing', () => {
+    const err = configError({ BATON_AUTH_SUBJECTS: 'system:serviceaccount:a:b' });
+    assert.deepEqual(err.problems.map((p) => p.variable), ['BATON_AUTH_SUBJECTS']);
+    assert.match(err.message, /no effect while BATON_AUTH=off/);
+    assert.doesNotThrow(() => loadConfig({ BATON_AUTH: 'off', BATON_AUTH_AUDIENCE: 'x' }), 'an audience alone is harmless');
+  });
 
   it('lists every bad variable at once', () => {
     const err = configError({ PORT: 'x', LOG_LEVEL: 'loud', K_SINK: 'nope', BATON_PREFIX: 'fine.dev' });
@@ -156,6 +186,9 @@ describe('describeConfig', () => {
       'BATON_INGRESS_CLASS',
       'BATON_ROUTE_HOSTS',
       'K_CE_OVERRIDES',
+      'BATON_AUTH',
+      'BATON_AUTH_AUDIENCE',
+      'BATON_AUTH_SUBJECTS',
     ]);
     for (const knob of knobs) {
       assert.ok(knob.meaning.length > 10, `${knob.name} has a meaning`);

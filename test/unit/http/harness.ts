@@ -2,6 +2,7 @@
 // Knative does, instead of calling handlers directly.
 import type { InboundEvent } from '../../../shared/events/incoming.js';
 import { listen, type RunningServer } from '../../../shared/http/listen.js';
+import type { Authenticator } from '../../../shared/http/auth.js';
 import { ignored, handled, type Outcome } from '../../../shared/http/outcome.js';
 import { createServer, type Handler, type HandlerContext } from '../../../shared/http/server.js';
 import { captureLogs } from '../../fixtures/log-capture.js';
@@ -18,6 +19,7 @@ export interface HarnessOptions {
   ready?: () => boolean;
   bodyLimit?: number;
   shutdownTimeoutMs?: number;
+  authenticate?: Authenticator;
 }
 
 /** By default resource events are "handled" and anything else "ignored". */
@@ -34,6 +36,7 @@ export async function start(options: HarnessOptions = {}): Promise<Harness> {
     logger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     ...(options.ready ? { ready: options.ready } : {}),
+    ...(options.authenticate ? { authenticate: options.authenticate } : {}),
   });
   const server = await listen(app, {
     host: '127.0.0.1',

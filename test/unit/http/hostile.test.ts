@@ -92,6 +92,33 @@ describe('HTTP server: hostile input', () => {
     const response = await post(h.url, structured(envelope));
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('baton-outcome'), 'ignored');
-    assert.match(response.headers.get('baton-detail') ?? '', /com\.example\.unrelated/);
+    assert.equal(response.headers.get('baton-detail'), null, 'the reason is for the log, not the caller');
+    const line = h.lines.find((l) => l['requestId'] === response.headers.get('x-request-id') && l['msg'] === 'request');
+    assert.match(String(line?.['reason']), /com\.example\.unrelated/);
+  });
+
+  it('an event whose attributes carry line breaks and JSON cannot forge a log line, and long ones are clipped', async () => {
+    const forge = '\n{"level":"error","msg":"forged","requestId":"x"}\r\n\u2028';
+    const envelope = { ...loadEnvelope('serviceAdd'), id: `id${forge}`, subject: `s${forge}${'y'.repeat(20_000)}`, type: `com.example${forge}` };
+    const seen = h.lines.length;
+    const response = await post(h.url, structured(envelope));
+    assert.equal(response.status, 200);
+    await response.text();
+    const fresh = h.lines.slice(seen);
+    assert.equal(fresh.filter((l) => l['msg'] === 'forged').length, 0, 'no forged line');
+    const line = fresh.find((l) => l['requestId'] === response.headers.get('x-request-id') && l['msg'] === 'request');
+    assert.ok(line, 'the request has its one line');
+    assert.equal(line['eventId'], `id${forge}`, 'kept verbatim, escaped by the JSON encoding');
+    assert.ok(String(line['subject']).length <= 300, `subject clipped (${String(line['subject']).length} characters)`);
+  });
+
+  it('a 4xx message quoting the request is clipped, in the reply and in the log', async () => {
+    const response = await post(h.url, { headers: { 'content-type': `text/${'z'.repeat(8000)}` }, body: 'a' });
+    assert.equal(response.status, 415);
+    const message = await errorOf(response);
+    assert.match(message, /unsupported content-type text\/z+/);
+    assert.ok(message.length <= 400, `reply message of ${message.length} characters`);
+    const line = h.lines.find((l) => l['requestId'] === response.headers.get('x-request-id') && l['msg'] === 'request');
+    assert.ok(String(line?.['detail']).length <= 1100, 'log detail clipped');
   });
 });

@@ -73,7 +73,7 @@ describe('listen', () => {
     g.release(handled('late but done'));
     const response = await within(2000, 'in-flight response', inFlight);
     assert.equal(response.status, 200);
-    assert.equal(response.headers.get('baton-detail'), 'late but done');
+    assert.equal(response.headers.get('baton-outcome'), 'handled');
     assert.equal(response.headers.get('connection'), 'close');
     await within(2000, 'close after the last response', closed);
   });

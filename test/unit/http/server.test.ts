@@ -4,6 +4,20 @@ import { handled, ignored, retry } from '../../../shared/http/outcome.js';
 import { binary, loadEnvelope, structured } from '../../fixtures/apiserversource.js';
 import { errorOf, post, start, type Harness } from './harness.js';
 
+/** The reply names nothing of what the handler saw: no detail header, no word of `secrets`. */
+function assertNothingTold(response: Response, body: string, secrets: readonly string[]): void {
+  const told = [...response.headers.entries()].map(([name, value]) => `${name}: ${value}`).join('\n') + '\n' + body;
+  assert.equal(response.headers.get('baton-detail'), null, 'no Baton-Detail header');
+  for (const secret of secrets) assert.ok(!told.includes(secret), `the reply mentions ${JSON.stringify(secret)}:\n${told}`);
+}
+
+function logLineOf(h: Harness, response: Response): Record<string, unknown> {
+  const id = response.headers.get('x-request-id');
+  const line = h.lines.find((l) => l['requestId'] === id && l['msg'] === 'request');
+  assert.ok(line, `no log line for request ${id}`);
+  return line;
+}
+
 describe('HTTP server: events', () => {
   let h: Harness;
   before(async () => {
@@ -19,7 +33,6 @@ describe('HTTP server: events', () => {
     assert.equal(response.status, 200);
     assert.equal(await response.text(), '', 'a Broker treats a non-CloudEvent body as a failed delivery');
     assert.equal(response.headers.get('baton-outcome'), 'handled');
-    assert.equal(response.headers.get('baton-detail'), 'Pod update');
     const call = h.calls.at(-1);
     assert.equal(call?.event.id, envelope['id']);
     assert.equal(call?.event.kind, 'Pod');
@@ -96,25 +109,43 @@ describe('HTTP server: events', () => {
 });
 
 describe('HTTP server: outcomes', () => {
-  it('answers ignored with 200 and the reason in a header', async () => {
+  it('answers ignored with 200 and the outcome only; the reason goes to the log', async () => {
     const h = await start({ handle: () => ignored('not opted in: demo/web') });
     try {
       const response = await post(h.url, binary(loadEnvelope('serviceAdd')));
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('baton-outcome'), 'ignored');
-      assert.equal(response.headers.get('baton-detail'), 'not opted in: demo/web');
+      assertNothingTold(response, await response.text(), ['demo/web', 'opted']);
+      assert.equal(logLineOf(h, response)['detail'], 'not opted in: demo/web');
     } finally {
       await h.server.close();
     }
   });
 
-  it('answers retry with 503 and Retry-After', async () => {
+  it('answers a handled event with 200 and the outcome only, however much the handler knows', async () => {
+    // What the failover function used to put in a header: other namespaces' pods and their health.
+    const h = await start({ handle: () => handled('web: steady (db-primary-0 is active and healthy) in tenant-b') });
+    try {
+      const response = await post(h.url, binary(loadEnvelope('serviceAdd')));
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('baton-outcome'), 'handled');
+      assertNothingTold(response, await response.text(), ['db-primary-0', 'tenant-b', 'steady']);
+      assert.match(String(logLineOf(h, response)['detail']), /db-primary-0 is active/);
+    } finally {
+      await h.server.close();
+    }
+  });
+
+  it('answers retry with 503, Retry-After and a generic message; the cause goes to the log', async () => {
     const h = await start({ handle: () => retry(6.2, 'conflict on demo/web; re-reading') });
     try {
       const response = await post(h.url, binary(loadEnvelope('serviceAdd')));
       assert.equal(response.status, 503);
       assert.equal(response.headers.get('retry-after'), '7');
-      assert.match(await errorOf(response), /conflict on demo\/web/);
+      const text = await response.text();
+      assertNothingTold(response, text, ['demo/web', 'conflict']);
+      assert.match(String((JSON.parse(text) as { error?: unknown }).error), /retry/);
+      assert.match(String(logLineOf(h, response)['detail']), /conflict on demo\/web/);
     } finally {
       await h.server.close();
     }
@@ -147,13 +178,17 @@ describe('HTTP server: outcomes', () => {
     }
   });
 
-  it('makes a detail with non-ASCII characters header-safe', async () => {
-    const h = await start({ handle: () => handled('pod “web-0” → ready\r\nX-Evil: 1') });
+  it('logs a detail with line breaks and quotes as one JSON line, and clips it', async () => {
+    const forged = `pod web-0 ready\n{"level":"error","msg":"forged"}\r\u2028"${'x'.repeat(5000)}`;
+    const h = await start({ handle: () => handled(forged) });
     try {
       const response = await post(h.url, binary(loadEnvelope('serviceAdd')));
       assert.equal(response.status, 200);
       assert.equal(response.headers.get('x-evil'), null);
-      assert.match(response.headers.get('baton-detail') ?? '', /^pod \?web-0\? \? ready\?\?X-Evil: 1$/);
+      const line = logLineOf(h, response);
+      assert.ok(String(line['detail']).startsWith('pod web-0 ready\n{"level":"error"'), 'the text is kept, escaped');
+      assert.ok(String(line['detail']).length <= 1100, 'and clipped');
+      assert.equal(h.lines.filter((l) => l['msg'] === 'forged').length, 0, 'no forged line');
     } finally {
       await h.server.close();
     }

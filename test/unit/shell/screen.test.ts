@@ -6,9 +6,10 @@ import { after, before, describe, it } from 'node:test';
 
 import { createFailoverHandler } from '../../../functions/failover/handler.js';
 import { listen, type RunningServer } from '../../../shared/http/listen.js';
-import { createServer, OUTCOME_HEADER, DETAIL_HEADER } from '../../../shared/http/server.js';
+import { createServer, OUTCOME_HEADER, REQUEST_ID_HEADER } from '../../../shared/http/server.js';
+import { captureLogs } from '../../fixtures/log-capture.js';
 import { FakeCluster } from './fake-cluster.js';
-import { KEYS, makePod, makeService, NS, rig, silentLogger } from './world.js';
+import { KEYS, makePod, makeService, NS, rig } from './world.js';
 
 function wire(namespace: string, body: string, kind = 'Pod'): { headers: Record<string, string>; body: string } {
   return {
@@ -34,14 +35,18 @@ describe('failover screen: ignored before the data is read', () => {
   const r = rig(cluster, { namespaces: [NS, 'quiet'] });
   r.registry.observe(cluster.service(NS, 'web'));
   let server: RunningServer;
+  // The reason an event was ignored is in the request's log line, not in the reply.
+  const { logger, lines } = captureLogs('info', 'screen-test');
   before(async () => {
-    server = await listen(createServer({ handle: createFailoverHandler(r.deps), logger: silentLogger(), bodyLimit: 1 << 20 }), { host: '127.0.0.1', port: 0 });
+    server = await listen(createServer({ handle: createFailoverHandler(r.deps), logger, bodyLimit: 1 << 20 }), { host: '127.0.0.1', port: 0 });
   });
   after(() => server.close());
   const post = async (w: ReturnType<typeof wire>): Promise<[number, string | null, string | null]> => {
     const res = await fetch(server.url, { method: 'POST', headers: w.headers, body: w.body });
     await res.arrayBuffer();
-    return [res.status, res.headers.get(OUTCOME_HEADER), res.headers.get(DETAIL_HEADER)];
+    const line = lines.find((l) => l['requestId'] === res.headers.get(REQUEST_ID_HEADER) && l['msg'] === 'request');
+    const detail = line?.['detail'] ?? line?.['reason'];
+    return [res.status, res.headers.get(OUTCOME_HEADER), typeof detail === 'string' ? detail : null];
   };
 
   it('a pod in a namespace with no opted-in Service: its data is never read (not even when it is not JSON)', async () => {
