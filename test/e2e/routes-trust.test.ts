@@ -255,6 +255,9 @@ test('routes defect: no endless re-applies when the API server fills in the defa
   await service(ns, 'web', { 'baton.dev/host': 'web.example.com' });
   const created = await ingressIn(ns, 'baton-web', (i) => i.spec?.ingressClassName !== undefined);
   assert.equal(created.spec!.ingressClassName, className, 'the API server filled in the default class');
+  // The first apply's own evidence (its Kubernetes Event) is written after the Ingress;
+  // wait for it, so that the count below covers only the passes that follow.
+  await eventOn(ns, 'web', 'RouteApplied');
   const from = auditOffset(testPlane().dir);
   await passes(from, 5, 1);
   const writes = acceptedWrites(requestsSince(testPlane().dir, from, ROUTES_USER)).map(describeRequest);
