@@ -1,4 +1,4 @@
-# One image for every function. failover and resync share all their code (shared/)
+# One image for every function. failover, resync and routes share their code (shared/)
 # and dependencies and differ only in the first argument, so a second image would
 # double the build and push time and the node layer for no isolation gained; the
 # Knative Services in knative/base pick the function with `args`.

@@ -25,7 +25,8 @@ export interface DecideInput {
   /** ms since epoch; must be a representable date (it is written as RFC 3339). */
   readonly now: number;
   /**
-   * Label candidates `<prefix>/role: active|standby` (default true). Off, candidates
+   * Label candidates `<prefix>/role: active|standby` (default true here; the functions
+   * pass BATON_ROLE_LABELS, which is off unless set). Off, candidates
    * get only their pod-id label, and a role label left from earlier is removed.
    */
   readonly roleLabels?: boolean;
