@@ -51,6 +51,12 @@ type Look = 'index' | 'read';
 interface Looks {
   /** One coalesced look at a Service; see coalesce.ts. */
   service(deps: FailoverDeps, namespace: string, name: string, how: Look): Promise<Result>;
+  /** One coalesced list of a namespace's opted-in Services into the index. */
+  namespace(deps: FailoverDeps, namespace: string): Promise<void>;
+  /** One coalesced check of a pod for labels no Service needs any more. */
+  leftover(deps: FailoverDeps, namespace: string, pod: string): Promise<string>;
+  /** One coalesced completion check of a Service. */
+  completion(deps: FailoverDeps, namespace: string, name: string): Promise<string>;
 }
 
 function createLooks(): Looks {
@@ -65,7 +71,25 @@ function createLooks(): Looks {
     }
     return result;
   };
-  return { service };
+  // Everything else an event can set off is coalesced the same way, per object, so that
+  // a flood of identical events (forged or not) costs at most two runs of each.
+  const others = createCoalescer<true, string>(() => true);
+  const once = (key: string, run: () => Promise<string>): Promise<string> => others.run(key, true, run);
+  return {
+    service,
+    namespace: async (deps, namespace) => {
+      await once(`list:${namespace}`, async () => {
+        for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, namespace)) deps.registry.observe(s);
+        return 'listed';
+      });
+    },
+    leftover: (deps, namespace, pod) => once(`leftover:${namespace}/${pod}`, () => removeLeftoverLabels(deps.cluster, namespace, pod, deps.keys)),
+    completion: (deps, namespace, name) =>
+      once(`completion:${namespace}/${name}`, async () => {
+        const own = deps.registry.ownCopy(namespace, name);
+        return checkCompletion(deps, { namespace, name }, own);
+      }),
+  };
 }
 
 async function look(deps: FailoverDeps, namespace: string, name: string, how: Look): Promise<Result> {
@@ -95,7 +119,13 @@ async function onService(deps: FailoverDeps, looks: Looks, event: Extract<Resour
     // event that merely claims that version is answered the same way, and loses nothing:
     // a genuine change carries a version of its own.
     await deps.inFlight?.settled(namespace, 'Service', name);
-    if (deps.registry.isOwnWrite(namespace, name, resourceVersion)) return ignored('echo of baton\'s own write');
+    if (deps.registry.isOwnWrite(namespace, name, resourceVersion)) {
+      // Nothing new about this Service, but its followers may not have caught up yet (a
+      // follower write that failed is retried by redelivering this very event).
+      const followers = deps.registry.followers(namespace, name);
+      if (followers.length === 0) return ignored('echo of baton\'s own write');
+      return summarize(await Promise.all(followers.map(async (f) => [f.name, await looks.service(deps, namespace, f.name, 'index')] as const)));
+    }
   }
   // A Service the index does not hold, whose event shows neither the opt-in label nor
   // anything of baton's, is left alone without a request. That spares work only: a
@@ -112,11 +142,15 @@ function mentionsBaton(service: ServiceView, keys: FailoverDeps['keys']): boolea
   return Object.hasOwn(service.selector, keys.podId) || batonAnnotationKeys(keys).some((k) => Object.hasOwn(service.annotations, k));
 }
 
+/** The pod ids an event claims for a pod: its uid and its id label. */
+function podIds(deps: FailoverDeps, uid: string, labels: Labels): string[] {
+  return [uid, labels[deps.keys.podId]].filter((id): id is string => id !== undefined && id !== '');
+}
+
 /** Where a pod event says to look: Services that select the labels it claims, or pin the id it claims. */
 function servicesFor(deps: FailoverDeps, namespace: string, uid: string, labels: Labels): Array<Observed<ServiceView>> {
-  const ids = [uid, labels[deps.keys.podId]].filter((id): id is string => id !== undefined && id !== '');
   const found = new Map<string, Observed<ServiceView>>();
-  for (const s of [...deps.registry.selecting(namespace, labels), ...deps.registry.naming(namespace, ids)]) found.set(s.name, s);
+  for (const s of [...deps.registry.selecting(namespace, labels), ...deps.registry.naming(namespace, podIds(deps, uid, labels))]) found.set(s.name, s);
   return [...found.values()];
 }
 
@@ -124,26 +158,29 @@ async function onPod(deps: FailoverDeps, looks: Looks, event: Extract<ResourceEv
   // Claims, not facts: they pick which Services to look at, and a look reads the pods.
   const claimed = podView(event.object);
   let services = servicesFor(deps, claimed.namespace, claimed.uid, claimed.labels);
-  if (services.length === 0 && deps.keys.podId in claimed.labels) {
-    // baton labelled this pod, yet the index knows no Service for it: the index may be
-    // behind. One list of the namespace's opted-in Services settles it.
-    for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, claimed.namespace)) deps.registry.observe(s);
-    services = servicesFor(deps, claimed.namespace, claimed.uid, claimed.labels);
-    if (services.length === 0) return handled(await removeLeftoverLabels(deps.cluster, claimed.namespace, claimed.name, deps.keys));
-  }
-  if (services.length === 0) return ignored('no opted-in service selects this pod');
-  // A readiness change always gets a look; a label write of our own that changed nothing
-  // else (echo.ts) does not.
-  if (event.action === 'update' && deps.echoes) {
+  // A label write of our own that changed nothing else (echo.ts) needs no look at all;
+  // a readiness change always gets one.
+  if (event.action === 'update' && deps.echoes && services.length > 0) {
     await deps.inFlight?.settled(claimed.namespace, 'Pod', claimed.name);
     if (deps.echoes.isEcho(claimed, services)) return ignored('echo of baton\'s own label write');
   }
+  if (deps.keys.podId in claimed.labels && deps.registry.naming(claimed.namespace, podIds(deps, claimed.uid, claimed.labels)).length === 0) {
+    // baton labelled this pod, yet the index knows no Service that routes to it: a
+    // standby, or the active of a Service whose switch this instance has not seen yet
+    // (its index lags: the event went to another instance and the watch is behind).
+    // One list of the namespace's opted-in Services settles it; relabelling the active
+    // out of rotation must not wait for a resync.
+    await looks.namespace(deps, claimed.namespace);
+    services = servicesFor(deps, claimed.namespace, claimed.uid, claimed.labels);
+    if (services.length === 0) return handled(await looks.leftover(deps, claimed.namespace, claimed.name));
+  }
+  if (services.length === 0) return ignored('no opted-in service selects this pod');
   // Services over the same pods are looked at side by side, not one after another.
   const results = await Promise.all(services.map(async (s) => [s.name, await looks.service(deps, s.namespace, s.name, 'index')] as const));
   return summarize(results);
 }
 
-async function onSlice(deps: FailoverDeps, event: Extract<ResourceEvent, { kind: 'EndpointSlice' }>): Promise<Outcome> {
+async function onSlice(deps: FailoverDeps, looks: Looks, event: Extract<ResourceEvent, { kind: 'EndpointSlice' }>): Promise<Outcome> {
   const namespace = event.object.metadata.namespace;
   const name = event.object.metadata.labels[SERVICE_NAME_LABEL];
   // Only a Service the index holds (read from the API) is checked, and the check reads
@@ -159,10 +196,8 @@ async function onSlice(deps: FailoverDeps, event: Extract<ResourceEvent, { kind:
     // Our own last write recorded this term complete, and the slice still shows that
     // term's pod alone: nothing new. Anything else is looked at on a fresh read.
     if (ready.size === 1 && ready.has(own.selector[deps.keys.podId] ?? '')) return handled(`${name}: already completed`);
-    return handled(`${name}: ${await checkCompletion(deps, { namespace, name })}`);
   }
-  const state = await checkCompletion(deps, { namespace, name }, own);
-  return handled(`${name}: ${state}`);
+  return handled(`${name}: ${await looks.completion(deps, namespace, name)}`);
 }
 
 /**
@@ -199,7 +234,7 @@ function handle(deps: FailoverDeps): Handler {
       case 'Pod':
         return await onPod(deps, looks, event);
       case 'EndpointSlice':
-        return await onSlice(deps, event);
+        return await onSlice(deps, looks, event);
       case 'Ingress':
         return ignored('failover does not act on Ingresses');
     }

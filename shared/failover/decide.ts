@@ -218,9 +218,13 @@ function follow(ctx: Context, leaderName: string): Plan {
   if (annotation(leader.annotations, keys.follow) !== undefined) return invalid(`${leaderName} follows another Service itself; follow the Service that elects`);
   const pinned = annotation(leader.selector, keys.podId);
   if (pinned === undefined || pinned === NO_POD) {
-    // The leader has chosen nothing yet: route to nothing as it does, never to every pod.
-    if (annotation(ctx.service.selector, keys.podId) === NO_POD) {
-      return { kind: 'steady', active: undefined, why: `${leaderName} has no active yet`, record: recordRepair(ctx), podWrites: [] };
+    // The leader has chosen nothing yet. A follower that routes to every pod is pinned to
+    // nothing, as the leader is. One already pinned to a pod keeps it until the leader
+    // chooses: taking a pinned Service back to the placeholder is what the admission
+    // policy refuses, and one pod is still at most one.
+    const own = annotation(ctx.service.selector, keys.podId);
+    if (own !== undefined) {
+      return { kind: 'steady', active: ctx.active?.name, why: `${leaderName} has no active yet; keeping what this Service routes to until it chooses`, record: recordRepair(ctx), podWrites: [] };
     }
     return {
       kind: 'unavailable',

@@ -740,12 +740,19 @@ describe('decide: a Service that follows another', () => {
     assert.equal(plan.kind, 'steady');
   });
 
-  it('routes to nothing while the leader has chosen nothing', () => {
+  it('routes to nothing while the leader has chosen nothing, if it routed to every pod', () => {
     const leader: ServiceView = { ...service(), name: 'db', selector: { app: 'web', [keys.podId]: 'none' } };
-    const { plan } = decide({ service: follower({}, { [keys.recordOf]: 'twin-uid' }), pods: [a, b], keys, now: NOW, leader });
+    const unpinned: ServiceView = { ...follower({}, { [keys.recordOf]: 'twin-uid' }), selector: { app: 'web' } };
+    const { plan } = decide({ service: unpinned, pods: [a, b], keys, now: NOW, leader });
     assert.equal(plan.kind, 'unavailable');
     if (plan.kind !== 'unavailable') return;
     assert.equal(plan.service?.selector[keys.podId], 'none');
+  });
+
+  it('keeps its pinned pod while the leader has chosen nothing (never back to the placeholder)', () => {
+    const leader: ServiceView = { ...service(), name: 'db', selector: { app: 'web', [keys.podId]: 'none' } };
+    const { plan } = decide({ service: follower({}, { [keys.recordOf]: 'twin-uid' }), pods: [a, b], keys, now: NOW, leader });
+    assert.equal(plan.kind, 'steady');
   });
 
   const invalid: ReadonlyArray<[string, ServiceView | undefined, RegExp]> = [
