@@ -24,7 +24,7 @@ import { batonAnnotationKeys } from '../../shared/failover/release.js';
 export function echoObserver(registry: Registry, echoes: PodEchoes, inFlight?: InFlight): WriteObserver {
   return {
     ...(inFlight ? { writing: (namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>) => inFlight.track(namespace, kind, name, done) } : {}),
-    serviceWritten: (service) => registry.wrote(service),
+    serviceWritten: (service, decided) => registry.wrote(service, decided),
     podLabelled: (service, pod) => echoes.remember(pod, service),
   };
 }

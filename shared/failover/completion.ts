@@ -68,7 +68,8 @@ export async function checkCompletion(
     return 'not-yet';
   }
   try {
-    const written = await patchService(deps, service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } });
+    // A record only: it decided nothing about the rest of the Service as read.
+    const written = await patchService(deps, service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } }, false);
     void deps.reporter.replayTransition(written, completion.term).catch(() => undefined);
     void deps.reporter.completed(written, completion).catch(() => undefined);
     return 'completed';

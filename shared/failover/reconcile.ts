@@ -34,8 +34,12 @@ export interface WriteObserver {
    * echo can overtake the reply, so the handler waits for `done` before judging it.
    */
   writing?(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
-  /** The Service as a guarded write of baton left it (the reply of the PATCH). */
-  serviceWritten(service: Observed<ServiceView>): void;
+  /**
+   * The Service as a guarded write of baton left it (the reply of the PATCH). `decided`:
+   * the write followed a decision on the whole Service as read; false for a write that
+   * only records something (completion), which decided nothing about the rest.
+   */
+  serviceWritten(service: Observed<ServiceView>, decided: boolean): void;
   /** The pod as a label write guarded by the resourceVersion `service`'s reconcile read left it. */
   podLabelled(service: ServiceRef, pod: PodView): void;
 }
@@ -255,11 +259,11 @@ async function unlabelReleased(deps: ReconcileDeps, released: ServiceView, write
 }
 
 /** The guarded Service write, reported to the observer when it succeeds. */
-export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite): Promise<Observed<ServiceView>> {
+export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite, decided = true): Promise<Observed<ServiceView>> {
   const pending = deps.cluster.patchService(service, write);
   deps.observer?.writing?.(service.namespace, 'Service', service.name, pending);
   const written = await pending;
-  deps.observer?.serviceWritten(written);
+  deps.observer?.serviceWritten(written, decided);
   return written;
 }
 

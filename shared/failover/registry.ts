@@ -12,12 +12,17 @@ import { MODE_VALUE, type Keys, type Labels, type Observed, type ServiceView } f
 import { userSelector } from './settings.js';
 
 type Known = Observed<ServiceView>;
+type Own = false | 'decision' | 'record';
 
 interface Entry {
   readonly service: Known;
   readonly selector: Labels | undefined;
-  /** This copy is the reply to a write of this instance, not something it was told. */
-  readonly own: boolean;
+  /**
+   * This copy is the reply to a write of this instance: 'decision' when that write
+   * followed a decision on the Service as read, 'record' when it only recorded
+   * something; false when it was read.
+   */
+  readonly own: Own;
 }
 
 export interface Registry {
@@ -36,14 +41,15 @@ export interface Registry {
   get(namespace: string, name: string): Known | undefined;
   has(namespace: string): boolean;
   observe(service: Known): void;
-  /** Like observe, for the reply to this instance's own guarded write. */
-  wrote(service: Known): void;
+  /** Like observe, for the reply to this instance's own guarded write (see WriteObserver). */
+  wrote(service: Known, decided?: boolean): void;
   /**
-   * True when the index holds the reply to this instance's own write at this
-   * resourceVersion or a later one. An event claiming such a version is the echo of a
-   * state baton decided on (or an older state that decision already saw, since the write
-   * was guarded by what it read), and says nothing new. It only ever spares a look,
-   * never causes a write.
+   * True when the index holds the reply to this instance's own write at this very
+   * resourceVersion, or a decision of its own at a later one. An event claiming such a
+   * version is the echo of a state baton decided on (or an older state that decision
+   * already saw, since the write was guarded by what it read), and says nothing new. A
+   * write that only recorded completion decided nothing about older states, so it
+   * covers its own version alone. It only ever spares a look, never causes a write.
    */
   isOwnWrite(namespace: string, name: string, resourceVersion: string | undefined): boolean;
   /** The Service as this instance's own last write left it, while no newer version is known. */
@@ -72,11 +78,11 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   const { keys } = deps;
   let byNamespace = new Map<string, Map<string, Entry>>();
   let refreshedAt: number | undefined;
-  const entry = (service: Known, own: boolean): Entry => {
+  const entry = (service: Known, own: Own): Entry => {
     const s = userSelector(service, keys);
     return { service, selector: s.ok ? s.selector : undefined, own };
   };
-  const put = (map: Map<string, Map<string, Entry>>, service: Known, own = false): void => {
+  const put = (map: Map<string, Map<string, Entry>>, service: Known, own: Own = false): void => {
     let names = map.get(service.namespace);
     if (!names) map.set(service.namespace, (names = new Map()));
     names.set(service.name, entry(service, own));
@@ -91,12 +97,15 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   // may predate any of it, so a Service added, opted out or deleted meanwhile keeps
   // that state unless the list holds a newer resourceVersion.
   const pending = new Set<Map<string, Known | null>>();
+  // The resourceVersion of this instance's last decision written to each Service: any
+  // event at or before it shows a state that decision had already seen.
+  const decisions = new Map<string, string>();
   const id = (namespace: string, name: string): string => `${namespace}/${name}`;
   const learned = (namespace: string, name: string, service: Known | null): void => {
     for (const seen of pending) seen.set(id(namespace, name), service);
   };
 
-  const observe = (service: Known, own: boolean): void => {
+  const observe = (service: Known, own: Own): void => {
     const current = byNamespace.get(service.namespace)?.get(service.name);
     if (current && newer(current.service, service)) return;
     // The event of our own write carries the same version: keep knowing it is ours.
@@ -139,8 +148,11 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     observe(service) {
       observe(service, false);
     },
-    wrote(service) {
-      observe(service, true);
+    wrote(service, decided = true) {
+      observe(service, decided ? 'decision' : 'record');
+      const key = id(service.namespace, service.name);
+      const last = decisions.get(key);
+      if (decided && (last === undefined || atOrBefore(last, service.resourceVersion))) decisions.set(key, service.resourceVersion);
     },
     ownCopy(namespace, name) {
       const current = byNamespace.get(namespace)?.get(name);
@@ -148,10 +160,13 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     },
     isOwnWrite(namespace, name, resourceVersion) {
       const current = byNamespace.get(namespace)?.get(name);
-      if (current === undefined || !current.own || resourceVersion === undefined || resourceVersion === '') return false;
-      return current.service.resourceVersion === resourceVersion || atOrBefore(resourceVersion, current.service.resourceVersion);
+      if (current === undefined || resourceVersion === undefined || resourceVersion === '') return false;
+      if (current.own && current.service.resourceVersion === resourceVersion) return true;
+      const decided = decisions.get(id(namespace, name));
+      return decided !== undefined && atOrBefore(resourceVersion, decided);
     },
     forget(namespace, name) {
+      decisions.delete(id(namespace, name));
       learned(namespace, name, null);
       byNamespace.get(namespace)?.delete(name);
     },

@@ -1,6 +1,6 @@
 // Hostile review of the "events are hints" rework. Each test here states an invariant
-// the README or knative/admission.yaml promises, and FAILS on the code it was written
-// against: it is left failing on purpose so the defect can be seen, not fixed here.
+// the README or knative/admission.yaml promises, and failed on the code it was written
+// against; each was fixed in the design, and the test keeps it fixed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -168,5 +168,61 @@ describe('attack: a redelivered event is not mistaken for an echo', () => {
     }
     assert.equal(world.service(NS, 'db').selector[KEYS.podId], uidOf('web-1'), 'set-up: db was switched over');
     assert.equal(world.service(NS, 'db-twin').selector[KEYS.podId], uidOf('web-1'), `db-twin still routes to web-0 after the event was redelivered; replies: ${outcomes.join(' | ')}`);
+  });
+});
+
+describe('attack: only a write that decided on a state makes that state an echo', () => {
+  it('ATTACK-7: a switchover requested just before baton records completion is not dropped as an echo', async () => {
+    // web switched to web-0 (term 1), completion not yet recorded. The user asks for a
+    // switchover to web-1 (kubectl annotate ... switchover-to=web-1): version R. The
+    // adapter sends Services and EndpointSlices on separate watches, so the slice event
+    // showing web-0 alone may arrive first: checkCompletion GETs the Service (version R,
+    // request included), records completed-term guarded by R, and the reply (R+1) goes
+    // to the index as this instance's own write. The user's event (version R) then
+    // arrives and onService takes R <= R+1 as the echo of that write: ignored. But the
+    // completion write decided nothing about the request; registry.isOwnWrite's premise
+    // ("a state baton decided on") does not hold for it. The switchover waits for the
+    // next event or the resync.
+    const world = new FakeCluster();
+    world.putPod(makePod('web-0', { idLabel: true }));
+    world.putPod(makePod('web-1', { idLabel: true }));
+    world.putService(makeService({ active: 'web-0', completed: false }));
+    world.putSlices(NS, 'web', [{ name: 'web-x7k2p', endpoints: [{ podName: 'web-0', podUid: uidOf('web-0'), ready: true }] }]);
+    const r = rig(world, { echoes: true, roleLabels: false });
+    await r.registry.refresh();
+    const handle = createFailoverHandler(r.deps);
+    const asked = world.bumpService(NS, 'web', (s) => ({ annotations: { ...s.annotations, [KEYS.switchoverTo]: 'web-1' } }));
+    const replies: string[] = [];
+    for (const event of [sliceEvent(NS, 'web', [{ pod: 'web-0', ready: true }]), serviceEvent(asked)]) {
+      const outcome = await handle(event, CONTEXT);
+      replies.push(`${event.kind}: ${outcome.status}${outcome.detail ? ` (${outcome.detail})` : ''}`);
+      await flush();
+    }
+    assert.equal(world.service(NS, 'web').selector[KEYS.podId], uidOf('web-1'), `the switchover to web-1 was not made; replies: ${replies.join(' | ')}`);
+  });
+
+  it('ATTACK-7b: the same with a selector edit leaves the Service with no endpoint while a candidate is healthy', async () => {
+    // As ATTACK-7, but the user's change is `kubectl edit` of the selector's app label
+    // (web -> web2; baton's pod-id key left as it is). The completion write is based on
+    // that version, the edit's own event is dropped as its echo, and the Service now
+    // selects app=web2 plus web-0's id: no pod, while web2-0 is healthy, until a resync.
+    const world = new FakeCluster();
+    world.putPod(makePod('web-0', { idLabel: true }));
+    world.putPod(makePod('web2-0', { labels: { app: 'web2' } }));
+    world.putService(makeService({ active: 'web-0', completed: false }));
+    world.putSlices(NS, 'web', [{ name: 'web-x7k2p', endpoints: [{ podName: 'web-0', podUid: uidOf('web-0'), ready: true }] }]);
+    const r = rig(world, { echoes: true, roleLabels: false });
+    await r.registry.refresh();
+    const handle = createFailoverHandler(r.deps);
+    const edited = world.bumpService(NS, 'web', (s) => ({ selector: { ...s.selector, app: 'web2' } }));
+    const replies: string[] = [];
+    for (const event of [sliceEvent(NS, 'web', [{ pod: 'web-0', ready: true }]), serviceEvent(edited)]) {
+      const outcome = await handle(event, CONTEXT);
+      replies.push(`${event.kind}: ${outcome.status}${outcome.detail ? ` (${outcome.detail})` : ''}`);
+      await flush();
+    }
+    const web = world.service(NS, 'web');
+    const routed = world.allPods().filter((p) => p.ready && matchesSelector(p.labels, web.selector));
+    assert.equal(routed.length, 1, `web selects ${JSON.stringify(web.selector)}: ${routed.length} ready pods; replies: ${replies.join(' | ')}`);
   });
 });

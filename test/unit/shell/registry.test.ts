@@ -205,7 +205,7 @@ describe('registry: own writes', () => {
     assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'its own event does not make it someone else\'s');
     assert.equal(r.isOwnWrite(NS, 'a', '5'), true, 'an older version is subsumed: the write was guarded by what it read');
     r.observe(at('7'));
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), false);
+    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'a later change by someone else does not make our own decision news');
     assert.equal(r.isOwnWrite(NS, 'a', '7'), false);
     assert.equal(r.ownCopy(NS, 'a'), undefined);
   });
@@ -223,5 +223,20 @@ describe('registry: own writes', () => {
     r.wrote(stored);
     await r.refresh();
     assert.equal(r.isOwnWrite(stored.namespace, stored.name, stored.resourceVersion), true);
+  });
+});
+
+describe('registry: a record-only write covers its own version alone', () => {
+  const at = (resourceVersion: string) => ({ ...makeService({ name: 'a', active: 'web-0' }), resourceVersion });
+  it('older versions are news after a completion record, and not after a decision', () => {
+    const r = registry(new FakeCluster());
+    r.wrote(at('6'));
+    r.wrote(at('9'), false);
+    assert.equal(r.isOwnWrite(NS, 'a', '9'), true, 'the record\'s own echo');
+    assert.equal(r.isOwnWrite(NS, 'a', '8'), false, 'a change the record read but did not decide on');
+    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'the decision\'s echo');
+    assert.equal(r.isOwnWrite(NS, 'a', '5'), true, 'what the decision had read');
+    r.forget(NS, 'a');
+    assert.equal(r.isOwnWrite(NS, 'a', '5'), false);
   });
 });
