@@ -168,7 +168,12 @@ test('routes cost: one new route is a read of the Service and of its Ingress nam
   t.diagnostic(`requests for one new route: ${JSON.stringify(create)}`);
   // No list: the event's pass reads only the Service, the claimants of its host the last
   // full pass saw (none here) and their Ingress names, so its cost does not grow with the cluster.
-  assert.deepEqual(create, { 'create events': 1, 'get ingresses 404': 1, 'get services': 1, 'patch ingresses': 1 });
+  // The Ingress's own add event can overtake the apply's reply; it is then not known as
+  // baton's echo and costs one focused pass more (a read of the Service and the Ingress).
+  const raced = create['get services'] === 2 && create['get ingresses'] === 1;
+  const { 'get ingresses': _echoRead, ...rest } = create;
+  assert.deepEqual(rest, { 'create events': 1, 'get ingresses 404': 1, 'get services': raced ? 2 : 1, 'patch ingresses': 1 });
+  if (!raced) assert.equal(_echoRead, undefined);
 
   // Twenty events that cannot change any route: another Service without annotations,
   // and annotations on the routed Service that routing does not read (as failover writes them).
