@@ -18,7 +18,8 @@ export function clusterCommand(): Command {
     .addOption(new Option('--nodes <n>', 'fake nodes managed by kwok').default('2').argParser(positiveInt('--nodes')))
     .addOption(new Option('--apiserver-port <port>', 'fixed kube-apiserver port (default: a free one)').argParser(positiveInt('--apiserver-port')))
     .option('--audit-log', 'write an apiserver audit log (every request) into the plane folder')
-    .action(async (opts: { nodes: number | string; apiserverPort?: number; auditLog?: boolean }) => {
+    .option('--real-node', 'also run one real node (containerd, kubelet, kube-proxy; needs root, installs Debian packages when missing)')
+    .action(async (opts: { nodes: number | string; apiserverPort?: number; auditLog?: boolean; realNode?: boolean }) => {
       const dir = stateDir();
       const existing = readState(dir);
       if (existing && existing.processes.some(isAlive)) {
@@ -32,6 +33,7 @@ export function clusterCommand(): Command {
         nodes: Number(opts.nodes),
         ...(opts.apiserverPort !== undefined ? { apiserverPort: opts.apiserverPort } : {}),
         auditLog: opts.auditLog === true,
+        realNode: opts.realNode === true,
         progress: (m) => say(`[${elapsed(start)}] ${m}`),
       });
       say(`local plane ready in ${elapsed(start)}: ${state.server}`);
