@@ -1,0 +1,126 @@
+// A real node beside the kwok nodes: a pod from an image built here runs in containerd,
+// answers through a ClusterIP that kube-proxy programs in iptables, and `cluster down`
+// leaves the machine as it found it. Needs root and cgroup v1, so it runs only with
+// BATON_REAL_NODE=1 (e.g. `BATON_REAL_NODE=1 node scripts/test.mjs e2e --only=e2e/real-node`);
+// it starts and stops a plane of its own because one machine holds one real node.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { readState, startPlane, stopPlane, type PlaneState } from '../controlplane/plane.js';
+import { ECHO_IMAGE } from '../controlplane/node/images.js';
+import { overlaps, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_SUBNET, REAL_NODE_TAINT, SERVICE_RANGE, nodeNames } from '../controlplane/node/network.js';
+import { waitFor } from '../controlplane/wait.js';
+import { processesMentioning, snapshotHost, type HostSnapshot } from './real-node-host.js';
+
+const enabled = process.env.BATON_REAL_NODE === '1';
+
+function httpGet(host: string, port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, timeout: 3_000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A pod of the echo image; `onRealNode` adds the selector and toleration the real node asks for. */
+function echoPod(name: string, onRealNode: boolean): k8s.V1Pod {
+  return {
+    metadata: { name, labels: { app: 'echo' } },
+    spec: {
+      automountServiceAccountToken: false,
+      ...(onRealNode
+        ? { nodeSelector: { [REAL_NODE_LABEL]: 'true' }, tolerations: [{ key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect }] }
+        : {}),
+      containers: [
+        {
+          name: 'echo',
+          image: ECHO_IMAGE,
+          imagePullPolicy: 'Never',
+          env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          ports: [{ containerPort: 8080 }],
+          readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+          resources: { limits: { memory: '32Mi', cpu: '100m' } },
+          securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
+        },
+      ],
+    },
+  };
+}
+
+describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run (needs root and cgroup v1; see README, "The local control plane")' }, () => {
+  let dir = '';
+  let plane: PlaneState | undefined;
+  let before0: HostSnapshot | undefined;
+  let core: k8s.CoreV1Api;
+
+  before(async () => {
+    before0 = snapshotHost();
+    dir = mkdtempSync(join(tmpdir(), 'baton-real-node-'));
+    plane = await startPlane({ dir, nodes: 1, realNode: true, progress: (m) => console.error(`[real node] ${m}`) });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    core = kc.makeApiClient(k8s.CoreV1Api);
+  });
+
+  after(async () => {
+    // Only when a test failed before the teardown test ran.
+    if (readState(dir)) await stopPlane(dir);
+  });
+
+  it('runs a pod of an image built here, which answers through its ClusterIP from the host', async () => {
+    const ns = 'real-node-echo';
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespacedPod({ namespace: ns, body: echoPod('echo-real', true) });
+    // Without the toleration a pod must not land there (it goes to the kwok node).
+    await core.createNamespacedPod({ namespace: ns, body: { ...echoPod('echo-fake', false), metadata: { name: 'echo-fake', labels: { app: 'other' } } } });
+    const svc = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'echo' }, spec: { selector: { app: 'echo' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+    const clusterIP = svc.spec?.clusterIP ?? '';
+    assert.ok(overlaps(`${clusterIP}/32`, SERVICE_RANGE), `ClusterIP ${clusterIP} is outside ${SERVICE_RANGE}`);
+
+    const pod = await waitFor('echo-real to be Ready', async () => {
+      const p = await core.readNamespacedPod({ name: 'echo-real', namespace: ns });
+      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    assert.equal(pod.spec?.nodeName, REAL_NODE_NAME);
+    assert.ok(overlaps(`${pod.status?.podIP}/32`, REAL_NODE_SUBNET), `pod IP ${pod.status?.podIP} is outside ${REAL_NODE_SUBNET}`);
+    const fake = await waitFor('echo-fake to be scheduled', async () => (await core.readNamespacedPod({ name: 'echo-fake', namespace: ns })).spec?.nodeName);
+    assert.notEqual(fake, REAL_NODE_NAME);
+
+    // kube-proxy programs the Service a moment after the EndpointSlice changes.
+    const reply = await waitFor('the ClusterIP to answer', async () => {
+      const r = await httpGet(clusterIP, 80, '/').catch(() => undefined);
+      return r?.status === 200 ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    assert.equal(reply.body.trim(), 'echo-real');
+    // And the Service's rules are real iptables rules, not a shortcut.
+    assert.ok(snapshotHost().rules.some((l) => l.includes(clusterIP) && l.includes('KUBE-SVC-')), `no KUBE-SVC rule for ${clusterIP}`);
+  });
+
+  it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {
+    assert.ok(plane && before0);
+    const names = nodeNames(dir);
+    const during = snapshotHost();
+    // The snapshot sees the node's objects, so an unchanged snapshot after down means something.
+    assert.ok(during.links.includes(names.bridge), 'bridge missing while running');
+    assert.ok(during.links.some((l) => l.startsWith('veth')), 'no veth while running');
+    assert.ok(during.rules.some((l) => l.includes(':KUBE-SERVICES')), 'no kube-proxy chain while running');
+    assert.ok(during.mounts.some((m) => m.startsWith(`${dir}/`)), 'no mount under the plane folder while running');
+    assert.ok(during.cgroups.some((c) => c.endsWith(`/${names.cgroupRoot}`)), 'no node cgroup while running');
+    assert.ok(processesMentioning(dir).length >= 3, 'node processes not found while running');
+
+    await stopPlane(dir);
+    const after = snapshotHost();
+    assert.deepEqual(after, before0);
+    assert.deepEqual(processesMentioning(dir), []);
+    assert.equal(existsSync(dir), false);
+  });
+});
