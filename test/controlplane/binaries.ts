@@ -68,7 +68,7 @@ const COMPONENTS: readonly Component[] = [
  * wrapper module (and so the same pinned k8s.io/kubernetes) as the API server, under a
  * cache folder of their own so adding them does not rebuild the control plane.
  */
-export const NODE_BINARY_NAMES = ['kubelet', 'kube-proxy', 'pause', 'echo-server'] as const;
+export const NODE_BINARY_NAMES = ['kubelet', 'kube-proxy', 'pause', 'echo-server', 'relay'] as const;
 export type NodeBinaryName = (typeof NODE_BINARY_NAMES)[number];
 
 export const NODE_COMPONENTS: readonly Component<NodeBinaryName>[] = [
@@ -88,10 +88,11 @@ export const NODE_COMPONENTS: readonly Component<NodeBinaryName>[] = [
     module: 'node-images',
     modulePath: '',
     version: 'v1',
-    sources: ['pause/main.go', 'echo-server/main.go'],
+    sources: ['pause/main.go', 'echo-server/main.go', 'relay/main.go'],
     binaries: [
       { name: 'pause', pkg: './pause' },
       { name: 'echo-server', pkg: './echo-server' },
+      { name: 'relay', pkg: './relay' },
     ],
   },
 ];

@@ -348,6 +348,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
         planeDir: dir,
         kubeconfig,
         binaries: nodeBinaries,
+        apiPort,
         progress,
         record: (p) => {
           processes.push(p);
@@ -362,6 +363,17 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
       await fail(`the real node did not start: ${(e as Error).message}`);
     }
     save();
+    // No endpoint reconciler runs (its loopback address would be rejected), so the
+    // `kubernetes` Service gets its endpoint here: the relay on the bridge address.
+    const slice = await apiWrite(state, 'POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'kubernetes', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'real-node.baton.dev' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [REAL_NODE_GATEWAY], conditions: { ready: true } }],
+      ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }],
+    });
+    if (slice.status !== 201) await fail(`could not create the kubernetes EndpointSlice: HTTP ${slice.status} ${slice.body.slice(0, 300)}`);
     await waitFor(
       `node ${REAL_NODE_NAME} to be Ready`,
       async () => {

@@ -17,6 +17,7 @@ export interface HostSnapshot {
   readonly cgroups: readonly string[];
   readonly netns: readonly string[];
   readonly hostDirs: readonly string[];
+  readonly ipForward: string;
 }
 
 function out(cmd: string, args: string[]): string {
@@ -50,7 +51,8 @@ export function snapshotHost(): HostSnapshot {
   }
   const netns = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').sort() : [];
   const hostDirs = HOST_DIRS.filter((d) => existsSync(d));
-  return { links, routes, addresses, rules, nftTables, mounts, cgroups: cgroups.sort(), netns, hostDirs };
+  const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  return { links, routes, addresses, rules, nftTables, mounts, cgroups: cgroups.sort(), netns, hostDirs, ipForward };
 }
 
 /** Pids whose command line mentions `needle` (the plane folder: every process the node starts names it). */

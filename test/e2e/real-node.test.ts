@@ -5,7 +5,7 @@
 // it starts and stops a plane of its own because one machine holds one real node.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +56,22 @@ function echoPod(name: string, onRealNode: boolean): k8s.V1Pod {
   };
 }
 
+/** A one-shot client pod on the real node: `echo-server get <url>`; resolves to its termination message. */
+async function fetchFromPod(core: k8s.CoreV1Api, ns: string, name: string, url: string, extra: Partial<k8s.V1Container> = {}, volumes: k8s.V1Volume[] = []): Promise<{ phase: string; message: string }> {
+  const pod = echoPod(name, true);
+  pod.metadata = { name, labels: { app: 'client' } };
+  pod.spec!.restartPolicy = 'Never';
+  pod.spec!.volumes = volumes;
+  pod.spec!.containers = [{ ...pod.spec!.containers[0]!, args: ['get', url], readinessProbe: undefined, ports: [], ...extra }];
+  await core.createNamespacedPod({ namespace: ns, body: pod });
+  return waitFor(`${name} to finish`, async () => {
+    const p = await core.readNamespacedPod({ name, namespace: ns });
+    const phase = p.status?.phase ?? '';
+    if (phase !== 'Succeeded' && phase !== 'Failed') return undefined;
+    return { phase, message: p.status?.containerStatuses?.[0]?.state?.terminated?.message ?? '' };
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+}
+
 describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run (needs root and cgroup v1; see README, "The local control plane")' }, () => {
   let dir = '';
   let plane: PlaneState | undefined;
@@ -103,6 +119,27 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     assert.equal(reply.body.trim(), 'echo-real');
     // And the Service's rules are real iptables rules, not a shortcut.
     assert.ok(snapshotHost().rules.some((l) => l.includes(clusterIP) && l.includes('KUBE-SVC-')), `no KUBE-SVC rule for ${clusterIP}`);
+  });
+
+  it('a pod reaches another pod through its ClusterIP, and the API server through the kubernetes Service', async () => {
+    const ns = 'real-node-echo';
+    const echo = await core.readNamespacedService({ name: 'echo', namespace: ns });
+    const viaService = await fetchFromPod(core, ns, 'client-svc', `http://${echo.spec?.clusterIP}/`);
+    assert.deepEqual(viaService, { phase: 'Succeeded', message: '200 echo-real\n' });
+
+    assert.ok(plane);
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'plane-ca' }, data: { 'ca.crt': readFileSync(plane.caFile, 'utf8') } } });
+    const kubernetes = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
+    const api = await fetchFromPod(
+      core,
+      ns,
+      'client-api',
+      `https://${kubernetes.spec?.clusterIP}/readyz`,
+      { env: [{ name: 'CA_FILE', value: '/ca/ca.crt' }], volumeMounts: [{ name: 'ca', mountPath: '/ca', readOnly: true }] },
+      [{ name: 'ca', configMap: { name: 'plane-ca' } }],
+    );
+    // TLS verified against the plane's CA: the serving certificate names the Service's IP.
+    assert.deepEqual(api, { phase: 'Succeeded', message: '200 ok' });
   });
 
   it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {

@@ -37,6 +37,31 @@ export interface RealNodeState {
   readonly createdHostDirs: readonly string[];
   /** nftables tables (`family name`) that existed before start; iptables-nft creates the others on first use. */
   readonly nftTablesBefore?: readonly string[];
+  /** Value of net.ipv4.ip_forward before start, restored by teardown. */
+  readonly ipForwardBefore?: string;
+}
+
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+
+/** The filter chain (in FORWARD) that confines forwarding to the node's bridge. */
+export function forwardChain(names: NodeNames): string {
+  return `BATON-${names.id}`;
+}
+
+/**
+ * Rules of the forward chain. Pods reach Services through the host (DNAT, then back out
+ * the bridge), which needs forwarding on; these rules keep it to bridge-to-bridge so no
+ * pod packet is routed off the machine and nothing from outside is routed in. When the
+ * machine did not forward before, it forwards nothing else now either.
+ */
+export function forwardRules(bridge: string, forwardedBefore: boolean): string[][] {
+  const rules = [
+    ['-i', bridge, '-o', bridge, '-j', 'ACCEPT'],
+    ['-i', bridge, '-j', 'DROP'],
+    ['-o', bridge, '-j', 'DROP'],
+  ];
+  if (!forwardedBefore) rules.push(['-j', 'DROP']);
+  return rules;
 }
 
 /** Fixed paths the kubelet, libcni and containerd 1.6 use no matter where their state is configured. */
@@ -148,6 +173,7 @@ export function planNode(planeDir: string): RealNodeState {
     ports: {},
     createdHostDirs: HOST_DIRS.filter((d) => !existsSync(d)),
     nftTablesBefore: parseNftTables(trySh('nft', ['list', 'tables']).out),
+    ipForwardBefore: existsSync(IP_FORWARD) ? readFileSync(IP_FORWARD, 'utf8').trim() : '0',
   };
 }
 
@@ -310,6 +336,8 @@ export interface StartNodeInput {
   readonly planeDir: string;
   readonly kubeconfig: string;
   readonly binaries: Readonly<Record<NodeBinaryName, string>>;
+  /** The API server's loopback port; pods reach it on the bridge address through a relay. */
+  readonly apiPort: number;
   readonly progress: Progress;
   /** Records a started process in the plane's state (so `cluster down` stops it by pid). */
   readonly record: (p: ProcessRecord) => void;
@@ -339,6 +367,11 @@ export async function startRealNode(input: StartNodeInput): Promise<RealNodeStat
   // a packet for one of them never takes the default route off the machine.
   sh('ip', ['route', 'add', CLUSTER_RANGE, 'dev', s.names.bridge, 'proto', 'static'], 'routing the cluster range to the bridge');
   for (const h of cgroupHierarchies()) makeCgroup(h, s.names.cgroupRoot);
+  const chain = forwardChain(s.names);
+  sh('iptables', ['-t', 'filter', '-N', chain], 'creating the forward chain');
+  for (const rule of forwardRules(s.names.bridge, s.ipForwardBefore === '1')) sh('iptables', ['-t', 'filter', '-A', chain, ...rule], 'filling the forward chain');
+  sh('iptables', ['-t', 'filter', '-I', 'FORWARD', '1', '-j', chain], 'hooking the forward chain');
+  if (s.ipForwardBefore !== '1') writeFileSync(IP_FORWARD, '1');
 
   writeFileSync(join(s.root, 'containerd.toml'), containerdConfig(s));
   writeFileSync(join(s.root, 'cni', '10-baton.conflist'), cniConfig(s));
@@ -387,10 +420,16 @@ export async function startRealNode(input: StartNodeInput): Promise<RealNodeStat
     '--conntrack-tcp-timeout-established=0',
     '--conntrack-tcp-timeout-close-wait=0',
     '--oom-score-adj=0',
+    // Without br_netfilter (not loadable here) a reply from a pod to a pod on the same
+    // bridge skips the host; masquerading Service traffic sends the reply back through it.
+    '--masquerade-all=true',
     '--v=1',
   ], { log: join(logs, 'kube-proxy.log') });
   input.record(proxy);
   enterCgroup(proxy.pid, s.names, 'agents');
+  const relay = startProcess('api-relay', input.binaries.relay, [`${REAL_NODE_GATEWAY}:${input.apiPort}`, `127.0.0.1:${input.apiPort}`], { log: join(logs, 'api-relay.log') });
+  input.record(relay);
+  enterCgroup(relay.pid, s.names, 'agents');
   await waitFor('the kubelet and kube-proxy health endpoints', async () => {
     for (const p of [kubelet, proxy]) if (!isAlive(p)) throw new RealNodeError(`${p.name} exited during start-up:\n${tail(p.log)}`);
     return (await isListening(kubeletHealthz!)) && (await isListening(proxyHealthz!)) ? true : undefined;
@@ -444,7 +483,7 @@ export async function stopRealNode(s: RealNodeState, processes: readonly Process
   const done: string[] = [];
   const problems: string[] = [];
   const byName = (n: string): ProcessRecord | undefined => processes.find((p) => p.name === n);
-  for (const n of ['kubelet', 'kube-proxy']) {
+  for (const n of ['kubelet', 'kube-proxy', 'api-relay']) {
     const p = byName(n);
     if (p && isAlive(p)) {
       await stopProcess(p);
@@ -457,6 +496,18 @@ export async function stopRealNode(s: RealNodeState, processes: readonly Process
     // It also tries IPVS (ipset) and nftables and reports failure when those tools are
     // missing; what counts is the check of the tables below.
     if (r.ok) done.push('kube-proxy rules');
+  }
+  const chain = forwardChain(s.names);
+  if (trySh('iptables', ['-t', 'filter', '-S', chain]).ok) {
+    while (trySh('iptables', ['-t', 'filter', '-D', 'FORWARD', '-j', chain]).ok) done.push(`iptables FORWARD jump to ${chain}`);
+    trySh('iptables', ['-t', 'filter', '-F', chain]);
+    const r = trySh('iptables', ['-t', 'filter', '-X', chain]);
+    if (r.ok) done.push(`iptables filter/${chain}`);
+    else problems.push(`iptables -X ${chain}: ${r.out.trim()}`);
+  }
+  if (s.ipForwardBefore !== undefined && s.ipForwardBefore !== '1' && existsSync(IP_FORWARD)) {
+    writeFileSync(IP_FORWARD, s.ipForwardBefore);
+    done.push(`net.ipv4.ip_forward=${s.ipForwardBefore}`);
   }
   // Whatever --cleanup left of the fixed chains (it keeps the canaries and the firewall chain).
   for (const tool of IPTABLES_TOOLS) {
