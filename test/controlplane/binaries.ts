@@ -68,7 +68,7 @@ const COMPONENTS: readonly Component[] = [
  * wrapper module (and so the same pinned k8s.io/kubernetes) as the API server, under a
  * cache folder of their own so adding them does not rebuild the control plane.
  */
-export const NODE_BINARY_NAMES = ['kubelet', 'kube-proxy', 'pause', 'echo-server', 'relay'] as const;
+export const NODE_BINARY_NAMES = ['kubelet', 'kube-proxy', 'pause', 'echo-server', 'relay', 'coredns'] as const;
 export type NodeBinaryName = (typeof NODE_BINARY_NAMES)[number];
 
 export const NODE_COMPONENTS: readonly Component<NodeBinaryName>[] = [
@@ -83,6 +83,8 @@ export const NODE_COMPONENTS: readonly Component<NodeBinaryName>[] = [
       { name: 'kube-proxy', pkg: 'k8s.io/kubernetes/cmd/kube-proxy' },
     ],
   },
+  // '.' is the wrapper's main.go: CoreDNS with only the plugins cluster DNS needs.
+  { module: 'coredns', modulePath: 'github.com/coredns/coredns', binaries: [{ name: 'coredns', pkg: '.' }] },
   {
     // Static binaries for the images made here: no registry resolves on these machines.
     module: 'node-images',

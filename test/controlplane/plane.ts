@@ -170,6 +170,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   if (options.realNode) {
     if (nodes > MAX_KWOK_NODES_WITH_REAL_NODE) throw new Error(`with --real-node at most ${MAX_KWOK_NODES_WITH_REAL_NODE} kwok nodes fit below the real node's pod subnet (got ${nodes})`);
     // Checked before anything starts: a clash found later would leave a half-made plane.
+    if (process.getuid?.() !== 0) throw new Error('--real-node needs root (it makes a bridge, iptables rules, cgroups and mounts); run as root or without --real-node');
     assertRangeFree(planNode(dir).names);
     const installed = ensureNodePackages(progress);
     if (installed.length) progress(`installed ${installed.join(', ')}`);

@@ -142,6 +142,16 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     assert.deepEqual(api, { phase: 'Succeeded', message: '200 ok' });
   });
 
+  it('resolves <svc>.<ns>.svc.cluster.local inside pods through CoreDNS, and nothing outside cluster.local', async () => {
+    const ns = 'real-node-echo';
+    const byName = await fetchFromPod(core, ns, 'client-dns', `http://echo.${ns}.svc.cluster.local/`);
+    assert.deepEqual(byName, { phase: 'Succeeded', message: '200 echo-real\n' });
+    // No forward plugin: an outside name gets no answer (and no query leaves the machine).
+    const outside = await fetchFromPod(core, ns, 'client-outside', 'http://example.com/');
+    assert.equal(outside.phase, 'Failed');
+    assert.match(outside.message, /lookup example\.com/);
+  });
+
   it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {
     assert.ok(plane && before0);
     const names = nodeNames(dir);

@@ -288,6 +288,26 @@ export function cniConfig(s: RealNodeState): string {
   );
 }
 
+/**
+ * CoreDNS serves cluster.local from the API server, on the bridge address only, so pods
+ * resolve <svc>.<ns>.svc.cluster.local. There is no forward plugin: other names get no
+ * answer and no query leaves the machine.
+ */
+export function corefile(kubeconfig: string, healthPort: number, readyPort: number): string {
+  return `cluster.local:53 {
+    bind ${REAL_NODE_GATEWAY}
+    errors
+    health 127.0.0.1:${healthPort}
+    ready 127.0.0.1:${readyPort}
+    kubernetes cluster.local {
+        kubeconfig ${kubeconfig} baton-local
+    }
+    cache 5
+    loadbalance
+}
+`;
+}
+
 export function kubeletConfig(s: RealNodeState, healthzPort: number): string {
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -312,6 +332,10 @@ failSwapOn: false
 # Without CAP_SYS_RESOURCE the kubelet cannot lower its own score (default -999).
 oomScoreAdj: 0
 clusterDomain: cluster.local
+clusterDNS:
+- ${REAL_NODE_GATEWAY}
+# Pods get only cluster DNS: the host's resolvers and search domains stay out of them.
+resolvConf: ""
 podLogsDir: ${s.podLogsDir}
 # The images were imported here and cannot be pulled again: never garbage-collect them.
 imageGCHighThresholdPercent: 100
@@ -353,8 +377,11 @@ export async function startRealNode(input: StartNodeInput): Promise<RealNodeStat
   const plan = planNode(input.planeDir);
   assertRangeFree(plan.names);
   assertIptablesFree();
-  const [kubeletHealthz, proxyHealthz, proxyMetrics] = await freePorts(3);
-  const s: RealNodeState = { ...plan, ports: { kubeletHealthz: kubeletHealthz!, kubeProxyHealthz: proxyHealthz!, kubeProxyMetrics: proxyMetrics! } };
+  const [kubeletHealthz, proxyHealthz, proxyMetrics, dnsHealth, dnsReady] = await freePorts(5);
+  const s: RealNodeState = {
+    ...plan,
+    ports: { kubeletHealthz: kubeletHealthz!, kubeProxyHealthz: proxyHealthz!, kubeProxyMetrics: proxyMetrics!, corednsHealth: dnsHealth!, corednsReady: dnsReady! },
+  };
   input.savePlan(s);
   const logs = join(input.planeDir, 'logs');
   for (const d of [s.root, join(s.root, 'cni'), join(s.root, 'ipam'), s.kubeletRoot, s.podLogsDir, join(s.root, 'images')]) mkdirSync(d, { recursive: true });
@@ -427,12 +454,17 @@ export async function startRealNode(input: StartNodeInput): Promise<RealNodeStat
   ], { log: join(logs, 'kube-proxy.log') });
   input.record(proxy);
   enterCgroup(proxy.pid, s.names, 'agents');
+  writeFileSync(join(s.root, 'Corefile'), corefile(input.kubeconfig, dnsHealth!, dnsReady!));
+  const dns = startProcess('coredns', input.binaries.coredns, ['-conf', join(s.root, 'Corefile')], { log: join(logs, 'coredns.log'), cwd: s.root });
+  input.record(dns);
+  enterCgroup(dns.pid, s.names, 'agents');
   const relay = startProcess('api-relay', input.binaries.relay, [`${REAL_NODE_GATEWAY}:${input.apiPort}`, `127.0.0.1:${input.apiPort}`], { log: join(logs, 'api-relay.log') });
   input.record(relay);
   enterCgroup(relay.pid, s.names, 'agents');
-  await waitFor('the kubelet and kube-proxy health endpoints', async () => {
-    for (const p of [kubelet, proxy]) if (!isAlive(p)) throw new RealNodeError(`${p.name} exited during start-up:\n${tail(p.log)}`);
-    return (await isListening(kubeletHealthz!)) && (await isListening(proxyHealthz!)) ? true : undefined;
+  await waitFor('the kubelet, kube-proxy and CoreDNS health endpoints', async () => {
+    for (const p of [kubelet, proxy, dns, relay]) if (!isAlive(p)) throw new RealNodeError(`${p.name} exited during start-up:\n${tail(p.log)}`);
+    for (const port of [kubeletHealthz!, proxyHealthz!, dnsReady!]) if (!(await isListening(port))) return undefined;
+    return true;
   }, { timeoutMs: 60_000, intervalMs: 250 });
   return s;
 }
@@ -483,7 +515,7 @@ export async function stopRealNode(s: RealNodeState, processes: readonly Process
   const done: string[] = [];
   const problems: string[] = [];
   const byName = (n: string): ProcessRecord | undefined => processes.find((p) => p.name === n);
-  for (const n of ['kubelet', 'kube-proxy', 'api-relay']) {
+  for (const n of ['kubelet', 'kube-proxy', 'coredns', 'api-relay']) {
     const p = byName(n);
     if (p && isAlive(p)) {
       await stopProcess(p);

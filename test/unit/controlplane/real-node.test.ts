@@ -23,7 +23,7 @@ import {
 } from '../../controlplane/node/network.js';
 import { BootstrapError, ensureNodePackages, missingPackages, NODE_PACKAGES, type Runner } from '../../controlplane/node/packages.js';
 import { buildImageArchive, imageConfig } from '../../controlplane/node/images.js';
-import { cniConfig, containerdConfig, declaredChains, isPristine, kubeletConfig, mountsUnder, parseNftTables, planNode, rulesJumpingTo } from '../../controlplane/node/node.js';
+import { cniConfig, containerdConfig, corefile, forwardRules, declaredChains, isPristine, kubeletConfig, mountsUnder, parseNftTables, planNode, rulesJumpingTo } from '../../controlplane/node/node.js';
 
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join('.'));
@@ -217,6 +217,26 @@ describe('node configuration', () => {
     assert.match(kubelet, /^enableServer: false$/m);
     assert.match(kubelet, /^makeIPTablesUtilChains: false$/m);
     assert.match(kubelet, new RegExp(`^cgroupRoot: /${s.names.cgroupRoot}$`, 'm'));
+  });
+
+  it('serves cluster DNS on the bridge address only, with no upstream to forward to', () => {
+    const c = corefile('/tmp/p/kubeconfig', 1001, 1002);
+    assert.match(c, new RegExp(`bind ${REAL_NODE_GATEWAY.replace(/\./g, '\\.')}\n`));
+    assert.doesNotMatch(c, /forward|proxy|\.:53/);
+    assert.match(c, /health 127\.0\.0\.1:1001/);
+    assert.match(c, /ready 127\.0\.0\.1:1002/);
+    assert.match(kubeletConfig(s, 1), new RegExp(`clusterDNS:\n- ${REAL_NODE_GATEWAY.replace(/\./g, '\\.')}\n`));
+  });
+
+  it('forwards only between ports of the bridge, and nothing else when the machine did not forward before', () => {
+    assert.deepEqual(forwardRules('br0', false), [
+      ['-i', 'br0', '-o', 'br0', '-j', 'ACCEPT'],
+      ['-i', 'br0', '-j', 'DROP'],
+      ['-o', 'br0', '-j', 'DROP'],
+      ['-j', 'DROP'],
+    ]);
+    // A machine that already forwarded keeps forwarding its own traffic; pods still cannot leave.
+    assert.deepEqual(forwardRules('br0', true).at(-1), ['-o', 'br0', '-j', 'DROP']);
   });
 
   it('reads kube chains and the rules jumping to them from iptables-save', () => {
