@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { readState, startPlane, stopPlane, type PlaneState } from '../controlplane/plane.js';
 import { ECHO_IMAGE } from '../controlplane/node/images.js';
+import { buildProjectImage, PROJECT_IMAGE } from '../controlplane/node/project-image.js';
+import { spawnSync } from 'node:child_process';
 import { overlaps, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_SUBNET, REAL_NODE_TAINT, SERVICE_RANGE, nodeNames } from '../controlplane/node/network.js';
 import { waitFor } from '../controlplane/wait.js';
 import { processesMentioning, snapshotHost, type HostSnapshot } from './real-node-host.js';
@@ -150,6 +152,58 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     const outside = await fetchFromPod(core, ns, 'client-outside', 'http://example.com/');
     assert.equal(outside.phase, 'Failed');
     assert.match(outside.message, /lookup example\.com/);
+  });
+
+  it("the project's own image, built here from its Dockerfile, answers /healthz through a ClusterIP from the host and from another pod", async () => {
+    assert.ok(plane?.realNode);
+    const ns = 'real-node-echo';
+    const image = await buildProjectImage((m) => console.error(`[image] ${m}`));
+    console.error(`[image] built in ${Math.round(image.buildMs / 1000)} s, archive ${Math.round(image.sizeBytes / 1048576)} MiB, bases ${image.baseRefs.join(', ')}`);
+    const imported = spawnSync('ctr', ['--address', plane.realNode.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', image.archive], { encoding: 'utf8' });
+    assert.equal(imported.status, 0, imported.stderr);
+    // No ServiceAccount admission plugin runs, so the pod asks for its token volume itself.
+    const pod = echoPod('baton-failover', true);
+    pod.metadata = { name: 'baton-failover', labels: { app: 'baton-failover' } };
+    pod.spec!.serviceAccountName = 'default';
+    pod.spec!.volumes = [
+      {
+        name: 'sa',
+        projected: {
+          sources: [
+            { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+            { configMap: { name: 'plane-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+            { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+          ],
+        },
+      },
+    ];
+    pod.spec!.containers = [
+      {
+        name: 'failover',
+        image: PROJECT_IMAGE,
+        imagePullPolicy: 'Never',
+        args: ['failover'],
+        ports: [{ containerPort: 8080 }],
+        volumeMounts: [{ name: 'sa', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+        readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+        resources: { limits: { memory: '256Mi', cpu: '1' } },
+        securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+      },
+    ];
+    await core.createNamespacedPod({ namespace: ns, body: pod });
+    const svc = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'baton-failover' }, spec: { selector: { app: 'baton-failover' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+    await waitFor('the function pod to be Ready', async () => {
+      const p = await core.readNamespacedPod({ name: 'baton-failover', namespace: ns });
+      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    const fromHost = await waitFor('the function ClusterIP to answer', async () => {
+      const r = await httpGet(svc.spec!.clusterIP!, 80, '/healthz').catch(() => undefined);
+      return r?.status === 200 ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    assert.deepEqual(JSON.parse(fromHost.body), { status: 'ok' });
+    const fromPod = await fetchFromPod(core, ns, 'client-fn', `http://baton-failover.${ns}.svc.cluster.local/healthz`);
+    assert.equal(fromPod.phase, 'Succeeded');
+    assert.deepEqual(JSON.parse(fromPod.message.replace(/^200 /, '')), { status: 'ok' });
   });
 
   it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {

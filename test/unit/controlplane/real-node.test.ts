@@ -23,6 +23,7 @@ import {
 } from '../../controlplane/node/network.js';
 import { BootstrapError, ensureNodePackages, missingPackages, NODE_PACKAGES, type Runner } from '../../controlplane/node/packages.js';
 import { buildImageArchive, imageConfig } from '../../controlplane/node/images.js';
+import { dockerfileBases, nodeMajorOf, qualified } from '../../controlplane/node/project-image.js';
 import { cniConfig, containerdConfig, corefile, forwardRules, declaredChains, isPristine, kubeletConfig, mountsUnder, parseNftTables, planNode, rulesJumpingTo } from '../../controlplane/node/node.js';
 
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
@@ -194,6 +195,21 @@ describe('images made here', () => {
 
   it('imageConfig never runs as root', () => {
     assert.notEqual((imageConfig('/x', '65534:65534', 'sha256:00') as { config: { User: string } }).config.User, '0');
+  });
+});
+
+describe('local stand-ins for the Dockerfile bases', () => {
+  it('reads the FROM references, leaving out stage names', () => {
+    const df = 'FROM node:20-slim AS build\nRUN x\nFROM --platform=linux/amd64 node:20-slim AS deps\nFROM build AS again\nfrom node:24-slim\n';
+    assert.deepEqual(dockerfileBases(df), ['node:20-slim', 'node:24-slim']);
+  });
+  it('knows the Node.js major of official node references only', () => {
+    assert.equal(nodeMajorOf('node:24-slim'), 24);
+    assert.equal(nodeMajorOf('docker.io/library/node:20'), 20);
+    assert.equal(nodeMajorOf('node:lts-slim'), undefined);
+    assert.equal(nodeMajorOf('evil.example/node:24-slim'), undefined);
+    assert.equal(qualified('node:24-slim'), 'docker.io/library/node:24-slim');
+    assert.equal(qualified('ghcr.io/x/y:1'), 'ghcr.io/x/y:1');
   });
 });
 
