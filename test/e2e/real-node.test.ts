@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -17,15 +17,18 @@ import { spawnSync } from 'node:child_process';
 import { overlaps, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_SUBNET, REAL_NODE_TAINT, SERVICE_RANGE, nodeNames } from '../controlplane/node/network.js';
 import { waitFor } from '../controlplane/wait.js';
 import { processesMentioning, snapshotHost, type HostSnapshot } from './real-node-host.js';
+import { startBaton } from './support/baton.js';
+import { testNamespace } from './support/plane.js';
 
 const enabled = process.env.BATON_REAL_NODE === '1';
 
-function httpGet(host: string, port: number, path: string): Promise<{ status: number; body: string }> {
+function httpGet(host: string, port: number, path: string, agent?: Agent | false, method = 'GET'): Promise<{ status: number; body: string; localPort: number }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, timeout: 3_000 }, (res) => {
+    const req = request({ host, port, path, method, timeout: 3_000, ...(agent !== undefined ? { agent } : {}) }, (res) => {
+      const localPort = res.socket?.localPort ?? 0;
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, localPort }));
     });
     req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}${path} timed out`)));
     req.on('error', reject);
@@ -204,6 +207,88 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     const fromPod = await fetchFromPod(core, ns, 'client-fn', `http://baton-failover.${ns}.svc.cluster.local/healthz`);
     assert.equal(fromPod.phase, 'Succeeded');
     assert.deepEqual(JSON.parse(fromPod.message.replace(/^200 /, '')), { status: 'ok' });
+  });
+
+  it('fails over under traffic: what clients of the ClusterIP see, on new and on already open connections', async (t) => {
+    assert.ok(plane);
+    // The e2e helpers find the plane through this variable; this file runs in its own process.
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-fo');
+    await startBaton(t, ns);
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const template = echoPod('web', true);
+    template.metadata = { labels: { app: 'web' } };
+    template.spec!.containers[0]!.readinessProbe = { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1, failureThreshold: 1 };
+    await kc.makeApiClient(k8s.AppsV1Api).createNamespacedDeployment({
+      namespace: ns,
+      body: { metadata: { name: 'web' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template } },
+    });
+    const svc = await core.createNamespacedService({
+      namespace: ns,
+      body: { metadata: { name: 'web', labels: { 'baton.dev/mode': 'active-standby' } }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+    });
+    const ip = svc.spec!.clusterIP!;
+    const old = await waitFor('baton to adopt web and the ClusterIP to reach only the active', async () => {
+      const s = await core.readNamespacedService({ name: 'web', namespace: ns });
+      const active = s.metadata?.annotations?.['baton.dev/active'];
+      if (!active || !s.spec?.selector?.['baton.dev/pod-id']) return undefined;
+      for (let i = 0; i < 5; i++) {
+        const r = await httpGet(ip, 80, '/', false).catch(() => undefined);
+        if (r?.body.trim() !== active) return undefined;
+      }
+      return active;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    const oldPod = await core.readNamespacedPod({ name: old, namespace: ns });
+
+    interface Reply { readonly at: number; readonly pod: string | undefined; readonly port: number }
+    const fresh: Reply[] = [];
+    const reused: Reply[] = [];
+    let running = true;
+    const newConnections = (async () => {
+      while (running) {
+        const at = Date.now();
+        const r = await httpGet(ip, 80, '/', false).catch(() => undefined);
+        fresh.push({ at, pod: r?.status === 200 ? r.body.trim() : undefined, port: r?.localPort ?? 0 });
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    })();
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const openConnections = [0, 1, 2, 3].map(async () => {
+      while (running) {
+        const at = Date.now();
+        const r = await httpGet(ip, 80, '/', agent).catch(() => undefined);
+        reused.push({ at, pod: r?.status === 200 ? r.body.trim() : undefined, port: r?.localPort ?? 0 });
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    });
+    await new Promise((res) => setTimeout(res, 1_000));
+    // The active's readiness probe starts failing; the process keeps serving.
+    const trigger = await httpGet(oldPod.status!.podIP!, 8080, '/unready', false, 'POST');
+    assert.equal(trigger.status, 200);
+    const t0 = Date.now();
+    const next = await waitFor('new connections to reach another pod', () => fresh.find((r) => r.at >= t0 && r.pod !== undefined && r.pod !== old)?.pod, { timeoutMs: 60_000, intervalMs: 50 });
+    await new Promise((res) => setTimeout(res, 5_000));
+    running = false;
+    await Promise.all([newConnections, ...openConnections]);
+    agent.destroy();
+
+    const after = fresh.filter((r) => r.at >= t0);
+    // From this request on, every new connection reached the new active.
+    let stableFrom = after.length;
+    while (stableFrom > 0 && after[stableFrom - 1]!.pod === next) stableFrom--;
+    const switchedAt = after[stableFrom]?.at ?? Number.NaN;
+    const failed = [...fresh, ...reused].filter((r) => r.at >= t0 && r.pod === undefined).length;
+    const oldOverOpen = reused.filter((r) => r.at >= switchedAt && r.pod === old).length;
+    const openAfter = reused.filter((r) => r.at >= switchedAt).length;
+    t.diagnostic(`failover ${old} -> ${next}: new connections reach the new active ${switchedAt - t0} ms after the probe started failing`);
+    t.diagnostic(`requests failed after the trigger: ${failed} of ${[...fresh, ...reused].filter((r) => r.at >= t0).length}`);
+    t.diagnostic(`requests served by the old active over connections opened before the switch, after it: ${oldOverOpen} of ${openAfter} (fencing baseline)`);
+    assert.notEqual(next, old);
+    assert.ok(stableFrom < after.length, 'new connections never settled on the new active');
+    assert.ok(after.slice(stableFrom).length >= 10, 'too few requests after the switch to tell');
+    // The open-connection figure means something only if connections were in fact reused.
+    assert.ok(new Set(reused.map((r) => r.port)).size <= 8, `keep-alive connections were not reused (${new Set(reused.map((r) => r.port)).size} ports)`);
   });
 
   it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {

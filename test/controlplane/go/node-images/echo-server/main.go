@@ -2,6 +2,10 @@
 // pod served it. It listens on $PORT (default 8080) on every address of the pod's own
 // network namespace, which only the node's bridge reaches.
 //
+// POST /unready makes /healthz answer 503 from then on while / keeps answering: a
+// process whose readiness probe fails but which still serves the connections it has,
+// as a failover test needs. It is a test image; nothing else should run it.
+//
 // `echo-server get <url>` is the client side of the same image: it fetches the URL once
 // (trusting $CA_FILE for https when set) and writes the status and body to the
 // termination log, where a test reads it from the pod's status (the kubelet serves no
@@ -15,8 +19,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 )
+
+var unready atomic.Bool
 
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "get" {
@@ -31,7 +38,18 @@ func main() {
 		port = "8080"
 	}
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if unready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
 		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/unready", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		unready.Store(true)
+		fmt.Fprintln(w, name, "unready")
 	})
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, name)
