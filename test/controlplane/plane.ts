@@ -6,6 +6,7 @@ import { ensureBinaries, ensureNodeBinaries, type Binaries, type NodeBinaryName,
 import { ensureNodePackages } from './node/packages.js';
 import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE, REAL_NODE_GATEWAY, REAL_NODE_NAME, SERVICE_RANGE } from './node/network.js';
 import { startRealNode, stopRealNode, planNode, assertRangeFree, type RealNodeState } from './node/node.js';
+import { acquireNodeLock, releaseNodeLock } from './node/lock.js';
 import { assertPortFree, freePorts, isListening } from './ports.js';
 import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 import { waitFor } from './wait.js';
@@ -171,7 +172,15 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
     if (nodes > MAX_KWOK_NODES_WITH_REAL_NODE) throw new Error(`with --real-node at most ${MAX_KWOK_NODES_WITH_REAL_NODE} kwok nodes fit below the real node's pod subnet (got ${nodes})`);
     // Checked before anything starts: a clash found later would leave a half-made plane.
     if (process.getuid?.() !== 0) throw new Error('--real-node needs root (it makes a bridge, iptables rules, cgroups and mounts); run as root or without --real-node');
-    assertRangeFree(planNode(dir).names);
+    // Two planes racing for the one real node a machine holds: the loser stops here,
+    // before it could take the other's iptables chains or host folders for its own.
+    acquireNodeLock(dir, (owner) => readState(owner)?.processes.some(isAlive) ?? false);
+    try {
+      assertRangeFree(planNode(dir).names);
+    } catch (e) {
+      releaseNodeLock(dir);
+      throw e;
+    }
     const installed = ensureNodePackages(progress);
     if (installed.length) progress(`installed ${installed.join(', ')}`);
     nodeBinaries = await ensureNodeBinaries(progress);
@@ -453,6 +462,7 @@ export async function stopPlane(dir: string, { keepData = false }: { keepData?: 
       }
     }
   }
+  if (state?.realNode && !nodeError) releaseNodeLock(dir);
   // A mount left under the folder would make rm reach into it: keep the folder then.
   if (nodeError) throw new Error(`${nodeError.message}\n(the plane folder ${dir} was kept)`);
   if (!keepData) rmSync(dir, { recursive: true, force: true });

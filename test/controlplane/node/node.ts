@@ -522,7 +522,10 @@ export async function stopRealNode(s: RealNodeState, processes: readonly Process
       done.push(`process ${n}`);
     }
   }
-  if (kubeProxyBinary && existsSync(kubeProxyBinary)) {
+  // Only a node whose kube-proxy ran has kube-proxy rules to remove; the fixed chain
+  // names would otherwise be another node's.
+  const ranProxy = byName('kube-proxy') !== undefined;
+  if (ranProxy && kubeProxyBinary && existsSync(kubeProxyBinary)) {
     // --cleanup removes the KUBE-* chains and the jumps into them, then exits.
     const r = trySh(kubeProxyBinary, ['--cleanup', '--proxy-mode=iptables', '--v=0']);
     // It also tries IPVS (ipset) and nftables and reports failure when those tools are
@@ -546,7 +549,7 @@ export async function stopRealNode(s: RealNodeState, processes: readonly Process
     for (const t of IPTABLES_TABLES) {
       const save = trySh(tool.save, ['-t', t]);
       if (!save.ok) continue;
-      const chains = declaredChains(save.out, KUBE_FIXED_CHAINS);
+      const chains = ranProxy ? declaredChains(save.out, KUBE_FIXED_CHAINS) : [];
       for (const rule of rulesJumpingTo(save.out, chains)) {
         const r = trySh(tool.cmd, ['-t', t, '-D', ...rule.slice(3).split(' ')]);
         if (!r.ok) problems.push(`${tool.cmd} -t ${t} -D ${rule.slice(3)}: ${r.out.trim()}`);

@@ -24,6 +24,7 @@ import {
 import { BootstrapError, ensureNodePackages, missingPackages, NODE_PACKAGES, type Runner } from '../../controlplane/node/packages.js';
 import { buildImageArchive, imageConfig } from '../../controlplane/node/images.js';
 import { dockerfileBases, nodeMajorOf, qualified } from '../../controlplane/node/project-image.js';
+import { acquireNodeLock, NodeLockError, releaseNodeLock, writeLockFor } from '../../controlplane/node/lock.js';
 import { cniConfig, containerdConfig, corefile, forwardRules, declaredChains, isPristine, kubeletConfig, mountsUnder, parseNftTables, planNode, rulesJumpingTo } from '../../controlplane/node/node.js';
 
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
@@ -283,5 +284,28 @@ describe('node configuration', () => {
       '33 22 0:43 / /tmp/p/node2 rw - tmpfs tmpfs rw',
     ].join('\n');
     assert.deepEqual(mountsUnder(info, '/tmp/p/node'), ['/tmp/p/node/containerd/state/netns/cni-1', '/tmp/p/node/a/b', '/tmp/p/node/a']);
+  });
+});
+
+describe('one real node per machine', () => {
+  const lockPath = (): string => join(mkdtempSync(join(tmpdir(), 'baton-lock-')), 'node.lock');
+
+  it('is taken by the first plane, refused to a second while the first runs, and released only by its owner', () => {
+    const path = lockPath();
+    acquireNodeLock('/plane/a', () => true, path);
+    acquireNodeLock('/plane/a', () => true, path); // the owner again: fine
+    assert.throws(() => acquireNodeLock('/plane/b', (owner) => owner === '/plane/a', path), (e: Error) => e instanceof NodeLockError && /already runs from \/plane\/a/.test(e.message) && /BATON_STATE_DIR=\/plane\/a baton cluster down/.test(e.message));
+    releaseNodeLock('/plane/b', path);
+    assert.equal(readFileSync(path, 'utf8'), '/plane/a');
+    releaseNodeLock('/plane/a', path);
+    acquireNodeLock('/plane/b', () => true, path);
+    assert.equal(readFileSync(path, 'utf8'), '/plane/b');
+  });
+
+  it('is taken over from a plane that no longer runs', () => {
+    const path = lockPath();
+    writeLockFor('/plane/gone', path);
+    acquireNodeLock('/plane/c', () => false, path);
+    assert.equal(readFileSync(path, 'utf8'), '/plane/c');
   });
 });
