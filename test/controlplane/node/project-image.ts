@@ -152,6 +152,8 @@ export async function buildProjectImage(progress: Progress, d: ImageDirs = image
   progress(`building ${PROJECT_IMAGE} from the project's Dockerfile…`);
   await run('buildah', buildah(d, ['bud', '--isolation', 'chroot', '--pull=false', '--layers=false', '-t', PROJECT_IMAGE, '-f', 'Dockerfile', '.']), 'building the project image', { cwd: repoRoot() });
   const buildMs = Date.now() - started;
+  // The tag moved to the new image; the one it left would pile up (some 400 MB a build).
+  await run('buildah', buildah(d, ['rmi', '--prune']), 'pruning untagged images').catch(() => '');
   const archive = join(d.root, 'baton-dev.tar');
   rmSync(archive, { force: true });
   await run('buildah', buildah(d, ['push', PROJECT_IMAGE, `docker-archive:${archive}:${PROJECT_IMAGE}`]), 'exporting the project image');
