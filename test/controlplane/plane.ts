@@ -5,7 +5,7 @@ import { Agent, request } from 'node:https';
 import { ensureBinaries, ensureNodeBinaries, type Binaries, type NodeBinaryName, type Progress } from './binaries.js';
 import { ensureNodePackages } from './node/packages.js';
 import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE, REAL_NODE_GATEWAY, REAL_NODE_NAME, SERVICE_RANGE } from './node/network.js';
-import { startRealNode, stopRealNode, planNode, assertRangeFree, type RealNodeState } from './node/node.js';
+import { startRealNode, stopRealNode, planNode, assertRangeFree, nodeCheckHint, nodeCheckPod, NODE_CHECK_POD, type RealNodeState } from './node/node.js';
 import { acquireNodeLock, releaseNodeLock } from './node/lock.js';
 import { assertPortFree, freePorts, isListening } from './ports.js';
 import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
@@ -231,8 +231,12 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   };
   const fail = async (message: string, record?: ProcessRecord): Promise<never> => {
     const detail = record ? `\n--- last lines of ${record.log} ---\n${tail(record.log)}` : '';
-    await stopPlane(dir, { keepData: true });
-    throw new Error(`${message}${detail}\n(logs kept in ${logs})`);
+    // A teardown problem must not hide why the start failed: report both.
+    const teardown = await stopPlane(dir, { keepData: true }).then(
+      () => '',
+      (e: Error) => `\nand cleaning up failed too: ${e.message}`,
+    );
+    throw new Error(`${message}${detail}\n(logs kept in ${logs})${teardown}`);
   };
   const start = (name: string, bin: string, args: string[]): ProcessRecord => {
     const record = startProcess(name, bin, args, { log: join(logs, `${name}.log`) });
@@ -395,6 +399,24 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
       },
       { timeoutMs: 120_000, intervalMs: 500 },
     ).catch((e: Error) => fail(e.message, processes.find((p) => p.name === 'kubelet')));
+    // Ready only says the kubelet talks to containerd; a pod shows that runc, the cgroups
+    // and the bridge work too, and its Events say why when they do not.
+    const checkPath = `/api/v1/namespaces/kube-system/pods/${NODE_CHECK_POD}`;
+    const created = await apiWrite(state, 'POST', '/api/v1/namespaces/kube-system/pods', nodeCheckPod());
+    if (created.status !== 201) await fail(`could not create the node check pod: HTTP ${created.status} ${created.body.slice(0, 300)}`);
+    await waitFor(
+      'a first pod to run on the real node',
+      async () => {
+        const pod = JSON.parse((await apiGet(state, checkPath)).body) as { status?: { phase?: string } };
+        return pod.status?.phase === 'Running' ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    ).catch(async (e: Error) => {
+      const events = JSON.parse((await apiGet(state, `/api/v1/namespaces/kube-system/events?fieldSelector=involvedObject.name%3D${NODE_CHECK_POD}`)).body) as { items?: Array<{ message?: string }> };
+      const messages = (events.items ?? []).map((ev) => ev.message ?? '');
+      return fail(`the real node is Ready but cannot run a pod (${e.message}): ${nodeCheckHint(messages)}\n--- its Events ---\n${messages.slice(-5).join('\n')}`, processes.find((p) => p.name === 'kubelet'));
+    });
+    await apiWrite(state, 'DELETE', checkPath, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
     progress(`real node ${REAL_NODE_NAME} Ready (${REAL_NODE_GATEWAY}) after ${Math.round((Date.now() - nodeStarted) / 100) / 10} s`);
   }
 
