@@ -533,14 +533,16 @@ export async function stopRealNode(s: RealNodeState, processes: readonly Process
     if (r.ok) done.push('kube-proxy rules');
   }
   const chain = forwardChain(s.names);
-  if (trySh('iptables', ['-t', 'filter', '-S', chain]).ok) {
+  // The chain goes in right before forwarding is switched on: no chain, nothing of ours to undo.
+  const forwardingWasOurs = trySh('iptables', ['-t', 'filter', '-S', chain]).ok;
+  if (forwardingWasOurs) {
     while (trySh('iptables', ['-t', 'filter', '-D', 'FORWARD', '-j', chain]).ok) done.push(`iptables FORWARD jump to ${chain}`);
     trySh('iptables', ['-t', 'filter', '-F', chain]);
     const r = trySh('iptables', ['-t', 'filter', '-X', chain]);
     if (r.ok) done.push(`iptables filter/${chain}`);
     else problems.push(`iptables -X ${chain}: ${r.out.trim()}`);
   }
-  if (s.ipForwardBefore !== undefined && s.ipForwardBefore !== '1' && existsSync(IP_FORWARD)) {
+  if (forwardingWasOurs && s.ipForwardBefore !== undefined && s.ipForwardBefore !== '1' && existsSync(IP_FORWARD)) {
     writeFileSync(IP_FORWARD, s.ipForwardBefore);
     done.push(`net.ipv4.ip_forward=${s.ipForwardBefore}`);
   }
@@ -623,8 +625,10 @@ export async function stopRealNode(s: RealNodeState, processes: readonly Process
     if (r.ok) done.push(`bridge ${s.names.bridge} (and its routes)`);
     else problems.push(`ip link del ${s.names.bridge}: ${r.out.trim()}`);
   }
+  let cgroupsRemoved = 0;
   for (const h of hierarchies) {
     for (const c of cgroupTree(h, s.names.cgroupRoot)) {
+      cgroupsRemoved++;
       let removed = false;
       for (let i = 0; i < 50 && !removed; i++) {
         try {
@@ -637,7 +641,7 @@ export async function stopRealNode(s: RealNodeState, processes: readonly Process
       if (!removed) problems.push(`rmdir ${c}`);
     }
   }
-  if (hierarchies.length) done.push(`cgroup /${s.names.cgroupRoot}`);
+  if (cgroupsRemoved) done.push(`cgroup /${s.names.cgroupRoot}`);
   // The kubelet links container logs into /var/log/containers; only links into our folder go.
   const legacy = '/var/log/containers';
   if (existsSync(legacy)) {
