@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { ensureBinaries, clearCache } from '../test/controlplane/binaries.js';
+import { ensureBinaries, ensureNodeBinaries, clearCache } from '../test/controlplane/binaries.js';
 import { cacheDir, stateDir } from '../test/controlplane/paths.js';
 import { planeStatus, readState, startPlane, stopPlane } from '../test/controlplane/plane.js';
 import { isAlive } from '../test/controlplane/processes.js';
@@ -75,12 +75,14 @@ export function clusterCommand(): Command {
     .command('build')
     .description('build (or verify) the pinned control-plane binaries in the cache')
     .option('--force', 'discard the cache and rebuild')
-    .action(async (opts: { force?: boolean }) => {
+    .option('--real-node', "also the real node's binaries (kubelet, kube-proxy, CoreDNS, pause, echo-server, relay)")
+    .action(async (opts: { force?: boolean; realNode?: boolean }) => {
       if (opts.force) say(`removed ${clearCache()}`);
       const start = Date.now();
       const b = await ensureBinaries((m) => say(`[${elapsed(start)}] ${m}`));
+      const node = opts.realNode ? await ensureNodeBinaries((m) => say(`[${elapsed(start)}] ${m}`)) : {};
       say(`binaries ready in ${elapsed(start)} (cache ${cacheDir()}):`);
-      for (const [name, path] of Object.entries(b.paths)) say(`  ${name.padEnd(26)} ${path}`);
+      for (const [name, path] of Object.entries({ ...b.paths, ...node })) say(`  ${name.padEnd(26)} ${path}`);
     });
 
   return cluster;

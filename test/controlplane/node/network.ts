@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 
 /**
  * The real node's addresses. Everything sits in 198.18.0.0/15 (RFC 2544, benchmarking:
@@ -78,25 +79,25 @@ export function conflicts(inUse: readonly InUse[], ownBridge: string, range = CL
   return inUse.filter((u) => u.dev !== ownBridge && overlaps(u.cidr, range));
 }
 
-interface IpAddrJson {
-  readonly ifname?: string;
-  readonly addr_info?: ReadonlyArray<{ readonly family?: string; readonly local?: string; readonly prefixlen?: number }>;
-}
-interface IpRouteJson {
-  readonly dst?: string;
-  readonly dev?: string;
-}
+// `ip -j` output, parsed at the boundary: only the fields used here, others ignored.
+const ipAddrJson = z.array(
+  z.object({
+    ifname: z.string(),
+    addr_info: z.array(z.object({ family: z.string(), local: z.string(), prefixlen: z.number().int().min(0).max(128) })).default([]),
+  }),
+);
+const ipRouteJson = z.array(z.object({ dst: z.string().optional(), dev: z.string().optional() }));
 
 /** Reads `ip -j addr` and `ip -j route` output (IPv4 only) into InUse records. */
 export function parseInUse(addrJson: string, routeJson: string): InUse[] {
   const out: InUse[] = [];
-  for (const link of JSON.parse(addrJson) as IpAddrJson[]) {
-    for (const a of link.addr_info ?? []) {
-      if (a.family === 'inet' && a.local) out.push({ dev: link.ifname ?? '?', cidr: `${a.local}/${a.prefixlen ?? 32}`, kind: 'address' });
+  for (const link of ipAddrJson.parse(JSON.parse(addrJson))) {
+    for (const a of link.addr_info) {
+      if (a.family === 'inet') out.push({ dev: link.ifname, cidr: `${a.local}/${a.prefixlen}`, kind: 'address' });
     }
   }
-  for (const r of JSON.parse(routeJson) as IpRouteJson[]) {
-    if (!r.dst) continue;
+  for (const r of ipRouteJson.parse(JSON.parse(routeJson))) {
+    if (r.dst === undefined) continue;
     const cidr = r.dst === 'default' ? '0.0.0.0/0' : r.dst.includes('/') ? r.dst : `${r.dst}/32`;
     // A default route covers every address; it is how packets would leave, not a collision.
     if (cidr === '0.0.0.0/0') continue;

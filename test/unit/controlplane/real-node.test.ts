@@ -93,7 +93,9 @@ describe('address plan', () => {
     assert.match(message, /docker0/);
     assert.match(message, /baton cluster down/);
     assert.deepEqual(conflicts(parseInUse(addr, routes), 'btnown').length > 0, true);
-    assert.deepEqual(conflicts(parseInUse('[]', JSON.stringify([{ dst: 'default', dev: 'eth0' }])), 'x'), []);
+    assert.deepEqual(conflicts(parseInUse('[]', JSON.stringify([{ dst: 'default', dev: 'eth0' }, { type: 'unreachable', dst: '203.0.113.0/24' }, { dev: 'lo' }])), 'x'), []);
+    // Output of another shape is refused, not misread as "nothing in use".
+    assert.throws(() => parseInUse(JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet', local: 7 }] }]), '[]'));
   });
 });
 
