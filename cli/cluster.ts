@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { ensureBinaries, clearCache } from '../test/controlplane/binaries.js';
+import { ensureBinaries, ensureNodeBinaries, clearCache } from '../test/controlplane/binaries.js';
 import { cacheDir, stateDir } from '../test/controlplane/paths.js';
 import { planeStatus, readState, startPlane, stopPlane } from '../test/controlplane/plane.js';
 import { isAlive } from '../test/controlplane/processes.js';
@@ -18,7 +18,8 @@ export function clusterCommand(): Command {
     .addOption(new Option('--nodes <n>', 'fake nodes managed by kwok').default('2').argParser(positiveInt('--nodes')))
     .addOption(new Option('--apiserver-port <port>', 'fixed kube-apiserver port (default: a free one)').argParser(positiveInt('--apiserver-port')))
     .option('--audit-log', 'write an apiserver audit log (every request) into the plane folder')
-    .action(async (opts: { nodes: number | string; apiserverPort?: number; auditLog?: boolean }) => {
+    .option('--real-node', 'also run one real node (containerd, kubelet, kube-proxy; needs root, installs Debian packages when missing)')
+    .action(async (opts: { nodes: number | string; apiserverPort?: number; auditLog?: boolean; realNode?: boolean }) => {
       const dir = stateDir();
       const existing = readState(dir);
       if (existing && existing.processes.some(isAlive)) {
@@ -32,6 +33,7 @@ export function clusterCommand(): Command {
         nodes: Number(opts.nodes),
         ...(opts.apiserverPort !== undefined ? { apiserverPort: opts.apiserverPort } : {}),
         auditLog: opts.auditLog === true,
+        realNode: opts.realNode === true,
         progress: (m) => say(`[${elapsed(start)}] ${m}`),
       });
       say(`local plane ready in ${elapsed(start)}: ${state.server}`);
@@ -73,12 +75,14 @@ export function clusterCommand(): Command {
     .command('build')
     .description('build (or verify) the pinned control-plane binaries in the cache')
     .option('--force', 'discard the cache and rebuild')
-    .action(async (opts: { force?: boolean }) => {
+    .option('--real-node', "also the real node's binaries (kubelet, kube-proxy, CoreDNS, pause, echo-server, relay)")
+    .action(async (opts: { force?: boolean; realNode?: boolean }) => {
       if (opts.force) say(`removed ${clearCache()}`);
       const start = Date.now();
       const b = await ensureBinaries((m) => say(`[${elapsed(start)}] ${m}`));
+      const node = opts.realNode ? await ensureNodeBinaries((m) => say(`[${elapsed(start)}] ${m}`)) : {};
       say(`binaries ready in ${elapsed(start)} (cache ${cacheDir()}):`);
-      for (const [name, path] of Object.entries(b.paths)) say(`  ${name.padEnd(26)} ${path}`);
+      for (const [name, path] of Object.entries({ ...b.paths, ...node })) say(`  ${name.padEnd(26)} ${path}`);
     });
 
   return cluster;

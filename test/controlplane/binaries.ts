@@ -27,6 +27,12 @@ export interface Component<Name extends string = BinaryName> {
   readonly binaries: ReadonlyArray<{ readonly name: Name; readonly pkg: string }>;
   readonly tags?: string;
   readonly ldflags?: (version: string) => string;
+  /** Cache folder prefix when it differs from `module` (two recipes over one wrapper module). */
+  readonly cacheName?: string;
+  /** Version naming the build when the module requires nothing (a stdlib-only module). */
+  readonly version?: string;
+  /** Further source files (relative to the module folder) whose bytes key the cache. */
+  readonly sources?: readonly string[];
 }
 
 const kubeVersionFlags = (v: string): string => {
@@ -56,6 +62,53 @@ const COMPONENTS: readonly Component[] = [
   { module: 'knative', modulePath: 'knative.dev/eventing', binaries: [{ name: 'apiserver_receive_adapter', pkg: '.' }] },
 ];
 
+/**
+ * What only the real node needs, built on demand (`baton cluster up --real-node`) so the
+ * default plane's cold build does not grow. The kubelet and kube-proxy come from the same
+ * wrapper module (and so the same pinned k8s.io/kubernetes) as the API server, under a
+ * cache folder of their own so adding them does not rebuild the control plane.
+ */
+export const NODE_BINARY_NAMES = ['kubelet', 'kube-proxy', 'pause', 'echo-server', 'relay', 'coredns'] as const;
+export type NodeBinaryName = (typeof NODE_BINARY_NAMES)[number];
+
+export const NODE_COMPONENTS: readonly Component<NodeBinaryName>[] = [
+  {
+    module: 'kubernetes',
+    cacheName: 'kubernetes-node',
+    modulePath: 'k8s.io/kubernetes',
+    tags: 'selinux,notest',
+    ldflags: kubeVersionFlags,
+    binaries: [
+      { name: 'kubelet', pkg: 'k8s.io/kubernetes/cmd/kubelet' },
+      { name: 'kube-proxy', pkg: 'k8s.io/kubernetes/cmd/kube-proxy' },
+    ],
+  },
+  // '.' is the wrapper's main.go: CoreDNS with only the plugins cluster DNS needs.
+  { module: 'coredns', modulePath: 'github.com/coredns/coredns', binaries: [{ name: 'coredns', pkg: '.' }] },
+  {
+    // Static binaries for the images made here: no registry resolves on these machines.
+    module: 'node-images',
+    modulePath: '',
+    version: 'v1',
+    sources: ['pause/main.go', 'echo-server/main.go', 'relay/main.go'],
+    binaries: [
+      { name: 'pause', pkg: './pause' },
+      { name: 'echo-server', pkg: './echo-server' },
+      { name: 'relay', pkg: './relay' },
+    ],
+  },
+];
+
+/** Paths of the real node's binaries, building what the cache lacks. */
+export async function ensureNodeBinaries(progress: Progress = () => {}, env: NodeJS.ProcessEnv = process.env): Promise<Readonly<Record<NodeBinaryName, string>>> {
+  const paths: Partial<Record<NodeBinaryName, string>> = {};
+  for (const c of NODE_COMPONENTS) {
+    const dir = await ensureComponent(c, progress, env);
+    for (const b of c.binaries) paths[b.name] = join(dir, b.name);
+  }
+  return paths as Record<NodeBinaryName, string>;
+}
+
 export interface Binaries {
   readonly paths: Readonly<Record<BinaryName, string>>;
   /** Folder of Knative CRD YAMLs (eventing + serving) of the pinned version. */
@@ -74,11 +127,13 @@ function requiredVersion(goMod: string, modulePath: string): string {
 function componentKey<N extends string>(c: Component<N>, extra = ''): { key: string; version: string } {
   const dir = join(repoRoot(), 'test', 'controlplane', 'go', c.module);
   const goMod = readFileSync(join(dir, 'go.mod'), 'utf8');
-  const goSum = readFileSync(join(dir, 'go.sum'), 'utf8');
-  const version = requiredVersion(goMod, c.modulePath);
+  const goSum = existsSync(join(dir, 'go.sum')) ? readFileSync(join(dir, 'go.sum'), 'utf8') : '';
+  const version = c.version ?? requiredVersion(goMod, c.modulePath);
   const mainGo = join(dir, 'main.go');
   const recipe = JSON.stringify({ binaries: c.binaries, tags: c.tags, ldflags: c.ldflags?.(version), extra, recipe: 1 });
-  const key = createHash('sha256').update(goMod).update(goSum).update(existsSync(mainGo) ? readFileSync(mainGo) : '').update(recipe).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(goMod).update(goSum).update(existsSync(mainGo) ? readFileSync(mainGo) : '').update(recipe);
+  for (const f of c.sources ?? []) hash.update(f).update(readFileSync(join(dir, f)));
+  const key = hash.digest('hex').slice(0, 16);
   return { key, version };
 }
 
@@ -230,7 +285,7 @@ export async function ensureComponent<N extends string>(c: Component<N>, progres
   const extra = c.module === 'knative' ? `serving=${KNATIVE_SERVING_VERSION}` : '';
   const { key, version } = componentKey(c, extra);
   const root = join(cacheDir(env), 'bin');
-  const dir = join(root, `${c.module}-${version}-${key}`);
+  const dir = join(root, `${c.cacheName ?? c.module}-${version}-${key}`);
   const state = verify(dir);
   if (state === 'missing') {
     mkdirSync(root, { recursive: true });

@@ -2,7 +2,11 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'node:https';
-import { ensureBinaries, type Binaries, type Progress } from './binaries.js';
+import { ensureBinaries, ensureNodeBinaries, type Binaries, type NodeBinaryName, type Progress } from './binaries.js';
+import { ensureNodePackages } from './node/packages.js';
+import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE, REAL_NODE_GATEWAY, REAL_NODE_NAME, SERVICE_RANGE } from './node/network.js';
+import { startRealNode, stopRealNode, planNode, assertRangeFree, nodeCheckHint, nodeCheckPod, NODE_CHECK_POD, type RealNodeState } from './node/node.js';
+import { acquireNodeLock, releaseNodeLock } from './node/lock.js';
 import { assertPortFree, freePorts, isListening } from './ports.js';
 import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
 import { waitFor } from './wait.js';
@@ -22,6 +26,12 @@ export interface PlaneOptions {
   readonly apiserverPort?: number;
   /** Write an apiserver audit log (every request, metadata level) to <dir>/logs/audit.log. */
   readonly auditLog?: boolean;
+  /**
+   * Also run one real node (containerd, runc, CNI bridge, kubelet, kube-proxy) beside the
+   * kwok nodes. Needs root and cgroup v1; installs missing Debian packages with apt-get.
+   * Services then get addresses in 198.19.0.0/16 instead of 10.96.0.0/16.
+   */
+  readonly realNode?: boolean;
   readonly progress?: Progress;
 }
 
@@ -37,6 +47,9 @@ export interface PlaneState {
   readonly binaries: Binaries;
   readonly startedAt: string;
   readonly readyMs: number;
+  /** Present when the plane runs a real node; `stopPlane` undoes it from this record. */
+  readonly realNode?: RealNodeState;
+  readonly nodeBinaries?: Readonly<Record<NodeBinaryName, string>>;
 }
 
 const CONTROLLERS = [
@@ -153,6 +166,25 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   }
   if (options.apiserverPort !== undefined) await assertPortFree(options.apiserverPort, 'kube-apiserver');
 
+  const nodes = options.nodes ?? 2;
+  let nodeBinaries: Readonly<Record<NodeBinaryName, string>> | undefined;
+  if (options.realNode) {
+    if (nodes > MAX_KWOK_NODES_WITH_REAL_NODE) throw new Error(`with --real-node at most ${MAX_KWOK_NODES_WITH_REAL_NODE} kwok nodes fit below the real node's pod subnet (got ${nodes})`);
+    // Checked before anything starts: a clash found later would leave a half-made plane.
+    if (process.getuid?.() !== 0) throw new Error('--real-node needs root (it makes a bridge, iptables rules, cgroups and mounts); run as root or without --real-node');
+    // Two planes racing for the one real node a machine holds: the loser stops here,
+    // before it could take the other's iptables chains or host folders for its own.
+    acquireNodeLock(dir, (owner) => readState(owner)?.processes.some(isAlive) ?? false);
+    try {
+      assertRangeFree(planNode(dir).names);
+    } catch (e) {
+      releaseNodeLock(dir);
+      throw e;
+    }
+    const installed = ensureNodePackages(progress);
+    if (installed.length) progress(`installed ${installed.join(', ')}`);
+    nodeBinaries = await ensureNodeBinaries(progress);
+  }
   const binaries = await ensureBinaries(progress);
   rmSync(dir, { recursive: true, force: true });
   const pki = join(dir, 'pki');
@@ -177,6 +209,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   const caFile = join(pki, 'apiserver.crt');
   const kubeconfig = join(dir, 'kubeconfig');
   const processes: ProcessRecord[] = [];
+  let realNode: RealNodeState | undefined;
   const save = (readyMs = 0): PlaneState => {
     const state: PlaneState = {
       version: 1,
@@ -190,14 +223,20 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
       binaries,
       startedAt: new Date(started).toISOString(),
       readyMs,
+      ...(realNode ? { realNode } : {}),
+      ...(nodeBinaries ? { nodeBinaries } : {}),
     };
     writeFileSync(statePath(dir), JSON.stringify(state, null, 2), { mode: 0o600 });
     return state;
   };
   const fail = async (message: string, record?: ProcessRecord): Promise<never> => {
     const detail = record ? `\n--- last lines of ${record.log} ---\n${tail(record.log)}` : '';
-    await stopPlane(dir, { keepData: true });
-    throw new Error(`${message}${detail}\n(logs kept in ${logs})`);
+    // A teardown problem must not hide why the start failed: report both.
+    const teardown = await stopPlane(dir, { keepData: true }).then(
+      () => '',
+      (e: Error) => `\nand cleaning up failed too: ${e.message}`,
+    );
+    throw new Error(`${message}${detail}\n(logs kept in ${logs})${teardown}`);
   };
   const start = (name: string, bin: string, args: string[]): ProcessRecord => {
     const record = startProcess(name, bin, args, { log: join(logs, `${name}.log`) });
@@ -232,7 +271,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
     `--service-account-key-file=${join(pki, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
-    '--service-cluster-ip-range=10.96.0.0/16',
+    `--service-cluster-ip-range=${options.realNode ? SERVICE_RANGE : '10.96.0.0/16'}`,
     '--endpoint-reconciler-type=none',
     '--allow-privileged=true',
     // Pods here have no kubelet to mount tokens; skipping the plugin also avoids a
@@ -291,13 +330,12 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
     '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
     `--server-address=127.0.0.1:${ports.kwok}`,
     '--node-ip=127.0.0.1',
-    `--cidr=${podBase}/15`,
+    `--cidr=${options.realNode ? KWOK_POD_RANGE : `${podBase}/15`}`,
     '--node-lease-duration-seconds=40',
     '-v=WARN',
   ]);
 
   const state = save();
-  const nodes = options.nodes ?? 2;
   const base = podBase.split('.').map(Number);
   for (let i = 0; i < nodes; i++) {
     const name = `kwok-node-${i}`;
@@ -316,6 +354,71 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
 
   progress('installing Knative CRDs…');
   await installCrds(state, binaries);
+
+  if (options.realNode && nodeBinaries) {
+    const nodeStarted = Date.now();
+    try {
+      realNode = await startRealNode({
+        planeDir: dir,
+        kubeconfig,
+        binaries: nodeBinaries,
+        apiPort,
+        progress,
+        record: (p) => {
+          processes.push(p);
+          save();
+        },
+        savePlan: (s) => {
+          realNode = s;
+          save();
+        },
+      });
+    } catch (e) {
+      await fail(`the real node did not start: ${(e as Error).message}`);
+    }
+    save();
+    // No endpoint reconciler runs (its loopback address would be rejected), so the
+    // `kubernetes` Service gets its endpoint here: the relay on the bridge address.
+    const slice = await apiWrite(state, 'POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'kubernetes', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'real-node.baton.dev' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [REAL_NODE_GATEWAY], conditions: { ready: true } }],
+      ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }],
+    });
+    if (slice.status !== 201) await fail(`could not create the kubernetes EndpointSlice: HTTP ${slice.status} ${slice.body.slice(0, 300)}`);
+    await waitFor(
+      `node ${REAL_NODE_NAME} to be Ready`,
+      async () => {
+        for (const p of processes) if (!isAlive(p)) return fail(`${p.name} exited during start-up`, p);
+        const r = await apiGet(state, `/api/v1/nodes/${REAL_NODE_NAME}`);
+        if (r.status !== 200) return undefined;
+        const node = JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
+        return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    ).catch((e: Error) => fail(e.message, processes.find((p) => p.name === 'kubelet')));
+    // Ready only says the kubelet talks to containerd; a pod shows that runc, the cgroups
+    // and the bridge work too, and its Events say why when they do not.
+    const checkPath = `/api/v1/namespaces/kube-system/pods/${NODE_CHECK_POD}`;
+    const created = await apiWrite(state, 'POST', '/api/v1/namespaces/kube-system/pods', nodeCheckPod());
+    if (created.status !== 201) await fail(`could not create the node check pod: HTTP ${created.status} ${created.body.slice(0, 300)}`);
+    await waitFor(
+      'a first pod to run on the real node',
+      async () => {
+        const pod = JSON.parse((await apiGet(state, checkPath)).body) as { status?: { phase?: string } };
+        return pod.status?.phase === 'Running' ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    ).catch(async (e: Error) => {
+      const events = JSON.parse((await apiGet(state, `/api/v1/namespaces/kube-system/events?fieldSelector=involvedObject.name%3D${NODE_CHECK_POD}`)).body) as { items?: Array<{ message?: string }> };
+      const messages = (events.items ?? []).map((ev) => ev.message ?? '');
+      return fail(`the real node is Ready but cannot run a pod (${e.message}): ${nodeCheckHint(messages)}\n--- its Events ---\n${messages.slice(-5).join('\n')}`, processes.find((p) => p.name === 'kubelet'));
+    });
+    await apiWrite(state, 'DELETE', checkPath, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
+    progress(`real node ${REAL_NODE_NAME} Ready (${REAL_NODE_GATEWAY}) after ${Math.round((Date.now() - nodeStarted) / 100) / 10} s`);
+  }
 
   await waitFor(
     'fake nodes to be Ready and the default ServiceAccount to exist',
@@ -364,6 +467,14 @@ async function installCrds(state: PlaneState, binaries: Binaries): Promise<void>
 export async function stopPlane(dir: string, { keepData = false }: { keepData?: boolean } = {}): Promise<{ stopped: string[] }> {
   const state = readState(dir);
   const stopped: string[] = [];
+  let nodeError: Error | undefined;
+  if (state?.realNode) {
+    try {
+      stopped.push(...(await stopRealNode(state.realNode, state.processes, state.nodeBinaries?.['kube-proxy'])));
+    } catch (e) {
+      nodeError = e as Error;
+    }
+  }
   if (state) {
     // Reverse start order: clients before the apiserver, the apiserver before etcd.
     for (const p of [...state.processes].reverse()) {
@@ -373,6 +484,9 @@ export async function stopPlane(dir: string, { keepData = false }: { keepData?: 
       }
     }
   }
+  if (state?.realNode && !nodeError) releaseNodeLock(dir);
+  // A mount left under the folder would make rm reach into it: keep the folder then.
+  if (nodeError) throw new Error(`${nodeError.message}\n(the plane folder ${dir} was kept)`);
   if (!keepData) rmSync(dir, { recursive: true, force: true });
   return { stopped };
 }

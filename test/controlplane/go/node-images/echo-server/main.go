@@ -1,0 +1,98 @@
+// echo-server answers every HTTP request with the pod's name, so a client can tell which
+// pod served it. It listens on $PORT (default 8080) on every address of the pod's own
+// network namespace, which only the node's bridge reaches.
+//
+// POST /unready makes /healthz answer 503 from then on while / keeps answering: a
+// process whose readiness probe fails but which still serves the connections it has,
+// as a failover test needs. It is a test image; nothing else should run it.
+//
+// `echo-server get <url>` is the client side of the same image: it fetches the URL once
+// (trusting $CA_FILE for https when set) and writes the status and body to the
+// termination log, where a test reads it from the pod's status (the kubelet serves no
+// logs here). It exits non-zero unless the status is 200.
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+var unready atomic.Bool
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "get" {
+		os.Exit(get(os.Args[2]))
+	}
+	name := os.Getenv("POD_NAME")
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	http.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if unready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/unready", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		unready.Store(true)
+		fmt.Fprintln(w, name, "unready")
+	})
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, name)
+	})
+	if err := http.ListenAndServe(":"+port, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func get(url string) int {
+	report := func(msg string) {
+		fmt.Println(msg)
+		_ = os.WriteFile("/dev/termination-log", []byte(msg), 0o644)
+	}
+	transport := &http.Transport{}
+	if ca := os.Getenv("CA_FILE"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			report(err.Error())
+			return 2
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	client := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+	var lastErr error
+	// Retries cover the moment between the pod starting and kube-proxy's rules landing.
+	for i := 0; i < 20; i++ {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+			resp.Body.Close()
+			report(fmt.Sprintf("%d %s", resp.StatusCode, body))
+			if resp.StatusCode == 200 {
+				return 0
+			}
+			return 1
+		}
+		lastErr = err
+		time.Sleep(500 * time.Millisecond)
+	}
+	report(lastErr.Error())
+	return 1
+}

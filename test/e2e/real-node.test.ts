@@ -1,0 +1,312 @@
+// A real node beside the kwok nodes: a pod from an image built here runs in containerd,
+// answers through a ClusterIP that kube-proxy programs in iptables, and `cluster down`
+// leaves the machine as it found it. Needs root and cgroup v1, so it runs only with
+// BATON_REAL_NODE=1 (e.g. `BATON_REAL_NODE=1 node scripts/test.mjs e2e --only=e2e/real-node`);
+// it starts and stops a plane of its own because one machine holds one real node.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { readState, startPlane, stopPlane, type PlaneState } from '../controlplane/plane.js';
+import { ECHO_IMAGE } from '../controlplane/node/images.js';
+import { buildProjectImage, PROJECT_IMAGE } from '../controlplane/node/project-image.js';
+import { spawnSync } from 'node:child_process';
+import { overlaps, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_SUBNET, REAL_NODE_TAINT, SERVICE_RANGE, nodeNames } from '../controlplane/node/network.js';
+import { waitFor } from '../controlplane/wait.js';
+import { processesMentioning, snapshotHost, type HostSnapshot } from './real-node-host.js';
+import { startBaton } from './support/baton.js';
+import { testNamespace } from './support/plane.js';
+
+const enabled = process.env.BATON_REAL_NODE === '1';
+
+function httpGet(host: string, port: number, path: string, agent?: Agent | false, method = 'GET'): Promise<{ status: number; body: string; localPort: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method, timeout: 3_000, ...(agent !== undefined ? { agent } : {}) }, (res) => {
+      const localPort = res.socket?.localPort ?? 0;
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, localPort }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A pod of the echo image; `onRealNode` adds the selector and toleration the real node asks for. */
+function echoPod(name: string, onRealNode: boolean): k8s.V1Pod {
+  return {
+    metadata: { name, labels: { app: 'echo' } },
+    spec: {
+      automountServiceAccountToken: false,
+      ...(onRealNode
+        ? { nodeSelector: { [REAL_NODE_LABEL]: 'true' }, tolerations: [{ key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect }] }
+        : {}),
+      containers: [
+        {
+          name: 'echo',
+          image: ECHO_IMAGE,
+          imagePullPolicy: 'Never',
+          env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          ports: [{ containerPort: 8080 }],
+          readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+          resources: { limits: { memory: '32Mi', cpu: '100m' } },
+          securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
+        },
+      ],
+    },
+  };
+}
+
+/** A one-shot client pod on the real node: `echo-server get <url>`; resolves to its termination message. */
+async function fetchFromPod(core: k8s.CoreV1Api, ns: string, name: string, url: string, extra: Partial<k8s.V1Container> = {}, volumes: k8s.V1Volume[] = []): Promise<{ phase: string; message: string }> {
+  const pod = echoPod(name, true);
+  pod.metadata = { name, labels: { app: 'client' } };
+  pod.spec!.restartPolicy = 'Never';
+  pod.spec!.volumes = volumes;
+  pod.spec!.containers = [{ ...pod.spec!.containers[0]!, args: ['get', url], readinessProbe: undefined, ports: [], ...extra }];
+  await core.createNamespacedPod({ namespace: ns, body: pod });
+  return waitFor(`${name} to finish`, async () => {
+    const p = await core.readNamespacedPod({ name, namespace: ns });
+    const phase = p.status?.phase ?? '';
+    if (phase !== 'Succeeded' && phase !== 'Failed') return undefined;
+    return { phase, message: p.status?.containerStatuses?.[0]?.state?.terminated?.message ?? '' };
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+}
+
+describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run (needs root and cgroup v1; see README, "The local control plane")' }, () => {
+  let dir = '';
+  let plane: PlaneState | undefined;
+  let before0: HostSnapshot | undefined;
+  let core: k8s.CoreV1Api;
+
+  before(async () => {
+    before0 = snapshotHost();
+    dir = mkdtempSync(join(tmpdir(), 'baton-real-node-'));
+    plane = await startPlane({ dir, nodes: 1, realNode: true, progress: (m) => console.error(`[real node] ${m}`) });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    core = kc.makeApiClient(k8s.CoreV1Api);
+  });
+
+  after(async () => {
+    // Only when a test failed before the teardown test ran.
+    if (readState(dir)) await stopPlane(dir);
+  });
+
+  it('runs a pod of an image built here, which answers through its ClusterIP from the host', async () => {
+    const ns = 'real-node-echo';
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespacedPod({ namespace: ns, body: echoPod('echo-real', true) });
+    // Without the toleration a pod must not land there (it goes to the kwok node).
+    await core.createNamespacedPod({ namespace: ns, body: { ...echoPod('echo-fake', false), metadata: { name: 'echo-fake', labels: { app: 'other' } } } });
+    const svc = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'echo' }, spec: { selector: { app: 'echo' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+    const clusterIP = svc.spec?.clusterIP ?? '';
+    assert.ok(overlaps(`${clusterIP}/32`, SERVICE_RANGE), `ClusterIP ${clusterIP} is outside ${SERVICE_RANGE}`);
+
+    const pod = await waitFor('echo-real to be Ready', async () => {
+      const p = await core.readNamespacedPod({ name: 'echo-real', namespace: ns });
+      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    assert.equal(pod.spec?.nodeName, REAL_NODE_NAME);
+    assert.ok(overlaps(`${pod.status?.podIP}/32`, REAL_NODE_SUBNET), `pod IP ${pod.status?.podIP} is outside ${REAL_NODE_SUBNET}`);
+    const fake = await waitFor('echo-fake to be scheduled', async () => (await core.readNamespacedPod({ name: 'echo-fake', namespace: ns })).spec?.nodeName);
+    assert.notEqual(fake, REAL_NODE_NAME);
+
+    // kube-proxy programs the Service a moment after the EndpointSlice changes.
+    const reply = await waitFor('the ClusterIP to answer', async () => {
+      const r = await httpGet(clusterIP, 80, '/').catch(() => undefined);
+      return r?.status === 200 ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    assert.equal(reply.body.trim(), 'echo-real');
+    // And the Service's rules are real iptables rules, not a shortcut.
+    assert.ok(snapshotHost().rules.some((l) => l.includes(clusterIP) && l.includes('KUBE-SVC-')), `no KUBE-SVC rule for ${clusterIP}`);
+  });
+
+  it('a pod reaches another pod through its ClusterIP, and the API server through the kubernetes Service', async () => {
+    const ns = 'real-node-echo';
+    const echo = await core.readNamespacedService({ name: 'echo', namespace: ns });
+    const viaService = await fetchFromPod(core, ns, 'client-svc', `http://${echo.spec?.clusterIP}/`);
+    assert.deepEqual(viaService, { phase: 'Succeeded', message: '200 echo-real\n' });
+
+    assert.ok(plane);
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'plane-ca' }, data: { 'ca.crt': readFileSync(plane.caFile, 'utf8') } } });
+    const kubernetes = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
+    const api = await fetchFromPod(
+      core,
+      ns,
+      'client-api',
+      `https://${kubernetes.spec?.clusterIP}/readyz`,
+      { env: [{ name: 'CA_FILE', value: '/ca/ca.crt' }], volumeMounts: [{ name: 'ca', mountPath: '/ca', readOnly: true }] },
+      [{ name: 'ca', configMap: { name: 'plane-ca' } }],
+    );
+    // TLS verified against the plane's CA: the serving certificate names the Service's IP.
+    assert.deepEqual(api, { phase: 'Succeeded', message: '200 ok' });
+  });
+
+  it('resolves <svc>.<ns>.svc.cluster.local inside pods through CoreDNS, and nothing outside cluster.local', async () => {
+    const ns = 'real-node-echo';
+    const byName = await fetchFromPod(core, ns, 'client-dns', `http://echo.${ns}.svc.cluster.local/`);
+    assert.deepEqual(byName, { phase: 'Succeeded', message: '200 echo-real\n' });
+    // No forward plugin: an outside name gets no answer (and no query leaves the machine).
+    const outside = await fetchFromPod(core, ns, 'client-outside', 'http://example.com/');
+    assert.equal(outside.phase, 'Failed');
+    assert.match(outside.message, /lookup example\.com/);
+  });
+
+  it("the project's own image, built here from its Dockerfile, answers /healthz through a ClusterIP from the host and from another pod", async () => {
+    assert.ok(plane?.realNode);
+    const ns = 'real-node-echo';
+    const image = await buildProjectImage((m) => console.error(`[image] ${m}`));
+    console.error(`[image] built in ${Math.round(image.buildMs / 1000)} s, archive ${Math.round(image.sizeBytes / 1048576)} MiB, bases ${image.baseRefs.join(', ')}`);
+    const imported = spawnSync('ctr', ['--address', plane.realNode.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', image.archive], { encoding: 'utf8' });
+    assert.equal(imported.status, 0, imported.stderr);
+    // No ServiceAccount admission plugin runs, so the pod asks for its token volume itself.
+    const pod = echoPod('baton-failover', true);
+    pod.metadata = { name: 'baton-failover', labels: { app: 'baton-failover' } };
+    pod.spec!.serviceAccountName = 'default';
+    pod.spec!.volumes = [
+      {
+        name: 'sa',
+        projected: {
+          sources: [
+            { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+            { configMap: { name: 'plane-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+            { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+          ],
+        },
+      },
+    ];
+    pod.spec!.containers = [
+      {
+        name: 'failover',
+        image: PROJECT_IMAGE,
+        imagePullPolicy: 'Never',
+        args: ['failover'],
+        ports: [{ containerPort: 8080 }],
+        volumeMounts: [{ name: 'sa', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+        readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+        resources: { limits: { memory: '256Mi', cpu: '1' } },
+        securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+      },
+    ];
+    await core.createNamespacedPod({ namespace: ns, body: pod });
+    const svc = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'baton-failover' }, spec: { selector: { app: 'baton-failover' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+    await waitFor('the function pod to be Ready', async () => {
+      const p = await core.readNamespacedPod({ name: 'baton-failover', namespace: ns });
+      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    const fromHost = await waitFor('the function ClusterIP to answer', async () => {
+      const r = await httpGet(svc.spec!.clusterIP!, 80, '/healthz').catch(() => undefined);
+      return r?.status === 200 ? r : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    assert.deepEqual(JSON.parse(fromHost.body), { status: 'ok' });
+    const fromPod = await fetchFromPod(core, ns, 'client-fn', `http://baton-failover.${ns}.svc.cluster.local/healthz`);
+    assert.equal(fromPod.phase, 'Succeeded');
+    assert.deepEqual(JSON.parse(fromPod.message.replace(/^200 /, '')), { status: 'ok' });
+  });
+
+  it('fails over under traffic: what clients of the ClusterIP see, on new and on already open connections', async (t) => {
+    assert.ok(plane);
+    // The e2e helpers find the plane through this variable; this file runs in its own process.
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-fo');
+    await startBaton(t, ns);
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const template = echoPod('web', true);
+    template.metadata = { labels: { app: 'web' } };
+    template.spec!.containers[0]!.readinessProbe = { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1, failureThreshold: 1 };
+    await kc.makeApiClient(k8s.AppsV1Api).createNamespacedDeployment({
+      namespace: ns,
+      body: { metadata: { name: 'web' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template } },
+    });
+    const svc = await core.createNamespacedService({
+      namespace: ns,
+      body: { metadata: { name: 'web', labels: { 'baton.dev/mode': 'active-standby' } }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+    });
+    const ip = svc.spec!.clusterIP!;
+    const old = await waitFor('baton to adopt web and the ClusterIP to reach only the active', async () => {
+      const s = await core.readNamespacedService({ name: 'web', namespace: ns });
+      const active = s.metadata?.annotations?.['baton.dev/active'];
+      if (!active || !s.spec?.selector?.['baton.dev/pod-id']) return undefined;
+      for (let i = 0; i < 5; i++) {
+        const r = await httpGet(ip, 80, '/', false).catch(() => undefined);
+        if (r?.body.trim() !== active) return undefined;
+      }
+      return active;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    const oldPod = await core.readNamespacedPod({ name: old, namespace: ns });
+
+    interface Reply { readonly at: number; readonly pod: string | undefined; readonly port: number }
+    const fresh: Reply[] = [];
+    const reused: Reply[] = [];
+    let running = true;
+    const newConnections = (async () => {
+      while (running) {
+        const at = Date.now();
+        const r = await httpGet(ip, 80, '/', false).catch(() => undefined);
+        fresh.push({ at, pod: r?.status === 200 ? r.body.trim() : undefined, port: r?.localPort ?? 0 });
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    })();
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const openConnections = [0, 1, 2, 3].map(async () => {
+      while (running) {
+        const at = Date.now();
+        const r = await httpGet(ip, 80, '/', agent).catch(() => undefined);
+        reused.push({ at, pod: r?.status === 200 ? r.body.trim() : undefined, port: r?.localPort ?? 0 });
+        await new Promise((res) => setTimeout(res, 10));
+      }
+    });
+    await new Promise((res) => setTimeout(res, 1_000));
+    // The active's readiness probe starts failing; the process keeps serving.
+    const trigger = await httpGet(oldPod.status!.podIP!, 8080, '/unready', false, 'POST');
+    assert.equal(trigger.status, 200);
+    const t0 = Date.now();
+    const next = await waitFor('new connections to reach another pod', () => fresh.find((r) => r.at >= t0 && r.pod !== undefined && r.pod !== old)?.pod, { timeoutMs: 60_000, intervalMs: 50 });
+    await new Promise((res) => setTimeout(res, 5_000));
+    running = false;
+    await Promise.all([newConnections, ...openConnections]);
+    agent.destroy();
+
+    const after = fresh.filter((r) => r.at >= t0);
+    // From this request on, every new connection reached the new active.
+    let stableFrom = after.length;
+    while (stableFrom > 0 && after[stableFrom - 1]!.pod === next) stableFrom--;
+    const switchedAt = after[stableFrom]?.at ?? Number.NaN;
+    const failed = [...fresh, ...reused].filter((r) => r.at >= t0 && r.pod === undefined).length;
+    const oldOverOpen = reused.filter((r) => r.at >= switchedAt && r.pod === old).length;
+    const openAfter = reused.filter((r) => r.at >= switchedAt).length;
+    t.diagnostic(`failover ${old} -> ${next}: new connections reach the new active ${switchedAt - t0} ms after the probe started failing`);
+    t.diagnostic(`requests failed after the trigger: ${failed} of ${[...fresh, ...reused].filter((r) => r.at >= t0).length}`);
+    t.diagnostic(`requests served by the old active over connections opened before the switch, after it: ${oldOverOpen} of ${openAfter} (fencing baseline)`);
+    assert.notEqual(next, old);
+    assert.ok(stableFrom < after.length, 'new connections never settled on the new active');
+    assert.ok(after.slice(stableFrom).length >= 10, 'too few requests after the switch to tell');
+    // The open-connection figure means something only if connections were in fact reused.
+    assert.ok(new Set(reused.map((r) => r.port)).size <= 8, `keep-alive connections were not reused (${new Set(reused.map((r) => r.port)).size} ports)`);
+  });
+
+  it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {
+    assert.ok(plane && before0);
+    const names = nodeNames(dir);
+    const during = snapshotHost();
+    // The snapshot sees the node's objects, so an unchanged snapshot after down means something.
+    assert.ok(during.links.includes(names.bridge), 'bridge missing while running');
+    assert.ok(during.links.some((l) => l.startsWith('veth')), 'no veth while running');
+    assert.ok(during.rules.some((l) => l.includes(':KUBE-SERVICES')), 'no kube-proxy chain while running');
+    assert.ok(during.mounts.some((m) => m.startsWith(`${dir}/`)), 'no mount under the plane folder while running');
+    assert.ok(during.cgroups.some((c) => c.endsWith(`/${names.cgroupRoot}`)), 'no node cgroup while running');
+    assert.ok(processesMentioning(dir).length >= 3, 'node processes not found while running');
+
+    await stopPlane(dir);
+    const after = snapshotHost();
+    assert.deepEqual(after, before0);
+    assert.deepEqual(processesMentioning(dir), []);
+    assert.equal(existsSync(dir), false);
+  });
+});
