@@ -4,7 +4,7 @@
 # Knative Services in knative/base pick the function with `args`.
 
 # Compile with the full toolchain (TypeScript is a dev dependency).
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -17,12 +17,12 @@ COPY scripts/bundle.mjs ./scripts/bundle.mjs
 RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs --no-code-cache
 
 # Production dependencies only, resolved from the same lockfile.
-FROM node:20-slim AS deps
+FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 # Heap caps: small young generation, bounded old space. Peak RSS under a saturating
 # stream of events drops from ~190-280 MB to under 100 MB, for some 15-20 % more CPU
