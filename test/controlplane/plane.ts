@@ -29,7 +29,8 @@ export interface PlaneOptions {
   /**
    * Also run one real node (containerd, runc, CNI bridge, kubelet, kube-proxy) beside the
    * kwok nodes. Needs root and cgroup v1; installs missing Debian packages with apt-get.
-   * Services then get addresses in 198.19.0.0/16 instead of 10.96.0.0/16.
+   * Services get addresses in 198.19.0.0/16 with or without it, pods in 198.18.0.0/16:
+   * every cluster address stays in the benchmarking range.
    */
   readonly realNode?: boolean;
   readonly progress?: Progress;
@@ -271,7 +272,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
     `--service-account-key-file=${join(pki, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
-    `--service-cluster-ip-range=${options.realNode ? SERVICE_RANGE : '10.96.0.0/16'}`,
+    `--service-cluster-ip-range=${SERVICE_RANGE}`,
     '--endpoint-reconciler-type=none',
     '--allow-privileged=true',
     // Pods here have no kubelet to mount tokens; skipping the plugin also avoids a
@@ -330,7 +331,8 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
     '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
     `--server-address=127.0.0.1:${ports.kwok}`,
     '--node-ip=127.0.0.1',
-    `--cidr=${options.realNode ? KWOK_POD_RANGE : `${podBase}/15`}`,
+    // The lower half of 198.18.0.0/15 only: Services have the upper half.
+    `--cidr=${options.realNode ? KWOK_POD_RANGE : `${podBase}/16`}`,
     '--node-lease-duration-seconds=40',
     '-v=WARN',
   ]);
