@@ -47,6 +47,14 @@ export interface ConfigKnob {
   readonly accepted: string;
 }
 
+// A comma-separated list; blanks around entries and empty entries are dropped.
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== ''),
+);
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // The subject the API server puts in a ServiceAccount token: namespace (a DNS label) and
 // name (a DNS subdomain).
@@ -158,14 +166,7 @@ const KNOBS = {
     default: '',
     meaning: 'Namespaces whose Services baton manages; empty: all namespaces.',
     accepted: 'comma-separated namespace names (lowercase letters, digits and "-", at most 63 characters each)',
-    schema: z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((entry) => entry.trim())
-          .filter((entry) => entry !== ''),
-      )
+    schema: commaList
       .pipe(z.array(z.string().regex(DNS_LABEL, { error: (issue) => `"${String(issue.input)}" is not a namespace name` })))
       .transform((names) => [...new Set(names)]),
   }),
@@ -264,14 +265,7 @@ const KNOBS = {
     default: '',
     meaning: 'Senders allowed when BATON_AUTH is on, by token subject; empty: any ServiceAccount of the cluster with a token for the audience.',
     accepted: 'comma-separated subjects of the form system:serviceaccount:<namespace>:<name>',
-    schema: z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((entry) => entry.trim())
-          .filter((entry) => entry !== ''),
-      )
+    schema: commaList
       .pipe(z.array(z.string().regex(SERVICE_ACCOUNT_SUBJECT, { error: (issue) => `"${String(issue.input)}" is not system:serviceaccount:<namespace>:<name>` })))
       .transform((subjects) => [...new Set(subjects)]),
   }),

@@ -12,17 +12,12 @@ import { MODE_VALUE, type Keys, type Labels, type Observed, type ServiceView } f
 import { userSelector } from './settings.js';
 
 type Known = Observed<ServiceView>;
-type Own = false | 'decision' | 'record';
 
 interface Entry {
   readonly service: Known;
   readonly selector: Labels | undefined;
-  /**
-   * This copy is the reply to a write of this instance: 'decision' when that write
-   * followed a decision on the Service as read, 'record' when it only recorded
-   * something; false when it was read.
-   */
-  readonly own: Own;
+  /** This copy is the reply to a write of this instance, not something it read. */
+  readonly own: boolean;
 }
 
 export interface Registry {
@@ -78,11 +73,11 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   const { keys } = deps;
   let byNamespace = new Map<string, Map<string, Entry>>();
   let refreshedAt: number | undefined;
-  const entry = (service: Known, own: Own): Entry => {
+  const entry = (service: Known, own: boolean): Entry => {
     const s = userSelector(service, keys);
     return { service, selector: s.ok ? s.selector : undefined, own };
   };
-  const put = (map: Map<string, Map<string, Entry>>, service: Known, own: Own = false): void => {
+  const put = (map: Map<string, Map<string, Entry>>, service: Known, own = false): void => {
     let names = map.get(service.namespace);
     if (!names) map.set(service.namespace, (names = new Map()));
     names.set(service.name, entry(service, own));
@@ -105,7 +100,7 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
     for (const seen of pending) seen.set(id(namespace, name), service);
   };
 
-  const observe = (service: Known, own: Own): void => {
+  const observe = (service: Known, own: boolean): void => {
     const current = byNamespace.get(service.namespace)?.get(service.name);
     if (current && newer(current.service, service)) return;
     // The event of our own write carries the same version: keep knowing it is ours.
@@ -149,7 +144,7 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
       observe(service, false);
     },
     wrote(service, decided = true) {
-      observe(service, decided ? 'decision' : 'record');
+      observe(service, true);
       const key = id(service.namespace, service.name);
       const last = decisions.get(key);
       if (decided && (last === undefined || atOrBefore(last, service.resourceVersion))) decisions.set(key, service.resourceVersion);
