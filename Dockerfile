@@ -27,7 +27,7 @@ ENV NODE_ENV=production
 # Heap caps: small young generation, bounded old space. Peak RSS under a saturating
 # stream of events drops from ~190-280 MB to under 100 MB, for some 15-20 % more CPU
 # per event (npm run bench, noise). The code cache below is valid only under these
-# flags (V8 checks them); test/controlplane/node-options.ts reads them from here.
+# flags (V8 checks them); plane/node-options.ts reads them from here.
 ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=96"
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

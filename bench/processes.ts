@@ -6,9 +6,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { functionNodeOptions } from '../test/controlplane/node-options.js';
-import { repoRoot } from '../test/controlplane/paths.js';
-import { freePort } from '../test/controlplane/ports.js';
+import { functionNodeOptions } from '../plane/node-options.js';
+import { repoRoot } from '../plane/paths.js';
+import { freePort } from '../plane/ports.js';
 import { now, poll, sleep } from './util.js';
 
 export interface RunningFunction {

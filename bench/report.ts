@@ -3,7 +3,7 @@
 // distributions (so the repository needs no charting dependency).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../test/controlplane/paths.js';
+import { repoRoot } from '../plane/paths.js';
 import type { ApproachFigures, Results, TargetCheck } from './results.js';
 import { ms, round } from './util.js';
 

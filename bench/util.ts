@@ -1,5 +1,5 @@
 // Small shared pieces: one clock for every measurement, bounded waits, statistics.
-import { waitFor } from '../test/controlplane/wait.js';
+import { waitFor } from '../plane/wait.js';
 
 /**
  * Epoch milliseconds with sub-millisecond resolution. Every timestamp in the bench

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { ensureBinaries, ensureNodeBinaries, clearCache } from '../test/controlplane/binaries.js';
-import { cacheDir, stateDir } from '../test/controlplane/paths.js';
-import { planeStatus, readState, startPlane, stopPlane } from '../test/controlplane/plane.js';
-import { isAlive } from '../test/controlplane/processes.js';
+import { ensureBinaries, ensureNodeBinaries, clearCache } from '../plane/binaries.js';
+import { cacheDir, stateDir } from '../plane/paths.js';
+import { planeStatus, readState, startPlane, stopPlane } from '../plane/plane.js';
+import { isAlive } from '../plane/processes.js';
 import { fail, say } from './output.js';
 
 function elapsed(start: number): string {

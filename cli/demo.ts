@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import * as k8s from '@kubernetes/client-node';
 import { HTTP } from 'cloudevents';
-import { startAdapter, type RunningAdapter } from '../test/controlplane/adapter.js';
-import { repoRoot, stateDir } from '../test/controlplane/paths.js';
-import { readState, startPlane, type PlaneState } from '../test/controlplane/plane.js';
-import { freePort } from '../test/controlplane/ports.js';
-import { isAlive } from '../test/controlplane/processes.js';
-import { waitFor } from '../test/controlplane/wait.js';
+import { startAdapter, type RunningAdapter } from '../plane/adapter.js';
+import { repoRoot, stateDir } from '../plane/paths.js';
+import { readState, startPlane, type PlaneState } from '../plane/plane.js';
+import { freePort } from '../plane/ports.js';
+import { isAlive } from '../plane/processes.js';
+import { waitFor } from '../plane/wait.js';
 import { say } from './output.js';
 
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -174,7 +174,7 @@ export function demoCommand(): Command {
         const stop = (): void => {
           void stopAll()
             .then(async () => {
-              const { stopPlane } = await import('../test/controlplane/plane.js');
+              const { stopPlane } = await import('../plane/plane.js');
               await stopPlane(stateDir());
               say('stopped baton and the local plane.');
             })

@@ -1,10 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import * as k8s from '@kubernetes/client-node';
-import { connectRoutes } from '../shared/k8s/routes-api.js';
-import { ingressNameFor, LEGACY_HOST_KEY, routeKeysFor, sameRoute } from '../shared/routes/model.js';
-import { planRoutes, type Verdict } from '../shared/routes/plan.js';
-import { DENY_ALL, parseHostPolicy, POLICY_VARIABLE, type HostPolicy } from '../shared/routes/policy.js';
-import { describeRoute } from '../shared/routes/report.js';
+import { connectRoutes } from '../functions/routes/api.js';
+import { ingressNameFor, LEGACY_HOST_KEY, routeKeysFor, sameRoute } from '../functions/routes/core/model.js';
+import { planRoutes, type Verdict } from '../functions/routes/core/plan.js';
+import { DENY_ALL, parseHostPolicy, POLICY_VARIABLE, type HostPolicy } from '../functions/routes/core/policy.js';
+import { describeRoute } from '../functions/routes/report.js';
 import { currentKubeconfig } from './tools.js';
 import { say, sayTable } from './output.js';
 

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import * as k8s from '@kubernetes/client-node';
-import { connect } from '../shared/k8s/cluster.js';
-import { isHealthy } from '../shared/failover/health.js';
-import { keysFor, MODE_VALUE } from '../shared/failover/model.js';
-import { userSelector } from '../shared/failover/settings.js';
+import { connect } from '../functions/failover/cluster.js';
+import { isHealthy } from '../functions/failover/core/health.js';
+import { keysFor, MODE_VALUE } from '../shared/keys.js';
+import { userSelector } from '../functions/failover/core/settings.js';
 import { positiveInt } from './cluster.js';
 import { currentKubeconfig } from './tools.js';
 import { say, sayTable } from './output.js';
@@ -25,7 +25,7 @@ export function runCommand(): Command {
         const { startRoutes } = await import('../functions/routes/main.js');
         await startRoutes(env);
       } else {
-        const { startResync } = await import('../functions/resync/main.js');
+        const { startResync } = await import('../functions/failover/resync/main.js');
         await startResync(env, { tick: true });
       }
       await new Promise(() => {});

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { isAlive } from '../test/controlplane/processes.js';
-import { startAdapter } from '../test/controlplane/adapter.js';
-import { ensureBinaries } from '../test/controlplane/binaries.js';
-import { stateDir } from '../test/controlplane/paths.js';
-import { readState } from '../test/controlplane/plane.js';
+import { isAlive } from '../plane/processes.js';
+import { startAdapter } from '../plane/adapter.js';
+import { ensureBinaries } from '../plane/binaries.js';
+import { stateDir } from '../plane/paths.js';
+import { readState } from '../plane/plane.js';
 import { fail, say } from './output.js';
 
 /** The kubeconfig to use: $KUBECONFIG, else the local plane's. */

@@ -2,7 +2,7 @@
 // statically so that one bundle (scripts/bundle.mjs) holds everything a function loads,
 // evaluated up front, which is what its code cache then covers.
 import { startFailover } from './failover/main.js';
-import { startResync } from './resync/main.js';
+import { startResync } from './failover/resync/main.js';
 import { startRoutes } from './routes/main.js';
 
 export const FUNCTIONS = ['failover', 'resync', 'routes'] as const;

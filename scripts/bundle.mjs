@@ -27,8 +27,8 @@ await build({
   logLevel: 'warning',
 });
 if (process.argv.includes('--no-code-cache')) process.exit(0);
-// Under the flags the image runs the functions with (see test/controlplane/node-options.ts).
-const { functionNodeOptions } = await import(`${root}dist/test/controlplane/node-options.js`);
+// Under the flags the image runs the functions with (see plane/node-options.ts).
+const { functionNodeOptions } = await import(`${root}dist/plane/node-options.js`);
 const r = spawnSync(process.execPath, [`${root}dist/functions/serve.js`, '--write-code-cache'], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: functionNodeOptions() } });
 if (r.status !== 0) {
   process.stderr.write('baton: could not write the code cache of the bundle\n');

@@ -35,7 +35,7 @@ let planeDir;
 let stopPlane;
 const needsPlane = files.some((f) => f.includes(`${join('test', 'e2e')}`));
 if (needsPlane) {
-  const plane = await import(join(root, 'dist', 'test', 'controlplane', 'plane.js'));
+  const plane = await import(join(root, 'dist', 'plane', 'plane.js'));
   stopPlane = plane.stopPlane;
   planeDir = mkdtempSync(join(tmpdir(), 'baton-test-plane-'));
   const started = Date.now();

@@ -2,24 +2,19 @@
 // emitter, HTTP server and graceful shutdown. Functions supply only their handler.
 import * as k8s from '@kubernetes/client-node';
 import { createEmitter, type Emitter } from './audit/emit.js';
-import { DEFAULT_AUDIT_SOURCE, DEFAULT_ROUTES_SOURCE } from './audit/schemas.js';
 import { loadConfig, type Config } from './config/env.js';
 import { ConfigError } from './config/errors.js';
-import { connect, type Cluster } from './k8s/cluster.js';
 import { createLogger, type Logger } from './log.js';
 import type { Authenticator } from './http/auth.js';
 import { listen, type RunningServer } from './http/listen.js';
 import { createServer, type Handler } from './http/server.js';
-import { keysFor, type Keys } from './failover/model.js';
 
 export interface Runtime {
   readonly config: Config;
   readonly logger: Logger;
-  readonly cluster: Cluster;
-  /** For functions that need an API port of their own. */
+  /** Each function opens its own API port on it. */
   readonly kubeConfig: k8s.KubeConfig;
   readonly emitter: Emitter;
-  readonly keys: Keys;
   readonly now: () => number;
   /** How the container entry point loaded the code (functions/serve.ts), for the start-up log line. */
   readonly boot: string | undefined;
@@ -40,8 +35,15 @@ export function configOrExit(env: NodeJS.ProcessEnv): Config {
   }
 }
 
-/** `name` is the process's name in logs; resync decides as failover does, so it shares failover's audit source. */
-export async function createRuntime(name: string, env: NodeJS.ProcessEnv = process.env, config: Config = configOrExit(env)): Promise<Runtime> {
+export interface RuntimeIdentity {
+  /** The process's name in logs and the component of its Kubernetes Events. */
+  readonly name: string;
+  /** The `source` of its audit events unless BATON_EVENT_SOURCE says otherwise. */
+  readonly auditSource: string;
+}
+
+export async function createRuntime(identity: RuntimeIdentity, env: NodeJS.ProcessEnv = process.env, config: Config = configOrExit(env)): Promise<Runtime> {
+  const { name } = identity;
   const logger = createLogger({ level: config.logLevel, name });
   const kubeConfig = new k8s.KubeConfig();
   // $KUBECONFIG when given; otherwise the pod's ServiceAccount, then ~/.kube/config.
@@ -51,10 +53,9 @@ export async function createRuntime(name: string, env: NodeJS.ProcessEnv = proce
   if (!server || (env.KUBECONFIG === undefined && server === 'http://localhost:8080')) {
     throw new Error('no Kubernetes cluster configured: set KUBECONFIG, or run in a pod with a ServiceAccount');
   }
-  const cluster = await connect({ kubeConfig, timeoutMs: config.apiTimeoutMs, component: name });
-  const emitter = createEmitter({ sink: config.sink, source: config.eventSource ?? (name === 'baton-routes' ? DEFAULT_ROUTES_SOURCE : DEFAULT_AUDIT_SOURCE), timeoutMs: config.apiTimeoutMs, logger, extensions: config.ceExtensions });
+  const emitter = createEmitter({ sink: config.sink, source: config.eventSource ?? identity.auditSource, timeoutMs: config.apiTimeoutMs, logger, extensions: config.ceExtensions });
   const authenticate = await senderAuthentication(config, kubeConfig, logger);
-  return { config, logger, cluster, kubeConfig, emitter, keys: keysFor(config.prefix), now: Date.now, boot: env.BATON_BOOT, authenticate };
+  return { config, logger, kubeConfig, emitter, now: Date.now, boot: env.BATON_BOOT, authenticate };
 }
 
 // The keys are fetched once now, so that a cluster without OIDC discovery (or a Role

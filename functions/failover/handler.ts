@@ -8,17 +8,18 @@ import type { ResourceEvent, Screen } from '../../shared/events/incoming.js';
 import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
-import { checkCompletion, isCompleted, readyPods } from '../../shared/failover/completion.js';
-import { createCoalescer } from '../../shared/failover/coalesce.js';
-import { MODE_VALUE, type Labels, type Observed, type ServiceView } from '../../shared/failover/model.js';
-import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result, type WriteObserver } from '../../shared/failover/reconcile.js';
-import type { InFlight, PodEchoes } from '../../shared/failover/echo.js';
-import { removeLeftoverLabels } from '../../shared/failover/leftovers.js';
-import type { Registry } from '../../shared/failover/registry.js';
-import type { Reporter } from '../../shared/failover/report.js';
+import { checkCompletion, isCompleted, readyPods } from './completion.js';
+import { createCoalescer } from './coalesce.js';
+import { type Labels, type Observed, type ServiceView } from './core/model.js';
+import { MODE_VALUE } from '../../shared/keys.js';
+import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result, type WriteObserver } from './reconcile.js';
+import type { InFlight, PodEchoes } from './echo.js';
+import { removeLeftoverLabels } from './leftovers.js';
+import type { Registry } from './registry.js';
+import type { Reporter } from './report.js';
 import { NotFoundError } from '../../shared/k8s/errors.js';
-import { podView, serviceView, sliceView } from '../../shared/k8s/views.js';
-import { batonAnnotationKeys } from '../../shared/failover/release.js';
+import { podView, serviceView, sliceView } from './views.js';
+import { batonAnnotationKeys } from './core/release.js';
 
 /** How main.ts (and tests) tell the index and the echo memory about baton's own writes. */
 export function echoObserver(registry: Registry, echoes: PodEchoes, inFlight?: InFlight): WriteObserver {

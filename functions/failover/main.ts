@@ -1,16 +1,19 @@
 // The failover function: CloudEvents from the ApiServerSource (Pods, EndpointSlices,
 // Services) in; Service selector switches and audit events out.
 import { createRuntime, serve } from '../../shared/runtime.js';
-import { createInFlight, createPodEchoes } from '../../shared/failover/echo.js';
-import { createRegistry } from '../../shared/failover/registry.js';
-import { createReporter } from '../../shared/failover/report.js';
+import { createInFlight, createPodEchoes } from './echo.js';
+import { createRegistry } from './registry.js';
+import { createReporter } from './report.js';
 import { createFailoverHandler, echoObserver } from './handler.js';
-import { MODE_VALUE } from '../../shared/failover/model.js';
-import { serviceFeed } from '../../shared/k8s/cluster.js';
+import { DEFAULT_AUDIT_SOURCE } from '../../shared/audit/schemas.js';
+import { keysFor, MODE_VALUE } from '../../shared/keys.js';
+import { connect, serviceFeed } from './cluster.js';
 
 export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
-  const runtime = await createRuntime('baton-failover', env);
-  const { config, logger, cluster, keys, now } = runtime;
+  const runtime = await createRuntime({ name: 'baton-failover', auditSource: DEFAULT_AUDIT_SOURCE }, env);
+  const { config, logger, now } = runtime;
+  const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-failover' });
+  const keys = keysFor(config.prefix);
   const registry = createRegistry({ cluster, keys, namespaces: config.namespaces, logger, now });
   const reporter = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
   const echoes = createPodEchoes();

@@ -4,9 +4,9 @@ import type { ResourceEvent } from '../../shared/events/incoming.js';
 import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
-import { mentionsRoute } from '../../shared/routes/claim.js';
-import { reconcileRoutes, reconcileService, type Focus, type PassResult, type RoutesDeps } from '../../shared/routes/reconcile.js';
-import { isManaged, routeService } from '../../shared/routes/views.js';
+import { mentionsRoute } from './core/claim.js';
+import { reconcileRoutes, reconcileService, type Focus, type PassResult, type RoutesDeps } from './reconcile.js';
+import { isManaged, routeService } from './views.js';
 
 function summary(result: PassResult): Outcome {
   const text = `${result.applied} applied, ${result.removed} removed, ${result.problems} with problems`;

@@ -1,16 +1,17 @@
 // The routes function: Service and Ingress CloudEvents in; Ingresses for Services that
 // declare a host, and audit events, out.
-import { connectRoutes } from '../../shared/k8s/routes-api.js';
+import { connectRoutes } from './api.js';
 import { createRuntime, serve } from '../../shared/runtime.js';
-import { createKnown } from '../../shared/routes/known.js';
-import { routeKeysFor } from '../../shared/routes/model.js';
-import { reconcileRoutes, type RoutesDeps } from '../../shared/routes/reconcile.js';
-import { createRouteReporter } from '../../shared/routes/report.js';
-import { DENY_ALL } from '../../shared/routes/policy.js';
+import { DEFAULT_ROUTES_SOURCE } from '../../shared/audit/schemas.js';
+import { createKnown } from './known.js';
+import { routeKeysFor } from './core/model.js';
+import { reconcileRoutes, type RoutesDeps } from './reconcile.js';
+import { createRouteReporter } from './report.js';
+import { DENY_ALL } from './core/policy.js';
 import { createRoutesHandler } from './handler.js';
 
 export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
-  const runtime = await createRuntime('baton-routes', env);
+  const runtime = await createRuntime({ name: 'baton-routes', auditSource: DEFAULT_ROUTES_SOURCE }, env);
   const { config, logger, now } = runtime;
   const keys = routeKeysFor(config.prefix);
   const api = await connectRoutes({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-routes', keys });

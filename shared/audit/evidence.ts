@@ -1,7 +1,7 @@
 // How every function records a decision: the audit CloudEvent and the Kubernetes Event
 // on the Service, sent side by side after the write. Both are side channels: failures
 // are logged, never thrown, so evidence can not undo or block a decision.
-import type { EventNote, ServiceRef } from '../k8s/cluster.js';
+import type { EventNote, ServiceRef } from '../k8s/service-events.js';
 import type { Logger } from '../log.js';
 import type { Emitter } from './emit.js';
 import type { AuditDraft } from './schemas.js';

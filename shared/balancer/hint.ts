@@ -22,7 +22,7 @@
 //   recorded term went down (an opt-out and a new opt-in restart terms at 1), starts
 //   afresh.
 import { z } from 'zod';
-import { keysFor, MODE_VALUE } from '../failover/model.js';
+import { keysFor, MODE_VALUE } from '../keys.js';
 import type { Endpoint, PodRef } from './model.js';
 
 /** What the Service itself says about baton's last decision. */

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { ConfigError, type EnvProblem } from './errors.js';
-import { parseHostPolicy, type HostPolicy } from '../routes/policy.js';
+import { parseHostPolicy, type HostPolicy } from '../../functions/routes/core/policy.js';
 
 export interface Config {
   readonly port: number;

@@ -3,9 +3,9 @@
 // audit log. The new process replaces the old one in the plane's state.json so that
 // stopPlane() still finds and stops it.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { apiGet, readState, statePath, type PlaneState } from '../controlplane/plane.js';
-import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from '../controlplane/processes.js';
-import { waitFor } from '../controlplane/wait.js';
+import { apiGet, readState, statePath, type PlaneState } from '../../plane/plane.js';
+import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from '../../plane/processes.js';
+import { waitFor } from '../../plane/wait.js';
 
 const NAME = 'kube-apiserver';
 

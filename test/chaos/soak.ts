@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { startPlane, stopPlane } from '../controlplane/plane.js';
+import { startPlane, stopPlane } from '../../plane/plane.js';
 import { adminConfig } from '../e2e/support/plane.js';
 import { Cleanup, formatReport, runScenario } from './scenario.js';
 

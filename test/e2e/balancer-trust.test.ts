@@ -14,7 +14,7 @@ import express from 'express';
 import * as k8s from '@kubernetes/client-node';
 import { EndpointsBalancer, balancerEvents, DETAIL_HEADER, OUTCOME_HEADER, type BalancerOptions } from '../../shared/balancer/index.js';
 import { auditSubject, PROMOTED } from '../../shared/audit/schemas.js';
-import { waitFor } from '../controlplane/wait.js';
+import { waitFor } from '../../plane/wait.js';
 import { startBaton } from './support/baton.js';
 import { clientKubeconfig } from './support/client-account.js';
 import { adminConfig, testNamespace } from './support/plane.js';

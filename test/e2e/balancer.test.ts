@@ -25,9 +25,9 @@ import {
   type BalancerOptions,
 } from '../../shared/balancer/index.js';
 import { restartApiserver } from '../chaos/apiserver.js';
-import { kubeconfigYaml } from '../controlplane/plane.js';
-import { freePort } from '../controlplane/ports.js';
-import { waitFor } from '../controlplane/wait.js';
+import { kubeconfigYaml } from '../../plane/plane.js';
+import { freePort } from '../../plane/ports.js';
+import { waitFor } from '../../plane/wait.js';
 import { startBaton } from './support/baton.js';
 import { clientKubeconfig } from './support/client-account.js';
 import { adminConfig, testNamespace, testPlane } from './support/plane.js';

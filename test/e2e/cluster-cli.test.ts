@@ -7,10 +7,10 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheDir, repoRoot } from '../controlplane/paths.js';
-import { isListening } from '../controlplane/ports.js';
-import { isAlive } from '../controlplane/processes.js';
-import type { PlaneState } from '../controlplane/plane.js';
+import { cacheDir, repoRoot } from '../../plane/paths.js';
+import { isListening } from '../../plane/ports.js';
+import { isAlive } from '../../plane/processes.js';
+import type { PlaneState } from '../../plane/plane.js';
 
 interface Run {
   code: number;

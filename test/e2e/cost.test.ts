@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { waitFor } from '../controlplane/wait.js';
+import { waitFor } from '../../plane/wait.js';
 import { startBaton } from './support/baton.js';
 import { adminConfig, testNamespace, testPlane } from './support/plane.js';
 import { watchSlices } from './support/slices.js';

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { describeConfig, loadConfig } from '../../shared/config/env.js';
-import { repoRoot } from '../controlplane/paths.js';
-import { ensureSkaffold } from '../controlplane/skaffold.js';
+import { repoRoot } from '../../plane/paths.js';
+import { ensureSkaffold } from '../../plane/skaffold.js';
 import { adminConfig, statusOf, testPlane } from './support/plane.js';
 
 // image: what the profile builds, and so what the functions must run (local uses a

@@ -5,7 +5,7 @@ import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { parseAuditEvent } from '../../shared/audit/schemas.js';
-import { waitFor } from '../controlplane/wait.js';
+import { waitFor } from '../../plane/wait.js';
 import { startBaton, type Baton } from './support/baton.js';
 import { adminConfig, testNamespace } from './support/plane.js';
 import { watchSlices, type SliceWatcher } from './support/slices.js';

@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { waitFor } from '../controlplane/wait.js';
+import { waitFor } from '../../plane/wait.js';
 import { deliver, ping, resourceEvent } from '../chaos/forge.js';
 import { installRbac, loggedDetail, serviceAccountKubeconfig, startFunction } from './support/baton.js';
 import { adminConfig, testNamespace } from './support/plane.js';

@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../controlplane/paths.js';
+import { repoRoot } from '../../plane/paths.js';
 
-import { waitFor } from '../controlplane/wait.js';
+import { waitFor } from '../../plane/wait.js';
 import { testPlane } from './support/plane.js';
 
 /** A live process with this pid (a zombie waiting to be reaped does not count). */

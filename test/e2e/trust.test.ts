@@ -6,7 +6,7 @@ import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { waitFor } from '../controlplane/wait.js';
+import { waitFor } from '../../plane/wait.js';
 import { acceptedWrites, auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';
 import { deliver, ping, resourceEvent } from '../chaos/forge.js';
 import { installRbac, serviceAccountKubeconfig, startFunction, type RunningFunction } from './support/baton.js';

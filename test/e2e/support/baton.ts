@@ -6,12 +6,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { startAdapter, type RunningAdapter, type WatchedResource } from '../../controlplane/adapter.js';
-import { kubeconfigYaml } from '../../controlplane/plane.js';
-import { functionNodeOptions } from '../../controlplane/node-options.js';
-import { repoRoot } from '../../controlplane/paths.js';
-import { freePort } from '../../controlplane/ports.js';
-import { waitFor } from '../../controlplane/wait.js';
+import { startAdapter, type RunningAdapter, type WatchedResource } from '../../../plane/adapter.js';
+import { kubeconfigYaml } from '../../../plane/plane.js';
+import { functionNodeOptions } from '../../../plane/node-options.js';
+import { repoRoot } from '../../../plane/paths.js';
+import { freePort } from '../../../plane/ports.js';
+import { waitFor } from '../../../plane/wait.js';
 import { adminConfig, statusOf, testPlane } from './plane.js';
 import { startSink, type Sink } from './sink.js';
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { HTTP, type CloudEvent } from 'cloudevents';
-import { waitFor } from '../../controlplane/wait.js';
+import { waitFor } from '../../../plane/wait.js';
 
 export interface Sink {
   readonly url: string;

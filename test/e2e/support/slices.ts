@@ -4,7 +4,7 @@
 // Service) and to time failovers.
 import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { waitFor } from '../../controlplane/wait.js';
+import { waitFor } from '../../../plane/wait.js';
 import { adminConfig } from './plane.js';
 
 export interface Observation {

@@ -1,0 +1,173 @@
+import * as k8s from '@kubernetes/client-node';
+import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from './core/model.js';
+import { abortableRequests, createClient } from '../../shared/k8s/client.js';
+import { podView, serviceView, sliceView, type SliceView } from './views.js';
+import { classify } from '../../shared/k8s/errors.js';
+import { serviceEvent, type EventNote, type ServiceRef } from '../../shared/k8s/service-events.js';
+import { streamWatch, type WatchSource } from '../../shared/k8s/watch.js';
+
+/**
+ * Everything the functions ask of the API server. Narrow on purpose: each method is
+ * one request, every write to a Service carries its resourceVersion, and errors
+ * arrive classified (errors.ts).
+ */
+export interface Cluster {
+  getService(namespace: string, name: string): Promise<Observed<ServiceView>>;
+  listServices(labelSelector: string, namespace?: string): Promise<Array<Observed<ServiceView>>>;
+  listPods(namespace: string, selector: Labels): Promise<Array<Observed<PodView>>>;
+  /** One pod by name, through `list` (the functions have no `get` on pods); undefined if none. */
+  findPod(namespace: string, name: string): Promise<Observed<PodView> | undefined>;
+  listEndpointSlices(namespace: string, service: string): Promise<SliceView[]>;
+  /** Merge patch with `metadata.resourceVersion` as precondition: 409 if the Service moved on. */
+  patchService(service: ServiceView, write: ServiceWrite): Promise<Observed<ServiceView>>;
+  /**
+   * With `resourceVersion`, a merge patch guarded by it (409 if the pod changed).
+   * Resolves to the pod as the write left it.
+   */
+  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>>;
+  recordEvent(service: ServiceRef, note: EventNote): Promise<void>;
+  /** Requests sent so far, for tests and figures. */
+  readonly requestCount: number;
+}
+
+export function labelSelector(selector: Labels): string {
+  return Object.entries(selector)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** The merge-patch form of a selector change: keys that must go are set to null. */
+export function selectorPatch(current: Labels, desired: Labels): Record<string, string | null> {
+  const patch: Record<string, string | null> = { ...desired };
+  for (const key of Object.keys(current)) if (!(key in desired)) patch[key] = null;
+  return patch;
+}
+
+// The one place that vouches for a view: it was just returned by the API server.
+const observedService = (object: k8s.V1Service): Observed<ServiceView> => serviceView(object) as Observed<ServiceView>;
+const observedPod = (object: k8s.V1Pod): Observed<PodView> => podView(object) as Observed<PodView>;
+
+export interface ClusterOptions {
+  readonly kubeConfig: k8s.KubeConfig;
+  readonly timeoutMs: number;
+  /** Reported as the Event source component. */
+  readonly component: string;
+}
+
+export async function connect(options: ClusterOptions): Promise<Cluster> {
+  const client = await createClient(options);
+  const { base, call } = client;
+  const merge = client.withContentType(k8s.PatchStrategy.MergePatch);
+  const kc = options.kubeConfig;
+
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  return {
+    get requestCount() {
+      return client.requestCount;
+    },
+    getService: (namespace, name) => call(`get service ${namespace}/${name}`, async () => observedService(await core.readNamespacedService({ name, namespace }, base))),
+    listServices: (selector, namespace) =>
+      call(`list services (${selector})`, async () => {
+        const list = namespace
+          ? await core.listNamespacedService({ namespace, labelSelector: selector }, base)
+          : await core.listServiceForAllNamespaces({ labelSelector: selector }, base);
+        return list.items.map(observedService);
+      }),
+    listPods: (namespace, selector) =>
+      call(`list pods in ${namespace}`, async () => (await core.listNamespacedPod({ namespace, labelSelector: labelSelector(selector) }, base)).items.map(observedPod)),
+    findPod: (namespace, name) =>
+      call(`find pod ${namespace}/${name}`, async () => {
+        const [found] = (await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` }, base)).items;
+        return found ? observedPod(found) : undefined;
+      }),
+    listEndpointSlices: (namespace, service) =>
+      call(`list endpointslices of ${namespace}/${service}`, async () =>
+        (await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` }, base)).items.map(sliceView),
+      ),
+    patchService: (service, write) =>
+      call(`patch service ${service.namespace}/${service.name}`, async () =>
+        observedService(
+          await core.patchNamespacedService(
+            {
+              name: service.name,
+              namespace: service.namespace,
+              body: {
+                metadata: { resourceVersion: service.resourceVersion, annotations: write.annotations },
+                spec: { selector: selectorPatch(service.selector, write.selector) },
+              },
+            },
+            merge,
+          ),
+        ),
+      ),
+    patchPodLabels: (namespace, pod, labels, resourceVersion) =>
+      call(`label pod ${namespace}/${pod}`, async () => {
+        return observedPod(await core.patchNamespacedPod({ name: pod, namespace, body: { metadata: { labels, ...(resourceVersion ? { resourceVersion } : {}) } } }, merge));
+      }),
+    recordEvent: (service, note) =>
+      call(`record event on ${service.namespace}/${service.name}`, async () => {
+        await core.createNamespacedEvent({ namespace: service.namespace, body: serviceEvent(service, note, options.component) }, base);
+      }),
+  };
+}
+
+export interface ServiceFeedOptions {
+  readonly kubeConfig: k8s.KubeConfig;
+  readonly labelSelector: string;
+  /** undefined: every namespace. */
+  readonly namespace: string | undefined;
+  readonly requestTimeoutMs: number;
+}
+
+/**
+ * List and watch of the Services a label selects, as the API server returns them: the
+ * source the failover index follows (shared/k8s/watch.ts runs the loop). What it yields
+ * is observed, like every other answer of the server to baton.
+ */
+export function serviceFeed(options: ServiceFeedOptions): WatchSource<Observed<ServiceView>> {
+  const { kubeConfig: kc, labelSelector, namespace } = options;
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const where = namespace === undefined ? 'all namespaces' : `namespace ${namespace}`;
+  const raw = streamWatch<k8s.V1Service>({
+    kubeConfig: kc,
+    path: namespace === undefined ? '/api/v1/services' : `/api/v1/namespaces/${namespace}/services`,
+    query: { labelSelector },
+    what: `watch services (${labelSelector}) in ${where}`,
+    requestTimeoutMs: options.requestTimeoutMs,
+    // The server ends each watch after this; the loop resumes from the last version.
+    watchTimeoutSeconds: 300,
+    // Bookmarks arrive about once a minute; twice that in silence is a dead connection.
+    watchIdleMs: 150_000,
+    errors: {
+      unreachable: (message) => new Error(message),
+      rejected: (message) => new Error(message),
+      from: (error, what) => {
+        const status = error && typeof error === 'object' && 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : undefined;
+        return status === 410 ? error : classify(status !== undefined ? Object.assign(new Error(error instanceof Error ? error.message : String(error)), { code: status }) : error, what);
+      },
+    },
+  });
+  return {
+    list: async (signal) => {
+      // The request's own deadline, and the loop's end aborts it too.
+      const config = abortableRequests(signal, options.requestTimeoutMs);
+      try {
+        const list = namespace === undefined ? await core.listServiceForAllNamespaces({ labelSelector }, config) : await core.listNamespacedService({ namespace, labelSelector }, config);
+        return { items: list.items.map(observedService), resourceVersion: list.metadata?.resourceVersion ?? '' };
+      } catch (error) {
+        throw classify(error, `list services (${labelSelector}) in ${where}`);
+      }
+    },
+    watch: (resourceVersion, onEvent, signal) =>
+      raw(
+        resourceVersion,
+        (event) => {
+          if (event.type === 'BOOKMARK' || event.type === 'ERROR') onEvent(event);
+          else onEvent({ type: event.type, object: observedService(event.object), resourceVersion: event.resourceVersion });
+        },
+        signal,
+      ),
+  };
+}

@@ -1,0 +1,154 @@
+// The failover domain, independent of any Kubernetes client library. The shell maps
+// API objects into these shapes; the decision core (decide.ts) sees nothing else.
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface PodView {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  /** As read; role labels are written only if the pod has not changed since. */
+  readonly resourceVersion?: string | undefined;
+  readonly labels: Labels;
+  readonly annotations: Labels;
+  /** status.phase, e.g. "Running". */
+  readonly phase: string;
+  /** condition Ready == "True". */
+  readonly ready: boolean;
+  /** lastTransitionTime of the Ready condition (ms since epoch) when ready. */
+  readonly readySince: number | undefined;
+  readonly createdAt: number;
+  /** metadata.deletionTimestamp is set. */
+  readonly deleting: boolean;
+}
+
+declare const fromApiServer: unique symbol;
+
+/**
+ * A view built from what the API server itself returned to baton: a get, a list, or the
+ * reply to one of its writes. Only the API client (functions/failover/cluster.ts) makes these.
+ * An event's body is not one: anyone who can reach a function can send any body, so it
+ * may say where to look but is never a basis for a write or for the index. The brand
+ * makes the compiler hold that line.
+ */
+export type Observed<T> = T & { readonly [fromApiServer]: true };
+
+export interface ServiceView {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  readonly resourceVersion: string;
+  readonly labels: Labels;
+  readonly annotations: Labels;
+  /** spec.selector as it is now (may include baton's pod-identity key). */
+  readonly selector: Labels;
+}
+
+/** Why a switch happened; recorded on the Service and in audit events. */
+export type SwitchReason =
+  | 'initial' // no active yet (adoption, or the previous active vanished before one was recorded)
+  | 'failover' // the active is unhealthy or gone
+  | 'failback' // a healthy pod with higher priority exists and failback is on
+  | 'switchover'; // manual request
+
+/**
+ * A Service-level annotation that failed validation. The Service is then left exactly
+ * as it is (no switch), and the shell reports it.
+ */
+export interface ConfigProblem {
+  readonly key: string;
+  readonly value: string;
+  readonly message: string;
+}
+
+/** A pod annotation that failed validation; the pod is ranked with the default. */
+export interface PodProblem {
+  readonly pod: string;
+  readonly key: string;
+  readonly value: string;
+  readonly message: string;
+}
+
+export interface ServiceSettings {
+  readonly failback: boolean;
+  readonly minSwitchIntervalMs: number;
+  readonly switchoverTo: string | undefined;
+  /** The Service whose active this one mirrors, if any. */
+  readonly follow: string | undefined;
+}
+
+/** The desired Service change, as a merge of selector and annotations. */
+export interface ServiceWrite {
+  /** Full desired selector (user's selector + pod-id key), or the user's selector on release. */
+  readonly selector: Labels;
+  /** Annotations to set (string) or remove (null). */
+  readonly annotations: Readonly<Record<string, string | null>>;
+}
+
+export interface PodLabelWrite {
+  readonly pod: string;
+  /**
+   * Precondition: write only if the pod is still at this resourceVersion. Role labels
+   * carry it, so a write decided on an older view (e.g. before an opt-out removed the
+   * labels) fails instead of undoing a newer decision.
+   */
+  readonly resourceVersion?: string;
+  /** Labels to set (string) or remove (null). */
+  readonly labels: Readonly<Record<string, string | null>>;
+}
+
+/** What a decision asks the shell to do, plus why. The shell never decides. */
+export type Plan =
+  | { readonly kind: 'ignore'; readonly why: string }
+  | {
+      readonly kind: 'invalid-config';
+      readonly problems: readonly ConfigProblem[];
+    }
+  | {
+      /** Nothing to change on the Service; pod label hygiene may still be due. */
+      readonly kind: 'steady';
+      readonly active: string | undefined;
+      readonly why: string;
+      /** baton's record on the Service is incomplete: this guarded write completes it. */
+      readonly record: ServiceWrite | undefined;
+      readonly podWrites: readonly PodLabelWrite[];
+    }
+  | {
+      readonly kind: 'switch';
+      readonly reason: SwitchReason;
+      readonly from: { readonly name: string; readonly uid: string } | undefined;
+      readonly to: { readonly name: string; readonly uid: string };
+      readonly term: number;
+      /** Pod labels that must exist BEFORE the Service write (the chosen pod's id label). */
+      readonly prerequisites: readonly PodLabelWrite[];
+      readonly service: ServiceWrite;
+      /** Cosmetic role labels, applied after the Service write. */
+      readonly podWrites: readonly PodLabelWrite[];
+    }
+  | {
+      /** No healthy candidate: keep pointing at the last active, report once per term. */
+      readonly kind: 'unavailable';
+      readonly active: string | undefined;
+      readonly term: number;
+      /** Annotation write that records the report (null when already reported). */
+      readonly service: ServiceWrite | undefined;
+    }
+  | {
+      readonly kind: 'refuse-switchover';
+      readonly requested: string;
+      readonly why: string;
+      /** Clears the switchover annotation. */
+      readonly service: ServiceWrite;
+    }
+  | {
+      /** A failback waits for the anti-flap interval (min-switch-interval). */
+      readonly kind: 'hold';
+      readonly why: string;
+      readonly retryAfterMs: number;
+    }
+  | {
+      /** The Service is no longer opted in but still carries baton's changes. */
+      readonly kind: 'release';
+      readonly service: ServiceWrite;
+      readonly podWrites: readonly PodLabelWrite[];
+    };

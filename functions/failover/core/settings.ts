@@ -1,0 +1,184 @@
+import { parseDuration } from './duration.js';
+import type { ConfigProblem, Labels, PodProblem, PodView, ServiceSettings, ServiceView } from './model.js';
+import type { Keys } from '../../../shared/keys.js';
+
+export type SettingsResult =
+  | { readonly ok: true; readonly settings: ServiceSettings }
+  | { readonly ok: false; readonly problems: ConfigProblem[] };
+
+export type SelectorResult =
+  | { readonly ok: true; readonly selector: Labels }
+  | { readonly ok: false; readonly problems: ConfigProblem[] };
+
+export interface PriorityResult {
+  readonly priority: number;
+  readonly problem?: PodProblem;
+}
+
+export const MAX_PRIORITY = 1_000_000;
+const MAX_POD_NAME_LENGTH = 253;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+// Annotations are plain records from the API; hasOwn keeps inherited names such as
+// "constructor" from ever counting as present.
+export function annotation(values: Labels, key: string): string | undefined {
+  return Object.hasOwn(values, key) ? values[key] : undefined;
+}
+
+export function readSettings(service: ServiceView, keys: Keys): SettingsResult {
+  const problems: ConfigProblem[] = [];
+
+  let failback = false;
+  const failbackText = annotation(service.annotations, keys.failback);
+  if (failbackText !== undefined) {
+    // Only the exact spellings are accepted: "yes" or "True" silently meaning false
+    // would leave a user believing failback is on.
+    if (failbackText === 'true') failback = true;
+    else if (failbackText !== 'false') {
+      problems.push({ key: keys.failback, value: failbackText, message: 'expected "true" or "false"' });
+    }
+  }
+
+  let minSwitchIntervalMs = 0;
+  const intervalText = annotation(service.annotations, keys.minSwitchInterval);
+  if (intervalText !== undefined) {
+    const parsed = parseDuration(intervalText);
+    if (parsed.ok) minSwitchIntervalMs = parsed.value;
+    else problems.push({ key: keys.minSwitchInterval, value: intervalText, message: parsed.message });
+  }
+
+  const switchoverTo = annotation(service.annotations, keys.switchoverTo);
+  if (switchoverTo !== undefined && !isPodName(switchoverTo)) {
+    problems.push({
+      key: keys.switchoverTo,
+      value: switchoverTo,
+      message: 'expected a pod name (DNS-1123 subdomain: at most 253 lowercase letters, digits, "-" and ".")',
+    });
+  }
+
+  const follow = annotation(service.annotations, keys.follow);
+  if (follow !== undefined && !isServiceName(follow)) {
+    problems.push({ key: keys.follow, value: follow, message: 'expected the name of a Service in this namespace (a DNS-1035 label)' });
+  } else if (follow === service.name) {
+    problems.push({ key: keys.follow, value: follow, message: 'a Service cannot follow itself' });
+  }
+  if (follow !== undefined && switchoverTo !== undefined) {
+    problems.push({ key: keys.switchoverTo, value: switchoverTo, message: `this Service follows ${follow}; request the switchover there` });
+  }
+
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo, follow } };
+}
+
+/**
+ * The term a Service records. Absent or unreadable (someone edited it) is 0, and the
+ * next switch counts on from there; audit ids stay unique because they also carry the
+ * switch time (TermMark in audit/schemas.ts).
+ */
+export function readTerm(text: string | undefined): number {
+  if (text === undefined || !/^[0-9]{1,15}$/.test(text)) return 0;
+  return Number(text);
+}
+
+/** The time of the Service's last switch in ms; 0 if none is recorded or it is unreadable. */
+export function switchedAt(service: ServiceView, keys: Keys): number {
+  const text = annotation(service.annotations, keys.switchedAt);
+  const ms = text === undefined ? Number.NaN : Date.parse(text);
+  return Number.isFinite(ms) ? ms : 0;
+}
+
+/** True when the Service's baton annotations were written on this very Service (not copied from another). */
+export function ownsRecord(service: ServiceView, keys: Keys): boolean {
+  return annotation(service.annotations, keys.recordOf) === service.uid && service.uid !== '';
+}
+
+/** A Service name as the API server accepts it (DNS-1035 label). */
+export function isServiceName(text: string): boolean {
+  return DNS1035_LABEL.test(text);
+}
+
+export function isPodName(text: string): boolean {
+  return text.length > 0 && text.length <= MAX_POD_NAME_LENGTH && DNS1123_SUBDOMAIN.test(text);
+}
+
+export function readPriority(pod: PodView, keys: Keys): PriorityResult {
+  const text = annotation(pod.annotations, keys.priority);
+  if (text === undefined) return { priority: 0 };
+  // The length bound keeps Number() exact and rejects inputs like "1e3" or " 5".
+  if (/^-?[0-9]{1,7}$/.test(text)) {
+    const value = Number(text);
+    if (Math.abs(value) <= MAX_PRIORITY) return { priority: value === 0 ? 0 : value };
+  }
+  return {
+    priority: 0,
+    problem: {
+      pod: pod.name,
+      key: keys.priority,
+      value: text,
+      message: `expected a base-10 integer between -${MAX_PRIORITY} and ${MAX_PRIORITY}; using 0`,
+    },
+  };
+}
+
+export function withoutKey(selector: Labels, key: string): Labels {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(selector)) if (k !== key) out[k] = v;
+  return out;
+}
+
+export type SavedSelector =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'valid'; readonly selector: Labels }
+  | { readonly kind: 'invalid'; readonly problem: ConfigProblem };
+
+export function savedSelector(service: ServiceView, keys: Keys): SavedSelector {
+  const text = annotation(service.annotations, keys.originalSelector);
+  if (text === undefined) return { kind: 'absent' };
+  const invalid = (message: string): SavedSelector => ({
+    kind: 'invalid',
+    problem: { key: keys.originalSelector, value: text, message },
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return invalid('not valid JSON; expected a JSON object of string label values');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return invalid('expected a JSON object of string label values');
+  }
+  const selector: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (typeof v !== 'string') return invalid(`label "${k}" must have a string value`);
+    // Baton's own key in the saved copy would pin every future switch to one pod.
+    if (k !== keys.podId) selector[k] = v;
+  }
+  if (Object.keys(selector).length === 0) return invalid('expected a non-empty selector');
+  return { kind: 'valid', selector };
+}
+
+/**
+ * The selector the user means. The live selector (minus baton's key) wins over the
+ * saved copy because a difference means the user edited it after adoption; the saved
+ * copy is only used when the live one has nothing of the user's left in it.
+ */
+export function userSelector(service: ServiceView, keys: Keys): SelectorResult {
+  // The live selector is enough to act on; a damaged saved copy only matters when
+  // nothing else is left, and the next write of baton's record repairs it.
+  const current = withoutKey(service.selector, keys.podId);
+  if (Object.keys(current).length > 0) return { ok: true, selector: current };
+  const saved = savedSelector(service, keys);
+  if (saved.kind === 'invalid') return { ok: false, problems: [saved.problem] };
+  if (saved.kind === 'valid') return { ok: true, selector: saved.selector };
+  return {
+    ok: false,
+    problems: [
+      {
+        key: 'spec.selector',
+        value: JSON.stringify(service.selector),
+        message: 'the Service has no selector of its own; baton needs one to find candidate pods',
+      },
+    ],
+  };
+}

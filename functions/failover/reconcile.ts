@@ -1,0 +1,286 @@
+// The imperative shell around decide(): read the truth, decide, write with a
+// resourceVersion precondition, and on 409 read again and decide again. Evidence
+// (audit events, Kubernetes Events, role labels) follows a write and never blocks it.
+import type { Cluster } from './cluster.js';
+import { ConflictError, NotFoundError } from '../../shared/k8s/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { decide } from './core/decide.js';
+import { batonAnnotationKeys, labelsStillNeeded } from './core/release.js';
+import { isServiceName, ownsRecord, readTerm, switchedAt, userSelector } from './core/settings.js';
+import { type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './core/model.js';
+import { MODE_VALUE, type Keys } from '../../shared/keys.js';
+import { report, type Reporter } from './report.js';
+
+export interface ReconcileDeps {
+  readonly cluster: Cluster;
+  readonly keys: Keys;
+  readonly logger: Logger;
+  readonly reporter: Reporter;
+  readonly conflictRetries: number;
+  readonly now: () => number;
+  /** Write `<prefix>/role` labels on candidates (BATON_ROLE_LABELS). Off unless set. */
+  readonly roleLabels?: boolean;
+  /**
+   * Other opted-in Services of a namespace as last read from the API (the index). Used
+   * only for role labels, so that Services over the same pods agree on them.
+   */
+  readonly peers?: (namespace: string) => readonly ServiceView[];
+  /** Told about baton's own successful writes, so that their echoes can be recognised. */
+  readonly observer?: WriteObserver;
+}
+
+export interface WriteObserver {
+  /**
+   * A write to this Service or pod was sent; `done` settles when its reply is in. Its
+   * echo can overtake the reply, so the handler waits for `done` before judging it.
+   */
+  writing?(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
+  /**
+   * The Service as a guarded write of baton left it (the reply of the PATCH). `decided`:
+   * the write followed a decision on the whole Service as read; false for a write that
+   * only records something (completion), which decided nothing about the rest.
+   */
+  serviceWritten(service: Observed<ServiceView>, decided: boolean): void;
+  /** The pod as a label write guarded by the resourceVersion `service`'s reconcile read left it. */
+  podLabelled(service: ServiceRef, pod: PodView): void;
+}
+
+export type Result =
+  | { readonly outcome: 'gone' | 'ignored' | 'steady' | 'invalid' | 'switched' | 'unavailable' | 'refused' | 'released'; readonly detail: string }
+  | { readonly outcome: 'held'; readonly detail: string; readonly retryAfterMs: number }
+  | { readonly outcome: 'conflicted'; readonly detail: string };
+
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/**
+ * True when the Service carries anything baton would have to undo, written on this very
+ * Service. A copy of another Service's record is not baton's to undo.
+ */
+export function hasBatonState(service: ServiceView, keys: Keys): boolean {
+  if (!ownsRecord(service, keys)) return false;
+  return keys.podId in service.selector || batonAnnotationKeys(keys).some((k) => k in service.annotations);
+}
+
+export function isOptedIn(service: ServiceView, keys: Keys): boolean {
+  return service.labels[keys.mode] === MODE_VALUE;
+}
+
+async function podsFor(deps: ReconcileDeps, service: ServiceView): Promise<PodView[]> {
+  const selector = userSelector(service, deps.keys);
+  if (!selector.ok) return [];
+  return deps.cluster.listPods(service.namespace, selector.selector);
+}
+
+const jitter = (attempt: number): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
+
+/** A copy of the Service to start from, as the API server returned it. */
+export interface Basis {
+  readonly service: Observed<ServiceView>;
+  /**
+   * True when it was read for this very look (a get or a list just now). False for the
+   * index's copy, which may lag arbitrarily and must be confirmed before anything but a
+   * guarded write is based on it. Never an event's body: that is not a read at all.
+   */
+  readonly fresh: boolean;
+}
+
+/**
+ * The Service a follower mirrors, read fresh for each decision (undefined when it does
+ * not exist), so a follower never copies a stale choice for longer than one look.
+ */
+async function leaderOf(deps: ReconcileDeps, service: ServiceView): Promise<ServiceView | undefined> {
+  const name = service.annotations[deps.keys.follow];
+  if (name === undefined || !isOptedIn(service, deps.keys) || !isServiceName(name) || name === service.name) return undefined;
+  try {
+    return await deps.cluster.getService(service.namespace, name);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** The uids other opted-in Services of the namespace route to (for role labels). */
+function activeElsewhere(deps: ReconcileDeps, service: ServiceView): Set<string> {
+  const out = new Set<string>();
+  if (!deps.roleLabels || !deps.peers) return out;
+  for (const peer of deps.peers(service.namespace)) {
+    const uid = peer.selector[deps.keys.podId];
+    if (peer.name !== service.name && uid !== undefined) out.add(uid);
+  }
+  return out;
+}
+
+/**
+ * Brings one Service to the state decide() asks for. A guarded write needs no fresh
+ * read: its precondition rejects a stale basis with 409, which is answered by reading
+ * again and deciding again.
+ */
+export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Basis): Promise<Result> {
+  const { cluster, keys, logger } = deps;
+  const read = async (): Promise<Observed<ServiceView> | undefined> => {
+    try {
+      return await cluster.getService(ref.namespace, ref.name);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  };
+  let service = basis?.service ?? (await read());
+  let confirmed = basis === undefined || basis.fresh;
+  let conflicts = 0;
+  for (;;) {
+    if (!service) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
+    if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
+    const pods = await podsFor(deps, service);
+    const now = deps.now();
+    const others = activeElsewhere(deps, service);
+    const leader = await leaderOf(deps, service);
+    let { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others, leader });
+    const requested = plan.kind === 'refuse-switchover' ? plan.requested : undefined;
+    if (requested !== undefined && !pods.some((p) => p.name === requested)) {
+      // Only the selected pods were listed; a requested pod outside the selector exists
+      // or not, and the refusal should say which. Looked up only on this rare path.
+      const stranger = await cluster.findPod(service.namespace, requested);
+      if (stranger) ({ plan, podProblems } = decide({ service, pods: [...pods, stranger], keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others, leader }));
+    }
+    if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
+      // Only the Service write is checked against the truth by the server (its
+      // precondition); anything else — including labelling a pod before that write — is
+      // confirmed first. An unchanged resourceVersion means the decision stands.
+      const fresh = await read();
+      confirmed = true;
+      if (fresh?.resourceVersion !== service.resourceVersion) {
+        service = fresh;
+        continue;
+      }
+    }
+    // Warning Events go on a Service known to exist at this version: a confirmed read,
+    // or (for a switch on a hint) the guarded write that just succeeded on it.
+    const reportProblems = (on: ServiceView): void => {
+      if (podProblems.length > 0) deps.reporter.podProblems(on, podProblems);
+    };
+    if (confirmed) reportProblems(service);
+    try {
+      const result = await act(deps, service, plan, now, pods);
+      if (!confirmed) reportProblems(service);
+      return result;
+    } catch (error) {
+      // The Service was deleted between the read and the write: a handled outcome.
+      // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
+      if (error instanceof NotFoundError) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
+      if (!(error instanceof ConflictError)) throw error;
+      conflicts += 1;
+      if (conflicts > deps.conflictRetries) return { outcome: 'conflicted', detail: `service kept changing; gave up after ${conflicts} attempts` };
+      logger.debug({ service: `${ref.namespace}/${ref.name}`, conflicts }, 'conflict; reading again');
+      await jitter(conflicts);
+      service = await read();
+      confirmed = true;
+    }
+  }
+}
+
+async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Plan, now: number, pods: readonly PodView[]): Promise<Result> {
+  const { cluster } = deps;
+  switch (plan.kind) {
+    case 'ignore':
+      return { outcome: 'ignored', detail: plan.why };
+    case 'invalid-config':
+      deps.reporter.invalidConfig(service, plan.problems);
+      return { outcome: 'invalid', detail: plan.problems.map((p) => `${p.key}: ${p.message}`).join('; ') };
+    case 'steady': {
+      const basis = plan.record ? await patchService(deps, service, plan.record) : service;
+      labelPods(deps, basis, plan.podWrites);
+      return { outcome: 'steady', detail: plan.record ? `${plan.why}; baton's record completed` : plan.why };
+    }
+    case 'hold':
+      return { outcome: 'held', detail: plan.why, retryAfterMs: plan.retryAfterMs };
+    case 'switch': {
+      // The version each prerequisite write left its pod at: the guard of its role label.
+      const relabelled = new Map<string, string | undefined>();
+      for (const write of plan.prerequisites) {
+        try {
+          relabelled.set(write.pod, (await cluster.patchPodLabels(service.namespace, write.pod, write.labels)).resourceVersion);
+        } catch (error) {
+          // The chosen pod vanished between the list and now: decide again.
+          if (error instanceof NotFoundError) throw new ConflictError(error.message, 404);
+          throw error;
+        }
+      }
+      const written = await patchService(deps, service, plan.service);
+      report(deps.reporter.switched(written, plan, now));
+      // The term this switch ends was never seen completed, so its own event may have
+      // been lost with a reply; the Service as read still records it: replay it.
+      const ended = plan.term - 1;
+      if (ended >= 1 && service.annotations[deps.keys.completedTerm] !== String(ended)) report(deps.reporter.replayTransition(service, ended));
+      // A pod labelled just above has moved past the version the plan read; that change
+      // is our own, so its role label is guarded by the version our write left it at.
+      labelPods(
+        deps,
+        written,
+        plan.podWrites.map((w) => {
+          if (!relabelled.has(w.pod)) return w;
+          const after = relabelled.get(w.pod);
+          return after ? { pod: w.pod, labels: w.labels, resourceVersion: after } : { pod: w.pod, labels: w.labels };
+        }),
+      );
+      return { outcome: 'switched', detail: `${plan.reason}: ${plan.from?.name ?? '(none)'} -> ${plan.to.name} (term ${plan.term})` };
+    }
+    case 'unavailable': {
+      const written = plan.service ? await patchService(deps, service, plan.service) : undefined;
+      if (written) report(deps.reporter.unavailable(written, plan, pods.length));
+      return { outcome: 'unavailable', detail: `no healthy candidate; keeping ${plan.active ?? '(none)'}` };
+    }
+    case 'refuse-switchover': {
+      const written = await patchService(deps, service, plan.service);
+      report(deps.reporter.refused(written, plan));
+      return { outcome: 'refused', detail: plan.why };
+    }
+    case 'release': {
+      const written = await patchService(deps, service, plan.service);
+      report(deps.reporter.released(written, plan, { term: readTerm(service.annotations[deps.keys.term]), decidedAt: switchedAt(service, deps.keys) }));
+      await unlabelReleased(deps, written, plan.podWrites, pods);
+      return { outcome: 'released', detail: 'original selector restored' };
+    }
+  }
+}
+
+/**
+ * After a release: baton's labels come off the released Service's pods, except where
+ * another Service still needs them (a fresh list of the namespace's Services says so),
+ * each write guarded by the version the pod was read at.
+ */
+async function unlabelReleased(deps: ReconcileDeps, released: ServiceView, writes: readonly PodLabelWrite[], pods: readonly PodView[]): Promise<void> {
+  if (writes.length === 0) return;
+  const services = await deps.cluster.listServices('', released.namespace);
+  const keep = new Set(pods.filter((p) => labelsStillNeeded(p, services, deps.keys, released)).map((p) => p.name));
+  labelPods(deps, released, writes.filter((w) => !keep.has(w.pod)));
+}
+
+/** The guarded Service write, reported to the observer when it succeeds. */
+export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite, decided = true): Promise<Observed<ServiceView>> {
+  const pending = deps.cluster.patchService(service, write);
+  deps.observer?.writing?.(service.namespace, 'Service', service.name, pending);
+  const written = await pending;
+  deps.observer?.serviceWritten(written, decided);
+  return written;
+}
+
+/** Role labels are for humans; failures are logged and the next reconcile repairs them. */
+function labelPods(deps: ReconcileDeps, service: ServiceView, writes: readonly PodLabelWrite[]): void {
+  for (const write of writes) {
+    const guard = write.resourceVersion;
+    const pending = deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels, guard);
+    if (guard !== undefined) deps.observer?.writing?.(service.namespace, 'Pod', write.pod, pending);
+    pending.then((after) => {
+      // Only a guarded write is known to have changed nothing but the labels.
+      if (guard !== undefined && after.resourceVersion !== undefined) deps.observer?.podLabelled(service, after);
+    }, (error: unknown) => {
+      // Gone, or changed since it was read: a newer decision owns its labels now.
+      if (error instanceof NotFoundError || error instanceof ConflictError) return;
+      deps.logger.warn({ service: `${service.namespace}/${service.name}`, pod: write.pod, err: error instanceof Error ? error.message : String(error) }, 'could not label pod');
+    });
+  }
+}

@@ -1,0 +1,188 @@
+// Evidence of each decision: an audit CloudEvent (deterministic id, for subscribers)
+// and a Kubernetes Event on the Service (for `kubectl describe`). Both are side
+// channels: they are sent after the write, and a failure is logged, never thrown.
+import { auditId, auditSubject, type TermMark, COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../../shared/audit/schemas.js';
+import type { Emitter } from '../../shared/audit/emit.js';
+import { evidenceSender } from '../../shared/audit/evidence.js';
+import { createRepeatFilter } from '../../shared/audit/repeats.js';
+import type { Cluster } from './cluster.js';
+import type { EventNote } from '../../shared/k8s/service-events.js';
+import type { Logger } from '../../shared/log.js';
+import type { ConfigProblem, Plan, PodProblem, ServiceView } from './core/model.js';
+import type { Keys } from '../../shared/keys.js';
+import { readTerm, switchedAt } from './core/settings.js';
+
+type Of<K extends Plan['kind']> = Extract<Plan, { kind: K }>;
+
+export interface Completion {
+  readonly term: number;
+  readonly active: { readonly name: string; readonly uid: string };
+  readonly decidedAt: number;
+  readonly observedAt: number;
+}
+
+export interface Reporter {
+  switched(service: ServiceView, plan: Of<'switch'>, now: number): Promise<void>;
+  unavailable(service: ServiceView, plan: Of<'unavailable'>, candidates: number): Promise<void>;
+  refused(service: ServiceView, plan: Of<'refuse-switchover'>): Promise<void>;
+  /** `last`: the term the Service recorded before the release wrote its record away. */
+  released(service: ServiceView, plan: Of<'release'>, last: TermMark): Promise<void>;
+  completed(service: ServiceView, completion: Completion): Promise<void>;
+  /**
+   * Sends the term's promoted/switchover event again, rebuilt from what the Service
+   * records. A switch whose PATCH was applied but whose reply was lost (timeout, reset)
+   * is never reported by the instance that made it, and a redelivered event then finds
+   * nothing to do; completion is level-triggered and recorded once per term, so
+   * replaying there closes that gap. The id is the original's, so a subscriber that
+   * already has it drops the copy. `from` is not recorded on the Service: null.
+   */
+  replayTransition(service: ServiceView, term: number): Promise<void>;
+  /** Repeated reports of the same problems are suppressed for a while (the id is the same anyway). */
+  invalidConfig(service: ServiceView, problems: readonly ConfigProblem[]): void;
+  podProblems(service: ServiceView, problems: readonly PodProblem[]): void;
+}
+
+/** Fire and forget: evidence must not delay the reply that lets the next event in. */
+export function report(pending: Promise<void>): void {
+  void pending.catch(() => undefined);
+}
+
+export const REASONS = {
+  promoted: 'Promoted',
+  failedOver: 'FailedOver',
+  failedBack: 'FailedBack',
+  switchedOver: 'SwitchedOver',
+  switchoverRefused: 'SwitchoverRefused',
+  unavailable: 'NoHealthyPod',
+  completed: 'TrafficSwitched',
+  released: 'Released',
+  invalidConfig: 'InvalidConfig',
+  invalidPodAnnotation: 'InvalidPodAnnotation',
+} as const;
+
+export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logger: Logger; keys: Keys; now: () => number }): Reporter {
+  const { cluster, emitter, logger } = deps;
+  const fresh = createRepeatFilter(deps.now);
+  // What the Service records of its current term; see TermMark.
+  const mark = (s: ServiceView): TermMark => ({ term: readTerm(s.annotations[deps.keys.term]), decidedAt: switchedAt(s, deps.keys) });
+  const ref = (s: ServiceView): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
+
+  const send = evidenceSender({ emitter, logger, recordEvent: (service, note) => cluster.recordEvent(service, note) });
+
+  return {
+    switched: (service, plan, now) => {
+      const type = plan.reason === 'switchover' ? SWITCHOVER : PROMOTED;
+      const reason = { initial: REASONS.promoted, failover: REASONS.failedOver, failback: REASONS.failedBack, switchover: REASONS.switchedOver }[plan.reason];
+      const from = plan.from && plan.from.uid !== plan.to.uid ? ` (was ${plan.from.name})` : '';
+      return send(
+        service,
+        {
+          id: auditId({ type, serviceUid: service.uid, term: plan.term, decidedAt: now }),
+          type,
+          subject: auditSubject(service),
+          time: new Date(now).toISOString(),
+          data: { service: ref(service), term: plan.term, from: plan.from ?? null, to: plan.to, reason: plan.reason, decidedAt: new Date(now).toISOString() },
+        },
+        { type: 'Normal', reason, message: `${plan.to.name} is now the active pod${from}; reason ${plan.reason}, term ${plan.term}` },
+      );
+    },
+    unavailable: (service, plan, candidates) =>
+      send(
+        service,
+        {
+          id: auditId({ type: UNAVAILABLE, serviceUid: service.uid, ...mark(service), term: plan.term }),
+          type: UNAVAILABLE,
+          subject: auditSubject(service),
+          time: new Date(deps.now()).toISOString(),
+          data: {
+            service: ref(service),
+            term: plan.term,
+            lastActive: plan.active ? { name: plan.active, uid: service.annotations[deps.keys.activeUid] ?? 'unknown' } : null,
+            candidates,
+          },
+        },
+        { type: 'Warning', reason: REASONS.unavailable, message: `no healthy pod among ${candidates} candidate(s); traffic stays on ${plan.active ?? 'nothing'} until one is ready` },
+      ),
+    refused: (service, plan) => {
+      return send(
+        service,
+        {
+          id: auditId({ type: SWITCHOVER_REFUSED, serviceUid: service.uid, ...mark(service), requested: plan.requested }),
+          type: SWITCHOVER_REFUSED,
+          subject: auditSubject(service),
+          time: new Date(deps.now()).toISOString(),
+          data: { service: ref(service), requested: plan.requested, reason: plan.why },
+        },
+        { type: 'Warning', reason: REASONS.switchoverRefused, message: `switchover to ${plan.requested} refused: ${plan.why}` },
+      );
+    },
+    released: (service, plan, last) =>
+      send(
+        service,
+        {
+          id: auditId({ type: RELEASED, serviceUid: service.uid, ...last }),
+          type: RELEASED,
+          subject: auditSubject(service),
+          time: new Date(deps.now()).toISOString(),
+          data: { service: ref(service), restoredSelector: { ...plan.service.selector } },
+        },
+        { type: 'Normal', reason: REASONS.released, message: `opted out: selector restored to ${JSON.stringify(plan.service.selector)}` },
+      ),
+    replayTransition: async (service, term) => {
+      const a = service.annotations;
+      const reason = a[deps.keys.reason];
+      const to = { name: a[deps.keys.activePod] ?? '', uid: a[deps.keys.activeUid] ?? '' };
+      const decidedAt = Date.parse(a[deps.keys.switchedAt] ?? '');
+      if (reason !== 'initial' && reason !== 'failover' && reason !== 'failback' && reason !== 'switchover') return;
+      if (!to.name || !to.uid || Number.isNaN(decidedAt)) return;
+      const type = reason === 'switchover' ? SWITCHOVER : PROMOTED;
+      const draft: AuditDraft = {
+        id: auditId({ type, serviceUid: service.uid, term, decidedAt }),
+        type,
+        subject: auditSubject(service),
+        time: new Date(decidedAt).toISOString(),
+        data: { service: ref(service), term, from: null, to, reason, decidedAt: new Date(decidedAt).toISOString() },
+      };
+      const result = await emitter.emit(draft);
+      if (!result.delivered && !('skipped' in result)) logger.warn({ service: `${service.namespace}/${service.name}`, term, error: result.error }, 'replayed audit event not delivered');
+    },
+    completed: (service, c) =>
+      send(
+        service,
+        {
+          id: auditId({ type: COMPLETED, serviceUid: service.uid, term: c.term, decidedAt: c.decidedAt }),
+          type: COMPLETED,
+          subject: auditSubject(service),
+          time: new Date(c.observedAt).toISOString(),
+          data: {
+            service: ref(service),
+            term: c.term,
+            active: c.active,
+            decidedAt: new Date(c.decidedAt).toISOString(),
+            observedAt: new Date(c.observedAt).toISOString(),
+            latencyMs: Math.max(0, c.observedAt - c.decidedAt),
+          },
+        },
+        { type: 'Normal', reason: REASONS.completed, message: `EndpointSlices show only ${c.active.name} ready (term ${c.term}, ${Math.max(0, c.observedAt - c.decidedAt)} ms after the decision)` },
+      ),
+    invalidConfig: (service, problems) => {
+      const id = auditId({ type: CONFIG_INVALID, serviceUid: service.uid, problems });
+      if (!fresh(id)) return;
+      report(
+        send(
+          service,
+          { id, type: CONFIG_INVALID, subject: auditSubject(service), time: new Date(deps.now()).toISOString(), data: { service: ref(service), problems: problems.map((p) => ({ ...p })) } },
+          { type: 'Warning', reason: REASONS.invalidConfig, message: `left unchanged: ${problems.map((p) => `${p.key}=${JSON.stringify(p.value.slice(0, 80))}: ${p.message}`).join('; ')}` },
+        ),
+      );
+    },
+    podProblems: (service, problems) => {
+      for (const p of problems) {
+        if (!fresh(`${service.uid}/${p.pod}/${p.key}/${p.value}`)) continue;
+        const message = `pod ${p.pod}: ${p.key}=${JSON.stringify(p.value.slice(0, 80))}: ${p.message}; ranked with the default`;
+        logger.warn({ service: `${service.namespace}/${service.name}`, pod: p.pod }, message);
+        report(cluster.recordEvent(service, { type: 'Warning', reason: REASONS.invalidPodAnnotation, message }));
+      }
+    },
+  };
+}

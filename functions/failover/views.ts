@@ -1,0 +1,74 @@
+// What failover reads of pods, Services and EndpointSlices, from either an API object
+// (Date timestamps) or an event's parsed `data` (string timestamps).
+import { time, type MetaLike, type Time } from '../../shared/k8s/views.js';
+import type { PodView, ServiceView } from './core/model.js';
+
+export interface PodLike {
+  readonly metadata?: MetaLike | undefined;
+  readonly status?: { readonly phase?: string | undefined; readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string; readonly lastTransitionTime?: Time }> | undefined } | undefined;
+}
+export interface ServiceLike {
+  readonly metadata?: MetaLike | undefined;
+  readonly spec?: { readonly selector?: Readonly<Record<string, string>> | undefined } | undefined;
+}
+export interface SliceLike {
+  readonly metadata?: MetaLike | undefined;
+  readonly endpoints?: ReadonlyArray<{
+    readonly conditions?: { readonly ready?: boolean | undefined } | undefined;
+    readonly targetRef?: { readonly kind?: string | undefined; readonly name?: string | undefined; readonly uid?: string | undefined } | undefined;
+  }> | undefined;
+}
+
+export interface EndpointView {
+  readonly podName: string | undefined;
+  readonly podUid: string | undefined;
+  readonly ready: boolean;
+}
+
+export interface SliceView {
+  readonly name: string;
+  readonly endpoints: readonly EndpointView[];
+}
+
+/** The parts of a Pod that decisions use; input is an API object or an event's `data`. */
+export function podView(pod: PodLike): PodView {
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  const isReady = ready?.status === 'True';
+  return {
+    name: pod.metadata?.name ?? '',
+    namespace: pod.metadata?.namespace ?? '',
+    uid: pod.metadata?.uid ?? '',
+    resourceVersion: pod.metadata?.resourceVersion,
+    labels: pod.metadata?.labels ?? {},
+    annotations: pod.metadata?.annotations ?? {},
+    phase: pod.status?.phase ?? '',
+    ready: isReady,
+    readySince: isReady ? time(ready?.lastTransitionTime) : undefined,
+    createdAt: time(pod.metadata?.creationTimestamp) ?? 0,
+    deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
+  };
+}
+
+export function serviceView(service: ServiceLike): ServiceView {
+  return {
+    name: service.metadata?.name ?? '',
+    namespace: service.metadata?.namespace ?? '',
+    uid: service.metadata?.uid ?? '',
+    resourceVersion: service.metadata?.resourceVersion ?? '',
+    labels: service.metadata?.labels ?? {},
+    annotations: service.metadata?.annotations ?? {},
+    selector: service.spec?.selector ?? {},
+  };
+}
+
+export function sliceView(slice: SliceLike): SliceView {
+  return {
+    name: slice.metadata?.name ?? '',
+    endpoints: (slice.endpoints ?? []).map((e) => ({
+      podName: e.targetRef?.kind === 'Pod' ? e.targetRef.name : undefined,
+      podUid: e.targetRef?.kind === 'Pod' ? e.targetRef.uid : undefined,
+      // The API leaves `ready` unset to mean "unknown", which consumers treat as ready.
+      ready: e.conditions?.ready !== false,
+    })),
+  };
+}

@@ -1,0 +1,69 @@
+// The names baton writes and reads on Services and pods, all under one configurable
+// prefix (BATON_PREFIX). The functions, the CLI and the balancer library read the same
+// record, so the names live in one place.
+
+/** Every label and annotation key baton uses, derived from one configurable prefix. */
+export interface Keys {
+  /** Service label that opts in; value must be "active-standby". */
+  readonly mode: string;
+  /** Pod label carrying the pod's own UID; the Service selector names exactly one. */
+  readonly podId: string;
+  /** Pod label for humans: "active" | "standby". Never read for decisions. */
+  readonly role: string;
+  /** Pod annotation: integer, higher is preferred. */
+  readonly priority: string;
+  /** Service annotation: "true" to return to a higher-priority pod when it is healthy. */
+  readonly failback: string;
+  /** Service annotation: minimum time between automatic switches (e.g. "30s", "2m"). */
+  readonly minSwitchInterval: string;
+  /** Service annotation: request a manual switch to the named pod. */
+  readonly switchoverTo: string;
+  /**
+   * Service annotation: the name of another opted-in Service in the namespace whose
+   * active this Service routes to, instead of electing its own (a headless twin).
+   */
+  readonly follow: string;
+  /** Service annotation: JSON of the user's own selector, saved at adoption. */
+  readonly originalSelector: string;
+  /** Service annotations recording the decision. */
+  readonly activePod: string;
+  readonly activeUid: string;
+  readonly term: string;
+  readonly switchedAt: string;
+  readonly reason: string;
+  /** Service annotation: term whose EndpointSlice update was reported as completed. */
+  readonly completedTerm: string;
+  /** Service annotation: term for which "no healthy candidate" was reported. */
+  readonly unavailableTerm: string;
+  /**
+   * Service annotation: the uid of the Service baton wrote its record on. A copy of the
+   * Service (`kubectl get -o yaml` re-applied under another name) carries the record but
+   * not this uid, and baton leaves such a copy alone.
+   */
+  readonly recordOf: string;
+}
+
+export const MODE_VALUE = 'active-standby';
+
+export function keysFor(prefix: string): Keys {
+  const k = (name: string): string => `${prefix}/${name}`;
+  return {
+    mode: k('mode'),
+    podId: k('pod-id'),
+    role: k('role'),
+    priority: k('priority'),
+    failback: k('failback'),
+    minSwitchInterval: k('min-switch-interval'),
+    switchoverTo: k('switchover-to'),
+    follow: k('follow'),
+    originalSelector: k('original-selector'),
+    activePod: k('active'),
+    activeUid: k('active-uid'),
+    term: k('term'),
+    switchedAt: k('switched-at'),
+    reason: k('reason'),
+    completedTerm: k('completed-term'),
+    unavailableTerm: k('unavailable-term'),
+    recordOf: k('record-of'),
+  };
+}
