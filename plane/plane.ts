@@ -2,7 +2,8 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'node:https';
-import { ensureBinaries, ensureNodeBinaries, type Binaries, type NodeBinaryName, type Progress } from './binaries.js';
+import { ensureBinaries, ensureNodeBinaries, type Binaries } from './binaries.js';
+import type { NodeBinaryName, Progress } from './components.js';
 import { ensureNodePackages } from './node/packages.js';
 import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE, REAL_NODE_GATEWAY, REAL_NODE_NAME, SERVICE_RANGE } from './node/network.js';
 import { startRealNode, stopRealNode, planNode, assertRangeFree, nodeCheckHint, nodeCheckPod, NODE_CHECK_POD, type RealNodeState } from './node/node.js';
@@ -504,7 +505,7 @@ export async function planeStatus(dir: string): Promise<PlaneStatus> {
   const state = readState(dir);
   if (!state) return { running: false, state: undefined, processes: [], apiserverReady: false };
   const processes = state.processes.map((p) => ({ name: p.name, pid: p.pid, alive: isAlive(p) }));
-  let apiserverReady = false;
+  let apiserverReady: boolean;
   try {
     apiserverReady = (await apiGet(state, '/readyz')).status === 200;
   } catch {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NodeBinaryName, Progress } from '../binaries.js';
+import type { NodeBinaryName, Progress } from '../components.js';
 import { freePorts, isListening } from '../ports.js';
 import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from '../processes.js';
 import { waitFor } from '../wait.js';

@@ -160,8 +160,7 @@ export class EndpointsBalancer {
       [service, listed] = await Promise.all([this.api.readService(this.stop.signal), this.api.slices.list(this.stop.signal)]);
     } catch (error) {
       if (this.stop.signal.aborted) throw new BalancerClosedError(this.name);
-      this.reportError(error);
-      throw this.lastError;
+      throw this.reportError(error);
     }
     if (this.stop.signal.aborted) throw new BalancerClosedError(this.name);
     this.observeService(service);
@@ -319,11 +318,13 @@ export class EndpointsBalancer {
     this.hint = observeService(this.hint, metadata ? (metadata.uid ?? '') : undefined, metadata ? readServiceRecord(metadata, this.prefix) : RELEASED_RECORD);
   }
 
-  private reportError(error: unknown): void {
+  /** Records the failure for status(), the error listeners and waiting callers; returns it typed. */
+  private reportError(error: unknown): BalancerError {
     const typed = error instanceof BalancerError ? error : new BalancerError(error instanceof Error ? error.message : String(error), { cause: error });
     this.lastError = typed;
     if (!this.slicesListed || this.serviceState.state === 'unknown') this.failure = () => typed;
     for (const l of this.errorListeners) l(typed);
+    return typed;
   }
 
   private recompute(now = Date.now()): void {

@@ -182,7 +182,7 @@ describe('images made here', () => {
     const archive = buildImageArchive({ ref: 'baton.local/hello:v1', binary: bin, user: '65534:65534' }, dir);
     const list = spawnSync('tar', ['-tf', archive], { encoding: 'utf8' }).stdout.trim().split('\n');
     assert.equal(list.length, 3);
-    const read = (f: string): Buffer => spawnSync('tar', ['-xOf', archive, f]).stdout as Buffer;
+    const read = (f: string): Buffer => spawnSync('tar', ['-xOf', archive, f]).stdout;
     const manifest = JSON.parse(read('manifest.json').toString()) as Array<{ Config: string; RepoTags: string[]; Layers: string[] }>;
     assert.deepEqual(manifest[0]!.RepoTags, ['baton.local/hello:v1']);
     const configBytes = read(manifest[0]!.Config);
