@@ -7,7 +7,7 @@ import { createKnown } from './known.js';
 import { routeKeysFor } from './core/model.js';
 import { reconcileRoutes, type RoutesDeps } from './reconcile.js';
 import { createRouteReporter } from './report.js';
-import { DENY_ALL } from './core/policy.js';
+import { DENY_ALL } from '../../shared/config/host-policy.js';
 import { createRoutesHandler } from './handler.js';
 
 export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
