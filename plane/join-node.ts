@@ -5,7 +5,8 @@ import { isAlive } from './processes.js';
 import { apiGet, apiWrite } from './api.js';
 import type { NodeBinaryName, Progress } from './components.js';
 import { REAL_NODE_GATEWAY, REAL_NODE_NAME } from './node/network.js';
-import { nodeCheckHint, nodeCheckPod, NODE_CHECK_POD, startRealNode, type RealNodeState } from './node/node.js';
+import { nodeCheckHint, nodeCheckPod, NODE_CHECK_POD } from './node/check-pod.js';
+import { startRealNode, type RealNodeState } from './node/node.js';
 import type { PlaneState } from './state.js';
 import { waitFor } from './wait.js';
 
