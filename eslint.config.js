@@ -86,4 +86,10 @@ export default defineConfig(
       'max-lines-per-function': ['error', { max: 60, skipBlankLines: false, skipComments: false }],
     },
   },
+  {
+    // The only exceptions, and temporary: the cores' own refactor (a separate branch)
+    // splits decide.ts and shortens plan() and readClaim(). Delete this block when it lands.
+    files: ['functions/failover/core/decide.ts', 'functions/routes/core/claim.ts'],
+    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
+  },
 );

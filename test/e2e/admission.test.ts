@@ -31,8 +31,8 @@ interface Shipped {
 
 function policiesIn(yaml: string, name: PolicyName): Shipped {
   const docs = k8s.loadAllYaml(yaml) as k8s.KubernetesObject[];
-  const policy = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy' && d.metadata?.name === name) as k8s.V1ValidatingAdmissionPolicy | undefined;
-  const binding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata?.name === name) as k8s.V1ValidatingAdmissionPolicyBinding | undefined;
+  const policy = docs.find((d): d is k8s.V1ValidatingAdmissionPolicy => d.kind === 'ValidatingAdmissionPolicy' && d.metadata?.name === name);
+  const binding = docs.find((d): d is k8s.V1ValidatingAdmissionPolicyBinding => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata?.name === name);
   assert.ok(policy?.spec && binding?.spec, `the manifests hold ${name} and its binding`);
   assert.equal(binding.spec.policyName, name);
   return { policy, binding };
@@ -333,7 +333,6 @@ test('pinned-selector policy: re-applying the placeholder is refused and the Ser
 
 test('pinned-selector policy off (the old behaviour): a re-apply empties the Service until baton re-pins; a forced server-side apply routes to every pod', async (t) => {
   const ns = await testNamespace(t, 'adm-svc-off');
-  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
   const slices = await watchSlices(t, ns);
   const withPlaceholder = manifest(ns, PLACEHOLDER);
   const { since } = await placeholderService(t, ns, slices, withPlaceholder, ['apply']);
@@ -509,7 +508,7 @@ test('every shipped overlay renders both policies with its own BATON_PREFIX, Fai
     const rendered = await kubectl(['kustomize', join(repoRoot(), overlay)]);
     assert.equal(rendered.code, 0, rendered.stderr);
     const docs = k8s.loadAllYaml(rendered.stdout) as k8s.KubernetesObject[];
-    const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata?.name?.startsWith('baton-config')) as k8s.V1ConfigMap | undefined;
+    const config = docs.find((d): d is k8s.V1ConfigMap => d.kind === 'ConfigMap' && d.metadata?.name?.startsWith('baton-config') === true);
     const prefix = config?.data?.['BATON_PREFIX'];
     assert.ok(prefix, `${overlay}: BATON_PREFIX is set`);
     for (const name of ['baton-pod-id', 'baton-pinned-selector'] as const) {

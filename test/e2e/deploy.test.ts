@@ -83,8 +83,26 @@ const find = (objs: Obj[], kind: string, name: string, apiVersion?: string): Obj
   assert.ok(o, `no ${kind} ${name} in the rendered manifests`);
   return o;
 };
-const ksvc = (objs: Obj[], name: string): any => find(objs, 'Service', name, 'serving.knative.dev/v1');
-const spec = (o: Obj): any => o['spec'];
+const ksvc = (objs: Obj[], name: string): Obj => find(objs, 'Service', name, 'serving.knative.dev/v1');
+const spec = (o: Obj): unknown => o['spec'];
+// Walks a parsed manifest by path; a missing step gives undefined, so the assertion on
+// the result fails rather than the walk throwing.
+function at(value: unknown, ...path: ReadonlyArray<string | number>): unknown {
+  let here = value;
+  for (const step of path) {
+    if (typeof here !== 'object' || here === null) return undefined;
+    here = (here as Record<string | number, unknown>)[step];
+  }
+  return here;
+}
+const items = (value: unknown): unknown[] => {
+  assert.ok(Array.isArray(value), `not a list: ${JSON.stringify(value)}`);
+  return value as unknown[];
+};
+const text = (value: unknown): string => {
+  assert.equal(typeof value, 'string', `not a string: ${JSON.stringify(value)}`);
+  return value as string;
+};
 
 before(async () => {
   const started = Date.now();
@@ -98,17 +116,17 @@ before(async () => {
 test('skaffold diagnose --yaml-only accepts skaffold.yaml for every profile', () => {
   for (const p of PROFILES) {
     const out = ok(run(skaffoldPath, ['diagnose', '--yaml-only', ...p.args]), `skaffold diagnose (${p.name})`);
-    const config = parse(out)[0] as any;
-    assert.equal(config.apiVersion, 'skaffold/v4beta13', p.name);
+    const config: unknown = parse(out)[0];
+    assert.equal(at(config, 'apiVersion'), 'skaffold/v4beta13', p.name);
     assert.deepEqual(
-      config.build.artifacts.map((a: any) => [a.image, a.docker?.dockerfile]),
+      items(at(config, 'build', 'artifacts')).map((a) => [at(a, 'image'), at(a, 'docker', 'dockerfile')]),
       [[p.image, 'Dockerfile']],
       `${p.name}: one image, built from the Dockerfile`,
     );
-    assert.deepEqual(config.manifests.kustomize.paths, [join(root, p.overlay)], p.name);
-    assert.ok(config.deploy.kubectl, `${p.name} deploys with kubectl`);
-    if (p.name === 'local') assert.equal(config.build.local.push, false);
-    if (p.name === 'production') assert.equal(config.build.local.push, true);
+    assert.deepEqual(at(config, 'manifests', 'kustomize', 'paths'), [join(root, p.overlay)], p.name);
+    assert.ok(at(config, 'deploy', 'kubectl'), `${p.name} deploys with kubectl`);
+    if (p.name === 'local') assert.equal(at(config, 'build', 'local', 'push'), false);
+    if (p.name === 'production') assert.equal(at(config, 'build', 'local', 'push'), true);
   }
 });
 
@@ -153,9 +171,9 @@ test('skaffold render --offline gives the same objects as kubectl kustomize, for
       'ValidatingAdmissionPolicyBinding/baton-pod-id',
     ]);
     // skaffold only swaps in the built tag where the manifest names its artifact.
-    assert.equal(ksvc(objs, 'baton-failover').spec.template.spec.containers[0].image, p.image, p.name);
-    assert.equal(ksvc(objs, 'baton-resync').spec.template.spec.containers[0].image, p.image, p.name);
-    assert.equal(ksvc(objs, 'baton-routes').spec.template.spec.containers[0].image, p.image, p.name);
+    assert.equal(at(ksvc(objs, 'baton-failover'), 'spec', 'template', 'spec', 'containers', 0, 'image'), p.image, p.name);
+    assert.equal(at(ksvc(objs, 'baton-resync'), 'spec', 'template', 'spec', 'containers', 0, 'image'), p.image, p.name);
+    assert.equal(at(ksvc(objs, 'baton-routes'), 'spec', 'template', 'spec', 'containers', 0, 'image'), p.image, p.name);
   }
 });
 
@@ -222,8 +240,8 @@ test('the rendered RBAC is exactly knative/base/rbac.yaml, the RBAC the e2e test
     // ApiServerSource controller refuses to start the adapter otherwise.
     const sourceRules = find(objs, 'ClusterRole', 'baton-source')['rules'];
     const source = spec(find(objs, 'ApiServerSource', 'baton-cluster'));
-    assert.equal(source.serviceAccountName, 'baton-source');
-    for (const r of source.resources as Array<{ apiVersion: string; kind: string }>) {
+    assert.equal(at(source, 'serviceAccountName'), 'baton-source');
+    for (const r of at(source, 'resources') as Array<{ apiVersion: string; kind: string }>) {
       const group = r.apiVersion.includes('/') ? (r.apiVersion.split('/')[0] ?? '') : '';
       // Every kind the source watches pluralises regularly except Ingress.
       const plural = r.kind === 'Ingress' ? 'ingresses' : `${r.kind.toLowerCase()}s`;
@@ -234,8 +252,8 @@ test('the rendered RBAC is exactly knative/base/rbac.yaml, the RBAC the e2e test
       );
       for (const verb of ['get', 'list', 'watch']) assert.ok(verbs.has(verb), `${p.name}: baton-source may not ${verb} ${plural}`);
     }
-    for (const name of ['baton-failover', 'baton-resync']) assert.equal(ksvc(objs, name).spec.template.spec.serviceAccountName, 'baton-failover', name);
-    assert.equal(ksvc(objs, 'baton-routes').spec.template.spec.serviceAccountName, 'baton-routes');
+    for (const name of ['baton-failover', 'baton-resync']) assert.equal(at(ksvc(objs, name), 'spec', 'template', 'spec', 'serviceAccountName'), 'baton-failover', name);
+    assert.equal(at(ksvc(objs, 'baton-routes'), 'spec', 'template', 'spec', 'serviceAccountName'), 'baton-routes');
   }
 });
 
@@ -243,19 +261,19 @@ test('the functions are private, probed, bounded, and failover is kept warm', ()
   for (const p of PROFILES) {
     const objs = rendered.get(p.name)!;
     for (const name of ['baton-failover', 'baton-resync', 'baton-routes', 'baton-dead-letter']) {
-      assert.equal(ksvc(objs, name).metadata.labels['networking.knative.dev/visibility'], 'cluster-local', `${p.name}: ${name} has no public route`);
+      assert.equal(ksvc(objs, name).metadata.labels?.['networking.knative.dev/visibility'], 'cluster-local', `${p.name}: ${name} has no public route`);
     }
-    const failover = ksvc(objs, 'baton-failover').spec.template;
-    assert.equal(failover.metadata.annotations['autoscaling.knative.dev/min-scale'], '1', `${p.name}: failover must not pay a cold start`);
+    const failover = at(ksvc(objs, 'baton-failover'), 'spec', 'template');
+    assert.equal(at(failover, 'metadata', 'annotations', 'autoscaling.knative.dev/min-scale'), '1', `${p.name}: failover must not pay a cold start`);
     for (const [name, fn] of [['baton-failover', 'failover'], ['baton-resync', 'resync'], ['baton-routes', 'routes']] as const) {
-      const container = ksvc(objs, name).spec.template.spec.containers[0];
-      assert.deepEqual(container.args, [fn]);
-      assert.equal(container.readinessProbe.httpGet.path, '/readyz', name);
-      assert.equal(container.livenessProbe.httpGet.path, '/healthz', name);
+      const container = at(ksvc(objs, name), 'spec', 'template', 'spec', 'containers', 0);
+      assert.deepEqual(at(container, 'args'), [fn]);
+      assert.equal(at(container, 'readinessProbe', 'httpGet', 'path'), '/readyz', name);
+      assert.equal(at(container, 'livenessProbe', 'httpGet', 'path'), '/healthz', name);
       for (const kind of ['requests', 'limits']) {
-        assert.ok(container.resources[kind]?.cpu && container.resources[kind]?.memory, `${p.name}: ${name} has cpu and memory ${kind}`);
+        assert.ok(at(container, 'resources', kind, 'cpu') && at(container, 'resources', kind, 'memory'), `${p.name}: ${name} has cpu and memory ${kind}`);
       }
-      assert.equal(container.securityContext.runAsNonRoot, true);
+      assert.equal(at(container, 'securityContext', 'runAsNonRoot'), true);
     }
   }
 });
@@ -268,11 +286,11 @@ test('a NetworkPolicy admits only Knative to every function pod', () => {
     const objs = rendered.get(p.name)!;
     const policy = spec(find(objs, 'NetworkPolicy', 'baton-functions'));
     const ksvcs = objs.filter((o) => o.apiVersion === 'serving.knative.dev/v1' && o.kind === 'Service').map((o) => o.metadata.name).sort();
-    assert.deepEqual(policy.podSelector, { matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'In', values: ksvcs }] }, `${p.name}: every Knative Service of baton, and only those`);
-    assert.deepEqual(policy.policyTypes, ['Ingress'], p.name);
-    assert.equal(policy.ingress.length, 1, p.name);
-    const from = policy.ingress[0].from as Array<Record<string, unknown>>;
-    assert.ok(policy.ingress[0].ports === undefined, `${p.name}: ports are not narrowed (queue-proxy's differ between Knative versions)`);
+    assert.deepEqual(at(policy, 'podSelector'), { matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'In', values: ksvcs }] }, `${p.name}: every Knative Service of baton, and only those`);
+    assert.deepEqual(at(policy, 'policyTypes'), ['Ingress'], p.name);
+    assert.equal(items(at(policy, 'ingress')).length, 1, p.name);
+    const from = at(policy, 'ingress', 0, 'from') as Array<Record<string, unknown>>;
+    assert.ok(at(policy, 'ingress', 0, 'ports') === undefined, `${p.name}: ports are not narrowed (queue-proxy's differ between Knative versions)`);
     assert.deepEqual(from, [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['knative-eventing', 'knative-serving', 'kourier-system'] }] } }], `${p.name}: no pod selector, IP block or empty rule that would let others in`);
   }
 });
@@ -281,28 +299,28 @@ test('events are wired: source → Broker → failover and routes with retries a
   for (const p of PROFILES) {
     const objs = rendered.get(p.name)!;
     const source = spec(find(objs, 'ApiServerSource', 'baton-cluster'));
-    assert.equal(source.mode, 'Resource');
-    assert.deepEqual(source.resources.map((r: { kind: string }) => r.kind).sort(), ['EndpointSlice', 'Ingress', 'Pod', 'Service']);
+    assert.equal(at(source, 'mode'), 'Resource');
+    assert.deepEqual(items(at(source, 'resources')).map((r) => at(r, 'kind')).sort(), ['EndpointSlice', 'Ingress', 'Pod', 'Service']);
     // Only baton's own Ingresses: every other Ingress in the cluster would be noise.
-    assert.deepEqual(source.resources.find((r: { kind: string }) => r.kind === 'Ingress').selector, { matchLabels: { 'app.kubernetes.io/managed-by': 'baton' } });
-    assert.deepEqual(source.sink.ref, { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'baton' });
+    assert.deepEqual(at(items(at(source, 'resources')).find((r) => at(r, 'kind') === 'Ingress'), 'selector'), { matchLabels: { 'app.kubernetes.io/managed-by': 'baton' } });
+    assert.deepEqual(at(source, 'sink', 'ref'), { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'baton' });
     for (const [name, kinds] of [['baton-failover', ['Pod', 'EndpointSlice', 'Service']], ['baton-routes', ['Service', 'Ingress']]] as const) {
       const trigger = spec(find(objs, 'Trigger', name));
-      assert.equal(trigger.broker, 'baton');
-      assert.deepEqual(trigger.filters, [{ prefix: { type: 'dev.knative.apiserver.resource.' } }, { any: kinds.map((kind) => ({ exact: { kind } })) }]);
-      assert.equal(trigger.subscriber.ref.name, name);
-      assert.equal(trigger.delivery.backoffPolicy, 'exponential');
-      assert.ok(trigger.delivery.retry > 0);
-      ksvc(objs, trigger.delivery.deadLetterSink.ref.name);
+      assert.equal(at(trigger, 'broker'), 'baton');
+      assert.deepEqual(at(trigger, 'filters'), [{ prefix: { type: 'dev.knative.apiserver.resource.' } }, { any: kinds.map((kind) => ({ exact: { kind } })) }]);
+      assert.equal(at(trigger, 'subscriber', 'ref', 'name'), name);
+      assert.equal(at(trigger, 'delivery', 'backoffPolicy'), 'exponential');
+      assert.ok(Number(at(trigger, 'delivery', 'retry')) > 0);
+      ksvc(objs, text(at(trigger, 'delivery', 'deadLetterSink', 'ref', 'name')));
     }
     const ping = spec(find(objs, 'PingSource', 'baton-resync'));
-    assert.equal(ping.sink.ref.name, 'baton-resync');
+    assert.equal(at(ping, 'sink', 'ref', 'name'), 'baton-resync');
     // The binding's selector must pick every function and nothing else.
     const binding = spec(find(objs, 'SinkBinding', 'baton-audit'));
-    assert.equal(binding.sink.ref.kind, 'Broker');
+    assert.equal(at(binding, 'sink', 'ref', 'kind'), 'Broker');
     const selected = objs
-      .filter((o) => o.apiVersion === binding.subject.apiVersion && o.kind === binding.subject.kind)
-      .filter((o) => (binding.subject.selector.matchExpressions as Array<{ key: string; values: string[] }>).every((e) => e.values.includes(o.metadata.labels?.[e.key] ?? '')))
+      .filter((o) => o.apiVersion === at(binding, 'subject', 'apiVersion') && o.kind === at(binding, 'subject', 'kind'))
+      .filter((o) => (at(binding, 'subject', 'selector', 'matchExpressions') as Array<{ key: string; values: string[] }>).every((e) => e.values.includes(o.metadata.labels?.[e.key] ?? '')))
       .map((o) => o.metadata.name)
       .sort();
     assert.deepEqual(selected, ['baton-failover', 'baton-resync', 'baton-routes'], p.name);
@@ -321,10 +339,10 @@ test('each overlay configures the functions with values they accept, and one con
     // Throws a ConfigError naming the variable if an overlay sets a bad value.
     const loaded = loadConfig(data);
     for (const name of ['baton-failover', 'baton-resync', 'baton-routes']) {
-      assert.equal(ksvc(objs, name).spec.template.spec.containers[0].envFrom[0].configMapRef.name, config.metadata.name, `${p.name}: ${name} reads the generated ConfigMap`);
+      assert.equal(at(ksvc(objs, name), 'spec', 'template', 'spec', 'containers', 0, 'envFrom', 0, 'configMapRef', 'name'), config.metadata.name, `${p.name}: ${name} reads the generated ConfigMap`);
     }
     // What the source watches and what the functions act on must be the same set.
-    const selector = spec(find(objs, 'ApiServerSource', 'baton-cluster')).namespaceSelector;
+    const selector = at(spec(find(objs, 'ApiServerSource', 'baton-cluster')), 'namespaceSelector');
     if (loaded.namespaces.length === 0) assert.deepEqual(selector, {}, `${p.name}: all namespaces on both sides`);
     else assert.deepEqual(selector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...loaded.namespaces] }] }, p.name);
   }
