@@ -21,7 +21,7 @@ const coreImports = {
   ],
   patterns: [
     { group: ['express', 'express/*', 'cloudevents', 'cloudevents/*', 'pino', 'pino/*', 'jose', 'jose/*', 'commander', 'baton', 'baton/*'], message: 'a pure core does no I/O: this belongs in the shell.' },
-    { regex: `^(node:)?(${builtins.map((name) => name.replace(/[/]/g, '\\/')).join('|')})(\\/.*)?$`, message: 'a pure core does no I/O and reads no clock: pass what it needs as an argument.' },
+    { regex: `^(${builtins.map((name) => name.replace(/[/]/g, '\\/')).join('|')})(\\/.*)?$`, message: 'a pure core does no I/O and reads no clock: pass what it needs as an argument.' },
     { regex: '^node:(?!net$)', message: 'a pure core does no I/O and reads no clock: pass what it needs as an argument.' },
   ],
 };
