@@ -1,4 +1,4 @@
-// Lint for baton (`npm run lint`, run first by `npm test`). Beside typescript-eslint's
+// Lint for baton (`npm run lint`; `npm test` runs it after the build, before the tests). Beside typescript-eslint's
 // type-checked recommendations it holds the architecture to account: the pure cores do
 // no I/O and read no clock, shared/ depends on no function, functions depend on each
 // other only through shared/, and no source file grows past 300 lines. It runs after
