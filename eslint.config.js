@@ -1,9 +1,9 @@
-// Lint for baton (`npm run lint`; `npm test` runs it after the build, before the tests). Beside typescript-eslint's
-// type-checked recommendations it holds the architecture to account: the pure cores do
-// no I/O and read no clock, shared/ depends on no function, functions depend on each
-// other only through shared/, and no source file grows past 300 lines. It runs after
-// the build: the example subscriber (knative/examples) is checked against the built
-// package export "baton/events", as a user's project would be.
+// Lint for baton (`npm run lint`; `npm test` runs it after the build, before the tests).
+// Beside typescript-eslint's type-checked recommendations it holds the architecture to
+// account: the pure cores do no I/O and read no clock, shared/ depends on no function,
+// functions depend on each other only through shared/, and no source file grows past
+// 300 lines. It runs after the build: the example subscriber (knative/examples) is
+// checked against the built package export "baton/events", as a user's project would be.
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
