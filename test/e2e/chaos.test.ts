@@ -8,7 +8,10 @@
 // `npm run soak -- --lost-responses 0.04` shows it (see the table's "lost" row).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Cleanup, formatReport, plan, runScenario } from '../chaos/scenario.js';
+import { Cleanup } from '../chaos/cleanup.js';
+import { formatReport } from '../chaos/report.js';
+import { runScenario } from '../chaos/scenario.js';
+import { plan } from '../chaos/script.js';
 import { testNamespace } from './support/plane.js';
 
 const SEED = Number(process.env.BATON_CHAOS_SEED ?? 20_251_122);
