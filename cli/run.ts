@@ -3,6 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import { connect } from '../functions/failover/cluster.js';
 import { isHealthy } from '../functions/failover/core/health.js';
 import { keysFor, MODE_VALUE } from '../shared/keys.js';
+import { readRecord } from '../shared/record.js';
 import { userSelector } from '../functions/failover/core/settings.js';
 import { positiveInt } from './cluster.js';
 import { currentKubeconfig } from './tools.js';
@@ -32,9 +33,8 @@ export function runCommand(): Command {
     });
 }
 
-function ago(iso: string | undefined, now: number): string {
-  const t = Date.parse(iso ?? '');
-  if (Number.isNaN(t)) return '-';
+function ago(t: number | undefined, now: number): string {
+  if (t === undefined) return '-';
   const s = Math.max(0, Math.round((now - t) / 1000));
   return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
@@ -59,6 +59,7 @@ export function statusCommand(): Command {
       for (const s of services.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))) {
         const sel = userSelector(s, keys);
         const pods = sel.ok ? await cluster.listPods(s.namespace, sel.selector) : [];
+        const record = readRecord(s, keys);
         const activeUid = s.selector[keys.podId];
         const active = pods.find((p) => p.uid === activeUid);
         const standbys = pods.filter((p) => p.uid !== activeUid);
@@ -67,10 +68,10 @@ export function statusCommand(): Command {
           s.namespace,
           s.name,
           sel.ok ? activeText : '(invalid selector)',
-          s.annotations[keys.term] ?? '0',
+          record.term === undefined ? '-' : String(record.term),
           `${standbys.filter(isHealthy).length}/${standbys.length}`,
-          ago(s.annotations[keys.switchedAt], now),
-          s.annotations[keys.reason] ?? '-',
+          ago(record.switchedAt, now),
+          record.reason ?? '-',
         ]);
       }
       sayTable(rows);

@@ -2,6 +2,9 @@
 // prefix (BATON_PREFIX). The functions, the CLI and the balancer library read the same
 // record, so the names live in one place.
 
+/** A label or annotation map as the API returns it. */
+export type Labels = Readonly<Record<string, string>>;
+
 /** Every label and annotation key baton uses, derived from one configurable prefix. */
 export interface Keys {
   /** Service label that opts in; value must be "active-standby". */

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../../shared/k8s/errors.js';
 import type { SliceView } from './views.js';
 import type { Observed, ServiceView } from './core/model.js';
 import type { Keys } from '../../shared/keys.js';
-import { readTerm } from './core/settings.js';
+import { readRecord } from '../../shared/record.js';
 import { isOptedIn, patchService, type ServiceRef, type WriteObserver } from './reconcile.js';
 import type { Completion, Reporter } from './report.js';
 
@@ -22,20 +22,18 @@ export function readyPods(slices: readonly SliceView[]): Set<string> {
 
 /** The Service records its current term as completed. */
 export function isCompleted(service: ServiceView, keys: Keys): boolean {
-  const term = service.annotations[keys.term];
-  return term !== undefined && service.annotations[keys.completedTerm] === term;
+  return readRecord(service, keys).completed;
 }
 
 export function completionDue(service: ServiceView, slices: readonly SliceView[], keys: Keys, now: number): Completion | undefined {
-  if (!isOptedIn(service, keys)) return undefined;
-  const term = readTerm(service.annotations[keys.term]);
-  if (term < 1 || service.annotations[keys.completedTerm] === String(term)) return undefined;
+  const record = readRecord(service, keys);
+  const { term, switchedAt: decidedAt } = record;
+  if (!record.optedIn || term === undefined || record.completed) return undefined;
   const activeUid = service.selector[keys.podId];
-  const decidedAt = Date.parse(service.annotations[keys.switchedAt] ?? '');
-  if (!activeUid || Number.isNaN(decidedAt)) return undefined;
+  if (!activeUid || decidedAt === undefined) return undefined;
   const ready = slices.flatMap((s) => s.endpoints.filter((e) => e.ready));
   if (readyPods(slices).size !== 1 || ready[0]?.podUid !== activeUid) return undefined;
-  return { term, active: { name: service.annotations[keys.activePod] ?? ready[0].podName ?? '', uid: activeUid }, decidedAt, observedAt: now };
+  return { term, active: { name: record.activePod ?? ready[0].podName ?? '', uid: activeUid }, decidedAt, observedAt: now };
 }
 
 export async function checkCompletion(

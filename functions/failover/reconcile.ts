@@ -6,10 +6,11 @@ import { ConflictError, NotFoundError } from '../../shared/k8s/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { decide } from './core/decide.js';
 import { batonAnnotationKeys, labelsStillNeeded } from './core/release.js';
-import { isServiceName, ownsRecord, readTerm, switchedAt, userSelector } from './core/settings.js';
+import { isServiceName, ownsRecord, userSelector } from './core/settings.js';
 import { type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './core/model.js';
 import { MODE_VALUE, type Keys } from '../../shared/keys.js';
-import { report, type Reporter } from './report.js';
+import { readRecord } from '../../shared/record.js';
+import { report, termMark, type Reporter } from './report.js';
 
 export interface ReconcileDeps {
   readonly cluster: Cluster;
@@ -214,7 +215,7 @@ async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Pl
       // The term this switch ends was never seen completed, so its own event may have
       // been lost with a reply; the Service as read still records it: replay it.
       const ended = plan.term - 1;
-      if (ended >= 1 && service.annotations[deps.keys.completedTerm] !== String(ended)) report(deps.reporter.replayTransition(service, ended));
+      if (ended >= 1 && readRecord(service, deps.keys).completedTerm !== ended) report(deps.reporter.replayTransition(service, ended));
       // A pod labelled just above has moved past the version the plan read; that change
       // is our own, so its role label is guarded by the version our write left it at.
       labelPods(
@@ -240,7 +241,7 @@ async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Pl
     }
     case 'release': {
       const written = await patchService(deps, service, plan.service);
-      report(deps.reporter.released(written, plan, { term: readTerm(service.annotations[deps.keys.term]), decidedAt: switchedAt(service, deps.keys) }));
+      report(deps.reporter.released(written, plan, termMark(service, deps.keys)));
       await unlabelReleased(deps, written, plan.podWrites, pods);
       return { outcome: 'released', detail: 'original selector restored' };
     }

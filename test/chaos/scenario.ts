@@ -24,6 +24,8 @@ import { startApiProxy, type ApiCounts, type ApiFaults, type ApiProxy } from './
 import { restartApiserver } from './apiserver.js';
 import { checkAudit, watchInvariant, type AuditCheck, type InvariantWatcher, type Violation } from './invariant.js';
 import { rng } from './random.js';
+import { keysFor } from '../../shared/keys.js';
+import { readRecord } from '../../shared/record.js';
 import { startRelay, type Relay, type RelayCounts, type RelayFaults } from './relay.js';
 
 const MODE = 'baton.dev/mode';
@@ -498,7 +500,7 @@ export async function runScenario(options: ScenarioOptions, cleanup: Cleanup): P
   const finalTerms = async (): Promise<Array<{ name: string; uid: string; term: number }>> =>
     (await core.listNamespacedService({ namespace: ns })).items
       .filter((s) => s.metadata?.labels?.[MODE] === 'active-standby')
-      .map((s) => ({ name: s.metadata!.name!, uid: s.metadata!.uid!, term: Number(s.metadata?.annotations?.[TERM] ?? 0) || 0 }));
+      .map((s) => ({ name: s.metadata!.name!, uid: s.metadata!.uid!, term: readRecord(s.metadata, keysFor('baton.dev')).term ?? 0 }));
   let audit = checkAudit(await finalTerms(), sink.events.map((e) => ({ id: e.id, type: e.type })));
   const auditDeadline = Date.now() + 10_000;
   while (audit.lost.length > 0 && Date.now() < auditDeadline) {

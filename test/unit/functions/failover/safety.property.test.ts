@@ -19,6 +19,7 @@ import type { EventNote } from '../../../../shared/k8s/service-events.js';
 import type { SliceView } from '../../../../functions/failover/views.js';
 import { FakeCluster, type SuccessfulWrite } from './fake-cluster.js';
 import { KEYS, makePod, makeService, NS, RecordingEmitter, silentLogger, T0 } from './world.js';
+import { readRecord } from '../../../../shared/record.js';
 
 /** Routes every call of one reconcile through the scheduler, and keeps its successful writes. */
 class ScheduledCluster implements Cluster {
@@ -64,7 +65,7 @@ class ScheduledCluster implements Cluster {
   }
 }
 
-const termOf = (s: ServiceView): number => Number(s.annotations[KEYS.term] ?? '0');
+const termOf = (s: ServiceView): number => readRecord(s, KEYS).term ?? 0;
 
 /** Everything that must hold after each successful write; returns what does not. */
 function violations(world: FakeCluster, w: SuccessfulWrite): string[] {
