@@ -8,13 +8,13 @@ import type { ResourceEvent, Screen } from '../../shared/events/incoming.js';
 import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
-import { checkCompletion, isCompleted, readyPods } from './completion.js';
+import { checkCompletion, isCompleted, readyPods, type CompletionResult } from './completion.js';
 import { createCoalescer } from './coalesce.js';
 import { type Labels, type Observed, type ServiceView } from './core/model.js';
 import { MODE_VALUE } from '../../shared/keys.js';
 import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result, type WriteObserver } from './reconcile.js';
 import type { InFlight, PodEchoes } from './echo.js';
-import { removeLeftoverLabels } from './leftovers.js';
+import { removeLeftoverLabels, type LeftoverResult } from './leftovers.js';
 import type { Registry } from './registry.js';
 import type { Reporter } from './report.js';
 import { NotFoundError } from '../../shared/k8s/errors.js';
@@ -55,9 +55,9 @@ interface Looks {
   /** One coalesced list of a namespace's opted-in Services into the index. */
   namespace(deps: FailoverDeps, namespace: string): Promise<void>;
   /** One coalesced check of a pod for labels no Service needs any more. */
-  leftover(deps: FailoverDeps, namespace: string, pod: string): Promise<string>;
+  leftover(deps: FailoverDeps, namespace: string, pod: string): Promise<LeftoverResult>;
   /** One coalesced completion check of a Service. */
-  completion(deps: FailoverDeps, namespace: string, name: string): Promise<string>;
+  completion(deps: FailoverDeps, namespace: string, name: string): Promise<CompletionResult>;
 }
 
 function createLooks(): Looks {
@@ -74,19 +74,19 @@ function createLooks(): Looks {
   };
   // Everything else an event can set off is coalesced the same way, per object, so that
   // a flood of identical events (forged or not) costs at most two runs of each.
-  const others = createCoalescer<true, string>(() => true);
-  const once = (key: string, run: () => Promise<string>): Promise<string> => others.run(key, true, run);
+  const lists = createCoalescer<true, void>(() => true);
+  const leftovers = createCoalescer<true, LeftoverResult>(() => true);
+  const completions = createCoalescer<true, CompletionResult>(() => true);
   return {
     service,
     namespace: async (deps, namespace) => {
-      await once(`list:${namespace}`, async () => {
+      await lists.run(namespace, true, async () => {
         for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, namespace)) deps.registry.observe(s);
-        return 'listed';
       });
     },
-    leftover: (deps, namespace, pod) => once(`leftover:${namespace}/${pod}`, () => removeLeftoverLabels(deps.cluster, namespace, pod, deps.keys)),
+    leftover: (deps, namespace, pod) => leftovers.run(`${namespace}/${pod}`, true, () => removeLeftoverLabels(deps.cluster, namespace, pod, deps.keys)),
     completion: (deps, namespace, name) =>
-      once(`completion:${namespace}/${name}`, async () => {
+      completions.run(`${namespace}/${name}`, true, async () => {
         const own = deps.registry.ownCopy(namespace, name);
         return checkCompletion(deps, { namespace, name }, own);
       }),
@@ -173,7 +173,7 @@ async function onPod(deps: FailoverDeps, looks: Looks, event: Extract<ResourceEv
     // out of rotation must not wait for a resync.
     await looks.namespace(deps, claimed.namespace);
     services = servicesFor(deps, claimed.namespace, claimed.uid, claimed.labels);
-    if (services.length === 0) return handled(await looks.leftover(deps, claimed.namespace, claimed.name));
+    if (services.length === 0) return handled((await looks.leftover(deps, claimed.namespace, claimed.name)).detail);
   }
   if (services.length === 0) return ignored('no opted-in service selects this pod');
   // Services over the same pods are looked at side by side, not one after another.
@@ -198,7 +198,7 @@ async function onSlice(deps: FailoverDeps, looks: Looks, event: Extract<Resource
     // term's pod alone: nothing new. Anything else is looked at on a fresh read.
     if (ready.size === 1 && ready.has(own.selector[deps.keys.podId] ?? '')) return handled(`${name}: already completed`);
   }
-  return handled(`${name}: ${await looks.completion(deps, namespace, name)}`);
+  return handled(`${name}: ${(await looks.completion(deps, namespace, name)).outcome}`);
 }
 
 /**

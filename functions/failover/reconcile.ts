@@ -3,8 +3,9 @@
 // (audit events, Kubernetes Events, role labels) follows a write and never blocks it.
 import type { Cluster } from './cluster.js';
 import { ConflictError, NotFoundError } from '../../shared/k8s/errors.js';
+import { retryOnConflict } from '../../shared/k8s/retry.js';
 import type { Logger } from '../../shared/log.js';
-import { decide } from './core/decide.js';
+import { decide, type Decision } from './core/decide.js';
 import { batonAnnotationKeys, labelsStillNeeded } from './core/release.js';
 import { isServiceName, ownsRecord, userSelector } from './core/settings.js';
 import { type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './core/model.js';
@@ -75,8 +76,6 @@ async function podsFor(deps: ReconcileDeps, service: ServiceView): Promise<PodVi
   return deps.cluster.listPods(service.namespace, selector.selector);
 }
 
-const jitter = (attempt: number): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
-
 /** A copy of the Service to start from, as the API server returned it. */
 export interface Basis {
   readonly service: Observed<ServiceView>;
@@ -121,6 +120,7 @@ function activeElsewhere(deps: ReconcileDeps, service: ServiceView): Set<string>
  */
 export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Basis): Promise<Result> {
   const { cluster, keys, logger } = deps;
+  const gone: Result = { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
   const read = async (): Promise<Observed<ServiceView> | undefined> => {
     try {
       return await cluster.getService(ref.namespace, ref.name);
@@ -129,58 +129,71 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
       throw error;
     }
   };
-  let service = basis?.service ?? (await read());
-  let confirmed = basis === undefined || basis.fresh;
-  let conflicts = 0;
-  for (;;) {
-    if (!service) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
-    if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
-    const pods = await podsFor(deps, service);
-    const now = deps.now();
-    const others = activeElsewhere(deps, service);
-    const leader = await leaderOf(deps, service);
-    let { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others, leader });
-    const requested = plan.kind === 'refuse-switchover' ? plan.requested : undefined;
-    if (requested !== undefined && !pods.some((p) => p.name === requested)) {
-      // Only the selected pods were listed; a requested pod outside the selector exists
-      // or not, and the refusal should say which. Looked up only on this rare path.
-      const stranger = await cluster.findPod(service.namespace, requested);
-      if (stranger) ({ plan, podProblems } = decide({ service, pods: [...pods, stranger], keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others, leader }));
-    }
-    if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
-      // Only the Service write is checked against the truth by the server (its
-      // precondition); anything else — including labelling a pod before that write — is
-      // confirmed first. An unchanged resourceVersion means the decision stands.
-      const fresh = await read();
-      confirmed = true;
-      if (fresh?.resourceVersion !== service.resourceVersion) {
-        service = fresh;
-        continue;
+  return retryOnConflict<Result>(
+    {
+      attempts: deps.conflictRetries + 1,
+      what: 'service',
+      onRetry: (attempt, why) => logger.debug({ service: `${ref.namespace}/${ref.name}`, attempt, why }, 'conflict; reading again'),
+    },
+    async (attempt) => {
+      // The copy handed in serves the first attempt only; after a lost race, read afresh.
+      const first = attempt === 1 ? basis : undefined;
+      let service = first?.service ?? (await read());
+      let confirmed = first === undefined || first.fresh;
+      for (;;) {
+        if (!service) return gone;
+        if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
+        const { plan, podProblems, now, pods } = await decideOn(deps, service);
+        if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
+          // Only the Service write is checked against the truth by the server (its
+          // precondition); anything else — including labelling a pod before that write — is
+          // confirmed first. An unchanged resourceVersion means the decision stands;
+          // otherwise it is made again on the fresh read (once: that read is confirmed).
+          const fresh = await read();
+          confirmed = true;
+          if (fresh?.resourceVersion !== service.resourceVersion) {
+            service = fresh;
+            continue;
+          }
+        }
+        // Warning Events go on a Service known to exist at this version: a confirmed read,
+        // or (for a switch on a hint) the guarded write that just succeeded on it.
+        const reportProblems = (on: ServiceView): void => {
+          if (podProblems.length > 0) deps.reporter.podProblems(on, podProblems);
+        };
+        if (confirmed) reportProblems(service);
+        try {
+          const result = await act(deps, service, plan, now, pods);
+          if (!confirmed) reportProblems(service);
+          return result;
+        } catch (error) {
+          // The Service was deleted between the read and the write: a handled outcome.
+          // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
+          if (error instanceof NotFoundError) return gone;
+          throw error;
+        }
       }
-    }
-    // Warning Events go on a Service known to exist at this version: a confirmed read,
-    // or (for a switch on a hint) the guarded write that just succeeded on it.
-    const reportProblems = (on: ServiceView): void => {
-      if (podProblems.length > 0) deps.reporter.podProblems(on, podProblems);
-    };
-    if (confirmed) reportProblems(service);
-    try {
-      const result = await act(deps, service, plan, now, pods);
-      if (!confirmed) reportProblems(service);
-      return result;
-    } catch (error) {
-      // The Service was deleted between the read and the write: a handled outcome.
-      // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
-      if (error instanceof NotFoundError) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
-      if (!(error instanceof ConflictError)) throw error;
-      conflicts += 1;
-      if (conflicts > deps.conflictRetries) return { outcome: 'conflicted', detail: `service kept changing; gave up after ${conflicts} attempts` };
-      logger.debug({ service: `${ref.namespace}/${ref.name}`, conflicts }, 'conflict; reading again');
-      await jitter(conflicts);
-      service = await read();
-      confirmed = true;
-    }
+    },
+  );
+}
+
+/** One decision on the Service as given: its pods listed, its leader read, decide() run. */
+async function decideOn(deps: ReconcileDeps, service: ServiceView): Promise<Decision & { readonly now: number; readonly pods: readonly PodView[] }> {
+  const { cluster, keys } = deps;
+  const pods = await podsFor(deps, service);
+  const now = deps.now();
+  const others = activeElsewhere(deps, service);
+  const leader = await leaderOf(deps, service);
+  const roleLabels = deps.roleLabels ?? false;
+  const decision = decide({ service, pods, keys, now, roleLabels, activeElsewhere: others, leader });
+  const requested = decision.plan.kind === 'refuse-switchover' ? decision.plan.requested : undefined;
+  if (requested !== undefined && !pods.some((p) => p.name === requested)) {
+    // Only the selected pods were listed; a requested pod outside the selector exists
+    // or not, and the refusal should say which. Looked up only on this rare path.
+    const stranger = await cluster.findPod(service.namespace, requested);
+    if (stranger) return { ...decide({ service, pods: [...pods, stranger], keys, now, roleLabels, activeElsewhere: others, leader }), now, pods };
   }
+  return { ...decision, now, pods };
 }
 
 async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Plan, now: number, pods: readonly PodView[]): Promise<Result> {

@@ -5,10 +5,12 @@ import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
 import { mentionsRoute } from './core/claim.js';
-import { reconcileRoutes, reconcileService, type Focus, type PassResult, type RoutesDeps } from './reconcile.js';
+import { reconcileRoutes, reconcileService, type Focus, type RoutesResult, type RoutesDeps } from './reconcile.js';
 import { isManaged, routeService } from './views.js';
 
-function summary(result: PassResult): Outcome {
+function summary(result: RoutesResult): Outcome {
+  // Every attempt lost a race: redelivery starts over from a fresh list.
+  if (result.outcome === 'conflicted') return retry(1, result.detail);
   const text = `${result.applied} applied, ${result.removed} removed, ${result.problems} with problems`;
   // A write that failed for a passing reason is worth a redelivery; one the API server
   // refused outright is reported on its Service and left to the periodic pass.
@@ -37,7 +39,7 @@ async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
   if (!asks && !route) return ignored('service asks for no route');
   if (deps.known.unchanged(service)) return ignored('routing annotations and ports unchanged');
   const result = await reconcileService(deps, service.namespace, service.name);
-  return result === 'gone' ? ignored('no such Service') : summary(result);
+  return result.outcome === 'gone' ? ignored('no such Service') : summary(result);
 }
 
 async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Ingress' }>): Promise<Outcome> {
@@ -49,7 +51,7 @@ async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
   if (!owner?.name) return pass(deps, new Set());
   // The owner's name only says where to look; the focused pass reads it fresh.
   const result = await reconcileService(deps, meta.namespace, owner.name);
-  return result === 'gone' ? pass(deps, new Set()) : summary(result);
+  return result.outcome === 'gone' ? pass(deps, new Set()) : summary(result);
 }
 
 export function createRoutesHandler(deps: RoutesDeps): Handler {

@@ -33,7 +33,8 @@ export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise
     try {
       const result = await reconcileRoutes(deps, 'all', listed);
       const ms = Math.round(performance.now() - started);
-      if (result.applied + result.removed > 0) logger.info({ ...result, ms }, 'routes pass changed Ingresses');
+      if (result.outcome === 'conflicted') logger.warn({ ms }, `routes pass gave up: ${result.detail}; retrying at the next period`);
+      else if (result.applied + result.removed > 0) logger.info({ ...result, ms }, 'routes pass changed Ingresses');
       else logger.debug({ ...result, ms }, 'routes pass');
     } catch (error) {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'routes pass failed; retrying at the next period');

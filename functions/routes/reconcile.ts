@@ -1,7 +1,8 @@
 // One pass: list the truth (Services and baton's Ingresses), plan, write with
 // preconditions, report. On a conflict the whole pass starts again from a fresh list,
-// as a controller would requeue.
+// as a controller would requeue (shared/k8s/retry.ts, the loop failover uses too).
 import { ApiError, ConflictError, NotFoundError, TransientError } from '../../shared/k8s/errors.js';
+import { retryOnConflict, stale, type Conflicted } from '../../shared/k8s/retry.js';
 import type { RoutesApi } from './api.js';
 import type { Logger } from '../../shared/log.js';
 import { desiredIngress } from './core/ingress.js';
@@ -27,6 +28,7 @@ export interface RoutesDeps {
 }
 
 export interface PassResult {
+  readonly outcome: 'passed';
   readonly applied: number;
   readonly removed: number;
   /** Services with a route problem: invalid, in conflict, or whose write failed. */
@@ -39,11 +41,17 @@ export interface PassResult {
   readonly attempts: number;
 }
 
+/** A pass, or every attempt lost a write race (the caller asks for redelivery). */
+export type RoutesResult = PassResult | Conflicted;
+
 /** Which Services' problems to report: the ones an event was about, or all (a sweep). */
 export type Focus = ReadonlySet<string> | 'all';
 
-/** Every attempt lost a write race: transient, so the caller asks for redelivery. */
-export class StillConflicting extends TransientError {}
+const retryPolicy = (deps: RoutesDeps, again: string): Parameters<typeof retryOnConflict>[0] => ({
+  attempts: deps.conflictRetries + 1,
+  what: 'routes',
+  onRetry: (attempt) => deps.logger.debug({ attempt }, `a route write lost a race; ${again}`),
+});
 
 /**
  * Lists, plans and writes. Each route's writes stand alone: a route the API server
@@ -52,9 +60,9 @@ export class StillConflicting extends TransientError {}
  * A lost resourceVersion race re-plans the pass from a fresh list, as a controller
  * would requeue; the routes already written are then no longer a difference.
  */
-export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?: () => void): Promise<PassResult> {
+export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?: () => void): Promise<RoutesResult> {
   let totals = { applied: 0, removed: 0 };
-  for (let attempt = 1; attempt <= deps.conflictRetries + 1; attempt++) {
+  return retryOnConflict<PassResult>(retryPolicy(deps, 'listing again'), async (attempt) => {
     const [services, ingresses] = await Promise.all([deps.api.listServices(deps.namespaces), deps.api.listIngresses(deps.namespaces)]);
     onListed?.();
     const plan = planRoutes({ services, ingresses, keys: deps.keys, ingressClass: deps.ingressClass, policy: deps.policy });
@@ -64,10 +72,9 @@ export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?:
     const now = new Map(ingresses.filter((i) => !removedUids.has(i.uid)).map((i) => [keyOf(i), i]));
     for (const w of written) now.set(keyOf(w), w);
     deps.known.settle(services, [...now.values()]);
-    if (!raced) return { ...result, ...totals, attempts: attempt };
-    deps.logger.debug({ attempt }, 'a route write lost a race; listing again');
-  }
-  throw new StillConflicting(`routes still conflicting after ${deps.conflictRetries + 1} passes`, 409);
+    if (raced) return stale('a route write lost a race');
+    return { outcome: 'passed', ...result, ...totals, attempts: attempt };
+  });
 }
 
 /**
@@ -79,16 +86,16 @@ export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?:
  * index has not seen yet (created since the last full pass) has its own event, and the
  * periodic full pass settles anything a focused one could not see.
  * Before the first full pass there is no index, and it falls back to a full pass;
- * 'gone' when the Service does not exist (a stale or forged event).
+ * `gone` when the Service does not exist (a stale or forged event).
  */
-export async function reconcileService(deps: RoutesDeps, namespace: string, name: string): Promise<PassResult | 'gone'> {
+export async function reconcileService(deps: RoutesDeps, namespace: string, name: string): Promise<RoutesResult | Gone> {
   const focus = new Set([`${namespace}/${name}`]);
   if (!deps.known.indexed) return reconcileRoutes(deps, focus);
   const { api, known } = deps;
   let totals = { applied: 0, removed: 0 };
-  for (let attempt = 1; attempt <= deps.conflictRetries + 1; attempt++) {
+  return retryOnConflict<PassResult | Gone>(retryPolicy(deps, 'reading again'), async (attempt) => {
     const service = await api.getService(namespace, name);
-    if (!service) return 'gone';
+    if (!service) return { outcome: 'gone', detail: `no Service ${namespace}/${name}` };
     const claims = new Set<string>();
     const claim = readClaim(service, deps.keys, deps.ingressClass, deps.policy);
     if (claim.kind === 'route') claims.add(claimKey(claim.route));
@@ -107,13 +114,18 @@ export async function reconcileService(deps: RoutesDeps, namespace: string, name
     const now = new Map(ingresses.filter((i) => !removedUids.has(i.uid)).map((i) => [keyOf(i), i]));
     for (const w of written) now.set(keyOf(w), w);
     known.absorb(services, [...now.values()]);
-    if (!raced) return { ...result, ...totals, attempts: attempt };
-    deps.logger.debug({ attempt }, 'a route write lost a race; reading again');
-  }
-  throw new StillConflicting(`routes still conflicting after ${deps.conflictRetries + 1} passes`, 409);
+    if (raced) return stale('a route write lost a race');
+    return { outcome: 'passed', ...result, ...totals, attempts: attempt };
+  });
 }
 
-interface Executed extends Omit<PassResult, 'attempts'> {
+/** The Service a focused pass was asked about does not exist (a stale or forged event). */
+export interface Gone {
+  readonly outcome: 'gone';
+  readonly detail: string;
+}
+
+interface Executed extends Omit<PassResult, 'attempts' | 'outcome'> {
   readonly written: readonly RouteIngress[];
   readonly removedUids: ReadonlySet<string>;
   /** Some write lost a resourceVersion race: the pass must be planned again. */
