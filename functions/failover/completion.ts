@@ -8,7 +8,8 @@ import type { Observed, ServiceView } from './core/model.js';
 import type { Keys } from '../../shared/keys.js';
 import { readRecord } from '../../shared/record.js';
 import { retryOnConflict, stale } from '../../shared/k8s/retry.js';
-import { isOptedIn, patchService, type ServiceRef, type WriteObserver } from './reconcile.js';
+import { isOptedIn, patchService, type WriteObserver } from './reconcile.js';
+import type { ServiceRef } from '../../shared/k8s/views.js';
 import type { Completion, Reporter } from './report.js';
 
 /**
@@ -52,7 +53,7 @@ export interface CompletionResult {
  * superseded this term: not-yet, and the newer version brings its own event.
  */
 export async function checkCompletion(
-  deps: { cluster: Cluster; keys: Keys; reporter: Reporter; now: () => number; observer?: WriteObserver | undefined },
+  deps: { cluster: Cluster; keys: Keys; reporter: Reporter; now: () => number; ownWrites: WriteObserver },
   ref: ServiceRef,
   basis?: Observed<ServiceView>,
 ): Promise<CompletionResult> {

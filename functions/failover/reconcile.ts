@@ -10,6 +10,7 @@ import { batonAnnotationKeys, labelsStillNeeded } from './core/release.js';
 import { isServiceName, ownsRecord, userSelector } from './core/settings.js';
 import { type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './core/model.js';
 import { MODE_VALUE, type Keys } from '../../shared/keys.js';
+import type { ServiceRef } from '../../shared/k8s/views.js';
 import { readRecord } from '../../shared/record.js';
 import { report, termMark, type Reporter } from './report.js';
 
@@ -27,16 +28,21 @@ export interface ReconcileDeps {
    * only for role labels, so that Services over the same pods agree on them.
    */
   readonly peers?: (namespace: string) => readonly ServiceView[];
-  /** Told about baton's own successful writes, so that their echoes can be recognised. */
-  readonly observer?: WriteObserver;
+  /**
+   * Told about every write this instance sends and what it left, so that their echoes
+   * can be recognised (own-writes.ts). The resync sweep answers no events: NO_ECHOES.
+   */
+  readonly ownWrites: WriteObserver;
 }
+
+export type WriteTarget = 'Service' | 'Pod';
 
 export interface WriteObserver {
   /**
    * A write to this Service or pod was sent; `done` settles when its reply is in. Its
    * echo can overtake the reply, so the handler waits for `done` before judging it.
    */
-  writing?(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
+  writing(namespace: string, kind: WriteTarget, name: string, done: Promise<unknown>): void;
   /**
    * The Service as a guarded write of baton left it (the reply of the PATCH). `decided`:
    * the write followed a decision on the whole Service as read; false for a write that
@@ -52,10 +58,8 @@ export type Result =
   | { readonly outcome: 'held'; readonly detail: string; readonly retryAfterMs: number }
   | { readonly outcome: 'conflicted'; readonly detail: string };
 
-export interface ServiceRef {
-  readonly namespace: string;
-  readonly name: string;
-}
+/** For a caller that answers no events (the resync sweep): echoes are nobody's concern. */
+export const NO_ECHOES: WriteObserver = { writing: () => undefined, serviceWritten: () => undefined, podLabelled: () => undefined };
 
 /**
  * True when the Service carries anything baton would have to undo, written on this very
@@ -274,11 +278,11 @@ async function unlabelReleased(deps: ReconcileDeps, released: ServiceView, write
 }
 
 /** The guarded Service write, reported to the observer when it succeeds. */
-export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite, decided = true): Promise<Observed<ServiceView>> {
+export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'ownWrites'>, service: ServiceView, write: ServiceWrite, decided = true): Promise<Observed<ServiceView>> {
   const pending = deps.cluster.patchService(service, write);
-  deps.observer?.writing?.(service.namespace, 'Service', service.name, pending);
+  deps.ownWrites.writing(service.namespace, 'Service', service.name, pending);
   const written = await pending;
-  deps.observer?.serviceWritten(written, decided);
+  deps.ownWrites.serviceWritten(written, decided);
   return written;
 }
 
@@ -287,10 +291,10 @@ function labelPods(deps: ReconcileDeps, service: ServiceView, writes: readonly P
   for (const write of writes) {
     const guard = write.resourceVersion;
     const pending = deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels, guard);
-    if (guard !== undefined) deps.observer?.writing?.(service.namespace, 'Pod', write.pod, pending);
+    if (guard !== undefined) deps.ownWrites.writing(service.namespace, 'Pod', write.pod, pending);
     pending.then((after) => {
       // Only a guarded write is known to have changed nothing but the labels.
-      if (guard !== undefined && after.resourceVersion !== undefined) deps.observer?.podLabelled(service, after);
+      if (guard !== undefined && after.resourceVersion !== undefined) deps.ownWrites.podLabelled(service, after);
     }, (error: unknown) => {
       // Gone, or changed since it was read: a newer decision owns its labels now.
       if (error instanceof NotFoundError || error instanceof ConflictError) return;

@@ -1,3 +1,9 @@
+/** Which Service: its namespace and name. */
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
 // Structural inputs: both client-node's API objects (Date timestamps) and the
 // zod-parsed `data` of an event (string timestamps) fit them.
 export type Time = Date | string | null | undefined;

@@ -12,7 +12,7 @@ import { PROMOTED } from '../../../../shared/audit/schemas.js';
 import { NO_POD } from '../../../../functions/failover/core/decide.js';
 import { isHealthy } from '../../../../functions/failover/core/health.js';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../../../../functions/failover/core/model.js';
-import { reconcile, type Result } from '../../../../functions/failover/reconcile.js';
+import { NO_ECHOES, reconcile, type Result } from '../../../../functions/failover/reconcile.js';
 import { createReporter } from '../../../../functions/failover/report.js';
 import type { Cluster } from '../../../../functions/failover/cluster.js';
 import type { EventNote } from '../../../../shared/k8s/service-events.js';
@@ -154,7 +154,7 @@ describe('safety under concurrent instances, stale hints and readiness changes',
           return s.schedule(Promise.resolve(`start e${n}`)).then(() => {
             const copy = history[Math.max(0, history.length - 1 - e.back)] ?? initial;
             const hint = e.hint === 'none' ? undefined : { service: copy, fresh: e.hint === 'read' };
-            return reconcile({ cluster, keys: KEYS, logger, reporter, conflictRetries: sc.conflictRetries, now }, { namespace: NS, name: 'web' }, hint);
+            return reconcile({ cluster, keys: KEYS, logger, reporter, conflictRetries: sc.conflictRetries, now, ownWrites: NO_ECHOES }, { namespace: NS, name: 'web' }, hint);
           });
         });
         const results = await s.waitFor(Promise.all(runs));
@@ -179,7 +179,7 @@ describe('safety under concurrent instances, stale hints and readiness changes',
         assert.equal(promoted.size, switches, 'one promoted audit event per switch');
 
         // Converges: one more quiet reconcile leaves traffic on a healthy pod if there is one.
-        const final = await reconcile({ cluster: world, keys: KEYS, logger, reporter: reporters[0] ?? createReporter({ cluster: world, emitter, logger, keys: KEYS, now }), conflictRetries: 0, now }, { namespace: NS, name: 'web' });
+        const final = await reconcile({ cluster: world, keys: KEYS, logger, reporter: reporters[0] ?? createReporter({ cluster: world, emitter, logger, keys: KEYS, now }), conflictRetries: 0, now, ownWrites: NO_ECHOES }, { namespace: NS, name: 'web' });
         assert.deepEqual(broken, []);
         const selected = world.service(NS, 'web').selector[KEYS.podId];
         const healthy = world.allPods().filter(isHealthy);

@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { Observed, ServiceView } from '../../../../functions/failover/core/model.js';
-import { createRegistry, type Registry } from '../../../../functions/failover/registry.js';
+import { createServiceIndex, type ServiceIndex } from '../../../../functions/failover/service-index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { KEYS, makeService, NS, silentLogger, T0 } from './world.js';
 
-function registry(cluster: FakeCluster, namespaces: readonly string[] = []): Registry {
-  return createRegistry({ cluster, keys: KEYS, namespaces, logger: silentLogger(), now: () => T0 });
+function registry(cluster: FakeCluster, namespaces: readonly string[] = []): ServiceIndex {
+  return createServiceIndex({ cluster, keys: KEYS, namespaces, logger: silentLogger(), now: () => T0 });
 }
 
-const names = (r: Registry, namespace: string, labels: Readonly<Record<string, string>>): string[] => r.selecting(namespace, labels).map((s) => s.name).sort();
+const names = (r: ServiceIndex, namespace: string, labels: Readonly<Record<string, string>>): string[] => r.selecting(namespace, labels).map((s) => s.name).sort();
 
-describe('registry: refresh', () => {
+describe('service index: refresh', () => {
   it('replaces the content: opted-out and deleted Services disappear, new ones appear', async () => {
     const cluster = new FakeCluster();
     cluster.putService(makeService({ name: 'a' }));
@@ -111,8 +111,8 @@ describe('registry: refresh', () => {
   });
 });
 
-describe('registry: observe and forget', () => {
-  const cases: ReadonlyArray<{ name: string; steps: (r: Registry) => void; expected: string[] }> = [
+describe('service index: observe and forget', () => {
+  const cases: ReadonlyArray<{ name: string; steps: (r: ServiceIndex) => void; expected: string[] }> = [
     { name: 'an opted-in Service is added', steps: (r) => r.observe({ ...makeService({ name: 'a' }), resourceVersion: '5' }), expected: ['a'] },
     { name: 'a Service without the mode label is not added', steps: (r) => r.observe({ ...makeService({ name: 'a', optedIn: false }), resourceVersion: '5' }), expected: [] },
     {
@@ -159,7 +159,7 @@ describe('registry: observe and forget', () => {
   }
 });
 
-describe('registry: selecting', () => {
+describe('service index: selecting', () => {
   const withPodId = (s: Observed<ServiceView>, id: string): Observed<ServiceView> => ({ ...s, selector: { ...s.selector, [KEYS.podId]: id } });
   const r = registry(new FakeCluster());
   r.observe({ ...withPodId(makeService({ name: 'web', active: 'web-0' }), 'uid-web-0'), resourceVersion: '5' });
@@ -189,54 +189,4 @@ describe('registry: selecting', () => {
       assert.deepEqual(names(r, c.namespace, c.labels), c.expected);
     });
   }
-});
-
-describe('registry: own writes', () => {
-  const at = (resourceVersion: string) => ({ ...makeService({ name: 'a', active: 'web-0' }), resourceVersion });
-  it('knows the reply to its own write until a newer version is seen', () => {
-    const r = registry(new FakeCluster());
-    r.observe(at('5'));
-    assert.equal(r.isOwnWrite(NS, 'a', '5'), false, 'told, not written');
-    assert.equal(r.ownCopy(NS, 'a'), undefined);
-    r.wrote(at('6'));
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), true);
-    assert.equal(r.ownCopy(NS, 'a')?.resourceVersion, '6');
-    r.observe(at('6'));
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'its own event does not make it someone else\'s');
-    assert.equal(r.isOwnWrite(NS, 'a', '5'), true, 'an older version is subsumed: the write was guarded by what it read');
-    r.observe(at('7'));
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'a later change by someone else does not make our own decision news');
-    assert.equal(r.isOwnWrite(NS, 'a', '7'), false);
-    assert.equal(r.ownCopy(NS, 'a'), undefined);
-  });
-  it('an older reply does not replace a newer version', () => {
-    const r = registry(new FakeCluster());
-    r.observe(at('9'));
-    r.wrote(at('8'));
-    assert.equal(r.get(NS, 'a')?.resourceVersion, '9');
-    assert.equal(r.ownCopy(NS, 'a'), undefined);
-  });
-  it('a refresh that lists the same version keeps it as our own', async () => {
-    const cluster = new FakeCluster();
-    const stored = cluster.putService(makeService({ name: 'a', active: 'web-0' }));
-    const r = registry(cluster);
-    r.wrote(stored);
-    await r.refresh();
-    assert.equal(r.isOwnWrite(stored.namespace, stored.name, stored.resourceVersion), true);
-  });
-});
-
-describe('registry: a record-only write covers its own version alone', () => {
-  const at = (resourceVersion: string) => ({ ...makeService({ name: 'a', active: 'web-0' }), resourceVersion });
-  it('older versions are news after a completion record, and not after a decision', () => {
-    const r = registry(new FakeCluster());
-    r.wrote(at('6'));
-    r.wrote(at('9'), false);
-    assert.equal(r.isOwnWrite(NS, 'a', '9'), true, 'the record\'s own echo');
-    assert.equal(r.isOwnWrite(NS, 'a', '8'), false, 'a change the record read but did not decide on');
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'the decision\'s echo');
-    assert.equal(r.isOwnWrite(NS, 'a', '5'), true, 'what the decision had read');
-    r.forget(NS, 'a');
-    assert.equal(r.isOwnWrite(NS, 'a', '5'), false);
-  });
 });
