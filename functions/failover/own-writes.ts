@@ -18,6 +18,7 @@ import type { Observed, PodView, ServiceView } from './core/model.js';
 import type { ServiceRef } from '../../shared/k8s/views.js';
 import type { ServiceIndex } from './service-index.js';
 import type { WriteObserver, WriteTarget } from './reconcile.js';
+import { boundedMap } from '../../shared/bounded.js';
 
 export interface OwnWrites extends WriteObserver {
   /**
@@ -48,22 +49,6 @@ export interface OwnWritesOptions {
   readonly maxWaitMs?: number;
 }
 
-/** A Map that forgets its oldest entries beyond `limit` (a Map iterates in insertion order). */
-function bounded<V>(limit: number): { get(key: string): V | undefined; set(key: string, value: V): void; readonly size: number } {
-  const map = new Map<string, V>();
-  return {
-    get: (key) => map.get(key),
-    set(key, value) {
-      map.delete(key);
-      map.set(key, value);
-      while (map.size > limit) map.delete(map.keys().next().value!);
-    },
-    get size() {
-      return map.size;
-    },
-  };
-}
-
 // Versions are compared as numbers only when both are plain integers, as etcd's are;
 // anything else is never "at or before".
 const atOrBefore = (a: string, b: string): boolean => /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) <= BigInt(b);
@@ -83,10 +68,10 @@ export function createOwnWrites(index: ServiceIndex, options: OwnWritesOptions =
   const id = (namespace: string, name: string): string => `${namespace}/${name}`;
   // Per Service: the reply to this instance's last write, and the version of its last
   // write that followed a decision.
-  const replies = bounded<Observed<ServiceView>>(limit);
-  const decisions = bounded<string>(limit);
+  const replies = boundedMap<Observed<ServiceView>>(limit);
+  const decisions = boundedMap<string>(limit);
   // Per pod: the version and content a guarded label write left, and for which Service.
-  const pods = bounded<{ readonly resourceVersion: string; readonly content: string; readonly service: string }>(limit);
+  const pods = boundedMap<{ readonly resourceVersion: string; readonly content: string; readonly service: string }>(limit);
   // Writes whose reply is not in yet, per object.
   const inFlight = new Map<string, Set<Promise<unknown>>>();
   const flightKey = (namespace: string, kind: WriteTarget, name: string): string => `${kind}/${namespace}/${name}`;

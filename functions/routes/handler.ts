@@ -23,7 +23,7 @@ async function pass(deps: RoutesDeps, focus: Focus): Promise<Outcome> {
 
 async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Service' }>): Promise<Outcome> {
   const service = routeService(event.object);
-  const route = deps.known.routeOf(service.namespace, service.name);
+  const route = deps.index.routeOf(service.namespace, service.name);
   const asks = mentionsRoute(service.annotations, deps.keys);
   if (event.action === 'delete') {
     if (!route && !asks) return ignored('service had no route');
@@ -33,11 +33,11 @@ async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
     // very uid, and no Service with that uid is listed any more. A forged or stale
     // delete event (a made-up uid, or a Service that still exists) puts nothing on the
     // audit record.
-    if (route && route.ownerUid === service.uid && !deps.known.listed(service.uid)) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
+    if (route && route.ownerUid === service.uid && !deps.index.listed(service.uid)) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
     return outcome;
   }
   if (!asks && !route) return ignored('service asks for no route');
-  if (deps.known.unchanged(service)) return ignored('routing annotations and ports unchanged');
+  if (deps.index.unchanged(service)) return ignored('routing annotations and ports unchanged');
   const result = await reconcileService(deps, service.namespace, service.name);
   return result.outcome === 'gone' ? ignored('no such Service') : summary(result);
 }
@@ -45,7 +45,7 @@ async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
 async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Ingress' }>): Promise<Outcome> {
   const meta = event.object.metadata;
   if (!isManaged(meta.labels)) return ignored('ingress is not managed by baton');
-  if (deps.known.isEcho(meta, event.action === 'delete')) return ignored('echo of baton\'s own write');
+  if (deps.index.isEcho(meta, event.action === 'delete')) return ignored('echo of baton\'s own write');
   // Someone else changed or deleted a route: put it back as the Services declare.
   const owner = meta.ownerReferences?.find((o) => o.kind === 'Service' && o.controller === true);
   if (!owner?.name) return pass(deps, new Set());

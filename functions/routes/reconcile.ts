@@ -6,7 +6,7 @@ import { retryOnConflict, stale, type Conflicted } from '../../shared/k8s/retry.
 import type { RoutesApi } from './api.js';
 import type { Logger } from '../../shared/log.js';
 import { desiredIngress } from './core/ingress.js';
-import type { Known } from './known.js';
+import type { RouteIndex } from './route-index.js';
 import { ingressNameFor, type RouteIngress, type RouteKeys, type RouteService } from './core/model.js';
 import type { HostPolicy } from './core/policy.js';
 import { readClaim } from './core/claim.js';
@@ -20,7 +20,7 @@ export interface RoutesDeps {
   readonly policy: HostPolicy;
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
-  readonly known: Known;
+  readonly index: RouteIndex;
   readonly reporter: RouteReporter;
   readonly logger: Logger;
   readonly conflictRetries: number;
@@ -71,7 +71,7 @@ export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?:
     // What the cluster holds now: the list, less what was removed, plus what was written.
     const now = new Map(ingresses.filter((i) => !removedUids.has(i.uid)).map((i) => [keyOf(i), i]));
     for (const w of written) now.set(keyOf(w), w);
-    deps.known.settle(services, [...now.values()]);
+    deps.index.settle(services, [...now.values()]);
     if (raced) return stale('a route write lost a race');
     return { outcome: 'passed', ...result, ...totals, attempts: attempt };
   });
@@ -90,8 +90,8 @@ export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?:
  */
 export async function reconcileService(deps: RoutesDeps, namespace: string, name: string): Promise<RoutesResult | Gone> {
   const focus = new Set([`${namespace}/${name}`]);
-  if (!deps.known.indexed) return reconcileRoutes(deps, focus);
-  const { api, known } = deps;
+  if (!deps.index.indexed) return reconcileRoutes(deps, focus);
+  const { api, index } = deps;
   let totals = { applied: 0, removed: 0 };
   return retryOnConflict<PassResult | Gone>(retryPolicy(deps, 'reading again'), async (attempt) => {
     const service = await api.getService(namespace, name);
@@ -99,9 +99,9 @@ export async function reconcileService(deps: RoutesDeps, namespace: string, name
     const claims = new Set<string>();
     const claim = readClaim(service, deps.keys, deps.ingressClass, deps.policy);
     if (claim.kind === 'route') claims.add(claimKey(claim.route));
-    const held = known.routeOf(namespace, name)?.route;
+    const held = index.routeOf(namespace, name)?.route;
     if (held) claims.add(claimKey(held));
-    const peers = [...new Set([...claims].flatMap((c) => known.claimants(c)))].filter((k) => !focus.has(k));
+    const peers = [...new Set([...claims].flatMap((c) => index.claimants(c)))].filter((k) => !focus.has(k));
     const read = await Promise.all(peers.map((k) => api.getService(k.slice(0, k.indexOf('/')), k.slice(k.indexOf('/') + 1))));
     const services = [service, ...read.filter((s) => s !== undefined)];
     const ingresses = (await Promise.all(services.map((s) => api.readIngress(s.namespace, ingressNameFor(s.name))))).filter((i) => i !== undefined);
@@ -113,7 +113,7 @@ export async function reconcileService(deps: RoutesDeps, namespace: string, name
     totals = { applied: totals.applied + result.applied, removed: totals.removed + result.removed };
     const now = new Map(ingresses.filter((i) => !removedUids.has(i.uid)).map((i) => [keyOf(i), i]));
     for (const w of written) now.set(keyOf(w), w);
-    known.absorb(services, [...now.values()]);
+    index.absorb(services, [...now.values()]);
     if (raced) return stale('a route write lost a race');
     return { outcome: 'passed', ...result, ...totals, attempts: attempt };
   });
@@ -164,7 +164,7 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus, { namesR
       else if (error instanceof ConflictError) raced = true;
       continue;
     }
-    deps.known.deleted(removal.ingress.uid);
+    deps.index.deleted(removal.ingress.uid);
     removedUids.add(removal.ingress.uid);
     if (removal.service) {
       touched.add(keyOf(removal.service));
@@ -204,7 +204,7 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus, { namesR
       if (holder) throw new ConflictError(`ingress ${name} appeared after the list`, 409);
     }
     const ingress = await api.applyIngress(desiredIngress(a.service, a.route, deps.keys), a.current?.resourceVersion);
-    deps.known.wrote(ingress);
+    deps.index.wrote(ingress);
     written.push(ingress);
     pending.push(reporter.applied(a.service, ingress, a.route));
     return true;

@@ -60,10 +60,10 @@ describe('reconcileRoutes', () => {
     const d = routesDeps(api);
     await reconcileRoutes(d, new Set());
     const written = api.ingresses[0]!;
-    assert.ok(d.known.isEcho(written, false));
-    assert.equal(d.known.routeOf('demo', 'a')?.uid, written.uid);
-    assert.ok(d.known.unchanged(api.services[0]!));
-    assert.ok(!d.known.unchanged(svc('a', { 'baton.dev/host': 'b.example.com' })));
+    assert.ok(d.index.isEcho(written, false));
+    assert.equal(d.index.routeOf('demo', 'a')?.uid, written.uid);
+    assert.ok(d.index.unchanged(api.services[0]!));
+    assert.ok(!d.index.unchanged(svc('a', { 'baton.dev/host': 'b.example.com' })));
   });
 
   it('a refused removal is reported on its Service and the rest proceed', async () => {
