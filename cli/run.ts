@@ -8,8 +8,7 @@ import { userSelector } from '../functions/failover/core/settings.js';
 import { positiveInt } from './cluster.js';
 import { currentKubeconfig } from './tools.js';
 import { say, sayTable } from './output.js';
-
-const FUNCTIONS = ['failover', 'resync', 'routes'] as const;
+import { FUNCTIONS, type FunctionName } from '../functions/names.js';
 
 export function runCommand(): Command {
   return new Command('run')
@@ -17,7 +16,7 @@ export function runCommand(): Command {
     .addArgument(new Command().createArgument('<function>', 'which function').choices(FUNCTIONS))
     .addOption(new Option('--port <port>', 'HTTP port (PORT)').argParser(positiveInt('--port')))
     .option('--host <address>', 'bind address (BATON_HOST)', '127.0.0.1')
-    .action(async (fn: (typeof FUNCTIONS)[number], opts: { port?: number; host: string }) => {
+    .action(async (fn: FunctionName, opts: { port?: number; host: string }) => {
       const env = { ...process.env, KUBECONFIG: currentKubeconfig(), BATON_HOST: process.env.BATON_HOST ?? opts.host, ...(opts.port ? { PORT: String(opts.port) } : {}) };
       if (fn === 'failover') {
         const { startFailover } = await import('../functions/failover/main.js');

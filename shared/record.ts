@@ -7,11 +7,8 @@
 // field is read defensively: a value baton would not have written reads as absent (or,
 // for the saved selector, as invalid with a reason), never as something close to it.
 import { z } from 'zod';
-import { transitionReasonSchema } from './audit/schemas.js';
+import { transitionReasonSchema, type TransitionReason } from './audit/schemas.js';
 import { MODE_VALUE, type Keys, type Labels } from './keys.js';
-
-/** Why the last switch happened, as baton records it. */
-export type RecordedReason = z.infer<typeof transitionReasonSchema>;
 
 /** The user's selector as baton saved it at adoption. */
 export type RecordedSelector =
@@ -29,7 +26,8 @@ export interface BatonRecord {
   readonly activeUid: string | undefined;
   /** When the last switch was decided, in ms since the epoch. */
   readonly switchedAt: number | undefined;
-  readonly reason: RecordedReason | undefined;
+  /** Why the last switch happened. */
+  readonly reason: TransitionReason | undefined;
   /** The term whose EndpointSlices were seen to route to its pod alone. */
   readonly completedTerm: number | undefined;
   /** The term for which "no healthy candidate" was reported (0 before any switch). */

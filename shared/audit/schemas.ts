@@ -7,6 +7,7 @@
 // unknown data fields are accepted and dropped, so adding a field is not a breaking change.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { ServiceRef } from '../k8s/views.js';
 
 export const PROMOTED = 'dev.baton.failover.promoted';
 export const SWITCHOVER = 'dev.baton.failover.switchover';
@@ -157,7 +158,7 @@ const baseEnvelope = z.object({
   datacontenttype: z.literal('application/json'),
 });
 
-const subjectNamesService = (event: { subject: string; data: { service: ServiceRef } }): boolean =>
+const subjectNamesService = (event: { subject: string; data: { service: ServiceIdentity } }): boolean =>
   event.subject === auditSubject(event.data.service);
 const subjectIssue = { message: 'subject must be "<namespace>/<name>" of data.service', path: ['subject'] };
 
@@ -210,7 +211,8 @@ export const auditEvent = z.discriminatedUnion('type', [
   routeInvalidEventSchema,
 ]);
 
-export type ServiceRef = z.infer<typeof serviceRefSchema>;
+/** Which Service an audit event is about, down to its uid (one Service under one name). */
+export type ServiceIdentity = z.infer<typeof serviceRefSchema>;
 export type PodRef = z.infer<typeof podRefSchema>;
 export type TransitionReason = z.infer<typeof transitionReasonSchema>;
 export type TransitionData = z.infer<typeof transitionDataSchema>;
@@ -247,7 +249,7 @@ export function parseAuditEvent(input: unknown): z.ZodSafeParseResult<AuditEvent
   return auditEvent.safeParse(input);
 }
 
-export function auditSubject(service: Pick<ServiceRef, 'namespace' | 'name'>): string {
+export function auditSubject(service: ServiceRef): string {
   return `${service.namespace}/${service.name}`;
 }
 

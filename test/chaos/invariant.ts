@@ -80,7 +80,7 @@ interface SliceLike {
   }> | null;
 }
 
-interface ServiceLike {
+interface WatchedService {
   readonly metadata?: MetaLike;
   readonly spec?: { readonly selector?: Record<string, string> };
 }
@@ -285,7 +285,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     record(service);
   };
 
-  const onService = (type: string, svc: ServiceLike): void => {
+  const onService = (type: string, svc: WatchedService): void => {
     const name = svc.metadata?.name;
     if (!name) return;
     if (type === 'DELETED') {
@@ -312,12 +312,12 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
   // Services first, so adoption is known before the slices that follow from it.
-  const serviceWatch = await resilientWatch<ServiceLike>(
+  const serviceWatch = await resilientWatch<WatchedService>(
     kc,
     `/api/v1/namespaces/${namespace}/services`,
     async () => {
       const list = await core.listNamespacedService({ namespace });
-      return { items: list.items as ServiceLike[], resourceVersion: list.metadata?.resourceVersion ?? '' };
+      return { items: list.items as WatchedService[], resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
     (items) => {
       const names = new Set(items.map((s) => s.metadata?.name));
