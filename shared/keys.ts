@@ -17,7 +17,10 @@ export interface Keys {
   readonly priority: string;
   /** Service annotation: "true" to return to a higher-priority pod when it is healthy. */
   readonly failback: string;
-  /** Service annotation: minimum time between automatic switches (e.g. "30s", "2m"). */
+  /**
+   * Service annotation: minimum time from the last switch to an automatic failback (e.g.
+   * "30s", "2m"). A failover and a manual switchover never wait for it.
+   */
   readonly minSwitchInterval: string;
   /** Service annotation: request a manual switch to the named pod. */
   readonly switchoverTo: string;

@@ -1,4 +1,4 @@
-// Kubernetes Events about a Service: what both functions record for `kubectl describe
+// Kubernetes Events about a Service: what the functions record for `kubectl describe
 // service` (a switch, a bad annotation, a route conflict).
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
