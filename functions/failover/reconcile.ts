@@ -50,7 +50,7 @@ export interface WriteObserver {
    */
   serviceWritten(service: Observed<ServiceView>, decided: boolean): void;
   /** The pod as a label write guarded by the resourceVersion `service`'s reconcile read left it. */
-  podLabelled(service: ServiceRef, pod: PodView): void;
+  podLabelled(service: ServiceRef, pod: Observed<PodView>): void;
 }
 
 export type Result =

@@ -177,10 +177,10 @@ describe('attack: only a write that decided on a state makes that state an echo'
     // switchover to web-1 (kubectl annotate ... switchover-to=web-1): version R. The
     // adapter sends Services and EndpointSlices on separate watches, so the slice event
     // showing web-0 alone may arrive first: checkCompletion GETs the Service (version R,
-    // request included), records completed-term guarded by R, and the reply (R+1) goes
-    // to the index as this instance's own write. The user's event (version R) then
+    // request included), records completed-term guarded by R, and the reply (R+1) is
+    // remembered as this instance's own write. The user's event (version R) then
     // arrives and onService takes R <= R+1 as the echo of that write: ignored. But the
-    // completion write decided nothing about the request; registry.isOwnWrite's premise
+    // completion write decided nothing about the request; isServiceEcho's premise
     // ("a state baton decided on") does not hold for it. The switchover waits for the
     // next event or the resync.
     const world = new FakeCluster();

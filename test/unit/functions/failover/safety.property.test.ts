@@ -97,7 +97,7 @@ const scenario = fc.record({
   failback: fc.boolean(),
   instances: fc.integer({ min: 2, max: 4 }),
   conflictRetries: fc.integer({ min: 0, max: 3 }),
-  // index: the registry's copy (confirmed unless written); read: a copy read for this
+  // index: the index's copy (confirmed unless written); read: a copy read for this
   // look that other writers may have overtaken since; none: a resync. `back` picks how
   // stale the copy is.
   events: fc.array(fc.record({ instance: fc.nat(3), hint: fc.constantFrom('none' as const, 'index' as const, 'read' as const), back: fc.nat(3) }), { minLength: 1, maxLength: 10 }),

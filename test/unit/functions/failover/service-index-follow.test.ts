@@ -45,7 +45,7 @@ function feed(): Feed {
 const at = (name: string, rv: string, optedIn = true): Svc => ({ ...makeService({ name, optedIn }), resourceVersion: rv });
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-describe('registry: follow', () => {
+describe('service index: follow', () => {
   it('lists, then applies added, modified and deleted Services in order; a re-list replaces its scope', async () => {
     const r = createServiceIndex({ cluster: new FakeCluster(), keys: KEYS, namespaces: [NS], logger: silentLogger(), now: () => T0 });
     const f = feed();

@@ -6,7 +6,7 @@ import { createServiceIndex, type ServiceIndex } from '../../../../functions/fai
 import { FakeCluster } from './fake-cluster.js';
 import { KEYS, makeService, NS, silentLogger, T0 } from './world.js';
 
-function registry(cluster: FakeCluster, namespaces: readonly string[] = []): ServiceIndex {
+function indexOf(cluster: FakeCluster, namespaces: readonly string[] = []): ServiceIndex {
   return createServiceIndex({ cluster, keys: KEYS, namespaces, logger: silentLogger(), now: () => T0 });
 }
 
@@ -18,7 +18,7 @@ describe('service index: refresh', () => {
     cluster.putService(makeService({ name: 'a' }));
     cluster.putService(makeService({ name: 'b' }));
     cluster.putService(makeService({ name: 'plain', optedIn: false }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     await r.refresh();
     assert.equal(r.size, 2);
     assert.deepEqual(names(r, NS, { app: 'web' }), ['a', 'b']);
@@ -38,7 +38,7 @@ describe('service index: refresh', () => {
     const cluster = new FakeCluster();
     cluster.putService(makeService({ name: 'a' }));
     cluster.putService(makeService({ name: 'x', namespace: 'other' }));
-    const all = registry(cluster);
+    const all = indexOf(cluster);
     await all.refresh();
     assert.deepEqual(cluster.calls, [{ method: 'listServices', labelSelector: `${KEYS.mode}=active-standby`, namespace: undefined }]);
     assert.equal(all.size, 2);
@@ -47,7 +47,7 @@ describe('service index: refresh', () => {
     scoped.putService(makeService({ name: 'a' }));
     scoped.putService(makeService({ name: 'x', namespace: 'other' }));
     scoped.putService(makeService({ name: 'y', namespace: 'third' }));
-    const some = registry(scoped, [NS, 'other']);
+    const some = indexOf(scoped, [NS, 'other']);
     await some.refresh();
     assert.deepEqual(scoped.calls.map((c) => (c.method === 'listServices' ? c.namespace : c.method)), [NS, 'other']);
     assert.equal(some.size, 2);
@@ -57,7 +57,7 @@ describe('service index: refresh', () => {
   it('a stale refresh result does not overwrite a newer resourceVersion learned from an event meanwhile', async () => {
     const cluster = new FakeCluster();
     cluster.putService(makeService({ name: 'a' }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     cluster.hold = (c) => c.method === 'listServices';
     const refreshing = r.refresh();
     // The list was taken; meanwhile an event brings a newer copy.
@@ -72,7 +72,7 @@ describe('service index: refresh', () => {
   it('a newer refresh result does replace an older copy', async () => {
     const cluster = new FakeCluster();
     const old = cluster.putService(makeService({ name: 'a' }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     r.observe(old);
     const current = cluster.bumpService(NS, 'a');
     await r.refresh();
@@ -82,7 +82,7 @@ describe('service index: refresh', () => {
   it('a Service opted in by an event during a refresh is not dropped by the older list', async () => {
     const cluster = new FakeCluster();
     cluster.putService(makeService({ name: 'a' }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     cluster.hold = (c) => c.method === 'listServices';
     const refreshing = r.refresh();
     const added = cluster.putService(makeService({ name: 'late' }));
@@ -98,7 +98,7 @@ describe('service index: refresh', () => {
     cluster.putService(makeService({ name: 'a' }));
     cluster.putService(makeService({ name: 'b' }));
     cluster.putService(makeService({ name: 'c' }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     await r.refresh();
     cluster.hold = (c) => c.method === 'listServices';
     const refreshing = r.refresh();
@@ -149,7 +149,7 @@ describe('service index: observe and forget', () => {
   for (const c of cases) {
     it(c.name, () => {
       const cluster = new FakeCluster();
-      const r = registry(cluster);
+      const r = indexOf(cluster);
       c.steps(r);
       assert.deepEqual(names(r, NS, { app: 'web' }), c.expected);
       assert.equal(r.size, c.expected.length);
@@ -161,7 +161,7 @@ describe('service index: observe and forget', () => {
 
 describe('service index: selecting', () => {
   const withPodId = (s: Observed<ServiceView>, id: string): Observed<ServiceView> => ({ ...s, selector: { ...s.selector, [KEYS.podId]: id } });
-  const r = registry(new FakeCluster());
+  const r = indexOf(new FakeCluster());
   r.observe({ ...withPodId(makeService({ name: 'web', active: 'web-0' }), 'uid-web-0'), resourceVersion: '5' });
   r.observe({ ...makeService({ name: 'api', selector: { app: 'api', tier: 'back' } }), resourceVersion: '5' });
   // A Service whose live selector is only baton's key: its saved selector is the user's.
