@@ -125,6 +125,8 @@ function activeElsewhere(deps: ReconcileDeps, service: ServiceView): Set<string>
 export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Basis): Promise<Result> {
   const { cluster, keys, logger } = deps;
   const gone: Result = { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
+  const notOptedIn: Result = { outcome: 'ignored', detail: 'not opted in' };
+  const concerned = (service: ServiceView): boolean => isOptedIn(service, keys) || hasBatonState(service, keys);
   const read = async (): Promise<Observed<ServiceView> | undefined> => {
     try {
       return await cluster.getService(ref.namespace, ref.name);
@@ -142,43 +144,52 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
     async (attempt) => {
       // The copy handed in serves the first attempt only; after a lost race, read afresh.
       const first = attempt === 1 ? basis : undefined;
-      let service = first?.service ?? (await read());
-      let confirmed = first === undefined || first.fresh;
-      for (;;) {
-        if (!service) return gone;
-        if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
-        const { plan, podProblems, now, pods } = await decideOn(deps, service);
-        if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
-          // Only the Service write is checked against the truth by the server (its
-          // precondition); anything else — including labelling a pod before that write — is
-          // confirmed first. An unchanged resourceVersion means the decision stands;
-          // otherwise it is made again on the fresh read (once: that read is confirmed).
-          const fresh = await read();
-          confirmed = true;
-          if (fresh?.resourceVersion !== service.resourceVersion) {
-            service = fresh;
-            continue;
-          }
+      const start = first?.service ?? (await read());
+      if (start === undefined) return gone;
+      if (!concerned(start)) return notOptedIn;
+      let service = start;
+      let decision = await decideOn(deps, service);
+      // Only the Service write is checked against the truth by the server (its
+      // precondition); anything else — including labelling a pod before that write — is
+      // confirmed first when the basis is the index's copy. An unchanged resourceVersion
+      // means the decision stands; otherwise it is made again on the fresh read.
+      const onCopy = first !== undefined && !first.fresh;
+      const confirm = onCopy && needsConfirmation(decision.plan);
+      if (confirm) {
+        const fresh = await read();
+        if (fresh === undefined) return gone;
+        if (fresh.resourceVersion !== service.resourceVersion) {
+          if (!concerned(fresh)) return notOptedIn;
+          service = fresh;
+          decision = await decideOn(deps, service);
         }
-        // Warning Events go on a Service known to exist at this version: a confirmed read,
-        // or (for a switch on a hint) the guarded write that just succeeded on it.
-        const reportProblems = (on: ServiceView): void => {
-          if (podProblems.length > 0) deps.reporter.podProblems(on, podProblems);
-        };
-        if (confirmed) reportProblems(service);
-        try {
-          const result = await act(deps, service, plan, now, pods);
-          if (!confirmed) reportProblems(service);
-          return result;
-        } catch (error) {
-          // The Service was deleted between the read and the write: a handled outcome.
-          // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
-          if (error instanceof NotFoundError) return gone;
-          throw error;
-        }
+      }
+      const { plan, podProblems, now, pods } = decision;
+      // Warning Events go on a Service known to exist at this version: a read made for
+      // this look, or (for a switch on the index's copy) the guarded write that just
+      // succeeded on it.
+      const reportProblems = (): void => {
+        if (podProblems.length > 0) deps.reporter.podProblems(service, podProblems);
+      };
+      const readForThisLook = !onCopy || confirm;
+      if (readForThisLook) reportProblems();
+      try {
+        const result = await act(deps, service, plan, now, pods);
+        if (!readForThisLook) reportProblems();
+        return result;
+      } catch (error) {
+        // The Service was deleted between the read and the write: a handled outcome.
+        // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
+        if (error instanceof NotFoundError) return gone;
+        throw error;
       }
     },
   );
+}
+
+/** Anything but a switch without prerequisites writes more than the guarded Service write. */
+function needsConfirmation(plan: Plan): boolean {
+  return plan.kind !== 'switch' || plan.prerequisites.length > 0;
 }
 
 /** One decision on the Service as given: its pods listed, its leader read, decide() run. */
