@@ -3,7 +3,7 @@ import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from './cor
 import { abortableRequests, createClient } from '../../shared/k8s/client.js';
 import { podView, serviceView, sliceView, type SliceView } from './views.js';
 import { classify } from '../../shared/k8s/errors.js';
-import { serviceEvent, type EventNote, type ServiceRef } from '../../shared/k8s/service-events.js';
+import { serviceEvent, type EventNote, type InvolvedService } from '../../shared/k8s/service-events.js';
 import { streamWatch, type WatchSource } from '../../shared/k8s/watch.js';
 
 /**
@@ -25,7 +25,7 @@ export interface Cluster {
    * Resolves to the pod as the write left it.
    */
   patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>>;
-  recordEvent(service: ServiceRef, note: EventNote): Promise<void>;
+  recordEvent(service: InvolvedService, note: EventNote): Promise<void>;
   /** Requests sent so far, for tests and figures. */
   readonly requestCount: number;
 }

@@ -7,6 +7,7 @@ import { connect } from '../cluster.js';
 import { createReporter } from '../report.js';
 import { handled, retry } from '../../../shared/http/outcome.js';
 import { sweep, type SweepSummary } from './sweep.js';
+import { NO_ECHOES } from '../writes.js';
 
 export async function startResync(env: NodeJS.ProcessEnv = process.env, { tick = false }: { tick?: boolean } = {}): Promise<{ url: string; close(): Promise<void> }> {
   // Resync decides as failover does, so its audit events share failover's source.
@@ -15,7 +16,7 @@ export async function startResync(env: NodeJS.ProcessEnv = process.env, { tick =
   const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-resync' });
   const keys = keysFor(config.prefix);
   const reporter = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
-  const deps = { cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, concurrency: 4 };
+  const deps = { cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, concurrency: 4, ownWrites: NO_ECHOES };
   // Ticks that arrive while a sweep runs share it instead of stacking up.
   let running: Promise<SweepSummary> | undefined;
   const once = (): Promise<SweepSummary> => {
