@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { correctedHost, hostProblem, pathProblem, readClaim, type Claim } from '../../../../../functions/routes/core/claim.js';
-import type { RouteProblem } from '../../../../../functions/routes/core/model.js';
+import type { RouteProblem, ServicePort } from '../../../../../functions/routes/core/model.js';
 import { keys, svc } from './fixtures.js';
 
 const HOST_RULE =
@@ -226,7 +226,7 @@ describe('Secret names at their limits', () => {
 });
 
 describe('the legacy host:port', () => {
-  const legacy = (value: string, ports = [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }], extra: Record<string, string> = {}) =>
+  const legacy = (value: string, ports: readonly ServicePort[] = [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }], extra: Record<string, string> = {}) =>
     readClaim(svc('web', { 'serviceloadbalancer/lb.host': value, ...extra }, { ports }), keys, undefined);
 
   it('refuses a bad port after the host with the port message, on lb.host', () => {
