@@ -43,6 +43,13 @@ describe('readServiceRecord with parts missing', () => {
   });
 });
 
+describe('the starting values', () => {
+  it('a released record has no term and no active; no hint state has nothing at all', () => {
+    assert.deepEqual(RELEASED_RECORD, { term: undefined, activeUid: undefined });
+    assert.deepEqual(NO_HINT, { serviceUid: undefined, record: undefined, term: 0, termVerified: false, live: undefined });
+  });
+});
+
 describe('hint state edges', () => {
   const synced = observeService(NO_HINT, 'svc', { term: 3, activeUid: 'uid-a' });
 

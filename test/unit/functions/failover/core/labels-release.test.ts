@@ -8,6 +8,7 @@ import { impostorWrites, releaseWrites, roleWrites } from '../../../../../functi
 import { batonAnnotationKeys, labelsStillNeeded, releaseOrIgnore } from '../../../../../functions/failover/core/release.js';
 import { comparePreference, rank } from '../../../../../functions/failover/core/elect.js';
 import { parseDuration } from '../../../../../functions/failover/core/duration.js';
+import { decide } from '../../../../../functions/failover/core/decide.js';
 import { keys, NS, pod, service } from './fixtures.js';
 
 const names = (pods: readonly { pod: string }[]) => pods.map((p) => p.pod);
@@ -202,5 +203,52 @@ describe('parseDuration limits', () => {
         assert.equal(parseDuration(`${ms}ms${s}s`).ok, false);
       }),
     );
+  });
+});
+
+describe('release: which Services count', () => {
+  const optedOut = (s: ServiceView): ServiceView => ({ ...s, labels: {} });
+  const labelled = pod('a', { role: 'active' });
+  const other = (name: string, over: Partial<ServiceView>): ServiceView => ({ ...service(), name, uid: `${name}-uid`, ...over });
+
+  it('a pod is needed when any one of several Services needs it', () => {
+    const needs = other('needs', { selector: { app: 'web' } });
+    const not = other('not', { selector: { app: 'db' } });
+    assert.equal(labelsStillNeeded(labelled, [not, needs], keys), true);
+  });
+
+  it('an exception names one Service, not every Service of its namespace', () => {
+    assert.equal(labelsStillNeeded(labelled, [other('needs', { selector: { app: 'web' } })], keys, { namespace: NS, name: 'someone-else' }), true);
+  });
+
+  it('a pinned selector alone, without a record, is a copy: ignored with the copy message', () => {
+    const s = optedOut({ ...service(), selector: { app: 'web', [keys.podId]: 'uid-a' } });
+    assert.deepEqual(releaseOrIgnore(s, [labelled], keys), { kind: 'ignore', why: `Service is not labelled ${keys.mode}=active-standby, and the baton record it carries was not written on it` });
+  });
+
+  it('a switchover request alone is not baton\'s change: ignored with the plain message', () => {
+    const s = optedOut(service({ annotations: { [keys.switchoverTo]: 'a' } }));
+    assert.deepEqual(releaseOrIgnore(s, [], keys), { kind: 'ignore', why: `Service is not labelled ${keys.mode}=active-standby` });
+  });
+
+  it('a record alone, with the selector already handed back, is still released', () => {
+    const s = optedOut(service({ annotations: { [keys.recordOf]: 'svc-uid' } }));
+    assert.deepEqual(releaseOrIgnore(s, [], keys), { kind: 'release', service: { selector: { app: 'web' }, annotations: { [keys.recordOf]: null } }, podWrites: [] });
+  });
+
+  it('hands back the live selector when the user edited it, not the saved copy', () => {
+    const s = optedOut({ ...service({ active: labelled }), selector: { app: 'web2', [keys.podId]: 'uid-a' } });
+    const plan = releaseOrIgnore(s, [], keys);
+    assert.deepEqual(plan.kind === 'release' && plan.service.selector, { app: 'web2' });
+  });
+});
+
+describe('decide: pod problems in either input order', () => {
+  it('sorts values of one pod whichever comes first', () => {
+    for (const values of [['aa', 'zz', 'mm'], ['zz', 'aa', 'mm'], ['mm', 'zz', 'aa']]) {
+      const pods = values.map((v) => pod('p', { priority: v }));
+      const { podProblems } = decide({ service: service(), pods: [pod('q', { priority: 'x' }), ...pods], keys, now: 0 });
+      assert.deepEqual(podProblems.map((p) => [p.pod, p.value]), [['p', 'aa'], ['p', 'mm'], ['p', 'zz'], ['q', 'x']], values.join());
+    }
   });
 });

@@ -63,6 +63,13 @@ describe('hostProblem at its limits', () => {
     assert.equal(hostProblem('*..a'), `${HOST_RULE}; for example *.a`);
   });
 
+  it('offers no example when nothing valid can be made of the host', () => {
+    assert.equal(hostProblem('-'), HOST_RULE);
+    assert.equal(hostProblem('.'), HOST_RULE);
+    assert.equal(hostProblem('..'), HOST_RULE);
+    assert.equal(hostProblem('*.-'), HOST_RULE);
+  });
+
   it('refuses a wildcard anywhere but first', () => {
     assert.equal(hostProblem('a.*.example.com'), `${HOST_RULE}; for example a.example.com`);
   });
@@ -103,6 +110,7 @@ describe('correctedHost', () => {
     ['*._.example.com', '*.example.com'],
     [`${'a'.repeat(62)}_b.example.com`, `${'a'.repeat(62)}.example.com`],
     [`${'a'.repeat(70)}.example.com`, `${'a'.repeat(63)}.example.com`],
+    [`${'a'.repeat(61)}--b.example.com`, `${'a'.repeat(61)}.example.com`],
     ['a.example.com', undefined],
     ['*.example.com', undefined],
     ['___', undefined],

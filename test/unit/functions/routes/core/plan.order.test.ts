@@ -35,6 +35,22 @@ describe('routes plan: verdicts and order', () => {
     assert.equal(plan.verdicts.get(keyOf(mover))?.kind, 'conflict');
   });
 
+  it('an Ingress on the same host but another path does not make its Service the incumbent', () => {
+    const older = svc('older', { 'baton.dev/host': 'h.example.com' }, { createdAt: 1 });
+    const mover = svc('mover', { 'baton.dev/host': 'h.example.com' }, { createdAt: 5 });
+    const elsewhere = ingress(mover, 'h.example.com', 2, { route: { ...route('h.example.com'), path: '/other' } });
+    const plan = planRoutes(world([older, mover], [elsewhere]));
+    assert.equal(plan.verdicts.get(keyOf(older))?.kind, 'routed');
+  });
+
+  it('the serving Ingress keeps its claim against a claimant whose own, older Ingress serves something else', () => {
+    const holder = svc('holder', { 'baton.dev/host': 'h.example.com' }, { createdAt: 9 });
+    const mover = svc('mover', { 'baton.dev/host': 'h.example.com' }, { createdAt: 1 });
+    const plan = planRoutes(world([holder, mover], [ingress(holder, 'h.example.com', 100), ingress(mover, 'other.example.com', 50)]));
+    assert.equal(plan.verdicts.get(keyOf(holder))?.kind, 'routed');
+    assert.equal(plan.verdicts.get(keyOf(mover))?.kind, 'conflict');
+  });
+
   it('among claims nobody serves, equal creation times go to the first name, whatever the listing order', () => {
     const a = svc('a', { 'baton.dev/host': 'h.example.com' }, { namespace: 'x', createdAt: 1 });
     const b = svc('b', { 'baton.dev/host': 'h.example.com' }, { namespace: 'x', createdAt: 1 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseHostPolicy, patternsFor, policyRefusal, POLICY_OFF } from '../../../../../functions/routes/core/policy.js';
+import { DENY_ALL, parseHostPolicy, patternsFor, policyRefusal, POLICY_OFF } from '../../../../../functions/routes/core/policy.js';
 
 describe('parseHostPolicy', () => {
   it('reads entries, trimming around names, patterns and separators, and skipping empty ones', () => {
@@ -41,6 +41,15 @@ describe('parseHostPolicy', () => {
     ['shop=ok.com,{ns}.com', '"{ns}.com" is not a host name or *.domain'],
   ];
   for (const [text, message] of refusals) it(`refuses ${JSON.stringify(text)}: ${message}`, () => assert.deepEqual(parseHostPolicy(text), { ok: false, message }));
+
+  it('a namespace entry after the * entry is its own, not a second * entry', () => {
+    assert.deepEqual(parseHostPolicy('*=a.example.com;shop=b.example.com'), { ok: true, policy: { kind: 'patterns', byNamespace: new Map([['shop', ['b.example.com']]]), fallback: ['a.example.com'] } });
+  });
+
+  it('unset means a patterns policy that allows nothing', () => {
+    assert.deepEqual(DENY_ALL, { kind: 'patterns', byNamespace: new Map(), fallback: undefined });
+    assert.equal(policyRefusal(DENY_ALL, 'team', 'a.example.com'), 'namespace team may claim no host under the host policy (BATON_ROUTE_HOSTS); a cluster admin adds it there');
+  });
 
   it('accepts a 63-character namespace', () => assert.equal(parseHostPolicy(`${'a'.repeat(63)}=a.example.com`).ok, true));
 });
