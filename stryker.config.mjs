@@ -8,7 +8,9 @@
 // - perTest coverage: each test file counts as one test, and a mutant runs only the
 //   files that executed it, stopping at the first failure (forceBail).
 // - incremental: a re-run reuses the results of mutants whose code and tests did not
-//   change (reports/mutation/stryker-incremental.json, not committed).
+//   change (reports/mutation/stryker-incremental.json, not committed). Stryker compares
+//   the test files it reads from the project, so scripts/mutate.mjs compiles them into
+//   .mutate-build before Stryker starts, and .mutate-build is not ignored here.
 // scripts/mutation-report.mjs turns the JSON report into bench/results/<date>-mutation.md.
 export default {
   packageManager: 'npm',
@@ -39,7 +41,7 @@ export default {
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: false, reportScoreTable: true },
   // Nothing outside these is needed to compile the cores and their tests.
-  ignorePatterns: ['dist', '.mutate-build', '.coverage-build*', 'reports', '.baton', '.smoke', 'bench', 'plane', 'cli', 'docs', 'deploy'],
+  ignorePatterns: ['dist', '.coverage-build*', 'reports', '.baton', '.smoke', 'bench', 'plane', 'cli', 'docs', 'deploy'],
   tempDirName: '.stryker-tmp',
   thresholds: { high: 95, low: 90, break: null },
 };

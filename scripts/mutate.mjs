@@ -14,6 +14,13 @@ const mode = !force && existsSync(incrementalFile) ? 'incremental' : 'cold';
 const loadAtStart = os.loadavg()[0];
 
 const started = Date.now();
+// The compiled tests must exist before Stryker reads the project: its incremental mode
+// knows a test file unchanged only from its content.
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.mutate.json')], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.error('mutate: compiling the cores and their tests failed');
+  process.exit(tsc.status ?? 1);
+}
 const stryker = spawnSync(process.execPath, [join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', ...(force ? ['--force'] : [])], {
   cwd: root,
   stdio: 'inherit',
