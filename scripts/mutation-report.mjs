@@ -40,10 +40,10 @@ const cell = (text) => `\`${oneLine(text).replaceAll('|', '\\|').replaceAll('`',
 const rows = [];
 const survivors = [];
 const used = new Set();
-const total = { mutants: 0, Killed: 0, Survived: 0, Timeout: 0, NoCoverage: 0, other: 0 };
+const total = { mutants: 0, Killed: 0, Survived: 0, Timeout: 0, NoCoverage: 0, other: 0, equivalent: 0 };
 for (const file of Object.keys(report.files).sort()) {
   const { source, mutants } = report.files[file];
-  const count = { mutants: 0, Killed: 0, Survived: 0, Timeout: 0, NoCoverage: 0, other: 0 };
+  const count = { mutants: 0, Killed: 0, Survived: 0, Timeout: 0, NoCoverage: 0, other: 0, equivalent: 0 };
   for (const m of mutants) {
     if (COUNTED.includes(m.status)) {
       count.mutants += 1;
@@ -55,15 +55,22 @@ for (const file of Object.keys(report.files).sort()) {
     const index = equivalents.findIndex(
       (e) => e.file === file && e.mutator === m.mutatorName && e.original === original && e.replacement === m.replacement && (e.context === undefined || line.includes(e.context)),
     );
-    if (index >= 0) used.add(index);
+    if (index >= 0) {
+      used.add(index);
+      count.equivalent += 1;
+    }
     survivors.push({ file, line: m.location.start.line, mutator: m.mutatorName, status: m.status, original, replacement: m.replacement ?? '', reason: equivalents[index]?.reason });
   }
   for (const k of Object.keys(total)) total[k] += count[k];
   rows.push([file, count]);
 }
 
-const score = (c) => (c.mutants === 0 ? '–' : `${((100 * (c.Killed + c.Timeout)) / c.mutants).toFixed(1)} %`);
-const row = (name, c) => `| ${name} | ${c.mutants} | ${c.Killed} | ${c.Survived} | ${c.Timeout} | ${c.NoCoverage} | ${score(c)} |`;
+const percent = (hit, of) => (of === 0 ? '–' : `${((100 * hit) / of).toFixed(1)} %`);
+const score = (c) => percent(c.Killed + c.Timeout, c.mutants);
+// The same score with the mutants explained as equivalent set aside: none of them can
+// be killed by any test, so this is the share of the killable ones that were killed.
+const killable = (c) => percent(c.Killed + c.Timeout, c.mutants - c.equivalent);
+const row = (name, c) => `| ${name} | ${c.mutants} | ${c.Killed} | ${c.Survived} | ${c.Timeout} | ${c.NoCoverage} | ${score(c)} | ${c.equivalent} | ${killable(c)} |`;
 const date = new Date().toISOString().slice(0, 10);
 const seconds = arg('seconds');
 const unexplained = survivors.filter((s) => s.reason === undefined);
@@ -77,10 +84,14 @@ out.push(
 );
 out.push(
   `Command: \`npm run mutate\`${seconds ? `, ${arg('mode') ?? 'cold'} run, ${seconds} s` : ''}. ` +
-    'Score = (killed + timeout) / (killed + timeout + survived + no coverage). Written by scripts/mutation-report.mjs from reports/mutation/mutation.json.',
+    'Score = (killed + timeout) / (killed + timeout + survived + no coverage). "Equivalent" counts the survivors explained below; ' +
+    'the last column sets them aside. Written by scripts/mutation-report.mjs from reports/mutation/mutation.json.',
   '',
 );
-out.push('| file | mutants | killed | survived | timeout | no coverage | score |', '|---|---|---|---|---|---|---|');
+out.push(
+  '| file | mutants | killed | survived | timeout | no coverage | score | equivalent | score without equivalents |',
+  '|---|---|---|---|---|---|---|---|---|',
+);
 for (const [file, c] of rows) out.push(row(file, c));
 out.push(row('**all cores**', total), '');
 if (total.other > 0) out.push(`${total.other} mutant(s) did not compile or run and are not counted.`, '');
@@ -108,5 +119,5 @@ else {
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   const path = join(root, `bench/results/${date}-mutation.md`);
   writeFileSync(path, text);
-  console.log(`mutate: ${score(total)} over ${total.mutants} mutants, ${unexplained.length} survivor(s) not explained; wrote ${path}`);
+  console.log(`mutate: ${score(total)} over ${total.mutants} mutants (${killable(total)} without equivalents), ${unexplained.length} survivor(s) not explained; wrote ${path}`);
 }

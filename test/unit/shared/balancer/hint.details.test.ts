@@ -57,6 +57,10 @@ describe('hint state edges', () => {
     assert.deepEqual(observeService(synced, undefined, { term: 3, activeUid: 'uid-a' }), NO_HINT);
   });
 
+  it('a record observed before any Service was seen is kept, without failing', () => {
+    assert.deepEqual(observeService(NO_HINT, undefined, { term: 3, activeUid: 'uid-a' }), { ...NO_HINT, record: { term: 3, activeUid: 'uid-a' } });
+  });
+
   it('observing "gone" twice, then a record, does not fail', () => {
     const gone = observeService(observeService(NO_HINT, undefined, RELEASED_RECORD), undefined, RELEASED_RECORD);
     assert.deepEqual(observeService(gone, undefined, { term: 3, activeUid: 'uid-a' }), { ...NO_HINT, record: { term: 3, activeUid: 'uid-a' } });
