@@ -41,7 +41,6 @@ export function policiesIn(yaml: string, name: PolicyName): Shipped {
 }
 
 /** The policy and binding named `name`, as knative/base/admission.yaml ships them. */
-
 export function shipped(name: PolicyName): Shipped {
   return policiesIn(readFileSync(join(repoRoot(), 'knative', 'base', 'admission.yaml'), 'utf8'), name);
 }
@@ -51,7 +50,6 @@ export function shipped(name: PolicyName): Shipped {
  * validation actions limited to `ns`; both are deleted when the test ends. Resolves
  * once `probe` sees the API server enforce it (policies are loaded asynchronously).
  */
-
 export async function enforce(t: TestContext, ns: string, { policy, binding }: Shipped, probe: () => Promise<boolean>): Promise<void> {
   const api = adminConfig().makeApiClient(k8s.AdmissionregistrationV1Api);
   const own = `${policy.metadata!.name!}-${ns}`;
@@ -74,7 +72,6 @@ export async function enforce(t: TestContext, ns: string, { policy, binding }: S
 }
 
 /** Enforcement probe: a dry-run create of a pod labelled `key: probe` is refused. */
-
 export function podProbe(core: k8s.CoreV1Api, ns: string, key = POD_ID): () => Promise<boolean> {
   return async () => {
     const r = await core
@@ -90,7 +87,6 @@ export interface Refusal {
 }
 
 /** The API server's refusal of `call`; fails the test if the call succeeds. */
-
 export async function refused(what: string, call: () => Promise<unknown>): Promise<Refusal> {
   try {
     await call();
@@ -115,7 +111,6 @@ export async function readyPods(core: k8s.CoreV1Api, ns: string, app: string, n:
 }
 
 /** Waits until baton has pinned `svc` to one pod and the slices show it; returns that pod and when. */
-
 export async function adopted(core: k8s.CoreV1Api, slices: SliceWatcher, ns: string, svc: string): Promise<{ active: string; uid: string; since: number }> {
   return waitFor(`baton to adopt ${svc}`, async () => {
     const s = await core.readNamespacedService({ name: svc, namespace: ns });
@@ -127,7 +122,6 @@ export async function adopted(core: k8s.CoreV1Api, slices: SliceWatcher, ns: str
 }
 
 /** A pod like the Deployment's, not owned by it: what `kubectl debug --copy-to --keep-labels` makes. */
-
 export function copyOf(pod: k8s.V1Pod, name: string, labels: Record<string, string>): k8s.V1Pod {
   return { metadata: { name, labels }, spec: { containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image, ports: c.ports })) } };
 }
@@ -135,7 +129,6 @@ export function copyOf(pod: k8s.V1Pod, name: string, labels: Record<string, stri
 export const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
 /** Runs the plane's kubectl without blocking the event loop (the slice watch runs in this process). */
-
 export function kubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const plane = testPlane();
   return new Promise((resolve) => {
@@ -147,7 +140,6 @@ export function kubectl(args: string[]): Promise<{ code: number; stdout: string;
 }
 
 /** A Service manifest as a user keeps it in git, written to a file for kubectl; no `selector` leaves spec.selector out. */
-
 export function manifest(ns: string, selector: Record<string, string> | undefined, annotations: Record<string, string> = {}): string {
   const file = join(mkdtempSync(join(tmpdir(), 'baton-adm-')), 'svc.yaml');
   const doc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'db', namespace: ns, labels: OPT_IN, annotations }, spec: { ...(selector ? { selector } : {}), ports: [{ name: 'http', port: 80, targetPort: 8080 }] } };
@@ -158,7 +150,6 @@ export function manifest(ns: string, selector: Record<string, string> | undefine
 export const PLACEHOLDER = { app: 'db', [POD_ID]: 'none' };
 
 /** Pods first, then the Service from `file` (the zero-window opt-in), adopted by baton. */
-
 export async function placeholderService(t: TestContext, ns: string, slices: SliceWatcher, file: string, apply: string[]): Promise<{ uid: string; since: number }> {
   const kc = adminConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -190,7 +181,6 @@ export async function probeService(core: k8s.CoreV1Api, ns: string): Promise<() 
 export type Verdict = 'allowed' | 'refused';
 
 /** The verdict of a dry-run write: admission runs in full, nothing is stored. */
-
 export async function verdict(write: () => Promise<unknown>): Promise<Verdict> {
   try {
     await write();

@@ -57,7 +57,6 @@ export interface Delivery {
 }
 
 /** The application's events endpoint on loopback, recording every delivery's outcome. */
-
 export async function eventsApp(t: TestContext, balancers: readonly EndpointsBalancer[]): Promise<{ url: string; deliveries: Delivery[] }> {
   const deliveries: Delivery[] = [];
   const app = express();
@@ -83,7 +82,6 @@ export async function eventsApp(t: TestContext, balancers: readonly EndpointsBal
 }
 
 /** A forged promoted event: well-formed, right subject and uid, built from what `get services` shows. */
-
 export async function forge(url: string, ns: string, service: string, serviceUid: string, term: number, to: { name: string; uid: string }): Promise<string> {
   const data = { service: { namespace: ns, name: service, uid: serviceUid }, term, from: null, to, reason: 'failover', decidedAt: new Date().toISOString() };
   const event = {
@@ -103,12 +101,10 @@ export async function forge(url: string, ns: string, service: string, serviceUid
 }
 
 /** baton's own promoted event of this term (its id is `<uid>.<term>[-<decision time>].promoted`). */
-
 export const promotedOf = (serviceUid: string, term: number) => (d: Delivery): boolean =>
   d.type === PROMOTED && d.id.endsWith('.promoted') && (d.id === `${serviceUid}.${term}.promoted` || d.id.startsWith(`${serviceUid}.${term}-`));
 
 /** Repeats `step` every `everyMs` for `durationMs`; returns the outcomes it reported. */
-
 export async function attack(durationMs: number, everyMs: number, step: (i: number) => Promise<string>): Promise<string[]> {
   const outcomes: string[] = [];
   const end = Date.now() + durationMs;
@@ -136,7 +132,6 @@ export function figures(sent: readonly Sent[], from: number, to: number, pods: r
 export const fmt = (f: Figures): string => `${f.requests} requests, ${(f.availability * 100).toFixed(1)} % answered, shares ${Object.values(f.share).map((s) => `${(s * 100).toFixed(0)} %`).join('/')}`;
 
 /** Runs traffic through both balancers while `during` runs; returns both clients' figures for that window. */
-
 export async function measure(podnet: PodNetwork, plain: EndpointsBalancer, exposed: EndpointsBalancer, pods: readonly string[], during: () => Promise<unknown>): Promise<{ plain: Figures; exposed: Figures }> {
   const clients: Record<'plain' | 'exposed', Traffic> = { plain: startTraffic(plain, podnet, 'plain'), exposed: startTraffic(exposed, podnet, 'exposed') };
   const from = Date.now();
@@ -174,7 +169,6 @@ export interface ApiProxy {
 }
 
 /** A TCP proxy on loopback in front of the API server; it counts the sockets the client holds open. */
-
 export async function startApiProxy(target: URL): Promise<ApiProxy> {
   const clients = new Set<net.Socket>();
   const silencers = new Set<() => void>();

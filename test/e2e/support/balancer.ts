@@ -67,7 +67,6 @@ export interface Observed {
 }
 
 /** Records the moment (and the client's next sequence number) the balancer stops offering `pod`. */
-
 export function observeLeaving(b: EndpointsBalancer, traffic: Traffic, pod: string): { readonly value: Observed | undefined } {
   const box: { value: Observed | undefined } = { value: undefined };
   b.onChange((list) => {

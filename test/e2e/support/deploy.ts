@@ -120,7 +120,6 @@ before(async () => {
 });
 
 /** Creates baton-system for real: a dry run cannot create the namespace its objects go in. */
-
 export async function ensureSystemNamespace(): Promise<void> {
   await adminConfig()
     .makeApiClient(k8s.CoreV1Api)

@@ -66,7 +66,6 @@ export async function createPod(core: k8s.CoreV1Api, ns: string, name: string, a
 }
 
 /** Sweeps until the Service records completion of `term` and both pods carry their roles. */
-
 export async function settleService(w: Pick<World, 'ns' | 'core' | 'resync'>, term: string): Promise<{ active: string; standby: string }> {
   return waitFor(
     `${SVC} to settle at term ${term} (completion recorded, role labels written)`,
@@ -90,7 +89,6 @@ export async function settleService(w: Pick<World, 'ns' | 'core' | 'resync'>, te
  * adopted by resync's first sweep, then switched over once so that an older
  * resourceVersion with a different active exists, and left fully converged.
  */
-
 export async function world(t: TestContext): Promise<World> {
   const ns = await testNamespace(t, 'hostile');
   const kc = adminConfig();
@@ -125,7 +123,6 @@ export async function world(t: TestContext): Promise<World> {
 }
 
 /** An opted-in Service that does not exist, selecting the pods of `app`. */
-
 export function forgedService(ns: string, app: string): Json {
   return {
     apiVersion: 'v1',

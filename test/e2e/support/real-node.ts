@@ -26,7 +26,6 @@ export function httpGet(host: string, port: number, path: string, agent?: Agent 
 }
 
 /** A pod of the echo image; `onRealNode` adds the selector and toleration the real node asks for. */
-
 export function echoPod(name: string, onRealNode: boolean): k8s.V1Pod {
   return {
     metadata: { name, labels: { app: 'echo' } },
@@ -52,7 +51,6 @@ export function echoPod(name: string, onRealNode: boolean): k8s.V1Pod {
 }
 
 /** A one-shot client pod on the real node: `echo-server get <url>`; resolves to its termination message. */
-
 export async function fetchFromPod(core: k8s.CoreV1Api, ns: string, name: string, url: string, extra: Partial<k8s.V1Container> = {}, volumes: k8s.V1Volume[] = []): Promise<{ phase: string; message: string }> {
   const pod = echoPod(name, true);
   pod.metadata = { name, labels: { app: 'client' } };

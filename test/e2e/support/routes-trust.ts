@@ -54,7 +54,6 @@ export function service(namespace: string, name: string, annotations: Record<str
 }
 
 /** Resolves once the function has listed Services `passes` more times: whole passes seen by the API server, not by a clock. */
-
 export async function passes(from: number, count: number, namespaces: number): Promise<void> {
   await waitFor(`${count} more routing passes`, () => (requestsSince(testPlane().dir, from, ROUTES_USER).filter((r) => describeRequest(r) === 'list services').length >= count * namespaces ? true : undefined), {
     timeoutMs: 30_000,

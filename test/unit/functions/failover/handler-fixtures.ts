@@ -13,7 +13,6 @@ export function recorded(name: FixtureName): InboundEvent {
 }
 
 /** Service web with web-0 active (term 1, completed), web-0 and web-1 ready; index primed. */
-
 export function steadyWorld(options: { namespaces?: readonly string[] } = {}): Rig {
   const cluster = new FakeCluster();
   cluster.putPod(makePod('web-0', { role: 'active', priority: '100' }));
@@ -26,7 +25,6 @@ export function steadyWorld(options: { namespaces?: readonly string[] } = {}): R
 }
 
 /** The recorded event: web-0 (active, pod-id label, priority 100) turned unready. */
-
 export function failoverWorld(standbyLabelled: boolean): Rig {
   const cluster = new FakeCluster();
   cluster.putPod(makePod('web-0', { role: 'active', priority: '100', ready: false }));
