@@ -8,14 +8,19 @@ import { createFailoverHandler, echoObserver } from './handler.js';
 import { DEFAULT_AUDIT_SOURCE } from '../../shared/audit/schemas.js';
 import { keysFor, MODE_VALUE } from '../../shared/keys.js';
 import { connect, serviceFeed } from './cluster.js';
+import { apiObserver } from '../../shared/metrics/http.js';
+import { meteredReporter, switchMetrics } from './metered.js';
 
 export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
   const runtime = await createRuntime({ name: 'baton-failover', auditSource: DEFAULT_AUDIT_SOURCE }, env);
   const { config, logger, now } = runtime;
-  const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-failover' });
+  const { metrics } = runtime;
+  const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-failover', onRequest: metrics && apiObserver(metrics) });
   const keys = keysFor(config.prefix);
   const registry = createRegistry({ cluster, keys, namespaces: config.namespaces, logger, now });
-  const reporter = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
+  const reported = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
+  const reporter = metrics ? meteredReporter(reported, metrics, keys) : reported;
+  metrics?.knownServices(() => registry.size);
   const echoes = createPodEchoes();
   const inFlight = createInFlight();
   const observer = echoObserver(registry, echoes, inFlight);
@@ -33,6 +38,7 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
     namespaces: config.namespaces,
     conflictRetries: config.conflictRetries,
     now,
+    ...(metrics ? { onSwitch: switchMetrics(metrics) } : {}),
   });
   let ready = false;
   const refresh = async (): Promise<void> => {

@@ -34,6 +34,12 @@ export interface Config {
   readonly authAudience?: string | undefined;
   /** Allowed token subjects; empty: any subject with a valid token. */
   readonly authSubjects: readonly string[];
+  /** Prometheus metrics (shared/metrics/): served at GET /metrics unless off. */
+  readonly metrics: boolean;
+  /** A port of their own for the metrics; unset: /metrics on `port`. */
+  readonly metricsPort?: number | undefined;
+  /** namespace and service labels on per-Service figures. */
+  readonly metricsServiceLabels: boolean;
 }
 
 export const AUTH_MODES = ['off', 'verify', 'require'] as const;
@@ -269,6 +275,27 @@ const KNOBS = {
       .pipe(z.array(z.string().regex(SERVICE_ACCOUNT_SUBJECT, { error: (issue) => `"${String(issue.input)}" is not system:serviceaccount:<namespace>:<name>` })))
       .transform((subjects) => [...new Set(subjects)]),
   }),
+  metrics: knob({
+    name: 'BATON_METRICS',
+    default: 'on',
+    meaning: 'Prometheus metrics at GET /metrics (see docs/observability.md); off: no metrics and no such route.',
+    accepted: 'on or off',
+    schema: z.enum(['on', 'off']).transform((value) => value === 'on'),
+  }),
+  metricsPort: knob({
+    name: 'BATON_METRICS_PORT',
+    default: undefined,
+    meaning: "Serve /metrics on this port of its own instead of the function's port (which then has no /metrics), e.g. to let a NetworkPolicy admit only Prometheus there.",
+    accepted: 'an integer from 1 to 65535, other than PORT',
+    schema: integer(1, 65535),
+  }),
+  metricsServiceLabels: knob({
+    name: 'BATON_METRICS_SERVICE_LABELS',
+    default: 'false',
+    meaning: 'Add namespace and service labels to per-Service metrics (switches, completion, routes); off keeps the series count fixed whatever the number of Services.',
+    accepted: 'true or false',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+  }),
 } as const;
 
 const envSchema = z.object({
@@ -291,6 +318,9 @@ const envSchema = z.object({
   authMode: KNOBS.authMode.schema,
   authAudience: KNOBS.authAudience.schema.optional(),
   authSubjects: KNOBS.authSubjects.schema,
+  metrics: KNOBS.metrics.schema,
+  metricsPort: KNOBS.metricsPort.schema.optional(),
+  metricsServiceLabels: KNOBS.metricsServiceLabels.schema,
 });
 
 export function describeConfig(): ConfigKnob[] {
@@ -341,7 +371,16 @@ function crossChecks(config: Config, env: NodeJS.ProcessEnv): EnvProblem[] {
   if (config.authMode === 'off' && config.authSubjects.length > 0) {
     problems.push({ variable: KNOBS.authSubjects.name, value: env[KNOBS.authSubjects.name], message: `has no effect while ${KNOBS.authMode.name}=off: set ${KNOBS.authMode.name}=require (or verify), or unset it` });
   }
+  problems.push(...metricsChecks(config, env));
   return problems;
+}
+
+function metricsChecks(config: Config, env: NodeJS.ProcessEnv): EnvProblem[] {
+  const port = KNOBS.metricsPort.name;
+  if (config.metricsPort === undefined) return [];
+  if (!config.metrics) return [{ variable: port, value: env[port], message: `has no effect while ${KNOBS.metrics.name}=off: unset it, or turn metrics on` }];
+  if (config.metricsPort === config.port) return [{ variable: port, value: env[port], message: `is the function's own port (${KNOBS.port.name}); unset it to serve /metrics there, or pick another port` }];
+  return [];
 }
 
 // Only details that add to `accepted` are shown: why a JSON value is not JSON, or which
