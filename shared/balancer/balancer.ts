@@ -10,6 +10,7 @@ import { connectApi, type BalancerApi } from './api.js';
 import { BalancerClosedError, BalancerError, NoEndpointsError, ServiceNotFoundError, UnknownPortError } from './errors.js';
 import { acceptHint, dropHint, narrow, NO_HINT, observeService, readServiceRecord, RELEASED_RECORD, type HintRejection, type HintState } from './hint.js';
 import { endpointKey, resolve, RoundRobin, slicesFrom, withoutSlice, withSlice, type Endpoint, type PortSelector, type Slices } from './model.js';
+import { guardMetrics, type BalancerMetrics } from './metrics.js';
 import { DEFAULT_BACKOFF, runWatchLoop, type Backoff, type WatchTarget } from '../k8s/watch.js';
 
 export interface BalancerOptions {
@@ -38,6 +39,8 @@ export interface BalancerOptions {
   readonly hintTimeoutMs?: number;
   /** baton's label and annotation prefix (its BATON_PREFIX), where the balancer reads the Service's term. Default "baton.dev". */
   readonly prefix?: string;
+  /** Optional callbacks for the application's metrics (see metrics.ts); none by default. */
+  readonly metrics?: BalancerMetrics;
 }
 
 export type HintResult =
@@ -107,6 +110,7 @@ export class EndpointsBalancer {
   private readonly backoff: Backoff;
   private readonly hintTimeoutMs: number;
   private readonly prefix: string;
+  private readonly metrics: BalancerMetrics;
 
   private slices: Slices = new Map();
   private slicesListed = false;
@@ -131,6 +135,7 @@ export class EndpointsBalancer {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.hintTimeoutMs = options.hintTimeoutMs ?? 2_000;
     this.prefix = options.prefix ?? 'baton.dev';
+    this.metrics = guardMetrics(options.metrics);
     const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
     this.api = connectApi(
       {
@@ -175,6 +180,7 @@ export class EndpointsBalancer {
   /** The next ready endpoint, round robin. Throws the reason there is none. */
   next(): Endpoint {
     const e = this.failure === undefined ? this.rr.next() : undefined;
+    this.metrics.picked?.(e !== undefined);
     if (e === undefined) throw this.failure?.() ?? new NoEndpointsError(this.name, 'none-ready');
     return e;
   }
@@ -255,6 +261,12 @@ export class EndpointsBalancer {
    * hint (handing the decision back to the slices, which anyone may ask for).
    */
   applyEvent(event: AuditEvent, now = Date.now()): HintResult {
+    const result = this.takeEvent(event, now);
+    this.metrics.hint?.(result.applied ? 'applied' : result.reason);
+    return result;
+  }
+
+  private takeEvent(event: AuditEvent, now: number): HintResult {
     if (this.stop.signal.aborted) return { applied: false, reason: 'closed' };
     if (event.subject !== auditSubject({ namespace: this.namespace, name: this.service })) return { applied: false, reason: 'other-service' };
     const known = this.serviceState.state === 'present' ? this.serviceState.uid : undefined;
@@ -322,6 +334,7 @@ export class EndpointsBalancer {
   private reportError(error: unknown): void {
     const typed = error instanceof BalancerError ? error : new BalancerError(error instanceof Error ? error.message : String(error), { cause: error });
     this.lastError = typed;
+    this.metrics.syncError?.(typed);
     if (!this.slicesListed || this.serviceState.state === 'unknown') this.failure = () => typed;
     for (const l of this.errorListeners) l(typed);
   }
@@ -333,6 +346,7 @@ export class EndpointsBalancer {
     this.apply(now);
     const after = this.endpoints();
     if (before.length !== after.length || before.some((e, i) => endpointKey(e) !== endpointKey(after[i]!))) {
+      this.metrics.endpoints?.(after.length);
       for (const l of this.changeListeners) l(after);
     }
   }
