@@ -8,6 +8,7 @@ import { deliveryObserver, listenMetrics, metricsPage } from '../../../../shared
 import { createMetrics, type Metrics } from '../../../../shared/metrics/metrics.js';
 import { loadEnvelope, structured } from '../../../fixtures/apiserversource.js';
 import { captureLogs } from '../../../fixtures/log-capture.js';
+import { parseSamples, valueOf } from '../../../fixtures/prom-text.js';
 
 describe('metrics over HTTP', () => {
   let metrics: Metrics;
@@ -43,9 +44,10 @@ describe('metrics over HTTP', () => {
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await page.text();
-    assert.match(text, /^baton_events_total\{kind="Pod",outcome="handled",function="failover"\} 1$/m);
-    assert.match(text, /^baton_events_total\{kind="none",outcome="rejected",function="failover"\} 1$/m);
-    assert.match(text, /^baton_event_handling_seconds_count\{kind="Pod",function="failover"\} 1$/m);
+    const samples = parseSamples(text);
+    assert.equal(valueOf(samples, 'baton_events_total', { kind: 'Pod', outcome: 'handled', function: 'failover' }), 1);
+    assert.equal(valueOf(samples, 'baton_events_total', { kind: 'none', outcome: 'rejected', function: 'failover' }), 1);
+    assert.equal(valueOf(samples, 'baton_event_handling_seconds_count', { kind: 'Pod', function: 'failover' }), 1);
     // The probe and the scrape are not deliveries.
     assert.doesNotMatch(text, /outcome="(?!handled|rejected)/);
   });
@@ -90,7 +92,8 @@ describe('delivery delay', () => {
     observer.ended({ kind: 'Pod', outcome: 'handled', seconds: 0.001, arrivedAt, eventTime: '2026-01-01T01:00:00Z' });
     observer.ended({ kind: 'Pod', outcome: 'handled', seconds: 0.001, arrivedAt, eventTime: undefined });
     const text = await metrics.render();
-    assert.match(text, /^baton_event_delivery_delay_seconds_count\{function="failover"\} 1$/m);
-    assert.match(text, /^baton_event_delivery_delay_seconds_sum\{function="failover"\} 3$/m);
+    const samples = parseSamples(text);
+    assert.equal(valueOf(samples, 'baton_event_delivery_delay_seconds_count', { function: 'failover' }), 1);
+    assert.equal(valueOf(samples, 'baton_event_delivery_delay_seconds_sum', { function: 'failover' }), 3);
   });
 });

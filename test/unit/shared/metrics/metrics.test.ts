@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMetrics, statusClass } from '../../../../shared/metrics/metrics.js';
+import { parseSamples, valueOf } from '../../../fixtures/prom-text.js';
 
 const service = { namespace: 'shop', name: 'db' };
 
-/** The value of one sample line, e.g. `baton_switches_total{function="failover",kind="failover"}`. */
+/** The value of one series, written as printed in the docs, e.g. `baton_switches_total{kind="failover",function="failover"}`. */
 function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  const parsed = parseSamples(`${series} 0`)[0]!;
+  return valueOf(parseSamples(text), parsed.name, parsed.labels);
 }
 
 describe('metrics', () => {
