@@ -7,14 +7,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../../plane/wait.js';
 import { parseSamples, valueOf } from '../fixtures/prom-text.js';
 import { repoRoot } from '../../plane/paths.js';
 import { ensurePromtool, runPromtool } from '../../plane/promtool.js';
 import { startBaton } from './support/baton.js';
-import { adminConfig, testNamespace } from './support/plane.js';
+import { adminConfig, testNamespace, testPlane } from './support/plane.js';
+import { loadConfig } from '../../shared/config/env.js';
 import { watchSlices } from './support/slices.js';
 import { createDeployment, labelService, setPodReady } from './support/workloads.js';
 
@@ -158,5 +159,31 @@ test('a bad metrics knob stops start-up with a message naming the variable', () 
     });
     assert.equal(r.status, 78, `${name}=${value}: exit ${r.status}\n${r.stderr}`);
     assert.match(r.stderr, new RegExp(`${name}="${value}": expected`));
+  }
+});
+
+test('knative/observability, as a component of the production overlay, renders and configures a valid metrics port', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-observability-'));
+  try {
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      k8s.dumpYaml({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        // kustomize takes only relative paths here.
+        resources: [relative(dir, join(repoRoot(), 'knative', 'overlays', 'production'))],
+        components: [relative(dir, join(repoRoot(), 'knative', 'observability'))],
+      }),
+    );
+    const r = spawnSync(testPlane().binaries.paths.kubectl, ['kustomize', dir, '--load-restrictor', 'LoadRestrictionsNone'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const objects = k8s.loadAllYaml(r.stdout) as Array<{ kind: string; metadata: { name: string }; data?: Record<string, string> }>;
+    assert.deepEqual(objects.filter((o) => ['PodMonitor', 'PrometheusRule'].includes(o.kind)).map((o) => o.kind).sort(), ['PodMonitor', 'PrometheusRule']);
+    const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('baton-config-'));
+    assert.equal(config?.data?.['BATON_METRICS_PORT'], '9091');
+    // The functions accept it (a ConfigError names the variable otherwise).
+    assert.equal(loadConfig(config?.data ?? {}).metricsPort, 9091);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
