@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -128,7 +128,7 @@ test('the scrape is valid Prometheus exposition format (promtool check metrics)'
   assert.equal(runPromtool(tool, ['check', 'metrics', '--extended', '--lint=none'], `${text}\nbaton_broken{ 1\n`).ok, false);
 });
 
-test('the shipped alert rules pass promtool check rules', { timeout: 20 * 60_000 }, async () => {
+test('the shipped alert rules pass promtool check rules and their unit tests', { timeout: 20 * 60_000 }, async () => {
   const rule = k8s.loadYaml<{ kind: string; spec: unknown }>(readFileSync(join(repoRoot(), 'knative', 'observability', 'prometheusrule.yaml'), 'utf8'));
   assert.equal(rule.kind, 'PrometheusRule');
   const dir = mkdtempSync(join(tmpdir(), 'baton-rules-'));
@@ -138,6 +138,11 @@ test('the shipped alert rules pass promtool check rules', { timeout: 20 * 60_000
     const result = runPromtool(await promtool(), ['check', 'rules', file]);
     assert.ok(result.ok, `promtool check rules:\n${result.output}`);
     assert.match(result.output, /SUCCESS: 7 rules found/);
+    // The alerts fire on what they are named for, and stay quiet otherwise.
+    const cases = join(dir, 'alerts.test.yaml');
+    copyFileSync(join(repoRoot(), 'test', 'fixtures', 'prometheus', 'alerts.test.yaml'), cases);
+    const tested = runPromtool(await promtool(), ['test', 'rules', cases]);
+    assert.ok(tested.ok, `promtool test rules:\n${tested.output}`);
     // The check can fail: a broken expression is refused.
     writeFileSync(file, k8s.dumpYaml({ groups: [{ name: 'x', rules: [{ alert: 'Broken', expr: 'sum(rate(baton_events_total[5m])' }] }] }));
     assert.equal(runPromtool(await promtool(), ['check', 'rules', file]).ok, false);
