@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { startPlane, stopPlane } from '../../plane/plane.js';
 import { adminConfig } from '../e2e/support/plane.js';
-import { Cleanup, formatReport, runScenario } from './scenario.js';
+import { Cleanup } from './cleanup.js';
+import { formatReport } from './report.js';
+import { runScenario } from './scenario.js';
 
 const { values } = parseArgs({
   options: {

@@ -4,11 +4,16 @@
 // restart and one adapter restart. The long version is `npm run soak`.
 //
 // Not injected here: answers lost AFTER the apiserver applied a write. baton cannot
-// tell such a switch from one that failed, and then never publishes its audit event;
-// `npm run soak -- --lost-responses 0.04` shows it (see the table's "lost" row).
+// tell such a switch from one that failed, so its audit event is not sent then; the
+// next switch of that Service replays it (the term it ends was never seen completed),
+// and without a next switch it stays missing. `npm run soak -- --lost-responses 0.04`
+// shows it (see the table's "lost" row).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Cleanup, formatReport, plan, runScenario } from '../chaos/scenario.js';
+import { Cleanup } from '../chaos/cleanup.js';
+import { formatReport } from '../chaos/report.js';
+import { runScenario } from '../chaos/scenario.js';
+import { plan } from '../chaos/script.js';
 import { testNamespace } from './support/plane.js';
 
 const SEED = Number(process.env.BATON_CHAOS_SEED ?? 20_251_122);

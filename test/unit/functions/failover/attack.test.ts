@@ -1,5 +1,5 @@
 // Hostile review of the "events are hints" rework. Each test here states an invariant
-// the README or knative/admission.yaml promises, and failed on the code it was written
+// docs/security.md or knative/base/admission.yaml promises, and failed on the code it was written
 // against; each was fixed in the design, and the test keeps it fixed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -13,9 +13,9 @@ import { CONTEXT, flush, KEYS, makePod, makeService, NS, podEvent, rig, serviceE
 const FLOOD = 40;
 
 describe('attack: a flood of forged events costs a bounded number of reads', () => {
-  // README, Security model: "A forged event can make baton read (bounded: at most one
-  // running and one queued look per Service)". issue 12: "An event may cause a read
-  // (bounded and coalesced)". A look at one Service costs a few requests; two looks'
+  // docs/security.md, What an event body may do: "a flood of forged events costs reads,
+  // bounded per Service (one running, one queued), not writes". issue 12: "An event may
+  // cause a read (bounded and coalesced)". A look at one Service costs a few requests; two looks'
   // worth is the most a burst of identical events may cost.
   const BOUND = 8;
 
@@ -104,8 +104,9 @@ describe('attack: two instances, one of them with its index watch down', () => {
     // reaches B. B finds b (its selector matches the new labels), so
     // the namespace is not listed, and a is never looked at: a selects db-1's id plus
     // serving=true, which no pod matches, and has zero endpoints until the resync while
-    // db-2 and db-3 are healthy. The README's "baton-labelled pods always get a look"
-    // holds only when the index knows no Service for the pod at all.
+    // db-2 and db-3 are healthy. docs/security.md's "a pod that carries baton's id label
+    // but that no indexed Service pins also costs one list" holds only when the index
+    // knows no Service for the pod at all.
     const world = new FakeCluster();
     for (const name of ['db-0', 'db-1', 'db-2', 'db-3']) world.putPod(makePod(name, { labels: { app: 'db', serving: 'true' }, idLabel: true }));
     world.putService(makeService({ name: 'a', active: 'db-0', selector: { app: 'db', serving: 'true' } }));
