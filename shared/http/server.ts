@@ -92,7 +92,8 @@ export function createServer(options: ServerOptions): Express {
         ...record.fields,
         ...(record.error !== undefined ? { err: record.error } : {}),
       };
-      const probe = req.path === '/healthz' || req.path === '/readyz';
+      // Probes and scrapes come every few seconds: logged at debug, like the probes.
+      const probe = req.path === '/healthz' || req.path === '/readyz' || (req.path === '/metrics' && req.method === 'GET');
       if (res.statusCode >= 500) logger.error(line, 'request');
       else if (res.statusCode >= 400) logger.warn(line, 'request');
       else if (probe) logger.debug(line, 'request');
