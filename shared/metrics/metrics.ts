@@ -139,7 +139,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const routeConflicts = new Counter({ name: 'baton_route_conflicts_total', help: 'Host/path claims refused because another Service holds them (each pass that finds one counts).', labelNames: [...perService], registers: [registry] });
   const routeInvalid = new Counter({ name: 'baton_route_invalid_claims_total', help: 'Services with invalid route annotations (each pass that finds one counts).', labelNames: [...perService], registers: [registry] });
 
-  return {
+  return guarded({
     registry,
     contentType: registry.contentType,
     render: () => registry.metrics(),
@@ -175,5 +175,38 @@ export function createMetrics(options: MetricsOptions): Metrics {
     routeRemoved: () => routeWrites.inc({ action: 'removed' }),
     routeConflict: (s) => routeConflicts.inc(where(s)),
     routeInvalid: (s) => routeInvalid.inc(where(s)),
+  });
+}
+
+/**
+ * Every recording method made unable to throw: a figure that cannot be recorded must not
+ * fail the switch, the report or the reply it was taken on (some run inside a response's
+ * 'finish' handler, where a throw would end the process). render() still rejects.
+ */
+function guarded(metrics: Metrics): Metrics {
+  const safe = <A extends unknown[], R>(fn: (...args: A) => R, fallback: R) => (...args: A): R => {
+    try {
+      return fn(...args);
+    } catch {
+      return fallback;
+    }
+  };
+  return {
+    ...metrics,
+    eventHandled: safe(metrics.eventHandled, undefined),
+    eventDelay: safe(metrics.eventDelay, undefined),
+    eventStarted: safe(metrics.eventStarted, () => {}),
+    apiRequest: safe(metrics.apiRequest, undefined),
+    switched: safe(metrics.switched, undefined),
+    refused: safe(metrics.refused, undefined),
+    unavailable: safe(metrics.unavailable, undefined),
+    completed: safe(metrics.completed, undefined),
+    detected: safe(metrics.detected, undefined),
+    knownServices: safe(metrics.knownServices, undefined),
+    routes: safe(metrics.routes, undefined),
+    routeApplied: safe(metrics.routeApplied, undefined),
+    routeRemoved: safe(metrics.routeRemoved, undefined),
+    routeConflict: safe(metrics.routeConflict, undefined),
+    routeInvalid: safe(metrics.routeInvalid, undefined),
   };
 }

@@ -80,7 +80,15 @@ describe('metrics', () => {
     assert.equal(sample(await m.render(), 'baton_events_in_flight{function="failover"}'), 0);
   });
 
-  it('classes statuses', () => {
+  it('a figure that cannot be recorded is dropped, never thrown at the caller', async () => {
+    const m = createMetrics({ function: 'failover', serviceLabels: false });
+    // prom-client refuses NaN with a TypeError; a switch must not fail over a figure.
+    assert.doesNotThrow(() => m.completed('failover', Number.NaN, service));
+    assert.doesNotThrow(() => m.detected(Number.NaN, service));
+    assert.equal(sample(await m.render(), 'baton_switch_completion_seconds_count{kind="failover",function="failover"}'), undefined);
+  });
+
+    it('classes statuses', () => {
     assert.deepEqual([200, 201, 304, 404, 409, 503, undefined, 0, 999].map(statusClass), ['2xx', '2xx', '3xx', '4xx', '4xx', '5xx', 'error', 'error', 'error']);
   });
 });
