@@ -176,15 +176,15 @@ async function failovers(account: string, ns: string): Promise<FailoverRun[]> {
     );
     await new Promise((r) => setTimeout(r, 300));
     const t0 = Date.now();
-    servers.get(active!)!.fail();
-    await setPodReady(kc, ns, active!, false);
+    servers.get(active)!.fail();
+    await setPodReady(kc, ns, active, false);
     await waitFor('both clients served by the new active', () => (clients.every(([, , c]) => c.sent.filter((s) => s.at >= t0 && s.ok && s.chosen !== active).length >= 30) ? true : undefined), { timeoutMs: 30_000 });
     for (const [, , c] of clients) await c.stop();
     unsubscribe.forEach((u) => u());
     for (const [name, , c] of clients) {
       const during = c.sent.filter((s) => s.at >= t0);
       const seen = dropped.get(name);
-      const old = servers.get(active!)!.received.filter((r) => r.client.startsWith(name === 'slices' ? 'plain' : 'hinted') && r.client.endsWith(`-${rep}`) && seen !== undefined && r.seq >= seen.seq);
+      const old = servers.get(active)!.received.filter((r) => r.client.startsWith(name === 'slices' ? 'plain' : 'hinted') && r.client.endsWith(`-${rep}`) && seen !== undefined && r.seq >= seen.seq);
       const run: FailoverRun = {
         client: name,
         requests: during.length,
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
   process.env['BATON_TEST_PLANE'] = dir;
   try {
     const plane = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(dir, 'state.json'), 'utf8'))) as { server: string; adminToken: string; caFile: string };
-    const machine: Machine = await describeMachine(await connectApi(plane));
+    const machine: Machine = await describeMachine(connectApi(plane));
     say(`machine: ${machine.nproc} cores ${machine.cpuModel}, Node ${machine.node}, Kubernetes ${machine.kube}, load ${machine.loadAtStart}`);
     const ns = await testNamespace(ctx, 'bench-bal');
     const account = await clientKubeconfig(ns, 'app');

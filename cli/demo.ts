@@ -16,7 +16,6 @@ import { isAlive } from '../plane/processes.js';
 import { waitFor } from '../plane/wait.js';
 import { say } from './output.js';
 
-const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const strategic = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
 
 interface Mark {
@@ -101,7 +100,7 @@ export function demoCommand(): Command {
           if (slice.metadata?.labels?.['kubernetes.io/service-name'] !== 'web') return;
           const before = readyPods(slices).join(',');
           if (phase === 'DELETED') slices.delete(slice.metadata.name!);
-          else slices.set(slice.metadata!.name!, (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.targetRef?.name ?? '?'));
+          else slices.set(slice.metadata.name!, (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.targetRef?.name ?? '?'));
           const after = readyPods(slices);
           if (after.join(',') !== before) sliceMarks.push({ at: Date.now(), what: `EndpointSlice: ready = [${after.join(', ')}]` });
         }, () => undefined);
@@ -136,7 +135,7 @@ export function demoCommand(): Command {
         log(`breaking ${active}: setting its Ready condition to False, as a failing readiness probe would…`);
         const marks: Mark[] = [];
         const broken = Date.now();
-        await core.patchNamespacedPodStatus({ name: active!, namespace: ns, body: { status: { conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: new Date() }] } } }, strategic);
+        await core.patchNamespacedPodStatus({ name: active, namespace: ns, body: { status: { conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: new Date() }] } } }, strategic);
         marks.push({ at: broken, what: `PATCH pods/${active}/status Ready=False sent` });
         marks.push({ at: Date.now(), what: 'PATCH acknowledged by the API server' });
         const completed = await waitFor('the failover to complete', () => audit.find((e) => e.type === 'dev.baton.failover.completed' && Number(e.data.term) >= 2), { timeoutMs: 20_000 });

@@ -3,7 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import { connectRoutes } from '../functions/routes/api.js';
 import { ingressNameFor, LEGACY_HOST_KEY, routeKeysFor, sameRoute } from '../functions/routes/core/model.js';
 import { planRoutes, type Verdict } from '../functions/routes/core/plan.js';
-import { DENY_ALL, parseHostPolicy, POLICY_VARIABLE, type HostPolicy } from '../functions/routes/core/policy.js';
+import { DENY_ALL, parseHostPolicy, POLICY_VARIABLE, type HostPolicy } from '../shared/config/host-policy.js';
 import { describeRoute } from '../functions/routes/report.js';
 import { currentKubeconfig } from './tools.js';
 import { say, sayTable } from './output.js';

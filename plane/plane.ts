@@ -1,15 +1,28 @@
+// The local control plane: real etcd, kube-apiserver, controller-manager, scheduler and
+// kwok fake nodes (optionally one real node) on loopback, started and stopped by pid.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, request } from 'node:https';
-import { ensureBinaries, ensureNodeBinaries, type Binaries, type NodeBinaryName, type Progress } from './binaries.js';
+import { apiGet, apiWrite } from './api.js';
+import { ensureBinaries, ensureNodeBinaries } from './binaries.js';
+import type { NodeBinaryName, Progress } from './components.js';
+import { apiserverArgs, AUDIT_POLICY, controllerManagerArgs, etcdArgs, kwokArgs, schedulerArgs } from './flags.js';
+import { installCrds } from './crds.js';
+import { joinRealNode } from './join-node.js';
 import { ensureNodePackages } from './node/packages.js';
-import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE, REAL_NODE_GATEWAY, REAL_NODE_NAME, SERVICE_RANGE } from './node/network.js';
-import { startRealNode, stopRealNode, planNode, assertRangeFree, nodeCheckHint, nodeCheckPod, NODE_CHECK_POD, type RealNodeState } from './node/node.js';
+import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE } from './node/network.js';
+import { assertRangeFree } from './node/host.js';
+import { planNode, type RealNodeState } from './node/node.js';
+import { stopRealNode } from './node/teardown.js';
 import { acquireNodeLock, releaseNodeLock } from './node/lock.js';
 import { assertPortFree, freePorts, isListening } from './ports.js';
 import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from './processes.js';
+import { kubeconfigYaml, readState, statePath, type PlaneState } from './state.js';
 import { waitFor } from './wait.js';
+
+// The plane's public surface: callers import the plane from here.
+export { apiGet } from './api.js';
+export { kubeconfigYaml, readState, statePath, type PlaneState } from './state.js';
 
 export interface PlaneOptions {
   /** Folder for data, logs, certificates and state; created if missing. */
@@ -34,121 +47,6 @@ export interface PlaneOptions {
    */
   readonly realNode?: boolean;
   readonly progress?: Progress;
-}
-
-export interface PlaneState {
-  readonly version: 1;
-  readonly dir: string;
-  readonly server: string;
-  readonly kubeconfig: string;
-  readonly adminToken: string;
-  readonly caFile: string;
-  readonly ports: Readonly<Record<string, number>>;
-  readonly processes: readonly ProcessRecord[];
-  readonly binaries: Binaries;
-  readonly startedAt: string;
-  readonly readyMs: number;
-  /** Present when the plane runs a real node; `stopPlane` undoes it from this record. */
-  readonly realNode?: RealNodeState;
-  readonly nodeBinaries?: Readonly<Record<NodeBinaryName, string>>;
-}
-
-const CONTROLLERS = [
-  'deployment',
-  'replicaset',
-  'statefulset',
-  'daemonset',
-  'job',
-  'endpoint',
-  'endpointslice',
-  'endpointslicemirroring',
-  'namespace',
-  'garbagecollector',
-  'serviceaccount',
-  'serviceaccount-token',
-  'podgc',
-  'clusterrole-aggregation',
-];
-
-export function statePath(dir: string): string {
-  return join(dir, 'state.json');
-}
-
-export function readState(dir: string): PlaneState | undefined {
-  const path = statePath(dir);
-  if (!existsSync(path)) return undefined;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as PlaneState;
-  } catch {
-    return undefined;
-  }
-}
-
-export function kubeconfigYaml(server: string, caFile: string, token: string, user = 'admin'): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: baton-local',
-    '  cluster:',
-    `    server: ${server}`,
-    `    certificate-authority: ${caFile}`,
-    'users:',
-    `- name: ${user}`,
-    '  user:',
-    `    token: ${token}`,
-    'contexts:',
-    '- name: baton-local',
-    '  context:',
-    '    cluster: baton-local',
-    `    user: ${user}`,
-    '    namespace: default',
-    'current-context: baton-local',
-    '',
-  ].join('\n');
-}
-
-/** GET against the apiserver with the admin token; resolves to status and body. */
-export async function apiGet(state: Pick<PlaneState, 'server' | 'adminToken' | 'caFile'>, path: string): Promise<{ status: number; body: string }> {
-  const ca = readFileSync(state.caFile);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${state.server}${path}`,
-      { method: 'GET', headers: { authorization: `Bearer ${state.adminToken}` }, agent: new Agent({ ca }), timeout: 5_000 },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function apiWrite(state: Pick<PlaneState, 'server' | 'adminToken' | 'caFile'>, method: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
-  const ca = readFileSync(state.caFile);
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${state.server}${path}`,
-      {
-        method,
-        headers: { authorization: `Bearer ${state.adminToken}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
-        agent: new Agent({ ca }),
-        timeout: 10_000,
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 /**
@@ -247,46 +145,13 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   };
 
   progress('starting etcd…');
-  const etcd = start('etcd', binaries.paths.etcd, [
-    '--name=baton',
-    `--data-dir=${join(dir, 'etcd')}`,
-    `--listen-client-urls=http://127.0.0.1:${ports.etcd}`,
-    `--advertise-client-urls=http://127.0.0.1:${ports.etcd}`,
-    `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-    `--initial-cluster=baton=http://127.0.0.1:${ports.etcdPeer}`,
-    '--unsafe-no-fsync=true',
-    '--log-level=warn',
-  ]);
+  const etcd = start('etcd', binaries.paths.etcd, etcdArgs(dir, ports));
   await waitFor('etcd to listen', async () => ((await isListening(ports.etcd)) ? true : isAlive(etcd) ? undefined : fail('etcd exited during start-up', etcd)), { timeoutMs: 20_000 }).catch((e: Error) => fail(e.message, etcd));
 
   progress('starting kube-apiserver…');
-  const apiArgs = [
-    `--etcd-servers=http://127.0.0.1:${ports.etcd}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
-    `--secure-port=${apiPort}`,
-    `--cert-dir=${pki}`,
-    '--authorization-mode=RBAC',
-    `--token-auth-file=${join(pki, 'tokens.csv')}`,
-    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-    `--service-account-key-file=${join(pki, 'sa.pub')}`,
-    `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
-    `--service-cluster-ip-range=${SERVICE_RANGE}`,
-    '--endpoint-reconciler-type=none',
-    '--allow-privileged=true',
-    // Pods here have no kubelet to mount tokens; skipping the plugin also avoids a
-    // race with the serviceaccount controller in freshly created namespaces. No
-    // node-lifecycle controller runs, so nothing would lift a not-ready taint.
-    '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
-    '--profiling=false',
-    '--v=0',
-  ];
-  if (options.auditLog) {
-    const policy = join(pki, 'audit-policy.yaml');
-    writeFileSync(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: ["RequestReceived"]\nrules:\n- level: Metadata\n');
-    apiArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${join(logs, 'audit.log')}`, '--audit-log-format=json', '--audit-log-mode=blocking');
-  }
+  const auditPolicy = options.auditLog ? join(pki, 'audit-policy.yaml') : undefined;
+  if (auditPolicy) writeFileSync(auditPolicy, AUDIT_POLICY);
+  const apiArgs = apiserverArgs({ pki, logs, apiPort, etcdPort: ports.etcd, auditPolicy });
   const apiserver = start('kube-apiserver', binaries.paths['kube-apiserver'], apiArgs);
   const partial = { server, adminToken, caFile };
   await waitFor(
@@ -302,40 +167,10 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, adminToken), { mode: 0o600 });
 
   progress('starting kube-controller-manager, kube-scheduler and kwok…');
-  start('kube-controller-manager', binaries.paths['kube-controller-manager'], [
-    `--kubeconfig=${kubeconfig}`,
-    `--authentication-kubeconfig=${kubeconfig}`,
-    `--authorization-kubeconfig=${kubeconfig}`,
-    `--service-account-private-key-file=${join(pki, 'sa.key')}`,
-    `--root-ca-file=${caFile}`,
-    '--use-service-account-credentials=true',
-    '--leader-elect=false',
-    `--controllers=${CONTROLLERS.join(',')}`,
-    '--bind-address=127.0.0.1',
-    `--secure-port=${ports.controllerManager}`,
-    '--cluster-name=baton-local',
-    '--v=0',
-  ]);
-  start('kube-scheduler', binaries.paths['kube-scheduler'], [
-    `--kubeconfig=${kubeconfig}`,
-    `--authentication-kubeconfig=${kubeconfig}`,
-    `--authorization-kubeconfig=${kubeconfig}`,
-    '--leader-elect=false',
-    '--bind-address=127.0.0.1',
-    `--secure-port=${ports.scheduler}`,
-    '--v=0',
-  ]);
-  start('kwok', binaries.paths.kwok, [
-    `--kubeconfig=${kubeconfig}`,
-    '--manage-all-nodes=false',
-    '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-    `--server-address=127.0.0.1:${ports.kwok}`,
-    '--node-ip=127.0.0.1',
-    // The lower half of 198.18.0.0/15 only: Services have the upper half.
-    `--cidr=${options.realNode ? KWOK_POD_RANGE : `${podBase}/16`}`,
-    '--node-lease-duration-seconds=40',
-    '-v=WARN',
-  ]);
+  start('kube-controller-manager', binaries.paths['kube-controller-manager'], controllerManagerArgs(kubeconfig, pki, caFile, ports.controllerManager));
+  start('kube-scheduler', binaries.paths['kube-scheduler'], schedulerArgs(kubeconfig, ports.scheduler));
+  // The lower half of 198.18.0.0/15 only: Services have the upper half.
+  start('kwok', binaries.paths.kwok, kwokArgs(kubeconfig, ports.kwok, options.realNode ? KWOK_POD_RANGE : `${podBase}/16`));
 
   const state = save();
   const base = podBase.split('.').map(Number);
@@ -358,68 +193,25 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   await installCrds(state, binaries);
 
   if (options.realNode && nodeBinaries) {
-    const nodeStarted = Date.now();
-    try {
-      realNode = await startRealNode({
-        planeDir: dir,
-        kubeconfig,
-        binaries: nodeBinaries,
-        apiPort,
-        progress,
-        record: (p) => {
-          processes.push(p);
-          save();
-        },
-        savePlan: (s) => {
-          realNode = s;
-          save();
-        },
-      });
-    } catch (e) {
-      await fail(`the real node did not start: ${(e as Error).message}`);
-    }
+    realNode = await joinRealNode({
+      planeDir: dir,
+      kubeconfig,
+      binaries: nodeBinaries,
+      apiPort,
+      state,
+      processes,
+      progress,
+      record: (p) => {
+        processes.push(p);
+        save();
+      },
+      savePlan: (s) => {
+        realNode = s;
+        save();
+      },
+      fail,
+    });
     save();
-    // No endpoint reconciler runs (its loopback address would be rejected), so the
-    // `kubernetes` Service gets its endpoint here: the relay on the bridge address.
-    const slice = await apiWrite(state, 'POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: 'kubernetes', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'real-node.baton.dev' } },
-      addressType: 'IPv4',
-      endpoints: [{ addresses: [REAL_NODE_GATEWAY], conditions: { ready: true } }],
-      ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }],
-    });
-    if (slice.status !== 201) await fail(`could not create the kubernetes EndpointSlice: HTTP ${slice.status} ${slice.body.slice(0, 300)}`);
-    await waitFor(
-      `node ${REAL_NODE_NAME} to be Ready`,
-      async () => {
-        for (const p of processes) if (!isAlive(p)) return fail(`${p.name} exited during start-up`, p);
-        const r = await apiGet(state, `/api/v1/nodes/${REAL_NODE_NAME}`);
-        if (r.status !== 200) return undefined;
-        const node = JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
-        return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 500 },
-    ).catch((e: Error) => fail(e.message, processes.find((p) => p.name === 'kubelet')));
-    // Ready only says the kubelet talks to containerd; a pod shows that runc, the cgroups
-    // and the bridge work too, and its Events say why when they do not.
-    const checkPath = `/api/v1/namespaces/kube-system/pods/${NODE_CHECK_POD}`;
-    const created = await apiWrite(state, 'POST', '/api/v1/namespaces/kube-system/pods', nodeCheckPod());
-    if (created.status !== 201) await fail(`could not create the node check pod: HTTP ${created.status} ${created.body.slice(0, 300)}`);
-    await waitFor(
-      'a first pod to run on the real node',
-      async () => {
-        const pod = JSON.parse((await apiGet(state, checkPath)).body) as { status?: { phase?: string } };
-        return pod.status?.phase === 'Running' ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 250 },
-    ).catch(async (e: Error) => {
-      const events = JSON.parse((await apiGet(state, `/api/v1/namespaces/kube-system/events?fieldSelector=involvedObject.name%3D${NODE_CHECK_POD}`)).body) as { items?: Array<{ message?: string }> };
-      const messages = (events.items ?? []).map((ev) => ev.message ?? '');
-      return fail(`the real node is Ready but cannot run a pod (${e.message}): ${nodeCheckHint(messages)}\n--- its Events ---\n${messages.slice(-5).join('\n')}`, processes.find((p) => p.name === 'kubelet'));
-    });
-    await apiWrite(state, 'DELETE', checkPath, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
-    progress(`real node ${REAL_NODE_NAME} Ready (${REAL_NODE_GATEWAY}) after ${Math.round((Date.now() - nodeStarted) / 100) / 10} s`);
   }
 
   await waitFor(
@@ -436,33 +228,6 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   ).catch((e: Error) => fail(e.message));
 
   return save(Date.now() - started);
-}
-
-async function installCrds(state: PlaneState, binaries: Binaries): Promise<void> {
-  const { readdirSync } = await import('node:fs');
-  const { loadAllYaml } = await import('@kubernetes/client-node');
-  const files = readdirSync(binaries.crdDir).filter((f) => f.endsWith('.yaml')).sort();
-  const names: string[] = [];
-  for (const f of files) {
-    for (const doc of loadAllYaml(readFileSync(join(binaries.crdDir, f), 'utf8')) as Array<{ kind?: string; metadata?: { name?: string } }>) {
-      if (doc?.kind !== 'CustomResourceDefinition') continue;
-      const r = await apiWrite(state, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', doc);
-      if (r.status !== 201 && r.status !== 409) throw new Error(`installing CRD ${doc.metadata?.name} from ${f} failed: HTTP ${r.status} ${r.body.slice(0, 500)}`);
-      names.push(doc.metadata?.name ?? '');
-    }
-  }
-  await waitFor(
-    'Knative CRDs to be established',
-    async () => {
-      for (const name of names) {
-        const r = await apiGet(state, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
-        const crd = JSON.parse(r.body) as { status?: { conditions?: Array<{ type: string; status: string }> } };
-        if (!crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return undefined;
-      }
-      return true;
-    },
-    { timeoutMs: 30_000, intervalMs: 200 },
-  );
 }
 
 /** Stops every recorded process (by pid, process group first) and removes the data. */
@@ -504,7 +269,7 @@ export async function planeStatus(dir: string): Promise<PlaneStatus> {
   const state = readState(dir);
   if (!state) return { running: false, state: undefined, processes: [], apiserverReady: false };
   const processes = state.processes.map((p) => ({ name: p.name, pid: p.pid, alive: isAlive(p) }));
-  let apiserverReady = false;
+  let apiserverReady: boolean;
   try {
     apiserverReady = (await apiGet(state, '/readyz')).status === 200;
   } catch {

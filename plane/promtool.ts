@@ -3,7 +3,8 @@
 // Same cache and rules as the plane's binaries; built only when a test asks for it.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ensureComponent, type Component, type Progress } from './binaries.js';
+import { ensureComponent } from './binaries.js';
+import type { Component, Progress } from './components.js';
 
 const MODULE_PATH = 'github.com/prometheus/prometheus';
 

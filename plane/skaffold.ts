@@ -3,7 +3,8 @@
 // when something asks for it (the deploy test), not by `baton cluster up`.
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { CacheError, ensureComponent, type Component, type Progress } from './binaries.js';
+import { CacheError, ensureComponent } from './binaries.js';
+import type { Component, Progress } from './components.js';
 
 const MODULE_PATH = 'github.com/GoogleContainerTools/skaffold/v2';
 

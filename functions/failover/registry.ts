@@ -80,7 +80,7 @@ export function createRegistry(deps: { cluster: Cluster; keys: Keys; namespaces:
   };
   const put = (map: Map<string, Map<string, Entry>>, service: Known, own = false): void => {
     let names = map.get(service.namespace);
-    if (!names) map.set(service.namespace, (names = new Map()));
+    if (!names) map.set(service.namespace, (names = new Map<string, Entry>()));
     names.set(service.name, entry(service, own));
   };
   // Versions are compared as numbers only when both are plain integers, as etcd's are;

@@ -6,7 +6,6 @@ import type { Emitter } from '../../shared/audit/emit.js';
 import { evidenceSender } from '../../shared/audit/evidence.js';
 import { createRepeatFilter } from '../../shared/audit/repeats.js';
 import type { Cluster } from './cluster.js';
-import type { EventNote } from '../../shared/k8s/service-events.js';
 import type { Logger } from '../../shared/log.js';
 import type { ConfigProblem, Plan, PodProblem, ServiceView } from './core/model.js';
 import type { Keys } from '../../shared/keys.js';

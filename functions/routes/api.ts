@@ -35,7 +35,8 @@ export interface RoutesApi {
   applyIngress(body: k8s.V1Ingress, resourceVersion?: string): Promise<RouteIngress>;
   /** Deletes exactly the Ingress that was read: 409 if it changed, 404 if gone. */
   deleteIngress(ingress: Pick<RouteIngress, 'namespace' | 'name' | 'uid' | 'resourceVersion'>): Promise<void>;
-  recordEvent(service: ServiceRef, note: EventNote): Promise<void>;
+  // A plain function (no `this`): the reporter is handed it on its own.
+  readonly recordEvent: (service: ServiceRef, note: EventNote) => Promise<void>;
   readonly requestCount: number;
 }
 

@@ -7,7 +7,7 @@ import { createKnown } from './known.js';
 import { routeKeysFor } from './core/model.js';
 import { reconcileRoutes, type RoutesDeps } from './reconcile.js';
 import { createRouteReporter } from './report.js';
-import { DENY_ALL } from './core/policy.js';
+import { DENY_ALL } from '../../shared/config/host-policy.js';
 import { createRoutesHandler } from './handler.js';
 import { apiObserver } from '../../shared/metrics/http.js';
 import { meteredRouteReporter, meteredRoutesApi } from './metered.js';

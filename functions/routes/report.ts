@@ -1,7 +1,7 @@
 // Evidence of routing decisions: an audit CloudEvent with a deterministic id and a
 // Kubernetes Event on the Service. Side channels: sent after the write, failures
 // logged, never thrown.
-import { auditId, auditSubject, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, type AuditDraft, type RouteData } from '../../shared/audit/schemas.js';
+import { auditId, auditSubject, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, type RouteData } from '../../shared/audit/schemas.js';
 import type { Emitter } from '../../shared/audit/emit.js';
 import { evidenceSender } from '../../shared/audit/evidence.js';
 import { createRepeatFilter } from '../../shared/audit/repeats.js';

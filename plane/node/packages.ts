@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Progress } from '../binaries.js';
+import type { Progress } from '../components.js';
 
 /** A Debian package the real node needs, and a file whose presence shows it is installed. */
 export interface NodePackage {

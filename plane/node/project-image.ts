@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Progress } from '../binaries.js';
+import type { Progress } from '../components.js';
 import { cacheDir, repoRoot } from '../paths.js';
 import { ensureNodePackages, type NodePackage } from './packages.js';
 

@@ -125,10 +125,11 @@ function fail(
   return { delivered: false, error: last.error, attempts, ...(last.status !== undefined ? { status: last.status } : {}) };
 }
 
-function stringHeaders(headers: Record<string, unknown>): Record<string, string> {
+function stringHeaders(headers: Readonly<Record<string, string | readonly string[] | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && value !== null) out[name] = String(value);
+    if (value === undefined) continue;
+    out[name] = typeof value === 'string' ? value : value.join(',');
   }
   return out;
 }

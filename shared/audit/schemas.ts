@@ -5,38 +5,12 @@
 //
 // Compatibility: unknown envelope attributes (e.g. extensions from K_CE_OVERRIDES) and
 // unknown data fields are accepted and dropped, so adding a field is not a breaking change.
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
 
-export const PROMOTED = 'dev.baton.failover.promoted';
-export const SWITCHOVER = 'dev.baton.failover.switchover';
-export const SWITCHOVER_REFUSED = 'dev.baton.failover.switchover.refused';
-export const UNAVAILABLE = 'dev.baton.failover.unavailable';
-export const COMPLETED = 'dev.baton.failover.completed';
-export const RELEASED = 'dev.baton.failover.released';
-export const CONFIG_INVALID = 'dev.baton.config.invalid';
-export const ROUTE_APPLIED = 'dev.baton.route.applied';
-export const ROUTE_REMOVED = 'dev.baton.route.removed';
-export const ROUTE_CONFLICT = 'dev.baton.route.conflict';
-export const ROUTE_INVALID = 'dev.baton.route.invalid';
-
-export const AUDIT_TYPES = [
-  PROMOTED,
-  SWITCHOVER,
-  SWITCHOVER_REFUSED,
-  UNAVAILABLE,
-  COMPLETED,
-  RELEASED,
-  CONFIG_INVALID,
-  ROUTE_APPLIED,
-  ROUTE_REMOVED,
-  ROUTE_CONFLICT,
-  ROUTE_INVALID,
-] as const;
-export type AuditType = (typeof AUDIT_TYPES)[number];
-
-export const DEFAULT_AUDIT_SOURCE = 'baton.dev/failover';
-export const DEFAULT_ROUTES_SOURCE = 'baton.dev/routes';
+export * from './names.js';
+// Part of the published surface since 0.2.0, so re-exported here; derived in ids.ts.
+export { auditId, type AuditIdParts, type TermMark } from './ids.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -249,71 +223,4 @@ export function parseAuditEvent(input: unknown): z.ZodSafeParseResult<AuditEvent
 
 export function auditSubject(service: Pick<ServiceRef, 'namespace' | 'name'>): string {
   return `${service.namespace}/${service.name}`;
-}
-
-const FAILOVER_PREFIX = 'dev.baton.failover.';
-
-type TermScopedType = typeof PROMOTED | typeof SWITCHOVER | typeof UNAVAILABLE | typeof COMPLETED | typeof RELEASED;
-
-/**
- * A term alone does not name a decision: terms restart at 1 after an opt-out, and a term
- * annotation someone corrupted reads as 0. The time the Service records for the term's
- * switch (`switched-at`, ms; 0 before the first switch) does: the guarded write that
- * made the term was the only one to succeed from its basis, and a later term can only be
- * written after it.
- */
-export interface TermMark {
-  readonly term: number;
-  readonly decidedAt: number;
-}
-
-export type AuditIdParts =
-  | ({ readonly type: TermScopedType; readonly serviceUid: string } & TermMark)
-  | ({
-      readonly type: typeof SWITCHOVER_REFUSED;
-      readonly serviceUid: string;
-      readonly requested: string;
-    } & TermMark)
-  | { readonly type: typeof CONFIG_INVALID | typeof ROUTE_INVALID; readonly serviceUid: string; readonly problems: readonly ConfigProblem[] }
-  /** Each write of an Ingress is its own event: the version it produced names it. */
-  | { readonly type: typeof ROUTE_APPLIED; readonly serviceUid: string; readonly ingressResourceVersion: string }
-  /** An Ingress is removed once. */
-  | { readonly type: typeof ROUTE_REMOVED; readonly serviceUid: string; readonly ingressUid: string }
-  | { readonly type: typeof ROUTE_CONFLICT; readonly serviceUid: string; readonly host: string; readonly path: string; readonly holderUid: string };
-
-// Ids are derived, never random: a retried or duplicated decision re-sends the same id,
-// which lets a subscriber (or the Broker's dedup) drop the copy. Released and refused
-// events carry no term in their data, so the caller supplies the term they happened in.
-export function auditId(parts: AuditIdParts): string {
-  switch (parts.type) {
-    case SWITCHOVER_REFUSED:
-      return `${parts.serviceUid}.${digest16(['switchover.refused', parts.requested, parts.term, parts.decidedAt])}`;
-    case CONFIG_INVALID:
-      return `${parts.serviceUid}.${digest16(['config.invalid', canonicalProblems(parts.problems)])}`;
-    case ROUTE_INVALID:
-      return `${parts.serviceUid}.${digest16(['route.invalid', canonicalProblems(parts.problems)])}`;
-    case ROUTE_APPLIED:
-      return `${parts.serviceUid}.route.applied.${parts.ingressResourceVersion}`;
-    case ROUTE_REMOVED:
-      return `${parts.serviceUid}.route.removed.${parts.ingressUid}`;
-    case ROUTE_CONFLICT:
-      return `${parts.serviceUid}.${digest16(['route.conflict', parts.host, parts.path, parts.holderUid])}`;
-    default:
-      return `${parts.serviceUid}.${parts.term}-${parts.decidedAt}.${parts.type.slice(FAILOVER_PREFIX.length)}`;
-  }
-}
-
-// Order and repetition of problems depend on how annotations were iterated, not on
-// what is wrong; neither may change the id.
-function canonicalProblems(problems: readonly ConfigProblem[]): string[][] {
-  const unique = new Map<string, string[]>();
-  for (const p of problems) {
-    const tuple = [p.key, p.value, p.message];
-    unique.set(JSON.stringify(tuple), tuple);
-  }
-  return [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, tuple]) => tuple);
-}
-
-function digest16(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }

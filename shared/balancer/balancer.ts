@@ -3,45 +3,17 @@
 // endpoint list only when that copy or a failover hint changes, and hands endpoints out
 // round robin. next() itself does no I/O and allocates nothing.
 import * as k8s from '@kubernetes/client-node';
-import { z } from 'zod';
 import type { AuditEvent } from '../audit/schemas.js';
 import { PROMOTED, RELEASED, SWITCHOVER, auditSubject } from '../audit/schemas.js';
 import { connectApi, type BalancerApi } from './api.js';
-import { BalancerClosedError, BalancerError, NoEndpointsError, ServiceNotFoundError, UnknownPortError } from './errors.js';
-import { acceptHint, dropHint, narrow, NO_HINT, observeService, readServiceRecord, RELEASED_RECORD, type HintRejection, type HintState } from './hint.js';
-import { endpointKey, resolve, RoundRobin, slicesFrom, withoutSlice, withSlice, type Endpoint, type PortSelector, type Slices } from './model.js';
-import { guardMetrics, type BalancerMetrics } from './metrics.js';
+import { BalancerClosedError, BalancerError, NoEndpointsError, ServiceNotFoundError } from './errors.js';
+import { acceptHint, dropHint, NO_HINT, observeService, readServiceRecord, RELEASED_RECORD, type HintRejection, type HintState } from './hint.js';
+import { endpointKey, RoundRobin, slicesFrom, withoutSlice, withSlice, type Endpoint, type PortSelector, type Slices } from './model.js';
 import { DEFAULT_BACKOFF, runWatchLoop, type Backoff, type WatchTarget } from '../k8s/watch.js';
+import { checkOptions, guardMetrics, hinted, loadKubeConfig, type BalancerMetrics, type BalancerOptions } from './options.js';
+import { serving, type ServiceState } from './serving.js';
 
-export interface BalancerOptions {
-  readonly namespace: string;
-  readonly service: string;
-  /** See PortSelector: a Service port name, or the number of the port on the pods. Default: the only port. */
-  readonly port?: PortSelector;
-  /**
-   * A kubeconfig file or a loaded KubeConfig. Default: the pod's ServiceAccount when
-   * running in a cluster (KUBERNETES_SERVICE_HOST is set), else $KUBECONFIG or ~/.kube/config.
-   */
-  readonly kubeconfig?: string | k8s.KubeConfig;
-  /** Deadline of each list/read request. Default 5000. */
-  readonly requestTimeoutMs?: number;
-  /** The server ends each watch after this long and the balancer resumes it. Default 300. */
-  readonly watchTimeoutSeconds?: number;
-  /** A watch silent for this long (no event, no bookmark) is presumed dead. Default 90000. */
-  readonly watchIdleMs?: number;
-  /** Retry delays after failed requests. Default 100 ms doubling to 5 s, jittered. */
-  readonly backoff?: Backoff;
-  /**
-   * The longest a failover hint may act, from its arrival: narrow traffic to its pod, or
-   * (a hint the Service record confirms) hold traffic back until that pod shows in the
-   * slices. After it the slices alone decide. Default 2000, at most 10000.
-   */
-  readonly hintTimeoutMs?: number;
-  /** baton's label and annotation prefix (its BATON_PREFIX), where the balancer reads the Service's term. Default "baton.dev". */
-  readonly prefix?: string;
-  /** Optional callbacks for the application's metrics (see metrics.ts); none by default. */
-  readonly metrics?: BalancerMetrics;
-}
+export type { BalancerOptions };
 
 export type HintResult =
   | { readonly applied: true }
@@ -58,46 +30,10 @@ export interface BalancerStatus {
   readonly awaiting: string | undefined;
 }
 
-type ServiceState = { readonly state: 'unknown' } | { readonly state: 'missing' } | { readonly state: 'present'; readonly uid: string };
-
 interface ServiceMetadata {
   readonly uid?: string | undefined;
   readonly labels?: Record<string, string> | undefined;
   readonly annotations?: Record<string, string> | undefined;
-}
-
-/** The longest hintTimeoutMs accepted: the bound on what a forged hint can do must stay short whatever the configuration. */
-const MAX_HINT_TIMEOUT_MS = 10_000;
-
-const durations = z.object({
-  requestTimeoutMs: z.number().int().positive().optional(),
-  watchTimeoutSeconds: z.number().int().positive().optional(),
-  watchIdleMs: z.number().int().positive().optional(),
-  hintTimeoutMs: z.number().int().min(0).max(MAX_HINT_TIMEOUT_MS).optional(),
-  // A DNS subdomain, as a label prefix must be.
-  prefix: z
-    .string()
-    .max(253)
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
-    .optional(),
-});
-
-/** Rejects options that would make a bound meaningless (NaN, negative, a hint window without end). */
-function checkOptions(options: BalancerOptions): void {
-  const parsed = durations.safeParse(options);
-  if (parsed.success) return;
-  const issue = parsed.error.issues[0]!;
-  const name = issue.path.join('.');
-  throw new RangeError(`EndpointsBalancer option ${name}: ${issue.message} (got ${String((options as unknown as Record<string, unknown>)[name])})`);
-}
-
-function loadKubeConfig(source: string | k8s.KubeConfig | undefined): k8s.KubeConfig {
-  if (source instanceof k8s.KubeConfig) return source;
-  const kc = new k8s.KubeConfig();
-  if (typeof source === 'string') kc.loadFromFile(source);
-  else if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
-  else kc.loadFromDefault();
-  return kc;
 }
 
 export class EndpointsBalancer {
@@ -165,8 +101,7 @@ export class EndpointsBalancer {
       [service, listed] = await Promise.all([this.api.readService(this.stop.signal), this.api.slices.list(this.stop.signal)]);
     } catch (error) {
       if (this.stop.signal.aborted) throw new BalancerClosedError(this.name);
-      this.reportError(error);
-      throw this.lastError;
+      throw this.reportError(error);
     }
     if (this.stop.signal.aborted) throw new BalancerClosedError(this.name);
     this.observeService(service);
@@ -261,9 +196,7 @@ export class EndpointsBalancer {
    * hint (handing the decision back to the slices, which anyone may ask for).
    */
   applyEvent(event: AuditEvent, now = Date.now()): HintResult {
-    const result = this.takeEvent(event, now);
-    this.metrics.hint?.(result.applied ? 'applied' : result.reason);
-    return result;
+    return hinted(this.metrics, this.takeEvent(event, now));
   }
 
   private takeEvent(event: AuditEvent, now: number): HintResult {
@@ -331,12 +264,13 @@ export class EndpointsBalancer {
     this.hint = observeService(this.hint, metadata ? (metadata.uid ?? '') : undefined, metadata ? readServiceRecord(metadata, this.prefix) : RELEASED_RECORD);
   }
 
-  private reportError(error: unknown): void {
+  /** Records the failure for status(), the error listeners and waiting callers; returns it typed. */
+  private reportError(error: unknown): BalancerError {
     const typed = error instanceof BalancerError ? error : new BalancerError(error instanceof Error ? error.message : String(error), { cause: error });
     this.lastError = typed;
-    this.metrics.syncError?.(typed);
     if (!this.slicesListed || this.serviceState.state === 'unknown') this.failure = () => typed;
     for (const l of this.errorListeners) l(typed);
+    return typed;
   }
 
   private recompute(now = Date.now()): void {
@@ -346,41 +280,21 @@ export class EndpointsBalancer {
     this.apply(now);
     const after = this.endpoints();
     if (before.length !== after.length || before.some((e, i) => endpointKey(e) !== endpointKey(after[i]!))) {
-      this.metrics.endpoints?.(after.length);
       for (const l of this.changeListeners) l(after);
     }
   }
 
   private apply(now: number): void {
-    if (!this.slicesListed || this.serviceState.state === 'unknown') {
-      const error = this.lastError;
-      this.failure = error ? () => error : () => new NoEndpointsError(this.name, 'not-synced');
-      this.rr.replace([]);
-      return;
-    }
-    if (this.serviceState.state === 'missing') {
-      this.failure = () => new ServiceNotFoundError(this.name);
-      this.rr.replace([]);
-      return;
-    }
-    const resolution = resolve(this.slices, this.port);
-    if (resolution.kind === 'unknown-port') {
-      this.failure = () => new UnknownPortError(this.name, this.port, resolution.available);
-      this.rr.replace([]);
-      return;
-    }
-    const narrowed = narrow(resolution.endpoints, this.hint, now, this.hintTimeoutMs);
-    this.hint = narrowed.state;
+    const next = serving({ name: this.name, slicesListed: this.slicesListed, service: this.serviceState, lastError: this.lastError, slices: this.slices, port: this.port, hint: this.hint, hintTimeoutMs: this.hintTimeoutMs }, now);
+    this.failure = next.failure;
+    this.rr.replace(next.endpoints);
+    if (next.kind === 'blocked') return;
+    this.hint = next.hint;
     clearTimeout(this.hintTimer);
-    if (narrowed.expiresAt !== undefined) {
-      this.hintTimer = setTimeout(() => this.recompute(), Math.max(0, narrowed.expiresAt - now) + 1);
+    if (next.expiresAt !== undefined) {
+      this.hintTimer = setTimeout(() => this.recompute(), Math.max(0, next.expiresAt - now) + 1);
       this.hintTimer.unref();
     }
-    this.rr.replace(narrowed.endpoints);
-    const awaiting = narrowed.awaiting;
-    this.awaiting = awaiting?.name;
-    if (narrowed.endpoints.length > 0) this.failure = undefined;
-    else if (awaiting) this.failure = () => new NoEndpointsError(this.name, 'awaiting-promoted', `waiting for ${awaiting.name} to appear in the EndpointSlices`);
-    else this.failure = () => new NoEndpointsError(this.name, 'none-ready');
+    this.awaiting = next.awaiting;
   }
 }

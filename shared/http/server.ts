@@ -120,7 +120,7 @@ export function createServer(options: ServerOptions): Express {
   });
 
   app.get('/readyz', (_req, res) => {
-    let ready = true;
+    let ready: boolean;
     try {
       ready = options.ready?.() ?? true;
     } catch {

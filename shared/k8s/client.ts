@@ -16,9 +16,9 @@ export interface Client {
   readonly kubeConfig: k8s.KubeConfig;
   /** Options for calls without a special content type. */
   readonly base: k8s.ConfigurationOptions<k8s.ObservableMiddleware>;
-  withContentType(type: string): k8s.ConfigurationOptions<k8s.ObservableMiddleware>;
+  readonly withContentType: (type: string) => k8s.ConfigurationOptions<k8s.ObservableMiddleware>;
   /** Runs one API call; whatever it throws comes out as one of the ApiError classes. */
-  call<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  readonly call: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   readonly requestCount: number;
 }
 

@@ -204,6 +204,7 @@ export function streamWatch<T extends k8s.KubernetesObject>(options: StreamWatch
         // Destroys the request and its socket, whatever stage it is in.
         controller.abort();
         if (error === undefined || error === null) resolve();
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the reason is what the caller's WatchErrors made of the failure, typed by that caller (a 410 passes through untouched so the loop can tell it).
         else reject(error);
       };
       const onAbort = (): void => finish(new Error('aborted'));

@@ -51,31 +51,31 @@ const DETECTION_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 export interface Metrics {
   readonly registry: Registry;
   /** The exposition text; prom-client's own format (text 0.0.4). */
-  render(): Promise<string>;
+  readonly render: () => Promise<string>;
   readonly contentType: string;
 
-  eventHandled(kind: string | undefined, outcome: string, seconds: number): void;
-  /** Arrival minus the event's `time` attribute; see server hook for why it is only a gauge of lag. */
-  eventDelay(seconds: number): void;
-  eventStarted(): () => void;
+  readonly eventHandled: (kind: string | undefined, outcome: string, seconds: number) => void;
+  /** Arrival minus the event's `time` attribute (the sender's clock; docs/observability.md). */
+  readonly eventDelay: (seconds: number) => void;
+  readonly eventStarted: () => () => void;
 
-  apiRequest(request: ApiRequest): void;
+  readonly apiRequest: (request: ApiRequest) => void;
 
-  switched(kind: SwitchKind, service: ServiceName): void;
-  refused(service: ServiceName): void;
-  unavailable(service: ServiceName): void;
+  readonly switched: (kind: SwitchKind, service: ServiceName) => void;
+  readonly refused: (service: ServiceName) => void;
+  readonly unavailable: (service: ServiceName) => void;
   /** Decision → the EndpointSlices show the new active alone. */
-  completed(kind: SwitchKind | 'unknown', seconds: number, service: ServiceName): void;
+  readonly completed: (kind: SwitchKind | 'unknown', seconds: number, service: ServiceName) => void;
   /** Old active not ready and a healthy candidate ready → the switch decided. */
-  detected(seconds: number, service: ServiceName): void;
+  readonly detected: (seconds: number, service: ServiceName) => void;
   /** Reads the index's size at scrape time. */
-  knownServices(count: () => number): void;
+  readonly knownServices: (count: () => number) => void;
 
-  routes(count: number): void;
-  routeApplied(): void;
-  routeRemoved(): void;
-  routeConflict(service: ServiceName): void;
-  routeInvalid(service: ServiceName): void;
+  readonly routes: (count: number) => void;
+  readonly routeApplied: () => void;
+  readonly routeRemoved: () => void;
+  readonly routeConflict: (service: ServiceName) => void;
+  readonly routeInvalid: (service: ServiceName) => void;
 }
 
 const oneOf = <T extends string>(set: readonly T[], value: string | undefined, other: T | 'other' = 'other'): T | 'other' => (value !== undefined && (set as readonly string[]).includes(value) ? (value as T) : other);

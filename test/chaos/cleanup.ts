@@ -2,8 +2,8 @@
 
 /** Runs registered teardown steps in reverse order, each at most once, never throwing. */
 export class Cleanup {
-  private readonly steps: Array<() => Promise<unknown> | unknown> = [];
-  add(step: () => Promise<unknown> | unknown): void {
+  private readonly steps: Array<() => unknown> = [];
+  add(step: () => unknown): void {
     this.steps.push(step);
   }
   async run(): Promise<void> {

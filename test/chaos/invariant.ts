@@ -173,7 +173,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     `/api/v1/namespaces/${namespace}/services`,
     async () => {
       const list = await core.listNamespacedService({ namespace });
-      return { items: list.items as ServiceLike[], resourceVersion: list.metadata?.resourceVersion ?? '' };
+      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
     (items) => {
       const names = new Set(items.map((s) => s.metadata?.name));
@@ -187,7 +187,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
     async () => {
       const list = await discovery.listNamespacedEndpointSlice({ namespace });
-      return { items: list.items as SliceLike[], resourceVersion: list.metadata?.resourceVersion ?? '' };
+      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
     (items) => {
       // A re-list replaces everything at once (slices deleted while we were blind are
@@ -215,7 +215,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     `/api/v1/namespaces/${namespace}/pods`,
     async () => {
       const list = await core.listNamespacedPod({ namespace });
-      return { items: list.items as PodLike[], resourceVersion: list.metadata?.resourceVersion ?? '' };
+      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
     (items) => {
       pods.clear();

@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { repoRoot } from '../../plane/paths.js';
 import { adminConfig, testNamespace } from './support/plane.js';
-import { POD_ID, policiesIn, shipped, enforce, podProbe, refused, kubectl } from './support/admission.js';
+import { POD_ID, policiesIn, enforce, podProbe, refused, kubectl } from './support/admission.js';
 
 test('another BATON_PREFIX: the overlay patch documented in knative/README.md moves both policies to it', async (t) => {
   const ns = await testNamespace(t, 'adm-prefix');
@@ -55,7 +55,7 @@ test('every shipped overlay renders both policies with its own BATON_PREFIX, Fai
     const rendered = await kubectl(['kustomize', join(repoRoot(), overlay)]);
     assert.equal(rendered.code, 0, rendered.stderr);
     const docs = k8s.loadAllYaml(rendered.stdout) as k8s.KubernetesObject[];
-    const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata?.name?.startsWith('baton-config')) as k8s.V1ConfigMap | undefined;
+    const config = docs.find((d): d is k8s.V1ConfigMap => d.kind === 'ConfigMap' && d.metadata?.name?.startsWith('baton-config') === true);
     const prefix = config?.data?.['BATON_PREFIX'];
     assert.ok(prefix, `${overlay}: BATON_PREFIX is set`);
     for (const name of ['baton-pod-id', 'baton-pinned-selector'] as const) {

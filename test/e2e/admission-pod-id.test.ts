@@ -12,7 +12,7 @@ import { startBaton } from './support/baton.js';
 import { adminConfig, statusOf, testNamespace } from './support/plane.js';
 import { watchSlices } from './support/slices.js';
 import { createDeployment, setPodReady } from './support/workloads.js';
-import { OPT_IN, POD_ID, merge, shipped, enforce, podProbe, refused, readyPods, adopted, copyOf, UUID, manifest, Verdict, verdict } from './support/admission.js';
+import { OPT_IN, POD_ID, merge, shipped, enforce, podProbe, refused, readyPods, adopted, copyOf, UUID, Verdict, verdict } from './support/admission.js';
 
 test('pod-id policy: a pod carrying another pod\'s UID is refused at create and at update; baton\'s own labels pass', async (t) => {
   const ns = await testNamespace(t, 'adm-pod');

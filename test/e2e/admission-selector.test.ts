@@ -10,7 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../../plane/wait.js';
 import { adminConfig, testNamespace } from './support/plane.js';
 import { watchSlices } from './support/slices.js';
-import { OPT_IN, POD_ID, merge, shipped, enforce, refused, kubectl, manifest, PLACEHOLDER, placeholderService, zeroWindows, probeService, Verdict, verdict } from './support/admission.js';
+import { OPT_IN, POD_ID, merge, shipped, enforce, kubectl, manifest, PLACEHOLDER, placeholderService, zeroWindows, probeService, Verdict, verdict } from './support/admission.js';
 
 test('pinned-selector policy: re-applying the placeholder is refused and the Service never routes to nothing; the coexistence recipes work', async (t) => {
   const ns = await testNamespace(t, 'adm-svc');
@@ -68,7 +68,6 @@ test('pinned-selector policy: re-applying the placeholder is refused and the Ser
 
 test('pinned-selector policy off (the old behaviour): a re-apply empties the Service until baton re-pins; a forced server-side apply routes to every pod', async (t) => {
   const ns = await testNamespace(t, 'adm-svc-off');
-  const core = adminConfig().makeApiClient(k8s.CoreV1Api);
   const slices = await watchSlices(t, ns);
   const withPlaceholder = manifest(ns, PLACEHOLDER);
   const { since } = await placeholderService(t, ns, slices, withPlaceholder, ['apply']);

@@ -53,12 +53,12 @@ test('failover under continuous traffic: the balancer follows baton, and no requ
   for (const b of [plain, hinted]) await waitForEndpoints(b, `only the active ${active}`, (a) => a.length === 1 && a[0] === activeIp);
 
   const clients = { plain: startTraffic(plain, podnet, 'plain'), hinted: startTraffic(hinted, podnet, 'hinted') };
-  const observed = { plain: observeLeaving(plain, clients.plain, active!), hinted: observeLeaving(hinted, clients.hinted, active!) };
+  const observed = { plain: observeLeaving(plain, clients.plain, active), hinted: observeLeaving(hinted, clients.hinted, active) };
   await waitFor('traffic to flow', () => (clients.plain.sent.length > 20 && clients.hinted.sent.length > 20 ? true : undefined));
 
   const t0 = Date.now();
-  servers.get(active!)!.fail();
-  await setPodReady(kc, ns, active!, false);
+  servers.get(active)!.fail();
+  await setPodReady(kc, ns, active, false);
   const okAfter = (c: Traffic): number => c.sent.filter((s) => s.at >= t0 && s.ok && s.chosen !== active).length;
   await waitFor('both clients to be served by the new active', () => (okAfter(clients.plain) >= 30 && okAfter(clients.hinted) >= 30 ? true : undefined), { timeoutMs: 30_000 });
   await Promise.all([clients.plain.stop(), clients.hinted.stop()]);
@@ -74,7 +74,7 @@ test('failover under continuous traffic: the balancer follows baton, and no requ
     assert.ok(seen, `${name}: the balancer never stopped offering ${active}`);
     const chosenAfter = c.sent.filter((s) => s.seq >= seen.seq && s.chosen === active);
     assert.deepEqual(chosenAfter, [], `${name}: chose the old active after it saw the switch`);
-    const reached = servers.get(active!)!.received.filter((r) => r.client === name && r.seq >= seen.seq);
+    const reached = servers.get(active)!.received.filter((r) => r.client === name && r.seq >= seen.seq);
     assert.deepEqual(reached, [], `${name}: a request reached the old active after the balancer saw the switch`);
     const during = c.sent.filter((s) => s.done >= t0);
     const failed = during.filter((s) => !s.ok);

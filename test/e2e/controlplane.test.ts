@@ -150,6 +150,6 @@ spec:
   assert.notEqual(rejected.status, 0);
   assert.match(String(rejected.stderr), /spec\.resources/);
   const core = adminConfig().makeApiClient(k8s.CustomObjectsApi);
-  const list = await core.listNamespacedCustomObject({ group: 'sources.knative.dev', version: 'v1', namespace: ns, plural: 'apiserversources' });
+  const list: unknown = await core.listNamespacedCustomObject({ group: 'sources.knative.dev', version: 'v1', namespace: ns, plural: 'apiserversources' });
   assert.equal((list as { items: unknown[] }).items.length, 0, 'a dry run must not create anything');
 });

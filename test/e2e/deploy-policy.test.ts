@@ -8,25 +8,25 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describeConfig, loadConfig } from '../../shared/config/env.js';
-import { PROFILES, render, root, run, ok, find, ksvc, spec } from './support/deploy.js';
+import { PROFILES, render, root, run, ok, find, ksvc, spec, at, items, text } from './support/deploy.js';
 
 test('the functions are private, probed, bounded, and failover is kept warm', () => {
   for (const p of PROFILES) {
     const objs = render(p.name).objs;
     for (const name of ['baton-failover', 'baton-resync', 'baton-routes', 'baton-dead-letter']) {
-      assert.equal(ksvc(objs, name).metadata.labels['networking.knative.dev/visibility'], 'cluster-local', `${p.name}: ${name} has no public route`);
+      assert.equal(ksvc(objs, name).metadata.labels?.['networking.knative.dev/visibility'], 'cluster-local', `${p.name}: ${name} has no public route`);
     }
-    const failover = ksvc(objs, 'baton-failover').spec.template;
-    assert.equal(failover.metadata.annotations['autoscaling.knative.dev/min-scale'], '1', `${p.name}: failover must not pay a cold start`);
+    const failover = at(ksvc(objs, 'baton-failover'), 'spec', 'template');
+    assert.equal(at(failover, 'metadata', 'annotations', 'autoscaling.knative.dev/min-scale'), '1', `${p.name}: failover must not pay a cold start`);
     for (const [name, fn] of [['baton-failover', 'failover'], ['baton-resync', 'resync'], ['baton-routes', 'routes']] as const) {
-      const container = ksvc(objs, name).spec.template.spec.containers[0];
-      assert.deepEqual(container.args, [fn]);
-      assert.equal(container.readinessProbe.httpGet.path, '/readyz', name);
-      assert.equal(container.livenessProbe.httpGet.path, '/healthz', name);
+      const container = at(ksvc(objs, name), 'spec', 'template', 'spec', 'containers', 0);
+      assert.deepEqual(at(container, 'args'), [fn]);
+      assert.equal(at(container, 'readinessProbe', 'httpGet', 'path'), '/readyz', name);
+      assert.equal(at(container, 'livenessProbe', 'httpGet', 'path'), '/healthz', name);
       for (const kind of ['requests', 'limits']) {
-        assert.ok(container.resources[kind]?.cpu && container.resources[kind]?.memory, `${p.name}: ${name} has cpu and memory ${kind}`);
+        assert.ok(at(container, 'resources', kind, 'cpu') && at(container, 'resources', kind, 'memory'), `${p.name}: ${name} has cpu and memory ${kind}`);
       }
-      assert.equal(container.securityContext.runAsNonRoot, true);
+      assert.equal(at(container, 'securityContext', 'runAsNonRoot'), true);
     }
   }
 });
@@ -39,11 +39,11 @@ test('a NetworkPolicy admits only Knative to every function pod', () => {
     const objs = render(p.name).objs;
     const policy = spec(find(objs, 'NetworkPolicy', 'baton-functions'));
     const ksvcs = objs.filter((o) => o.apiVersion === 'serving.knative.dev/v1' && o.kind === 'Service').map((o) => o.metadata.name).sort();
-    assert.deepEqual(policy.podSelector, { matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'In', values: ksvcs }] }, `${p.name}: every Knative Service of baton, and only those`);
-    assert.deepEqual(policy.policyTypes, ['Ingress'], p.name);
-    assert.equal(policy.ingress.length, 1, p.name);
-    const from = policy.ingress[0].from as Array<Record<string, unknown>>;
-    assert.ok(policy.ingress[0].ports === undefined, `${p.name}: ports are not narrowed (queue-proxy's differ between Knative versions)`);
+    assert.deepEqual(at(policy, 'podSelector'), { matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'In', values: ksvcs }] }, `${p.name}: every Knative Service of baton, and only those`);
+    assert.deepEqual(at(policy, 'policyTypes'), ['Ingress'], p.name);
+    assert.equal(items(at(policy, 'ingress')).length, 1, p.name);
+    const from = at(policy, 'ingress', 0, 'from') as Array<Record<string, unknown>>;
+    assert.ok(at(policy, 'ingress', 0, 'ports') === undefined, `${p.name}: ports are not narrowed (queue-proxy's differ between Knative versions)`);
     assert.deepEqual(from, [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['knative-eventing', 'knative-serving', 'kourier-system'] }] } }], `${p.name}: no pod selector, IP block or empty rule that would let others in`);
   }
 });
@@ -52,28 +52,28 @@ test('events are wired: source → Broker → failover and routes with retries a
   for (const p of PROFILES) {
     const objs = render(p.name).objs;
     const source = spec(find(objs, 'ApiServerSource', 'baton-cluster'));
-    assert.equal(source.mode, 'Resource');
-    assert.deepEqual(source.resources.map((r: { kind: string }) => r.kind).sort(), ['EndpointSlice', 'Ingress', 'Pod', 'Service']);
+    assert.equal(at(source, 'mode'), 'Resource');
+    assert.deepEqual(items(at(source, 'resources')).map((r) => at(r, 'kind')).sort(), ['EndpointSlice', 'Ingress', 'Pod', 'Service']);
     // Only baton's own Ingresses: every other Ingress in the cluster would be noise.
-    assert.deepEqual(source.resources.find((r: { kind: string }) => r.kind === 'Ingress').selector, { matchLabels: { 'app.kubernetes.io/managed-by': 'baton' } });
-    assert.deepEqual(source.sink.ref, { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'baton' });
+    assert.deepEqual(at(items(at(source, 'resources')).find((r) => at(r, 'kind') === 'Ingress'), 'selector'), { matchLabels: { 'app.kubernetes.io/managed-by': 'baton' } });
+    assert.deepEqual(at(source, 'sink', 'ref'), { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'baton' });
     for (const [name, kinds] of [['baton-failover', ['Pod', 'EndpointSlice', 'Service']], ['baton-routes', ['Service', 'Ingress']]] as const) {
       const trigger = spec(find(objs, 'Trigger', name));
-      assert.equal(trigger.broker, 'baton');
-      assert.deepEqual(trigger.filters, [{ prefix: { type: 'dev.knative.apiserver.resource.' } }, { any: kinds.map((kind) => ({ exact: { kind } })) }]);
-      assert.equal(trigger.subscriber.ref.name, name);
-      assert.equal(trigger.delivery.backoffPolicy, 'exponential');
-      assert.ok(trigger.delivery.retry > 0);
-      ksvc(objs, trigger.delivery.deadLetterSink.ref.name);
+      assert.equal(at(trigger, 'broker'), 'baton');
+      assert.deepEqual(at(trigger, 'filters'), [{ prefix: { type: 'dev.knative.apiserver.resource.' } }, { any: kinds.map((kind) => ({ exact: { kind } })) }]);
+      assert.equal(at(trigger, 'subscriber', 'ref', 'name'), name);
+      assert.equal(at(trigger, 'delivery', 'backoffPolicy'), 'exponential');
+      assert.ok(Number(at(trigger, 'delivery', 'retry')) > 0);
+      ksvc(objs, text(at(trigger, 'delivery', 'deadLetterSink', 'ref', 'name')));
     }
     const ping = spec(find(objs, 'PingSource', 'baton-resync'));
-    assert.equal(ping.sink.ref.name, 'baton-resync');
+    assert.equal(at(ping, 'sink', 'ref', 'name'), 'baton-resync');
     // The binding's selector must pick every function and nothing else.
     const binding = spec(find(objs, 'SinkBinding', 'baton-audit'));
-    assert.equal(binding.sink.ref.kind, 'Broker');
+    assert.equal(at(binding, 'sink', 'ref', 'kind'), 'Broker');
     const selected = objs
-      .filter((o) => o.apiVersion === binding.subject.apiVersion && o.kind === binding.subject.kind)
-      .filter((o) => (binding.subject.selector.matchExpressions as Array<{ key: string; values: string[] }>).every((e) => e.values.includes(o.metadata.labels?.[e.key] ?? '')))
+      .filter((o) => o.apiVersion === at(binding, 'subject', 'apiVersion') && o.kind === at(binding, 'subject', 'kind'))
+      .filter((o) => (at(binding, 'subject', 'selector', 'matchExpressions') as Array<{ key: string; values: string[] }>).every((e) => e.values.includes(o.metadata.labels?.[e.key] ?? '')))
       .map((o) => o.metadata.name)
       .sort();
     assert.deepEqual(selected, ['baton-failover', 'baton-resync', 'baton-routes'], p.name);
@@ -92,10 +92,10 @@ test('each overlay configures the functions with values they accept, and one con
     // Throws a ConfigError naming the variable if an overlay sets a bad value.
     const loaded = loadConfig(data);
     for (const name of ['baton-failover', 'baton-resync', 'baton-routes']) {
-      assert.equal(ksvc(objs, name).spec.template.spec.containers[0].envFrom[0].configMapRef.name, config.metadata.name, `${p.name}: ${name} reads the generated ConfigMap`);
+      assert.equal(at(ksvc(objs, name), 'spec', 'template', 'spec', 'containers', 0, 'envFrom', 0, 'configMapRef', 'name'), config.metadata.name, `${p.name}: ${name} reads the generated ConfigMap`);
     }
     // What the source watches and what the functions act on must be the same set.
-    const selector = spec(find(objs, 'ApiServerSource', 'baton-cluster')).namespaceSelector;
+    const selector = at(spec(find(objs, 'ApiServerSource', 'baton-cluster')), 'namespaceSelector');
     if (loaded.namespaces.length === 0) assert.deepEqual(selector, {}, `${p.name}: all namespaces on both sides`);
     else assert.deepEqual(selector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...loaded.namespaces] }] }, p.name);
   }

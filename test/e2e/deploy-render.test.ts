@@ -6,27 +6,26 @@
 // scope) are what the README says.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { adminConfig } from './support/plane.js';
-import { PROFILES, skaffoldPath, render, root, kubectlPath, run, ok, parse, find, ksvc, spec, ensureSystemNamespace, dryRun } from './support/deploy.js';
+import { PROFILES, skaffoldPath, render, root, kubectlPath, run, ok, parse, find, ksvc, spec, ensureSystemNamespace, dryRun, at, items } from './support/deploy.js';
 
 test('skaffold diagnose --yaml-only accepts skaffold.yaml for every profile', () => {
   for (const p of PROFILES) {
     const out = ok(run(skaffoldPath, ['diagnose', '--yaml-only', ...p.args]), `skaffold diagnose (${p.name})`);
-    const config = parse(out)[0] as any;
-    assert.equal(config.apiVersion, 'skaffold/v4beta13', p.name);
+    const config: unknown = parse(out)[0];
+    assert.equal(at(config, 'apiVersion'), 'skaffold/v4beta13', p.name);
     assert.deepEqual(
-      config.build.artifacts.map((a: any) => [a.image, a.docker?.dockerfile]),
+      items(at(config, 'build', 'artifacts')).map((a) => [at(a, 'image'), at(a, 'docker', 'dockerfile')]),
       [[p.image, 'Dockerfile']],
       `${p.name}: one image, built from the Dockerfile`,
     );
-    assert.deepEqual(config.manifests.kustomize.paths, [join(root, p.overlay)], p.name);
-    assert.ok(config.deploy.kubectl, `${p.name} deploys with kubectl`);
-    if (p.name === 'local') assert.equal(config.build.local.push, false);
-    if (p.name === 'production') assert.equal(config.build.local.push, true);
+    assert.deepEqual(at(config, 'manifests', 'kustomize', 'paths'), [join(root, p.overlay)], p.name);
+    assert.ok(at(config, 'deploy', 'kubectl'), `${p.name} deploys with kubectl`);
+    if (p.name === 'local') assert.equal(at(config, 'build', 'local', 'push'), false);
+    if (p.name === 'production') assert.equal(at(config, 'build', 'local', 'push'), true);
   }
 });
 
@@ -65,9 +64,9 @@ test('skaffold render --offline gives the same objects as kubectl kustomize, for
       'ValidatingAdmissionPolicyBinding/baton-pod-id',
     ]);
     // skaffold only swaps in the built tag where the manifest names its artifact.
-    assert.equal(ksvc(objs, 'baton-failover').spec.template.spec.containers[0].image, p.image, p.name);
-    assert.equal(ksvc(objs, 'baton-resync').spec.template.spec.containers[0].image, p.image, p.name);
-    assert.equal(ksvc(objs, 'baton-routes').spec.template.spec.containers[0].image, p.image, p.name);
+    assert.equal(at(ksvc(objs, 'baton-failover'), 'spec', 'template', 'spec', 'containers', 0, 'image'), p.image, p.name);
+    assert.equal(at(ksvc(objs, 'baton-resync'), 'spec', 'template', 'spec', 'containers', 0, 'image'), p.image, p.name);
+    assert.equal(at(ksvc(objs, 'baton-routes'), 'spec', 'template', 'spec', 'containers', 0, 'image'), p.image, p.name);
   }
 });
 
@@ -111,8 +110,8 @@ test('the rendered RBAC is exactly knative/base/rbac.yaml, the RBAC the e2e test
     // ApiServerSource controller refuses to start the adapter otherwise.
     const sourceRules = find(objs, 'ClusterRole', 'baton-source')['rules'];
     const source = spec(find(objs, 'ApiServerSource', 'baton-cluster'));
-    assert.equal(source.serviceAccountName, 'baton-source');
-    for (const r of source.resources as Array<{ apiVersion: string; kind: string }>) {
+    assert.equal(at(source, 'serviceAccountName'), 'baton-source');
+    for (const r of at(source, 'resources') as Array<{ apiVersion: string; kind: string }>) {
       const group = r.apiVersion.includes('/') ? (r.apiVersion.split('/')[0] ?? '') : '';
       // Every kind the source watches pluralises regularly except Ingress.
       const plural = r.kind === 'Ingress' ? 'ingresses' : `${r.kind.toLowerCase()}s`;
@@ -123,7 +122,7 @@ test('the rendered RBAC is exactly knative/base/rbac.yaml, the RBAC the e2e test
       );
       for (const verb of ['get', 'list', 'watch']) assert.ok(verbs.has(verb), `${p.name}: baton-source may not ${verb} ${plural}`);
     }
-    for (const name of ['baton-failover', 'baton-resync']) assert.equal(ksvc(objs, name).spec.template.spec.serviceAccountName, 'baton-failover', name);
-    assert.equal(ksvc(objs, 'baton-routes').spec.template.spec.serviceAccountName, 'baton-routes');
+    for (const name of ['baton-failover', 'baton-resync']) assert.equal(at(ksvc(objs, name), 'spec', 'template', 'spec', 'serviceAccountName'), 'baton-failover', name);
+    assert.equal(at(ksvc(objs, 'baton-routes'), 'spec', 'template', 'spec', 'serviceAccountName'), 'baton-routes');
   }
 });

@@ -51,7 +51,7 @@ async function adopted(w: World, svc: string): Promise<{ active: string; since: 
     const current = w.slices.current(svc);
     return s.metadata?.annotations?.['baton.dev/term'] && current.length === 1 ? current[0] : undefined;
   });
-  return { active: active!, since: Date.now() };
+  return { active, since: Date.now() };
 }
 
 function assertSafe(w: World, service: string, since: number): void {
@@ -99,7 +99,7 @@ test('StatefulSet of 3: one active, failover on unready, no failback by default,
   assert.equal((await service(w, 'db')).metadata?.annotations?.['baton.dev/term'], '2');
 
   // Audit events: documented types, deterministic ids, valid against the published schemas.
-  const uid = adoptedSvc.metadata!.uid!;
+  const uid = adoptedSvc.metadata.uid!;
   // An id names the Service, the term and the time of its switch (as the Service records it).
   const idOf = (term: number, kind: string, decidedAt: unknown): string => `${uid}.${term}-${Date.parse(String(decidedAt))}.${kind}`;
   const promoted1 = await w.baton.sink.waitFor('promoted term 1', (e) => e.type === 'dev.baton.failover.promoted' && (e.data as { term?: number }).term === 1);

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOST_DIRS } from '../../plane/node/node.js';
+import { HOST_DIRS } from '../../plane/node/host.js';
 
 export interface HostSnapshot {
   readonly links: readonly string[];

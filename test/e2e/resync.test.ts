@@ -39,7 +39,7 @@ test('resync adopts and fails over with no event delivered, and baton status sho
   const active = await waitFor('the sweep to adopt the Service', () => (slices.current('app').length === 1 ? slices.current('app')[0] : undefined), { timeoutMs: 20_000 });
   await sink.waitFor('promoted term 1', (e) => e.type === 'dev.baton.failover.promoted' && (e.data as { term: number }).term === 1);
   const since = Date.now();
-  await setPodReady(kc, ns, active!, false);
+  await setPodReady(kc, ns, active, false);
   const next = await waitFor('the sweep to fail over', () => {
     const now = slices.current('app');
     return now.length === 1 && now[0] !== active ? now[0] : undefined;

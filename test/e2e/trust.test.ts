@@ -255,7 +255,7 @@ test('finding 9: audit ids never repeat, whatever happened to the term', { timeo
     const body = JSON.stringify([e.type, e.data]);
     const seen = byId.get(e.id);
     // The same id may be sent twice (a replay), but only ever for the same content.
-    if (seen !== undefined && e.type !== 'dev.baton.failover.completed') assert.equal(JSON.parse(seen)[0], e.type, `id ${e.id} reused across types`);
+    if (seen !== undefined && e.type !== 'dev.baton.failover.completed') assert.equal((JSON.parse(seen) as [string])[0], e.type, `id ${e.id} reused across types`);
     if (seen !== undefined) assert.deepEqual((JSON.parse(seen) as [string, { to?: unknown; term?: unknown }])[1].to, (e.data as { to?: unknown }).to, `id ${e.id} names two decisions`);
     byId.set(e.id, body);
   }

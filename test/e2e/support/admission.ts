@@ -33,8 +33,8 @@ export interface Shipped {
 
 export function policiesIn(yaml: string, name: PolicyName): Shipped {
   const docs = k8s.loadAllYaml(yaml) as k8s.KubernetesObject[];
-  const policy = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy' && d.metadata?.name === name) as k8s.V1ValidatingAdmissionPolicy | undefined;
-  const binding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata?.name === name) as k8s.V1ValidatingAdmissionPolicyBinding | undefined;
+  const policy = docs.find((d): d is k8s.V1ValidatingAdmissionPolicy => d.kind === 'ValidatingAdmissionPolicy' && d.metadata?.name === name);
+  const binding = docs.find((d): d is k8s.V1ValidatingAdmissionPolicyBinding => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata?.name === name);
   assert.ok(policy?.spec && binding?.spec, `the manifests hold ${name} and its binding`);
   assert.equal(binding.spec.policyName, name);
   return { policy, binding };

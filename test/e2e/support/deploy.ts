@@ -86,9 +86,29 @@ export const find = (objs: Obj[], kind: string, name: string, apiVersion?: strin
   return o;
 };
 
-export const ksvc = (objs: Obj[], name: string): any => find(objs, 'Service', name, 'serving.knative.dev/v1');
+export const ksvc = (objs: Obj[], name: string): Obj => find(objs, 'Service', name, 'serving.knative.dev/v1');
 
-export const spec = (o: Obj): any => o['spec'];
+export const spec = (o: Obj): unknown => o['spec'];
+
+/** Walks a parsed manifest by path; a missing step gives undefined, so the assertion on the result fails rather than the walk throwing. */
+export function at(value: unknown, ...path: ReadonlyArray<string | number>): unknown {
+  let here = value;
+  for (const step of path) {
+    if (typeof here !== 'object' || here === null) return undefined;
+    here = (here as Record<string | number, unknown>)[step];
+  }
+  return here;
+}
+
+export const items = (value: unknown): unknown[] => {
+  assert.ok(Array.isArray(value), `not a list: ${JSON.stringify(value)}`);
+  return value as unknown[];
+};
+
+export const text = (value: unknown): string => {
+  assert.equal(typeof value, 'string', `not a string: ${JSON.stringify(value)}`);
+  return value as string;
+};
 
 before(async () => {
   const started = Date.now();

@@ -51,7 +51,7 @@ export async function watchSlices(t: TestContext, namespace: string): Promise<Sl
       record(service);
     },
     (err: unknown) => {
-      if (err && !stopped) throw new Error(`EndpointSlice watch ended: ${String(err)}`);
+      if (err && !stopped) throw new Error(`EndpointSlice watch ended: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
     },
   );
   let stopped = false;

@@ -32,7 +32,7 @@ describe('attack: a flood of forged events costs a bounded number of reads', () 
     const handle = createFailoverHandler(r.deps);
     const before = world.requestCount;
     const forged = podEvent(makePod('web-0', { idLabel: true }), 'update', '999');
-    await Promise.all(Array.from({ length: FLOOD }, () => handle(forged, CONTEXT)));
+    await Promise.all(Array.from({ length: FLOOD }, async () => handle(forged, CONTEXT)));
     await flush();
     const cost = world.requestCount - before;
     assert.ok(cost <= BOUND, `${FLOOD} copies of one forged pod event cost ${cost} API requests (${[...new Set(world.methods().slice(before))].join(', ')})`);
@@ -52,7 +52,7 @@ describe('attack: a flood of forged events costs a bounded number of reads', () 
     const handle = createFailoverHandler(r.deps);
     const before = world.requestCount;
     const forged = sliceEvent(NS, 'web', [{ pod: 'web-1', ready: true }]);
-    await Promise.all(Array.from({ length: FLOOD }, () => handle(forged, CONTEXT)));
+    await Promise.all(Array.from({ length: FLOOD }, async () => handle(forged, CONTEXT)));
     await flush();
     const cost = world.requestCount - before;
     assert.ok(cost <= BOUND, `${FLOOD} copies of one forged slice event cost ${cost} API requests (${[...new Set(world.methods().slice(before))].join(', ')})`);

@@ -7,7 +7,7 @@ import { keyOf, planRoutes, type World } from '../../../../functions/routes/core
 import { reconcileRoutes } from '../../../../functions/routes/reconcile.js';
 import { createRoutesHandler } from '../../../../functions/routes/handler.js';
 import type { RouteIngress, RouteService } from '../../../../functions/routes/core/model.js';
-import { POLICY_OFF } from '../../../../functions/routes/core/policy.js';
+import { POLICY_OFF } from '../../../../shared/config/host-policy.js';
 import { RecordingEmitter, silentLogger } from '../failover/world.js';
 import { FakeRoutesApi, routesDeps } from './fake-api.js';
 import { ingress, keys, svc } from './core/fixtures.js';

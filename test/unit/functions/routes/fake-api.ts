@@ -8,7 +8,7 @@ import type { RouteIngress, RouteService } from '../../../../functions/routes/co
 import type { RoutesDeps } from '../../../../functions/routes/reconcile.js';
 import { createRouteReporter } from '../../../../functions/routes/report.js';
 import { routeIngress } from '../../../../functions/routes/views.js';
-import { POLICY_OFF } from '../../../../functions/routes/core/policy.js';
+import { POLICY_OFF } from '../../../../shared/config/host-policy.js';
 import { RecordingEmitter, silentLogger } from '../failover/world.js';
 import { keys } from './core/fixtures.js';
 

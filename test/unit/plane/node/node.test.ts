@@ -25,7 +25,11 @@ import { BootstrapError, ensureNodePackages, missingPackages, NODE_PACKAGES, typ
 import { buildImageArchive, imageConfig } from '../../../../plane/node/images.js';
 import { dockerfileBases, nodeMajorOf, qualified } from '../../../../plane/node/project-image.js';
 import { acquireNodeLock, NodeLockError, releaseNodeLock, writeLockFor } from '../../../../plane/node/lock.js';
-import { cniConfig, containerdConfig, corefile, forwardRules, nodeCheckHint, nodeCheckPod, declaredChains, isPristine, kubeletConfig, mountsUnder, parseNftTables, planNode, rulesJumpingTo } from '../../../../plane/node/node.js';
+import { nodeCheckHint, nodeCheckPod } from '../../../../plane/node/check-pod.js';
+import { cniConfig, containerdConfig, corefile, kubeletConfig } from '../../../../plane/node/configs.js';
+import { declaredChains, forwardRules, isPristine, parseNftTables, rulesJumpingTo } from '../../../../plane/node/host.js';
+import { planNode } from '../../../../plane/node/node.js';
+import { mountsUnder } from '../../../../plane/node/teardown.js';
 
 const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join('.'));
@@ -182,7 +186,7 @@ describe('images made here', () => {
     const archive = buildImageArchive({ ref: 'baton.local/hello:v1', binary: bin, user: '65534:65534' }, dir);
     const list = spawnSync('tar', ['-tf', archive], { encoding: 'utf8' }).stdout.trim().split('\n');
     assert.equal(list.length, 3);
-    const read = (f: string): Buffer => spawnSync('tar', ['-xOf', archive, f]).stdout as Buffer;
+    const read = (f: string): Buffer => spawnSync('tar', ['-xOf', archive, f]).stdout;
     const manifest = JSON.parse(read('manifest.json').toString()) as Array<{ Config: string; RepoTags: string[]; Layers: string[] }>;
     assert.deepEqual(manifest[0]!.RepoTags, ['baton.local/hello:v1']);
     const configBytes = read(manifest[0]!.Config);

@@ -20,14 +20,14 @@ describe('balancer metrics hook', () => {
     const seen: unknown[] = [];
     const m = guardMetrics({
       picked: (ok) => seen.push(ok),
-      endpoints: () => {
+      hint: () => {
         throw new Error('broken');
       },
     });
     m.picked?.(true);
-    assert.doesNotThrow(() => m.endpoints?.(3));
+    assert.doesNotThrow(() => m.hint?.('applied'));
     assert.deepEqual(seen, [true]);
-    assert.equal(m.hint, undefined, 'an absent callback stays absent');
+    assert.deepEqual(Object.keys(guardMetrics({ picked: () => {} })), ['picked'], 'an absent callback stays absent');
     assert.deepEqual(guardMetrics(undefined), {});
   });
 
@@ -60,17 +60,20 @@ describe('balancer metrics hook', () => {
     assert.throws(() => balancer.next(), (e: unknown) => e instanceof Error && !e.message.includes('broken metrics'));
   });
 
-  it('prom-client wiring: one set of series per Service, in one registry', async () => {
+  it('prom-client wiring: one set of series per Service, in one registry', async (t) => {
     const registry = new Registry();
     const a = promBalancerMetrics(registry, { namespace: 'demo', name: 'web' });
     const b = promBalancerMetrics(registry, { namespace: 'demo', name: 'db' });
-    a.picked?.(true);
-    a.picked?.(true);
-    b.picked?.(false);
-    a.endpoints?.(2);
+    a.hooks.picked?.(true);
+    a.hooks.picked?.(true);
+    b.hooks.picked?.(false);
+    const balancer = new EndpointsBalancer({ namespace: 'demo', service: 'db', kubeconfig: offlineConfig(), metrics: b.hooks });
+    t.after(() => balancer.shutdown());
+    const unfollow = b.follow(balancer);
+    assert.throws(() => balancer.next());
+    unfollow();
     const samples = parseSamples(await registry.metrics());
     assert.equal(valueOf(samples, 'baton_balancer_picks_total', { namespace: 'demo', service: 'web', result: 'endpoint' }), 2);
-    assert.equal(valueOf(samples, 'baton_balancer_picks_total', { namespace: 'demo', service: 'db', result: 'none' }), 1);
-    assert.equal(valueOf(samples, 'baton_balancer_endpoints', { namespace: 'demo', service: 'web' }), 2);
+    assert.equal(valueOf(samples, 'baton_balancer_picks_total', { namespace: 'demo', service: 'db', result: 'none' }), 2);
   });
 });

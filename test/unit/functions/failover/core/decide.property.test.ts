@@ -382,10 +382,7 @@ describe('decide: properties', () => {
       keys.unavailableTerm,
     ];
     const arbAnnotations = fc.record(
-      Object.fromEntries(annotationKeys.map((k) => [k, fc.option(text, { nil: undefined })])) as Record<
-        string,
-        fc.Arbitrary<string | undefined>
-      >,
+      Object.fromEntries(annotationKeys.map((k) => [k, fc.option(text, { nil: undefined })])),
     );
     const labelKey = fc.constantFrom('app', keys.podId, keys.role, keys.mode, 'constructor');
     const arbLabels = fc.dictionary(labelKey, text, { maxKeys: 4 });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { readClaim } from '../../../../../functions/routes/core/claim.js';
 import { ingressNameFor, matchedPath, type RouteIngress, type RouteService } from '../../../../../functions/routes/core/model.js';
-import { parseHostPolicy, POLICY_OFF } from '../../../../../functions/routes/core/policy.js';
+import { parseHostPolicy, POLICY_OFF } from '../../../../../shared/config/host-policy.js';
 import { keyOf, planRoutes, type RoutePlan, type World } from '../../../../../functions/routes/core/plan.js';
 import { ingress, keys, svc } from './fixtures.js';
 

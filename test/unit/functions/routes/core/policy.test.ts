@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { loadConfig } from '../../../../../shared/config/env.js';
 import { ConfigError } from '../../../../../shared/config/errors.js';
-import { DENY_ALL, parseHostPolicy, policyRefusal, POLICY_OFF, type HostPolicy } from '../../../../../functions/routes/core/policy.js';
+import { DENY_ALL, parseHostPolicy, POLICY_OFF, type HostPolicy } from '../../../../../shared/config/host-policy.js';
+import { policyRefusal } from '../../../../../functions/routes/core/policy.js';
 
 const policy = (text: string): HostPolicy => {
   const parsed = parseHostPolicy(text);
