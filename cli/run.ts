@@ -3,12 +3,12 @@ import * as k8s from '@kubernetes/client-node';
 import { connect } from '../functions/failover/cluster.js';
 import { isHealthy } from '../functions/failover/core/health.js';
 import { keysFor, MODE_VALUE } from '../shared/keys.js';
+import { readRecord } from '../shared/record.js';
 import { userSelector } from '../functions/failover/core/settings.js';
 import { positiveInt } from './cluster.js';
 import { currentKubeconfig } from './tools.js';
 import { say, sayTable } from './output.js';
-
-const FUNCTIONS = ['failover', 'resync', 'routes'] as const;
+import { FUNCTIONS, type FunctionName } from '../functions/names.js';
 
 export function runCommand(): Command {
   return new Command('run')
@@ -16,7 +16,7 @@ export function runCommand(): Command {
     .addArgument(new Command().createArgument('<function>', 'which function').choices(FUNCTIONS))
     .addOption(new Option('--port <port>', 'HTTP port (PORT)').argParser(positiveInt('--port')))
     .option('--host <address>', 'bind address (BATON_HOST)', '127.0.0.1')
-    .action(async (fn: (typeof FUNCTIONS)[number], opts: { port?: number; host: string }) => {
+    .action(async (fn: FunctionName, opts: { port?: number; host: string }) => {
       const env = { ...process.env, KUBECONFIG: currentKubeconfig(), BATON_HOST: process.env.BATON_HOST ?? opts.host, ...(opts.port ? { PORT: String(opts.port) } : {}) };
       if (fn === 'failover') {
         const { startFailover } = await import('../functions/failover/main.js');
@@ -32,9 +32,8 @@ export function runCommand(): Command {
     });
 }
 
-function ago(iso: string | undefined, now: number): string {
-  const t = Date.parse(iso ?? '');
-  if (Number.isNaN(t)) return '-';
+function ago(t: number | undefined, now: number): string {
+  if (t === undefined) return '-';
   const s = Math.max(0, Math.round((now - t) / 1000));
   return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
@@ -59,6 +58,7 @@ export function statusCommand(): Command {
       for (const s of services.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))) {
         const sel = userSelector(s, keys);
         const pods = sel.ok ? await cluster.listPods(s.namespace, sel.selector) : [];
+        const record = readRecord(s, keys);
         const activeUid = s.selector[keys.podId];
         const active = pods.find((p) => p.uid === activeUid);
         const standbys = pods.filter((p) => p.uid !== activeUid);
@@ -67,10 +67,10 @@ export function statusCommand(): Command {
           s.namespace,
           s.name,
           sel.ok ? activeText : '(invalid selector)',
-          s.annotations[keys.term] ?? '0',
+          record.term === undefined ? '-' : String(record.term),
           `${standbys.filter(isHealthy).length}/${standbys.length}`,
-          ago(s.annotations[keys.switchedAt], now),
-          s.annotations[keys.reason] ?? '-',
+          ago(record.switchedAt, now),
+          record.reason ?? '-',
         ]);
       }
       sayTable(rows);

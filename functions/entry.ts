@@ -4,9 +4,7 @@
 import { startFailover } from './failover/main.js';
 import { startResync } from './failover/resync/main.js';
 import { startRoutes } from './routes/main.js';
-
-export const FUNCTIONS = ['failover', 'resync', 'routes'] as const;
-export type FunctionName = (typeof FUNCTIONS)[number];
+import type { FunctionName } from './names.js';
 
 export async function start(name: FunctionName, env: NodeJS.ProcessEnv): Promise<void> {
   if (name === 'failover') await startFailover(env);

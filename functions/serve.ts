@@ -12,9 +12,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
+import { FUNCTIONS, isFunctionName } from './names.js';
+
 type Entry = typeof import('./entry.js');
-// Kept apart from entry.ts's list so that a bad argument is refused before the bundle loads.
-const FUNCTIONS: readonly string[] = ['failover', 'resync', 'routes'];
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BUNDLE = join(here, '..', 'bundle', 'entry.cjs');
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     return;
   }
   const name = process.argv[2] ?? process.env.BATON_FUNCTION;
-  if (name === undefined || !FUNCTIONS.includes(name)) {
+  if (!isFunctionName(name)) {
     process.stderr.write(`baton: say which function to serve: ${FUNCTIONS.join(' | ')} (argument or BATON_FUNCTION; got ${JSON.stringify(name ?? null)})\n`);
     process.exit(64);
   }
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     const loaded = process.env.BATON_BUNDLE === 'false' ? undefined : loadBundle(true);
     const entry = loaded?.entry ?? (await import('./entry.js'));
     const boot = loaded ? `bundle ${loaded.build}, code cache ${loaded.cacheRejected ? 'not used' : 'used'}` : 'modules';
-    await entry.start(name as Parameters<Entry['start']>[0], { ...process.env, BATON_BOOT: boot });
+    await entry.start(name, { ...process.env, BATON_BOOT: boot });
   } catch (error) {
     process.stderr.write(`baton ${name}: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);

@@ -2,6 +2,9 @@
 // prefix (BATON_PREFIX). The functions, the CLI and the balancer library read the same
 // record, so the names live in one place.
 
+/** A label or annotation map as the API returns it. */
+export type Labels = Readonly<Record<string, string>>;
+
 /** Every label and annotation key baton uses, derived from one configurable prefix. */
 export interface Keys {
   /** Service label that opts in; value must be "active-standby". */
@@ -14,7 +17,10 @@ export interface Keys {
   readonly priority: string;
   /** Service annotation: "true" to return to a higher-priority pod when it is healthy. */
   readonly failback: string;
-  /** Service annotation: minimum time between automatic switches (e.g. "30s", "2m"). */
+  /**
+   * Service annotation: minimum time from the last switch to an automatic failback (e.g.
+   * "30s", "2m"). A failover and a manual switchover never wait for it.
+   */
   readonly minSwitchInterval: string;
   /** Service annotation: request a manual switch to the named pod. */
   readonly switchoverTo: string;

@@ -4,7 +4,7 @@ import { abortableRequests, createClient } from '../../shared/k8s/client.js';
 import type { RequestObserver } from '../../shared/k8s/observe.js';
 import { podView, serviceView, sliceView, type SliceView } from './views.js';
 import { classify } from '../../shared/k8s/errors.js';
-import { serviceEvent, type EventNote, type ServiceRef } from '../../shared/k8s/service-events.js';
+import { serviceEvent, type EventNote, type InvolvedService } from '../../shared/k8s/service-events.js';
 import { streamWatch, type WatchSource } from '../../shared/k8s/watch.js';
 
 /**
@@ -26,7 +26,7 @@ export interface Cluster {
    * Resolves to the pod as the write left it.
    */
   patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>>;
-  recordEvent(service: ServiceRef, note: EventNote): Promise<void>;
+  recordEvent(service: InvolvedService, note: EventNote): Promise<void>;
   /** Requests sent so far, for tests and figures. */
   readonly requestCount: number;
 }

@@ -6,8 +6,10 @@ import { ConflictError, NotFoundError } from '../../shared/k8s/errors.js';
 import type { SliceView } from './views.js';
 import type { Observed, ServiceView } from './core/model.js';
 import type { Keys } from '../../shared/keys.js';
-import { readTerm } from './core/settings.js';
-import { isOptedIn, patchService, type ServiceRef, type WriteObserver } from './reconcile.js';
+import { readRecord } from '../../shared/record.js';
+import { retryOnConflict, stale } from '../../shared/k8s/retry.js';
+import { patchService, type WriteObserver } from './writes.js';
+import type { ServiceRef } from '../../shared/k8s/views.js';
 import type { Completion, Reporter } from './report.js';
 
 /**
@@ -22,65 +24,87 @@ export function readyPods(slices: readonly SliceView[]): Set<string> {
 
 /** The Service records its current term as completed. */
 export function isCompleted(service: ServiceView, keys: Keys): boolean {
-  const term = service.annotations[keys.term];
-  return term !== undefined && service.annotations[keys.completedTerm] === term;
+  return readRecord(service, keys).completed;
 }
 
 export function completionDue(service: ServiceView, slices: readonly SliceView[], keys: Keys, now: number): Completion | undefined {
-  if (!isOptedIn(service, keys)) return undefined;
-  const term = readTerm(service.annotations[keys.term]);
-  if (term < 1 || service.annotations[keys.completedTerm] === String(term)) return undefined;
+  const record = readRecord(service, keys);
+  const { term, switchedAt: decidedAt } = record;
+  if (!record.optedIn || term === undefined || record.completed) return undefined;
   const activeUid = service.selector[keys.podId];
-  const decidedAt = Date.parse(service.annotations[keys.switchedAt] ?? '');
-  if (!activeUid || Number.isNaN(decidedAt)) return undefined;
+  if (!activeUid || decidedAt === undefined) return undefined;
   const ready = slices.flatMap((s) => s.endpoints.filter((e) => e.ready));
   if (readyPods(slices).size !== 1 || ready[0]?.podUid !== activeUid) return undefined;
-  return { term, active: { name: service.annotations[keys.activePod] ?? ready[0].podName ?? '', uid: activeUid }, decidedAt, observedAt: now };
+  return { term, active: { name: record.activePod ?? ready[0].podName ?? '', uid: activeUid }, decidedAt, observedAt: now };
 }
 
+/** What a completion check found; `detail` says why when it is not `completed`. */
+export interface CompletionResult {
+  readonly outcome: 'completed' | 'not-yet' | 'gone';
+  readonly detail: string;
+}
+
+/**
+ * Records the current term as completed when the slices show its pod alone. At most two
+ * attempts: the first may start from `basis`, the Service as this instance's own last
+ * write left it (in place of a GET); when that copy turns out stale (its record write
+ * gets 409, or it cannot explain what the slices show), one more attempt on a fresh
+ * read. A 409 on a fresh read means another instance recorded it, or a newer decision
+ * superseded this term: not-yet, and the newer version brings its own event.
+ */
 export async function checkCompletion(
-  deps: { cluster: Cluster; keys: Keys; reporter: Reporter; now: () => number; observer?: WriteObserver | undefined },
+  deps: { cluster: Cluster; keys: Keys; reporter: Reporter; now: () => number; ownWrites: WriteObserver },
   ref: ServiceRef,
-  /**
-   * The Service as this instance's own last write left it, in place of a GET. The
-   * completion record is guarded by its resourceVersion; if that is stale the write
-   * gets 409 and the check is done again on a fresh read.
-   */
   basis?: Observed<ServiceView>,
-): Promise<'completed' | 'not-yet' | 'gone'> {
-  let service: Observed<ServiceView>;
-  if (basis) service = basis;
-  else {
-    try {
-      service = await deps.cluster.getService(ref.namespace, ref.name);
-    } catch (error) {
-      if (error instanceof NotFoundError) return 'gone';
-      throw error;
-    }
-  }
-  const term = service.annotations[deps.keys.term];
-  if (!isOptedIn(service, deps.keys) || !term || service.annotations[deps.keys.completedTerm] === term) return basis ? checkCompletion(deps, ref) : 'not-yet';
-  const slices = await deps.cluster.listEndpointSlices(ref.namespace, ref.name);
-  const completion = completionDue(service, slices, deps.keys, deps.now());
-  if (!completion) {
-    // With 0 or several ready pods no version of the Service is complete. One ready pod
-    // that our copy does not name may be a newer decision's: look at the real Service.
-    if (basis && readyPods(slices).size === 1) return checkCompletion(deps, ref);
-    return 'not-yet';
-  }
-  try {
-    // A record only: it decided nothing about the rest of the Service as read.
-    const written = await patchService(deps, service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } }, false);
-    void deps.reporter.replayTransition(written, completion.term).catch(() => undefined);
-    void deps.reporter.completed(written, completion).catch(() => undefined);
-    return 'completed';
-  } catch (error) {
-    // Our own copy was overtaken: decide on a fresh read instead.
-    if (error instanceof ConflictError && basis) return checkCompletion(deps, ref);
-    // Someone else recorded it, or a newer decision superseded this term.
-    if (error instanceof ConflictError) return 'not-yet';
-    // Deleted between the read and the write.
-    if (error instanceof NotFoundError) return 'gone';
-    throw error;
-  }
+): Promise<CompletionResult> {
+  const notYet = (detail: string): CompletionResult => ({ outcome: 'not-yet', detail });
+  const gone: CompletionResult = { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
+  const result = await retryOnConflict<CompletionResult>(
+    // The second attempt follows a stale copy of our own, not a race between equals:
+    // there is nobody to spread out from, so it reads again at once.
+    { attempts: basis ? 2 : 1, what: 'service', pauseMs: 0 },
+    async (attempt) => {
+      const own = attempt === 1 ? basis : undefined;
+      let service: Observed<ServiceView>;
+      if (own) service = own;
+      else {
+        try {
+          service = await deps.cluster.getService(ref.namespace, ref.name);
+        } catch (error) {
+          if (error instanceof NotFoundError) return gone;
+          throw error;
+        }
+      }
+      const record = readRecord(service, deps.keys);
+      if (!record.optedIn || record.term === undefined || record.completed) {
+        return own ? stale('our copy has no term left to complete') : notYet('no term left to complete');
+      }
+      const slices = await deps.cluster.listEndpointSlices(ref.namespace, ref.name);
+      const completion = completionDue(service, slices, deps.keys, deps.now());
+      if (!completion) {
+        // With 0 or several ready pods no version of the Service is complete. One ready pod
+        // that our copy does not name may be a newer decision's: look at the real Service.
+        if (own && readyPods(slices).size === 1) return stale('one ready pod that our copy does not name');
+        return notYet('the slices do not show the term\'s pod alone');
+      }
+      try {
+        // A record only: it decided nothing about the rest of the Service as read.
+        const written = await patchService(deps, service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } }, false);
+        void deps.reporter.replayTransition(written, completion.term).catch(() => undefined);
+        void deps.reporter.completed(written, completion).catch(() => undefined);
+        return { outcome: 'completed', detail: `term ${completion.term}` };
+      } catch (error) {
+        // Our own copy was overtaken: decide on a fresh read instead.
+        if (error instanceof ConflictError && own) return stale(error.message);
+        // Someone else recorded it, or a newer decision superseded this term.
+        if (error instanceof ConflictError) return notYet('the Service moved on since it was read');
+        // Deleted between the read and the write.
+        if (error instanceof NotFoundError) return gone;
+        throw error;
+      }
+    },
+  );
+  // Cannot happen with the attempts above (only the copy of our own is ever stale), but a
+  // check that gave up has recorded nothing.
+  return result.outcome === 'conflicted' ? notYet(result.detail) : result;
 }

@@ -8,37 +8,56 @@ import type { ResourceEvent, Screen } from '../../shared/events/incoming.js';
 import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome.js';
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
-import { checkCompletion, isCompleted, readyPods } from './completion.js';
+import { checkCompletion, isCompleted, readyPods, type CompletionResult } from './completion.js';
 import { createCoalescer } from './coalesce.js';
 import { type Labels, type Observed, type ServiceView } from './core/model.js';
 import { MODE_VALUE } from '../../shared/keys.js';
-import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result, type WriteObserver } from './reconcile.js';
-import type { InFlight, PodEchoes } from './echo.js';
-import { removeLeftoverLabels } from './leftovers.js';
-import type { Registry } from './registry.js';
+import { hasBatonState, isOptedIn, reconcile, type ReconcileDeps, type Result } from './reconcile.js';
+import { createOwnWrites, type OwnWrites } from './own-writes.js';
+import { removeLeftoverLabels, type LeftoverResult } from './leftovers.js';
+import { createServiceIndex, type ServiceIndex } from './service-index.js';
 import type { Reporter } from './report.js';
+import type { Cluster } from './cluster.js';
+import type { Keys } from '../../shared/keys.js';
+import type { Logger } from '../../shared/log.js';
 import { NotFoundError } from '../../shared/k8s/errors.js';
 import { podView, serviceView, sliceView } from './views.js';
 import { batonAnnotationKeys } from './core/release.js';
 
-/** How main.ts (and tests) tell the index and the echo memory about baton's own writes. */
-export function echoObserver(registry: Registry, echoes: PodEchoes, inFlight?: InFlight): WriteObserver {
-  return {
-    ...(inFlight ? { writing: (namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>) => inFlight.track(namespace, kind, name, done) } : {}),
-    serviceWritten: (service, decided) => registry.wrote(service, decided),
-    podLabelled: (service, pod) => echoes.remember(pod, service),
-  };
-}
-
 export interface FailoverDeps extends ReconcileDeps {
-  readonly registry: Registry;
-  /** This instance's guarded pod label writes; absent: no pod event counts as an echo. */
-  readonly echoes?: PodEchoes;
-  /** This instance's writes whose reply is not in yet. */
-  readonly inFlight?: InFlight;
+  /** The opted-in Services as the API server last returned them (service-index.ts). */
+  readonly index: ServiceIndex;
+  /** This instance's writes, to recognise their echoes (own-writes.ts). */
+  readonly ownWrites: OwnWrites;
   readonly reporter: Reporter;
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
+}
+
+/** What the failover function is built from; the rest is derived here. */
+export interface FailoverParts {
+  readonly cluster: Cluster;
+  readonly keys: Keys;
+  readonly logger: Logger;
+  readonly reporter: Reporter;
+  /** Empty: all namespaces. */
+  readonly namespaces: readonly string[];
+  readonly conflictRetries: number;
+  readonly roleLabels: boolean;
+  readonly now: () => number;
+  /** Told of each switch written (metrics); optional. */
+  readonly onSwitch?: ReconcileDeps['onSwitch'];
+}
+
+/**
+ * The one wiring of the failover function: main.ts and the unit rig both build their
+ * deps here, so tests run the index and own-write recognition exactly as production does.
+ */
+export function createFailoverDeps(parts: FailoverParts): FailoverDeps {
+  const index = createServiceIndex({ cluster: parts.cluster, keys: parts.keys, namespaces: parts.namespaces, logger: parts.logger, now: parts.now });
+  const ownWrites = createOwnWrites(index);
+  // Role labels of Services over the same pods agree only if each knows the others' actives.
+  return { ...parts, index, ownWrites, peers: (namespace) => index.inNamespace(namespace) };
 }
 
 function summarize(results: ReadonlyArray<readonly [string, Result]>): Outcome {
@@ -55,9 +74,9 @@ interface Looks {
   /** One coalesced list of a namespace's opted-in Services into the index. */
   namespace(deps: FailoverDeps, namespace: string): Promise<void>;
   /** One coalesced check of a pod for labels no Service needs any more. */
-  leftover(deps: FailoverDeps, namespace: string, pod: string): Promise<string>;
+  leftover(deps: FailoverDeps, namespace: string, pod: string): Promise<LeftoverResult>;
   /** One coalesced completion check of a Service. */
-  completion(deps: FailoverDeps, namespace: string, name: string): Promise<string>;
+  completion(deps: FailoverDeps, namespace: string, name: string): Promise<CompletionResult>;
 }
 
 function createLooks(): Looks {
@@ -68,26 +87,26 @@ function createLooks(): Looks {
     // by this instance, or one another instance or a sweep made), they are looked at after
     // it, each reading this Service afresh; a follower cannot lead, so this stops here.
     if (result.outcome !== 'gone' && result.outcome !== 'ignored') {
-      await Promise.all(deps.registry.followers(namespace, name).map((f) => coalescer.run(`${namespace}/${f.name}`, 'index', (mode) => look(deps, namespace, f.name, mode))));
+      await Promise.all(deps.index.followers(namespace, name).map((f) => coalescer.run(`${namespace}/${f.name}`, 'index', (mode) => look(deps, namespace, f.name, mode))));
     }
     return result;
   };
   // Everything else an event can set off is coalesced the same way, per object, so that
   // a flood of identical events (forged or not) costs at most two runs of each.
-  const others = createCoalescer<true, string>(() => true);
-  const once = (key: string, run: () => Promise<string>): Promise<string> => others.run(key, true, run);
+  const lists = createCoalescer<true, void>(() => true);
+  const leftovers = createCoalescer<true, LeftoverResult>(() => true);
+  const completions = createCoalescer<true, CompletionResult>(() => true);
   return {
     service,
     namespace: async (deps, namespace) => {
-      await once(`list:${namespace}`, async () => {
-        for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, namespace)) deps.registry.observe(s);
-        return 'listed';
+      await lists.run(namespace, true, async () => {
+        for (const s of await deps.cluster.listServices(`${deps.keys.mode}=${MODE_VALUE}`, namespace)) deps.index.observe(s);
       });
     },
-    leftover: (deps, namespace, pod) => once(`leftover:${namespace}/${pod}`, () => removeLeftoverLabels(deps.cluster, namespace, pod, deps.keys)),
+    leftover: (deps, namespace, pod) => leftovers.run(`${namespace}/${pod}`, true, () => removeLeftoverLabels(deps.cluster, namespace, pod, deps.keys)),
     completion: (deps, namespace, name) =>
-      once(`completion:${namespace}/${name}`, async () => {
-        const own = deps.registry.ownCopy(namespace, name);
+      completions.run(`${namespace}/${name}`, true, async () => {
+        const own = deps.ownWrites.ownCopy(namespace, name);
         return checkCompletion(deps, { namespace, name }, own);
       }),
   };
@@ -96,16 +115,16 @@ function createLooks(): Looks {
 async function look(deps: FailoverDeps, namespace: string, name: string, how: Look): Promise<Result> {
   const gone: Result = { outcome: 'gone', detail: 'service no longer exists' };
   let basis: Observed<ServiceView> | undefined;
-  if (how === 'index') basis = deps.registry.get(namespace, name);
+  if (how === 'index') basis = deps.index.get(namespace, name);
   if (basis === undefined) {
     try {
       basis = await deps.cluster.getService(namespace, name);
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
-      deps.registry.forget(namespace, name);
+      deps.index.forget(namespace, name);
       return gone;
     }
-    deps.registry.observe(basis);
+    deps.index.observe(basis);
     how = 'read';
   }
   if (!isOptedIn(basis, deps.keys) && !hasBatonState(basis, deps.keys)) return { outcome: 'ignored', detail: 'not opted in' };
@@ -119,11 +138,11 @@ async function onService(deps: FailoverDeps, looks: Looks, event: Extract<Resour
     // pods produced. Pod changes since that read arrive as pod events of their own. An
     // event that merely claims that version is answered the same way, and loses nothing:
     // a genuine change carries a version of its own.
-    await deps.inFlight?.settled(namespace, 'Service', name);
-    if (deps.registry.isOwnWrite(namespace, name, resourceVersion)) {
+    await deps.ownWrites.settled(namespace, 'Service', name);
+    if (deps.ownWrites.isServiceEcho(namespace, name, resourceVersion)) {
       // Nothing new about this Service, but its followers may not have caught up yet (a
       // follower write that failed is retried by redelivering this very event).
-      const followers = deps.registry.followers(namespace, name);
+      const followers = deps.index.followers(namespace, name);
       if (followers.length === 0) return ignored('echo of baton\'s own write');
       return summarize(await Promise.all(followers.map(async (f) => [f.name, await looks.service(deps, namespace, f.name, 'index')] as const)));
     }
@@ -132,7 +151,7 @@ async function onService(deps: FailoverDeps, looks: Looks, event: Extract<Resour
   // anything of baton's, is left alone without a request. That spares work only: a
   // forged copy cannot hide the genuine event, which is judged on its own content.
   const claimed = serviceView(event.object);
-  if (!deps.registry.get(namespace, name) && !isOptedIn(claimed, deps.keys) && !mentionsBaton(claimed, deps.keys)) return ignored('service not opted in');
+  if (!deps.index.get(namespace, name) && !isOptedIn(claimed, deps.keys) && !mentionsBaton(claimed, deps.keys)) return ignored('service not opted in');
   // Otherwise the Service is read, whatever the event says (added, changed, deleted):
   // that read decides whether it is opted in, what it selects, and whether it exists.
   return summarize([[name, await looks.service(deps, namespace, name, 'read')]]);
@@ -151,7 +170,7 @@ function podIds(deps: FailoverDeps, uid: string, labels: Labels): string[] {
 /** Where a pod event says to look: Services that select the labels it claims, or pin the id it claims. */
 function servicesFor(deps: FailoverDeps, namespace: string, uid: string, labels: Labels): Array<Observed<ServiceView>> {
   const found = new Map<string, Observed<ServiceView>>();
-  for (const s of [...deps.registry.selecting(namespace, labels), ...deps.registry.naming(namespace, podIds(deps, uid, labels))]) found.set(s.name, s);
+  for (const s of [...deps.index.selecting(namespace, labels), ...deps.index.naming(namespace, podIds(deps, uid, labels))]) found.set(s.name, s);
   return [...found.values()];
 }
 
@@ -159,13 +178,13 @@ async function onPod(deps: FailoverDeps, looks: Looks, event: Extract<ResourceEv
   // Claims, not facts: they pick which Services to look at, and a look reads the pods.
   const claimed = podView(event.object);
   let services = servicesFor(deps, claimed.namespace, claimed.uid, claimed.labels);
-  // A label write of our own that changed nothing else (echo.ts) needs no look at all;
-  // a readiness change always gets one.
-  if (event.action === 'update' && deps.echoes && services.length > 0) {
-    await deps.inFlight?.settled(claimed.namespace, 'Pod', claimed.name);
-    if (deps.echoes.isEcho(claimed, services)) return ignored('echo of baton\'s own label write');
+  // A label write of our own that changed nothing else (own-writes.ts) needs no look at
+  // all; a readiness change always gets one.
+  if (event.action === 'update' && services.length > 0) {
+    await deps.ownWrites.settled(claimed.namespace, 'Pod', claimed.name);
+    if (deps.ownWrites.isPodEcho(claimed, services)) return ignored('echo of baton\'s own label write');
   }
-  if (deps.keys.podId in claimed.labels && deps.registry.naming(claimed.namespace, podIds(deps, claimed.uid, claimed.labels)).length === 0) {
+  if (deps.keys.podId in claimed.labels && deps.index.naming(claimed.namespace, podIds(deps, claimed.uid, claimed.labels)).length === 0) {
     // baton labelled this pod, yet the index knows no Service that routes to it: a
     // standby, or the active of a Service whose switch this instance has not seen yet
     // (its index lags: the event went to another instance and the watch is behind).
@@ -173,7 +192,7 @@ async function onPod(deps: FailoverDeps, looks: Looks, event: Extract<ResourceEv
     // out of rotation must not wait for a resync.
     await looks.namespace(deps, claimed.namespace);
     services = servicesFor(deps, claimed.namespace, claimed.uid, claimed.labels);
-    if (services.length === 0) return handled(await looks.leftover(deps, claimed.namespace, claimed.name));
+    if (services.length === 0) return handled((await looks.leftover(deps, claimed.namespace, claimed.name)).detail);
   }
   if (services.length === 0) return ignored('no opted-in service selects this pod');
   // Services over the same pods are looked at side by side, not one after another.
@@ -186,19 +205,19 @@ async function onSlice(deps: FailoverDeps, looks: Looks, event: Extract<Resource
   const name = event.object.metadata.labels[SERVICE_NAME_LABEL];
   // Only a Service the index holds (read from the API) is checked, and the check reads
   // the slices and the Service itself; this slice's body can only spare that work.
-  if (event.action === 'delete' || !name || !deps.registry.get(namespace, name)) return ignored('slice of a service that is not opted in');
+  if (event.action === 'delete' || !name || !deps.index.get(namespace, name)) return ignored('slice of a service that is not opted in');
   // Completion needs exactly one ready pod across all the Service's slices. This slice
   // alone showing more rules it out for any version of the Service; the change that
   // ends it is a change of this slice too, and brings its own event.
   const ready = readyPods([sliceView(event.object)]);
   if (ready.size > 1) return handled(`${name}: not-yet (${ready.size} ready pods in this slice)`);
-  const own = deps.registry.ownCopy(namespace, name);
+  const own = deps.ownWrites.ownCopy(namespace, name);
   if (own && isCompleted(own, deps.keys)) {
     // Our own last write recorded this term complete, and the slice still shows that
     // term's pod alone: nothing new. Anything else is looked at on a fresh read.
     if (ready.size === 1 && ready.has(own.selector[deps.keys.podId] ?? '')) return handled(`${name}: already completed`);
   }
-  return handled(`${name}: ${await looks.completion(deps, namespace, name)}`);
+  return handled(`${name}: ${(await looks.completion(deps, namespace, name)).outcome}`);
 }
 
 /**
@@ -208,13 +227,13 @@ async function onSlice(deps: FailoverDeps, looks: Looks, event: Extract<Resource
  * baton's pod-id label is still parsed (the index may be behind: onPod lists), and so is
  * every Service event (it may be an opt-in the index has not seen).
  */
-export function failoverScreen(deps: Pick<FailoverDeps, 'registry' | 'keys' | 'namespaces'>): Screen {
+export function failoverScreen(deps: Pick<FailoverDeps, 'index' | 'keys' | 'namespaces'>): Screen {
   const podIdKey = Buffer.from(JSON.stringify(deps.keys.podId));
   return ({ kind, namespace, body }) => {
     if (namespace === undefined || namespace === '') return undefined;
     if (deps.namespaces.length > 0 && !deps.namespaces.includes(namespace)) return `namespace ${namespace} is out of scope`;
     if (kind === 'Ingress') return 'failover does not act on Ingresses';
-    if (kind === 'Service' || deps.registry.has(namespace)) return undefined;
+    if (kind === 'Service' || deps.index.has(namespace)) return undefined;
     if (kind === 'EndpointSlice') return 'slice of a service that is not opted in';
     // The label key appears verbatim in any encoding of the pod the adapter sends.
     if (kind === 'Pod' && body !== undefined && Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(podIdKey) === -1) return 'no opted-in service selects this pod';

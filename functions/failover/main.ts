@@ -1,10 +1,8 @@
 // The failover function: CloudEvents from the ApiServerSource (Pods, EndpointSlices,
 // Services) in; Service selector switches and audit events out.
 import { createRuntime, serve } from '../../shared/runtime.js';
-import { createInFlight, createPodEchoes } from './echo.js';
-import { createRegistry } from './registry.js';
 import { createReporter } from './report.js';
-import { createFailoverHandler, echoObserver } from './handler.js';
+import { createFailoverDeps, createFailoverHandler } from './handler.js';
 import { DEFAULT_AUDIT_SOURCE } from '../../shared/audit/schemas.js';
 import { keysFor, MODE_VALUE } from '../../shared/keys.js';
 import { connect, serviceFeed } from './cluster.js';
@@ -17,33 +15,16 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
   const { metrics } = runtime;
   const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-failover', onRequest: metrics && apiObserver(metrics) });
   const keys = keysFor(config.prefix);
-  const registry = createRegistry({ cluster, keys, namespaces: config.namespaces, logger, now });
   const reported = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
   const reporter = metrics ? meteredReporter(reported, metrics, keys) : reported;
-  metrics?.knownServices(() => registry.size);
-  const echoes = createPodEchoes();
-  const inFlight = createInFlight();
-  const observer = echoObserver(registry, echoes, inFlight);
-  const handle = createFailoverHandler({
-    cluster,
-    keys,
-    logger,
-    reporter,
-    registry,
-    echoes,
-    inFlight,
-    observer,
-    roleLabels: config.roleLabels,
-    peers: (namespace) => registry.inNamespace(namespace),
-    namespaces: config.namespaces,
-    conflictRetries: config.conflictRetries,
-    now,
-    ...(metrics ? { onSwitch: switchMetrics(metrics) } : {}),
-  });
+  const deps = createFailoverDeps({ cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, onSwitch: metrics && switchMetrics(metrics) });
+  const { index } = deps;
+  metrics?.knownServices(() => index.size);
+  const handle = createFailoverHandler(deps);
   let ready = false;
   const refresh = async (): Promise<void> => {
     try {
-      await registry.refresh();
+      await index.refresh();
     } catch (error) {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not refresh the index of opted-in services');
     }
@@ -56,7 +37,7 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
     namespace,
     source: serviceFeed({ kubeConfig: runtime.kubeConfig, labelSelector: selector, namespace, requestTimeoutMs: config.apiTimeoutMs }),
   }));
-  const followed = registry.follow(feeds, following.signal, (error) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'index watch failed; retrying'));
+  const followed = index.follow(feeds, following.signal, (error) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'index watch failed; retrying'));
   void followed.then(() => (ready = true));
   await Promise.race([followed, new Promise((resolve) => setTimeout(resolve, config.apiTimeoutMs).unref())]);
   const timer = setInterval(() => void refresh(), config.indexRefreshMs);

@@ -3,13 +3,17 @@
 // (audit events, Kubernetes Events, role labels) follows a write and never blocks it.
 import type { Cluster } from './cluster.js';
 import { ConflictError, NotFoundError } from '../../shared/k8s/errors.js';
+import { retryOnConflict } from '../../shared/k8s/retry.js';
 import type { Logger } from '../../shared/log.js';
-import { decide } from './core/decide.js';
+import { decide, type Decision } from './core/decide.js';
 import { batonAnnotationKeys, labelsStillNeeded } from './core/release.js';
-import { isServiceName, ownsRecord, readTerm, switchedAt, userSelector } from './core/settings.js';
-import { type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView, type ServiceWrite } from './core/model.js';
+import { isServiceName, ownsRecord, userSelector } from './core/settings.js';
+import { type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView } from './core/model.js';
 import { MODE_VALUE, type Keys } from '../../shared/keys.js';
-import { report, type Reporter } from './report.js';
+import type { ServiceRef } from '../../shared/k8s/views.js';
+import { readRecord } from '../../shared/record.js';
+import { report, termMark, type Reporter } from './report.js';
+import { labelPods, patchService, type WriteObserver } from './writes.js';
 
 export interface ReconcileDeps {
   readonly cluster: Cluster;
@@ -25,26 +29,13 @@ export interface ReconcileDeps {
    * only for role labels, so that Services over the same pods agree on them.
    */
   readonly peers?: (namespace: string) => readonly ServiceView[];
-  /** Told about baton's own successful writes, so that their echoes can be recognised. */
-  readonly observer?: WriteObserver;
+  /**
+   * Told about every write this instance sends and what it left, so that their echoes
+   * can be recognised (own-writes.ts). The resync sweep answers no events: NO_ECHOES.
+   */
+  readonly ownWrites: WriteObserver;
   /** Told of each switch written, with the pods it was decided on (metrics); optional. */
-  readonly onSwitch?: (service: ServiceView, plan: Extract<Plan, { kind: 'switch' }>, pods: readonly PodView[], now: number) => void;
-}
-
-export interface WriteObserver {
-  /**
-   * A write to this Service or pod was sent; `done` settles when its reply is in. Its
-   * echo can overtake the reply, so the handler waits for `done` before judging it.
-   */
-  writing?(namespace: string, kind: 'Service' | 'Pod', name: string, done: Promise<unknown>): void;
-  /**
-   * The Service as a guarded write of baton left it (the reply of the PATCH). `decided`:
-   * the write followed a decision on the whole Service as read; false for a write that
-   * only records something (completion), which decided nothing about the rest.
-   */
-  serviceWritten(service: Observed<ServiceView>, decided: boolean): void;
-  /** The pod as a label write guarded by the resourceVersion `service`'s reconcile read left it. */
-  podLabelled(service: ServiceRef, pod: PodView): void;
+  readonly onSwitch?: ((service: ServiceView, plan: Extract<Plan, { kind: 'switch' }>, pods: readonly PodView[], now: number) => void) | undefined;
 }
 
 export type Result =
@@ -52,10 +43,6 @@ export type Result =
   | { readonly outcome: 'held'; readonly detail: string; readonly retryAfterMs: number }
   | { readonly outcome: 'conflicted'; readonly detail: string };
 
-export interface ServiceRef {
-  readonly namespace: string;
-  readonly name: string;
-}
 
 /**
  * True when the Service carries anything baton would have to undo, written on this very
@@ -75,8 +62,6 @@ async function podsFor(deps: ReconcileDeps, service: ServiceView): Promise<PodVi
   if (!selector.ok) return [];
   return deps.cluster.listPods(service.namespace, selector.selector);
 }
-
-const jitter = (attempt: number): Promise<void> => new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** attempt));
 
 /** A copy of the Service to start from, as the API server returned it. */
 export interface Basis {
@@ -122,6 +107,9 @@ function activeElsewhere(deps: ReconcileDeps, service: ServiceView): Set<string>
  */
 export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Basis): Promise<Result> {
   const { cluster, keys, logger } = deps;
+  const gone: Result = { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
+  const notOptedIn: Result = { outcome: 'ignored', detail: 'not opted in' };
+  const concerned = (service: ServiceView): boolean => isOptedIn(service, keys) || hasBatonState(service, keys);
   const read = async (): Promise<Observed<ServiceView> | undefined> => {
     try {
       return await cluster.getService(ref.namespace, ref.name);
@@ -130,58 +118,80 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
       throw error;
     }
   };
-  let service = basis?.service ?? (await read());
-  let confirmed = basis === undefined || basis.fresh;
-  let conflicts = 0;
-  for (;;) {
-    if (!service) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
-    if (!isOptedIn(service, keys) && !hasBatonState(service, keys)) return { outcome: 'ignored', detail: 'not opted in' };
-    const pods = await podsFor(deps, service);
-    const now = deps.now();
-    const others = activeElsewhere(deps, service);
-    const leader = await leaderOf(deps, service);
-    let { plan, podProblems } = decide({ service, pods, keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others, leader });
-    const requested = plan.kind === 'refuse-switchover' ? plan.requested : undefined;
-    if (requested !== undefined && !pods.some((p) => p.name === requested)) {
-      // Only the selected pods were listed; a requested pod outside the selector exists
-      // or not, and the refusal should say which. Looked up only on this rare path.
-      const stranger = await cluster.findPod(service.namespace, requested);
-      if (stranger) ({ plan, podProblems } = decide({ service, pods: [...pods, stranger], keys, now, roleLabels: deps.roleLabels ?? false, activeElsewhere: others, leader }));
-    }
-    if (!confirmed && (plan.kind !== 'switch' || plan.prerequisites.length > 0)) {
+  return retryOnConflict<Result>(
+    {
+      attempts: deps.conflictRetries + 1,
+      what: 'service',
+      onRetry: (attempt, why) => logger.debug({ service: `${ref.namespace}/${ref.name}`, attempt, why }, 'conflict; reading again'),
+    },
+    async (attempt) => {
+      // The copy handed in serves the first attempt only; after a lost race, read afresh.
+      const first = attempt === 1 ? basis : undefined;
+      const start = first?.service ?? (await read());
+      if (start === undefined) return gone;
+      if (!concerned(start)) return notOptedIn;
+      let service = start;
+      let decision = await decideOn(deps, service);
       // Only the Service write is checked against the truth by the server (its
       // precondition); anything else — including labelling a pod before that write — is
-      // confirmed first. An unchanged resourceVersion means the decision stands.
-      const fresh = await read();
-      confirmed = true;
-      if (fresh?.resourceVersion !== service.resourceVersion) {
-        service = fresh;
-        continue;
+      // confirmed first when the basis is the index's copy. An unchanged resourceVersion
+      // means the decision stands; otherwise it is made again on the fresh read.
+      const onCopy = first !== undefined && !first.fresh;
+      const confirm = onCopy && needsConfirmation(decision.plan);
+      if (confirm) {
+        const fresh = await read();
+        if (fresh === undefined) return gone;
+        if (fresh.resourceVersion !== service.resourceVersion) {
+          if (!concerned(fresh)) return notOptedIn;
+          service = fresh;
+          decision = await decideOn(deps, service);
+        }
       }
-    }
-    // Warning Events go on a Service known to exist at this version: a confirmed read,
-    // or (for a switch on a hint) the guarded write that just succeeded on it.
-    const reportProblems = (on: ServiceView): void => {
-      if (podProblems.length > 0) deps.reporter.podProblems(on, podProblems);
-    };
-    if (confirmed) reportProblems(service);
-    try {
-      const result = await act(deps, service, plan, now, pods);
-      if (!confirmed) reportProblems(service);
-      return result;
-    } catch (error) {
-      // The Service was deleted between the read and the write: a handled outcome.
-      // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
-      if (error instanceof NotFoundError) return { outcome: 'gone', detail: `service ${ref.namespace}/${ref.name} no longer exists` };
-      if (!(error instanceof ConflictError)) throw error;
-      conflicts += 1;
-      if (conflicts > deps.conflictRetries) return { outcome: 'conflicted', detail: `service kept changing; gave up after ${conflicts} attempts` };
-      logger.debug({ service: `${ref.namespace}/${ref.name}`, conflicts }, 'conflict; reading again');
-      await jitter(conflicts);
-      service = await read();
-      confirmed = true;
-    }
+      const { plan, podProblems, now, pods } = decision;
+      // Warning Events go on a Service known to exist at this version: a read made for
+      // this look, or (for a switch on the index's copy) the guarded write that just
+      // succeeded on it.
+      const reportProblems = (): void => {
+        if (podProblems.length > 0) deps.reporter.podProblems(service, podProblems);
+      };
+      const readForThisLook = !onCopy || confirm;
+      if (readForThisLook) reportProblems();
+      try {
+        const result = await act(deps, service, plan, now, pods);
+        if (!readForThisLook) reportProblems();
+        return result;
+      } catch (error) {
+        // The Service was deleted between the read and the write: a handled outcome.
+        // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
+        if (error instanceof NotFoundError) return gone;
+        throw error;
+      }
+    },
+  );
+}
+
+/** Anything but a switch without prerequisites writes more than the guarded Service write. */
+function needsConfirmation(plan: Plan): boolean {
+  return plan.kind !== 'switch' || plan.prerequisites.length > 0;
+}
+
+/** One decision on the Service as given: its pods listed, its leader read, decide() run. */
+async function decideOn(deps: ReconcileDeps, service: ServiceView): Promise<Decision & { readonly now: number; readonly pods: readonly PodView[] }> {
+  const { cluster, keys } = deps;
+  const pods = await podsFor(deps, service);
+  const now = deps.now();
+  const others = activeElsewhere(deps, service);
+  const leader = await leaderOf(deps, service);
+  const roleLabels = deps.roleLabels ?? false;
+  const decision = decide({ service, pods, keys, now, roleLabels, activeElsewhere: others, leader });
+  const requested = decision.plan.kind === 'refuse-switchover' ? decision.plan.requested : undefined;
+  if (requested !== undefined && !pods.some((p) => p.name === requested)) {
+    // Only the selected pods were listed; a requested pod outside the selector exists
+    // or not, and the refusal should say which. Looked up only on this rare path.
+    const stranger = await cluster.findPod(service.namespace, requested);
+    if (stranger) return { ...decide({ service, pods: [...pods, stranger], keys, now, roleLabels, activeElsewhere: others, leader }), now, pods };
   }
+  return { ...decision, now, pods };
 }
 
 async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Plan, now: number, pods: readonly PodView[]): Promise<Result> {
@@ -217,7 +227,7 @@ async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Pl
       // The term this switch ends was never seen completed, so its own event may have
       // been lost with a reply; the Service as read still records it: replay it.
       const ended = plan.term - 1;
-      if (ended >= 1 && service.annotations[deps.keys.completedTerm] !== String(ended)) report(deps.reporter.replayTransition(service, ended));
+      if (ended >= 1 && readRecord(service, deps.keys).completedTerm !== ended) report(deps.reporter.replayTransition(service, ended));
       // A pod labelled just above has moved past the version the plan read; that change
       // is our own, so its role label is guarded by the version our write left it at.
       labelPods(
@@ -243,7 +253,7 @@ async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Pl
     }
     case 'release': {
       const written = await patchService(deps, service, plan.service);
-      report(deps.reporter.released(written, plan, { term: readTerm(service.annotations[deps.keys.term]), decidedAt: switchedAt(service, deps.keys) }));
+      report(deps.reporter.released(written, plan, termMark(service, deps.keys)));
       await unlabelReleased(deps, written, plan.podWrites, pods);
       return { outcome: 'released', detail: 'original selector restored' };
     }
@@ -260,30 +270,4 @@ async function unlabelReleased(deps: ReconcileDeps, released: ServiceView, write
   const services = await deps.cluster.listServices('', released.namespace);
   const keep = new Set(pods.filter((p) => labelsStillNeeded(p, services, deps.keys, released)).map((p) => p.name));
   labelPods(deps, released, writes.filter((w) => !keep.has(w.pod)));
-}
-
-/** The guarded Service write, reported to the observer when it succeeds. */
-export async function patchService(deps: Pick<ReconcileDeps, 'cluster' | 'observer'>, service: ServiceView, write: ServiceWrite, decided = true): Promise<Observed<ServiceView>> {
-  const pending = deps.cluster.patchService(service, write);
-  deps.observer?.writing?.(service.namespace, 'Service', service.name, pending);
-  const written = await pending;
-  deps.observer?.serviceWritten(written, decided);
-  return written;
-}
-
-/** Role labels are for humans; failures are logged and the next reconcile repairs them. */
-function labelPods(deps: ReconcileDeps, service: ServiceView, writes: readonly PodLabelWrite[]): void {
-  for (const write of writes) {
-    const guard = write.resourceVersion;
-    const pending = deps.cluster.patchPodLabels(service.namespace, write.pod, write.labels, guard);
-    if (guard !== undefined) deps.observer?.writing?.(service.namespace, 'Pod', write.pod, pending);
-    pending.then((after) => {
-      // Only a guarded write is known to have changed nothing but the labels.
-      if (guard !== undefined && after.resourceVersion !== undefined) deps.observer?.podLabelled(service, after);
-    }, (error: unknown) => {
-      // Gone, or changed since it was read: a newer decision owns its labels now.
-      if (error instanceof NotFoundError || error instanceof ConflictError) return;
-      deps.logger.warn({ service: `${service.namespace}/${service.name}`, pod: write.pod, err: error instanceof Error ? error.message : String(error) }, 'could not label pod');
-    });
-  }
 }

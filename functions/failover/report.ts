@@ -9,7 +9,7 @@ import type { Cluster } from './cluster.js';
 import type { Logger } from '../../shared/log.js';
 import type { ConfigProblem, Plan, PodProblem, ServiceView } from './core/model.js';
 import type { Keys } from '../../shared/keys.js';
-import { readTerm, switchedAt } from './core/settings.js';
+import { readRecord } from '../../shared/record.js';
 
 type Of<K extends Plan['kind']> = Extract<Plan, { kind: K }>;
 
@@ -41,6 +41,15 @@ export interface Reporter {
   podProblems(service: ServiceView, problems: readonly PodProblem[]): void;
 }
 
+/**
+ * What the Service records of its current term (see TermMark): no readable term is 0,
+ * and an unreadable switch time is 0; the next switch counts on from there.
+ */
+export function termMark(service: ServiceView, keys: Keys): TermMark {
+  const record = readRecord(service, keys);
+  return { term: record.term ?? 0, decidedAt: record.switchedAt ?? 0 };
+}
+
 /** Fire and forget: evidence must not delay the reply that lets the next event in. */
 export function report(pending: Promise<void>): void {
   void pending.catch(() => undefined);
@@ -63,7 +72,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
   const { cluster, emitter, logger } = deps;
   const fresh = createRepeatFilter(deps.now);
   // What the Service records of its current term; see TermMark.
-  const mark = (s: ServiceView): TermMark => ({ term: readTerm(s.annotations[deps.keys.term]), decidedAt: switchedAt(s, deps.keys) });
+  const mark = (s: ServiceView): TermMark => termMark(s, deps.keys);
   const ref = (s: ServiceView): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
 
   const send = evidenceSender({ emitter, logger, recordEvent: (service, note) => cluster.recordEvent(service, note) });
@@ -128,12 +137,9 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
         { type: 'Normal', reason: REASONS.released, message: `opted out: selector restored to ${JSON.stringify(plan.service.selector)}` },
       ),
     replayTransition: async (service, term) => {
-      const a = service.annotations;
-      const reason = a[deps.keys.reason];
-      const to = { name: a[deps.keys.activePod] ?? '', uid: a[deps.keys.activeUid] ?? '' };
-      const decidedAt = Date.parse(a[deps.keys.switchedAt] ?? '');
-      if (reason !== 'initial' && reason !== 'failover' && reason !== 'failback' && reason !== 'switchover') return;
-      if (!to.name || !to.uid || Number.isNaN(decidedAt)) return;
+      const { reason, activePod, activeUid, switchedAt: decidedAt } = readRecord(service, deps.keys);
+      if (reason === undefined || activePod === undefined || activeUid === undefined || decidedAt === undefined) return;
+      const to = { name: activePod, uid: activeUid };
       const type = reason === 'switchover' ? SWITCHOVER : PROMOTED;
       const draft: AuditDraft = {
         id: auditId({ type, serviceUid: service.uid, term, decidedAt }),

@@ -1,15 +1,11 @@
 // What failover reads of pods, Services and EndpointSlices, from either an API object
 // (Date timestamps) or an event's parsed `data` (string timestamps).
-import { time, type MetaLike, type Time } from '../../shared/k8s/views.js';
+import { time, type MetaLike, type ServiceLike, type Time } from '../../shared/k8s/views.js';
 import type { PodView, ServiceView } from './core/model.js';
 
 export interface PodLike {
   readonly metadata?: MetaLike | undefined;
   readonly status?: { readonly phase?: string | undefined; readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string; readonly lastTransitionTime?: Time }> | undefined } | undefined;
-}
-export interface ServiceLike {
-  readonly metadata?: MetaLike | undefined;
-  readonly spec?: { readonly selector?: Readonly<Record<string, string>> | undefined } | undefined;
 }
 export interface SliceLike {
   readonly metadata?: MetaLike | undefined;

@@ -3,7 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { createClient } from '../../shared/k8s/client.js';
 import type { RequestObserver } from '../../shared/k8s/observe.js';
-import { serviceEvent, type EventNote, type ServiceRef } from '../../shared/k8s/service-events.js';
+import { serviceEvent, type EventNote, type InvolvedService } from '../../shared/k8s/service-events.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type RouteIngress, type RouteKeys, type RouteService } from './core/model.js';
 import { isManaged, routeIngress, routeService } from './views.js';
 
@@ -36,7 +36,7 @@ export interface RoutesApi {
   /** Deletes exactly the Ingress that was read: 409 if it changed, 404 if gone. */
   deleteIngress(ingress: Pick<RouteIngress, 'namespace' | 'name' | 'uid' | 'resourceVersion'>): Promise<void>;
   // A plain function (no `this`): the reporter is handed it on its own.
-  readonly recordEvent: (service: ServiceRef, note: EventNote) => Promise<void>;
+  readonly recordEvent: (service: InvolvedService, note: EventNote) => Promise<void>;
   readonly requestCount: number;
 }
 

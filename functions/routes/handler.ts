@@ -5,10 +5,12 @@ import { handled, ignored, retry, type Outcome } from '../../shared/http/outcome
 import type { Handler } from '../../shared/http/server.js';
 import { resourceHandler } from '../../shared/http/resource-handler.js';
 import { mentionsRoute } from './core/claim.js';
-import { reconcileRoutes, reconcileService, type Focus, type PassResult, type RoutesDeps } from './reconcile.js';
+import { reconcileRoutes, reconcileService, type Focus, type RoutesResult, type RoutesDeps } from './reconcile.js';
 import { isManaged, routeService } from './views.js';
 
-function summary(result: PassResult): Outcome {
+function summary(result: RoutesResult): Outcome {
+  // Every attempt lost a race: redelivery starts over from a fresh list.
+  if (result.outcome === 'conflicted') return retry(1, result.detail);
   const text = `${result.applied} applied, ${result.removed} removed, ${result.problems} with problems`;
   // A write that failed for a passing reason is worth a redelivery; one the API server
   // refused outright is reported on its Service and left to the periodic pass.
@@ -21,7 +23,7 @@ async function pass(deps: RoutesDeps, focus: Focus): Promise<Outcome> {
 
 async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Service' }>): Promise<Outcome> {
   const service = routeService(event.object);
-  const route = deps.known.routeOf(service.namespace, service.name);
+  const route = deps.index.routeOf(service.namespace, service.name);
   const asks = mentionsRoute(service.annotations, deps.keys);
   if (event.action === 'delete') {
     if (!route && !asks) return ignored('service had no route');
@@ -31,25 +33,25 @@ async function onService(deps: RoutesDeps, event: Extract<ResourceEvent, { kind:
     // very uid, and no Service with that uid is listed any more. A forged or stale
     // delete event (a made-up uid, or a Service that still exists) puts nothing on the
     // audit record.
-    if (route && route.ownerUid === service.uid && !deps.known.listed(service.uid)) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
+    if (route && route.ownerUid === service.uid && !deps.index.listed(service.uid)) await deps.reporter.removed({ ...service, resourceVersion: '' }, route, 'service-deleted');
     return outcome;
   }
   if (!asks && !route) return ignored('service asks for no route');
-  if (deps.known.unchanged(service)) return ignored('routing annotations and ports unchanged');
+  if (deps.index.unchanged(service)) return ignored('routing annotations and ports unchanged');
   const result = await reconcileService(deps, service.namespace, service.name);
-  return result === 'gone' ? ignored('no such Service') : summary(result);
+  return result.outcome === 'gone' ? ignored('no such Service') : summary(result);
 }
 
 async function onIngress(deps: RoutesDeps, event: Extract<ResourceEvent, { kind: 'Ingress' }>): Promise<Outcome> {
   const meta = event.object.metadata;
   if (!isManaged(meta.labels)) return ignored('ingress is not managed by baton');
-  if (deps.known.isEcho(meta, event.action === 'delete')) return ignored('echo of baton\'s own write');
+  if (deps.index.isEcho(meta, event.action === 'delete')) return ignored('echo of baton\'s own write');
   // Someone else changed or deleted a route: put it back as the Services declare.
   const owner = meta.ownerReferences?.find((o) => o.kind === 'Service' && o.controller === true);
   if (!owner?.name) return pass(deps, new Set());
   // The owner's name only says where to look; the focused pass reads it fresh.
   const result = await reconcileService(deps, meta.namespace, owner.name);
-  return result === 'gone' ? pass(deps, new Set()) : summary(result);
+  return result.outcome === 'gone' ? pass(deps, new Set()) : summary(result);
 }
 
 export function createRoutesHandler(deps: RoutesDeps): Handler {

@@ -3,7 +3,7 @@
 import { connectRoutes } from './api.js';
 import { createRuntime, serve } from '../../shared/runtime.js';
 import { DEFAULT_ROUTES_SOURCE } from '../../shared/audit/schemas.js';
-import { createKnown } from './known.js';
+import { createRouteIndex } from './route-index.js';
 import { routeKeysFor } from './core/model.js';
 import { reconcileRoutes, type RoutesDeps } from './reconcile.js';
 import { createRouteReporter } from './report.js';
@@ -21,7 +21,7 @@ export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise
   const api = metrics ? meteredRoutesApi(connected, metrics) : connected;
   const reported = createRouteReporter({ recordEvent: api.recordEvent, emitter: runtime.emitter, logger, now });
   const reporter = metrics ? meteredRouteReporter(reported, metrics) : reported;
-  const deps: RoutesDeps = { api, keys, ingressClass: config.ingressClass, policy: config.routeHosts ?? DENY_ALL, namespaces: config.namespaces, known: createKnown(keys), reporter, logger, conflictRetries: config.conflictRetries, now };
+  const deps: RoutesDeps = { api, keys, ingressClass: config.ingressClass, policy: config.routeHosts ?? DENY_ALL, namespaces: config.namespaces, index: createRouteIndex(keys), reporter, logger, conflictRetries: config.conflictRetries, now };
   let ready = false;
   // A full pass at start and then periodically: events say where to look sooner, but
   // a lost event must never leave a route wrong for longer than one period. Ready once
@@ -38,7 +38,8 @@ export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise
     try {
       const result = await reconcileRoutes(deps, 'all', listed);
       const ms = Math.round(performance.now() - started);
-      if (result.applied + result.removed > 0) logger.info({ ...result, ms }, 'routes pass changed Ingresses');
+      if (result.outcome === 'conflicted') logger.warn({ ms }, `routes pass gave up: ${result.detail}; retrying at the next period`);
+      else if (result.applied + result.removed > 0) logger.info({ ...result, ms }, 'routes pass changed Ingresses');
       else logger.debug({ ...result, ms }, 'routes pass');
     } catch (error) {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'routes pass failed; retrying at the next period');

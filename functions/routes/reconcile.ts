@@ -1,11 +1,12 @@
 // One pass: list the truth (Services and baton's Ingresses), plan, write with
 // preconditions, report. On a conflict the whole pass starts again from a fresh list,
-// as a controller would requeue.
+// as a controller would requeue (shared/k8s/retry.ts, the loop failover uses too).
 import { ApiError, ConflictError, NotFoundError, TransientError } from '../../shared/k8s/errors.js';
+import { retryOnConflict, stale, type Conflicted } from '../../shared/k8s/retry.js';
 import type { RoutesApi } from './api.js';
 import type { Logger } from '../../shared/log.js';
 import { desiredIngress } from './core/ingress.js';
-import type { Known } from './known.js';
+import type { RouteIndex } from './route-index.js';
 import { ingressNameFor, type RouteIngress, type RouteKeys, type RouteService } from './core/model.js';
 import type { HostPolicy } from './core/policy.js';
 import { readClaim } from './core/claim.js';
@@ -19,7 +20,7 @@ export interface RoutesDeps {
   readonly policy: HostPolicy;
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
-  readonly known: Known;
+  readonly index: RouteIndex;
   readonly reporter: RouteReporter;
   readonly logger: Logger;
   readonly conflictRetries: number;
@@ -27,6 +28,7 @@ export interface RoutesDeps {
 }
 
 export interface PassResult {
+  readonly outcome: 'passed';
   readonly applied: number;
   readonly removed: number;
   /** Services with a route problem: invalid, in conflict, or whose write failed. */
@@ -39,11 +41,17 @@ export interface PassResult {
   readonly attempts: number;
 }
 
+/** A pass, or every attempt lost a write race (the caller asks for redelivery). */
+export type RoutesResult = PassResult | Conflicted;
+
 /** Which Services' problems to report: the ones an event was about, or all (a sweep). */
 export type Focus = ReadonlySet<string> | 'all';
 
-/** Every attempt lost a write race: transient, so the caller asks for redelivery. */
-export class StillConflicting extends TransientError {}
+const retryPolicy = (deps: RoutesDeps, again: string): Parameters<typeof retryOnConflict>[0] => ({
+  attempts: deps.conflictRetries + 1,
+  what: 'routes',
+  onRetry: (attempt) => deps.logger.debug({ attempt }, `a route write lost a race; ${again}`),
+});
 
 /**
  * Lists, plans and writes. Each route's writes stand alone: a route the API server
@@ -52,9 +60,9 @@ export class StillConflicting extends TransientError {}
  * A lost resourceVersion race re-plans the pass from a fresh list, as a controller
  * would requeue; the routes already written are then no longer a difference.
  */
-export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?: () => void): Promise<PassResult> {
+export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?: () => void): Promise<RoutesResult> {
   let totals = { applied: 0, removed: 0 };
-  for (let attempt = 1; attempt <= deps.conflictRetries + 1; attempt++) {
+  return retryOnConflict<PassResult>(retryPolicy(deps, 'listing again'), async (attempt) => {
     const [services, ingresses] = await Promise.all([deps.api.listServices(deps.namespaces), deps.api.listIngresses(deps.namespaces)]);
     onListed?.();
     const plan = planRoutes({ services, ingresses, keys: deps.keys, ingressClass: deps.ingressClass, policy: deps.policy });
@@ -63,11 +71,10 @@ export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?:
     // What the cluster holds now: the list, less what was removed, plus what was written.
     const now = new Map(ingresses.filter((i) => !removedUids.has(i.uid)).map((i) => [keyOf(i), i]));
     for (const w of written) now.set(keyOf(w), w);
-    deps.known.settle(services, [...now.values()]);
-    if (!raced) return { ...result, ...totals, attempts: attempt };
-    deps.logger.debug({ attempt }, 'a route write lost a race; listing again');
-  }
-  throw new StillConflicting(`routes still conflicting after ${deps.conflictRetries + 1} passes`, 409);
+    deps.index.settle(services, [...now.values()]);
+    if (raced) return stale('a route write lost a race');
+    return { outcome: 'passed', ...result, ...totals, attempts: attempt };
+  });
 }
 
 /**
@@ -79,22 +86,22 @@ export async function reconcileRoutes(deps: RoutesDeps, focus: Focus, onListed?:
  * index has not seen yet (created since the last full pass) has its own event, and the
  * periodic full pass settles anything a focused one could not see.
  * Before the first full pass there is no index, and it falls back to a full pass;
- * 'gone' when the Service does not exist (a stale or forged event).
+ * `gone` when the Service does not exist (a stale or forged event).
  */
-export async function reconcileService(deps: RoutesDeps, namespace: string, name: string): Promise<PassResult | 'gone'> {
+export async function reconcileService(deps: RoutesDeps, namespace: string, name: string): Promise<RoutesResult | Gone> {
   const focus = new Set([`${namespace}/${name}`]);
-  if (!deps.known.indexed) return reconcileRoutes(deps, focus);
-  const { api, known } = deps;
+  if (!deps.index.indexed) return reconcileRoutes(deps, focus);
+  const { api, index } = deps;
   let totals = { applied: 0, removed: 0 };
-  for (let attempt = 1; attempt <= deps.conflictRetries + 1; attempt++) {
+  return retryOnConflict<PassResult | Gone>(retryPolicy(deps, 'reading again'), async (attempt) => {
     const service = await api.getService(namespace, name);
-    if (!service) return 'gone';
+    if (!service) return { outcome: 'gone', detail: `no Service ${namespace}/${name}` };
     const claims = new Set<string>();
     const claim = readClaim(service, deps.keys, deps.ingressClass, deps.policy);
     if (claim.kind === 'route') claims.add(claimKey(claim.route));
-    const held = known.routeOf(namespace, name)?.route;
+    const held = index.routeOf(namespace, name)?.route;
     if (held) claims.add(claimKey(held));
-    const peers = [...new Set([...claims].flatMap((c) => known.claimants(c)))].filter((k) => !focus.has(k));
+    const peers = [...new Set([...claims].flatMap((c) => index.claimants(c)))].filter((k) => !focus.has(k));
     const read = await Promise.all(peers.map((k) => api.getService(k.slice(0, k.indexOf('/')), k.slice(k.indexOf('/') + 1))));
     const services = [service, ...read.filter((s) => s !== undefined)];
     const ingresses = (await Promise.all(services.map((s) => api.readIngress(s.namespace, ingressNameFor(s.name))))).filter((i) => i !== undefined);
@@ -106,14 +113,19 @@ export async function reconcileService(deps: RoutesDeps, namespace: string, name
     totals = { applied: totals.applied + result.applied, removed: totals.removed + result.removed };
     const now = new Map(ingresses.filter((i) => !removedUids.has(i.uid)).map((i) => [keyOf(i), i]));
     for (const w of written) now.set(keyOf(w), w);
-    known.absorb(services, [...now.values()]);
-    if (!raced) return { ...result, ...totals, attempts: attempt };
-    deps.logger.debug({ attempt }, 'a route write lost a race; reading again');
-  }
-  throw new StillConflicting(`routes still conflicting after ${deps.conflictRetries + 1} passes`, 409);
+    index.absorb(services, [...now.values()]);
+    if (raced) return stale('a route write lost a race');
+    return { outcome: 'passed', ...result, ...totals, attempts: attempt };
+  });
 }
 
-interface Executed extends Omit<PassResult, 'attempts'> {
+/** The Service a focused pass was asked about does not exist (a stale or forged event). */
+export interface Gone {
+  readonly outcome: 'gone';
+  readonly detail: string;
+}
+
+interface Executed extends Omit<PassResult, 'attempts' | 'outcome'> {
   readonly written: readonly RouteIngress[];
   readonly removedUids: ReadonlySet<string>;
   /** Some write lost a resourceVersion race: the pass must be planned again. */
@@ -152,7 +164,7 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus, { namesR
       else if (error instanceof ConflictError) raced = true;
       continue;
     }
-    deps.known.deleted(removal.ingress.uid);
+    deps.index.deleted(removal.ingress.uid);
     removedUids.add(removal.ingress.uid);
     if (removal.service) {
       touched.add(keyOf(removal.service));
@@ -192,7 +204,7 @@ async function execute(deps: RoutesDeps, plan: RoutePlan, focus: Focus, { namesR
       if (holder) throw new ConflictError(`ingress ${name} appeared after the list`, 409);
     }
     const ingress = await api.applyIngress(desiredIngress(a.service, a.route, deps.keys), a.current?.resourceVersion);
-    deps.known.wrote(ingress);
+    deps.index.wrote(ingress);
     written.push(ingress);
     pending.push(reporter.applied(a.service, ingress, a.route));
     return true;

@@ -5,7 +5,7 @@ import { auditId, auditSubject, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, RO
 import type { Emitter } from '../../shared/audit/emit.js';
 import { evidenceSender } from '../../shared/audit/evidence.js';
 import { createRepeatFilter } from '../../shared/audit/repeats.js';
-import type { EventNote, ServiceRef } from '../../shared/k8s/service-events.js';
+import type { EventNote, InvolvedService } from '../../shared/k8s/service-events.js';
 import type { Logger } from '../../shared/log.js';
 import { portText, type Route, type RouteIngress, type RouteProblem } from './core/model.js';
 import type { Holder, RemovalReason } from './core/plan.js';
@@ -20,13 +20,13 @@ export const ROUTE_REASONS = {
 
 export interface RouteReporter {
   /** claimedAt: the Ingress's creationTimestamp as the API server returned it. */
-  applied(service: ServiceRef, ingress: RouteIngress, route: Route): Promise<void>;
-  removed(service: ServiceRef, ingress: RouteIngress, reason: RemovalReason | 'service-deleted'): Promise<void>;
+  applied(service: InvolvedService, ingress: RouteIngress, route: Route): Promise<void>;
+  removed(service: InvolvedService, ingress: RouteIngress, reason: RemovalReason | 'service-deleted'): Promise<void>;
   /** Repeats of the same conflict or problems are let through once per window. */
-  conflict(service: ServiceRef, route: Route, holder: Holder): Promise<void>;
-  invalid(service: ServiceRef, problems: readonly RouteProblem[]): Promise<void>;
+  conflict(service: InvolvedService, route: Route, holder: Holder): Promise<void>;
+  invalid(service: InvolvedService, problems: readonly RouteProblem[]): Promise<void>;
   /** The API server refused this route's write; a Warning Event on the Service only (repeats once per window). */
-  failed(service: ServiceRef, what: string, message: string): Promise<void>;
+  failed(service: InvolvedService, what: string, message: string): Promise<void>;
 }
 
 /** The one line that tells a legacy user where their old entry port went. */
@@ -50,14 +50,14 @@ const REMOVED_BECAUSE: Readonly<Record<RemovalReason | 'service-deleted', string
 };
 
 export function createRouteReporter(deps: {
-  recordEvent: (service: ServiceRef, note: EventNote) => Promise<void>;
+  recordEvent: (service: InvolvedService, note: EventNote) => Promise<void>;
   emitter: Emitter;
   logger: Logger;
   now: () => number;
 }): RouteReporter {
   const { emitter, logger } = deps;
   const fresh = createRepeatFilter(deps.now);
-  const ref = (s: ServiceRef): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
+  const ref = (s: InvolvedService): { namespace: string; name: string; uid: string } => ({ namespace: s.namespace, name: s.name, uid: s.uid });
   const time = (): string => new Date(deps.now()).toISOString();
 
   const send = evidenceSender({ emitter, logger, recordEvent: deps.recordEvent });

@@ -1,19 +1,12 @@
 // API objects (client-node's, or an event's parsed `data`) into the routing model.
-import { time, type MetaLike } from '../../shared/k8s/views.js';
+import { time, type MetaLike, type ServiceLike } from '../../shared/k8s/views.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type PortRef, type Route, type RouteIngress, type RouteKeys, type RouteService } from './core/model.js';
 
-interface RouteMetaLike extends MetaLike {
-  readonly ownerReferences?: ReadonlyArray<{ readonly kind?: string | undefined; readonly uid?: string | undefined; readonly controller?: boolean | undefined }> | undefined;
-}
-export interface ServiceLike {
-  readonly metadata?: RouteMetaLike | undefined;
-  readonly spec?: { readonly ports?: ReadonlyArray<{ readonly name?: string | undefined; readonly port?: number | undefined }> | undefined } | undefined;
-}
 interface BackendLike {
   readonly service?: { readonly name?: string | undefined; readonly port?: { readonly name?: string | undefined; readonly number?: number | undefined } | undefined } | undefined;
 }
 export interface IngressLike {
-  readonly metadata?: RouteMetaLike | undefined;
+  readonly metadata?: MetaLike | undefined;
   readonly spec?:
     | {
         readonly ingressClassName?: string | undefined;

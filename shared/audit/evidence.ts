@@ -1,14 +1,14 @@
 // How every function records a decision: the audit CloudEvent and the Kubernetes Event
 // on the Service, sent side by side after the write. Both are side channels: failures
 // are logged, never thrown, so evidence can not undo or block a decision.
-import type { EventNote, ServiceRef } from '../k8s/service-events.js';
+import type { EventNote, InvolvedService } from '../k8s/service-events.js';
 import type { Logger } from '../log.js';
 import type { Emitter } from './emit.js';
 import type { AuditDraft } from './schemas.js';
 
-export type SendEvidence = (service: ServiceRef, draft: AuditDraft, note: EventNote) => Promise<void>;
+export type SendEvidence = (service: InvolvedService, draft: AuditDraft, note: EventNote) => Promise<void>;
 
-export function evidenceSender(deps: { emitter: Emitter; logger: Logger; recordEvent: (service: ServiceRef, note: EventNote) => Promise<void> }): SendEvidence {
+export function evidenceSender(deps: { emitter: Emitter; logger: Logger; recordEvent: (service: InvolvedService, note: EventNote) => Promise<void> }): SendEvidence {
   const { emitter, logger } = deps;
   return async (service, draft, note) => {
     const line = { service: `${service.namespace}/${service.name}`, type: draft.type, id: draft.id, reason: note.reason };

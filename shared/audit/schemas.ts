@@ -7,6 +7,7 @@
 // unknown data fields are accepted and dropped, so adding a field is not a breaking change.
 import { z } from 'zod';
 import { COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
+import type { ServiceRef } from '../k8s/views.js';
 
 export * from './names.js';
 // Part of the published surface since 0.2.0, so re-exported here; derived in ids.ts.
@@ -131,7 +132,7 @@ const baseEnvelope = z.object({
   datacontenttype: z.literal('application/json'),
 });
 
-const subjectNamesService = (event: { subject: string; data: { service: ServiceRef } }): boolean =>
+const subjectNamesService = (event: { subject: string; data: { service: ServiceIdentity } }): boolean =>
   event.subject === auditSubject(event.data.service);
 const subjectIssue = { message: 'subject must be "<namespace>/<name>" of data.service', path: ['subject'] };
 
@@ -184,7 +185,8 @@ export const auditEvent = z.discriminatedUnion('type', [
   routeInvalidEventSchema,
 ]);
 
-export type ServiceRef = z.infer<typeof serviceRefSchema>;
+/** Which Service an audit event is about, down to its uid (one Service under one name). */
+export type ServiceIdentity = z.infer<typeof serviceRefSchema>;
 export type PodRef = z.infer<typeof podRefSchema>;
 export type TransitionReason = z.infer<typeof transitionReasonSchema>;
 export type TransitionData = z.infer<typeof transitionDataSchema>;
@@ -221,6 +223,6 @@ export function parseAuditEvent(input: unknown): z.ZodSafeParseResult<AuditEvent
   return auditEvent.safeParse(input);
 }
 
-export function auditSubject(service: Pick<ServiceRef, 'namespace' | 'name'>): string {
+export function auditSubject(service: ServiceRef): string {
   return `${service.namespace}/${service.name}`;
 }

@@ -21,8 +21,8 @@
 // - The term memory follows the record: a Service that is no longer opted in, or whose
 //   recorded term went down (an opt-out and a new opt-in restart terms at 1), starts
 //   afresh.
-import { z } from 'zod';
-import { keysFor, MODE_VALUE } from '../keys.js';
+import { keysFor } from '../keys.js';
+import { readRecord, type RecordSource } from '../record.js';
 import type { Endpoint, PodRef } from './model.js';
 
 /** What the Service itself says about baton's last decision. */
@@ -34,11 +34,6 @@ export interface ServiceRecord {
 
 export const RELEASED_RECORD: ServiceRecord = { term: undefined, activeUid: undefined };
 
-const termAnnotation = z
-  .string()
-  .regex(/^[1-9][0-9]{0,14}$/)
-  .transform(Number);
-
 /**
  * Reads the record from a Service's labels and annotations. Anything malformed reads as
  * "no term", which disables hints; so does a record copied from another Service (its
@@ -46,17 +41,12 @@ const termAnnotation = z
  * versions before that annotation did not write it.
  */
 export function readServiceRecord(
-  metadata: { readonly uid?: string | undefined; readonly labels?: Readonly<Record<string, string>> | undefined; readonly annotations?: Readonly<Record<string, string>> | undefined } | undefined,
+  metadata: RecordSource | undefined,
   prefix: string,
 ): ServiceRecord {
-  const keys = keysFor(prefix);
-  if (metadata?.labels?.[keys.mode] !== MODE_VALUE) return RELEASED_RECORD;
-  const recordOf = metadata.annotations?.[keys.recordOf];
-  if (recordOf !== undefined && recordOf !== metadata.uid) return RELEASED_RECORD;
-  const term = termAnnotation.safeParse(metadata.annotations?.[keys.term]);
-  if (!term.success) return RELEASED_RECORD;
-  const activeUid = metadata.annotations?.[keys.activeUid];
-  return { term: term.data, activeUid: activeUid === undefined || activeUid === '' ? undefined : activeUid };
+  const record = readRecord(metadata, keysFor(prefix));
+  if (!record.optedIn || record.recordOf === 'other' || record.term === undefined) return RELEASED_RECORD;
+  return { term: record.term, activeUid: record.activeUid };
 }
 
 export interface HintInput {

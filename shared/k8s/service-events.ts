@@ -1,8 +1,9 @@
-// Kubernetes Events about a Service: what both functions record for `kubectl describe
+// Kubernetes Events about a Service: what the functions record for `kubectl describe
 // service` (a switch, a bad annotation, a route conflict).
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
+import type { ServiceRef } from './views.js';
 
 export interface EventNote {
   readonly type: 'Normal' | 'Warning';
@@ -10,10 +11,8 @@ export interface EventNote {
   readonly message: string;
 }
 
-/** What a Kubernetes Event about a Service needs to know of it. */
-export interface ServiceRef {
-  readonly namespace: string;
-  readonly name: string;
+/** What a Kubernetes Event about a Service needs to know of it (its involvedObject). */
+export interface InvolvedService extends ServiceRef {
   readonly uid: string;
   readonly resourceVersion: string;
 }
@@ -21,7 +20,7 @@ export interface ServiceRef {
 const instance = `${hostname()}-${process.pid}`.slice(0, 128);
 
 /** An Event whose involved object is the Service, as `kubectl describe service` shows it. */
-export function serviceEvent(service: ServiceRef, note: EventNote, component: string): k8s.CoreV1Event {
+export function serviceEvent(service: InvolvedService, note: EventNote, component: string): k8s.CoreV1Event {
   const now = new Date();
   return {
     metadata: { name: `${service.name}.${randomBytes(8).toString('hex')}`, namespace: service.namespace },

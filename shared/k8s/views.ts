@@ -1,3 +1,9 @@
+/** Which Service: its namespace and name. */
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
 // Structural inputs: both client-node's API objects (Date timestamps) and the
 // zod-parsed `data` of an event (string timestamps) fit them.
 export type Time = Date | string | null | undefined;
@@ -10,6 +16,18 @@ export interface MetaLike {
   readonly annotations?: Readonly<Record<string, string>> | undefined;
   readonly creationTimestamp?: Time;
   readonly deletionTimestamp?: Time;
+  readonly ownerReferences?: ReadonlyArray<{ readonly kind?: string | undefined; readonly uid?: string | undefined; readonly controller?: boolean | undefined }> | undefined;
+}
+
+/** A Service as either source gives it; each function reads the parts it needs. */
+export interface ServiceLike {
+  readonly metadata?: MetaLike | undefined;
+  readonly spec?:
+    | {
+        readonly selector?: Readonly<Record<string, string>> | undefined;
+        readonly ports?: ReadonlyArray<{ readonly name?: string | undefined; readonly port?: number | undefined }> | undefined;
+      }
+    | undefined;
 }
 
 /** Milliseconds since the epoch; undefined when absent or unreadable. */

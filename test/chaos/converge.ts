@@ -2,6 +2,8 @@
 // Judged from the last action on, while held and delayed events still trickle in and
 // re-created pods and the adapter come back: all of that is part of what must settle.
 import type * as k8s from '@kubernetes/client-node';
+import { keysFor } from '../../shared/keys.js';
+import { readRecord } from '../../shared/record.js';
 import { isHealthy } from './actions.js';
 import { checkAudit, type AuditCheck } from './audit.js';
 import type { Rig } from './rig.js';
@@ -93,7 +95,7 @@ export async function awaitAudit(rig: Rig, ns: string): Promise<AuditOutcome> {
   const finalTerms = async (): Promise<Array<{ name: string; uid: string; term: number }>> =>
     (await rig.core.listNamespacedService({ namespace: ns })).items
       .filter((s) => s.metadata?.labels?.[MODE] === 'active-standby')
-      .map((s) => ({ name: s.metadata!.name!, uid: s.metadata!.uid!, term: Number(s.metadata?.annotations?.[TERM] ?? 0) || 0 }));
+      .map((s) => ({ name: s.metadata!.name!, uid: s.metadata!.uid!, term: readRecord(s.metadata, keysFor('baton.dev')).term ?? 0 }));
   const received = (): Array<{ id: string; type: string }> => rig.sink.events.map((e) => ({ id: e.id, type: e.type }));
   let audit = checkAudit(await finalTerms(), received());
   const deadline = Date.now() + 10_000;

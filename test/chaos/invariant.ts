@@ -10,7 +10,7 @@
 // Its watches survive an apiserver restart: they resume from the last resourceVersion,
 // or re-list when the server no longer has it (a "gap": states in between are unseen).
 import * as k8s from '@kubernetes/client-node';
-import { healthy, readyOf, resilientWatch, SERVICE_NAME, type PodLike, type ServiceLike, type SliceLike } from './watch.js';
+import { healthy, readyOf, resilientWatch, SERVICE_NAME, type PodLike, type WatchedService, type SliceLike } from './watch.js';
 
 export interface ReadyEndpoint {
   readonly pod: string;
@@ -141,7 +141,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     record(service);
   };
 
-  const onService = (type: string, svc: ServiceLike): void => {
+  const onService = (type: string, svc: WatchedService): void => {
     const name = svc.metadata?.name;
     if (!name) return;
     if (type === 'DELETED') {
@@ -168,7 +168,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
   // Services first, so adoption is known before the slices that follow from it.
-  const serviceWatch = await resilientWatch<ServiceLike>(
+  const serviceWatch = await resilientWatch<WatchedService>(
     kc,
     `/api/v1/namespaces/${namespace}/services`,
     async () => {

@@ -22,7 +22,7 @@ export interface SliceLike {
   }> | null;
 }
 
-export interface ServiceLike {
+export interface WatchedService {
   readonly metadata?: MetaLike;
   readonly spec?: { readonly selector?: Record<string, string> };
 }

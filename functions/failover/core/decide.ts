@@ -4,7 +4,8 @@ import { type Labels, type Plan, type PodProblem, type PodView, type ServiceSett
 import { MODE_VALUE, type Keys } from '../../../shared/keys.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { releaseOrIgnore } from './release.js';
-import { annotation, ownsRecord, readPriority, readSettings, readTerm, savedSelector, userSelector } from './settings.js';
+import { annotation, ownsRecord, readPriority, readSettings, savedSelector, userSelector } from './settings.js';
+import { readRecord } from '../../../shared/record.js';
 import { missingTargetReason, unfitTargetReason } from './switchover.js';
 
 export interface DecideInput {
@@ -15,9 +16,9 @@ export interface DecideInput {
   /** ms since epoch; must be a representable date (it is written as RFC 3339). */
   readonly now: number;
   /**
-   * Label candidates `<prefix>/role: active|standby` (default true here; the functions
-   * pass BATON_ROLE_LABELS, which is off unless set). Off, candidates
-   * get only their pod-id label, and a role label left from earlier is removed.
+   * Label candidates `<prefix>/role: active|standby`. Off unless set, as BATON_ROLE_LABELS
+   * is: candidates then get only their pod-id label, and a role label left from earlier
+   * is removed.
    */
   readonly roleLabels?: boolean;
   /**
@@ -81,7 +82,7 @@ export function decide(input: DecideInput): Decision {
     return { plan: { kind: 'invalid-config', problems }, podProblems };
   }
 
-  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? true, input.activeElsewhere ?? new Set(), input.leader);
+  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? false, input.activeElsewhere ?? new Set(), input.leader);
   return { plan: plan(ctx), podProblems };
 }
 
@@ -125,7 +126,7 @@ function context(
     selector,
     namespacePods,
     candidates,
-    term: readTerm(annotation(service.annotations, keys.term)),
+    term: readRecord(service, keys).term ?? 0,
     active,
     pinned: active !== undefined && selectedUid === active.uid,
     recorded: recordedUid !== undefined,
@@ -172,7 +173,7 @@ function plan(ctx: Context): Plan {
   const top = best(ctx.candidates, keys);
   if (top !== undefined) return switchTo(ctx, top, ctx.recorded ? 'failover' : 'initial');
 
-  const reported = annotation(ctx.service.annotations, keys.unavailableTerm) === String(ctx.term);
+  const reported = readRecord(ctx.service, keys).unavailableTerm === ctx.term;
   // Never adopted yet: the Service still selects every matching pod, and each pod that
   // turns ready before the next event would get traffic. Pin the selector to a pod-id
   // no pod carries, so it routes to nothing rather than everything until one is chosen.
@@ -240,8 +241,8 @@ function follow(ctx: Context, leaderName: string): Plan {
       podWrites: impostorWrites(ctx.candidates, keys),
     };
   }
-  const recorded = annotation(leader.annotations, keys.reason);
-  const reason: SwitchReason = recorded === 'failover' || recorded === 'failback' || recorded === 'switchover' ? recorded : 'initial';
+  const recorded = readRecord(leader, keys).reason;
+  const reason: SwitchReason = recorded === undefined ? 'initial' : recorded;
   return switchTo(ctx, target, reason);
 }
 
@@ -277,10 +278,9 @@ function refuseSwitchover(ctx: Context, requested: string, why: string): Plan {
 function failbackWaitMs(ctx: Context): number {
   const interval = ctx.settings.minSwitchIntervalMs;
   if (interval <= 0) return 0;
-  const text = annotation(ctx.service.annotations, ctx.keys.switchedAt);
-  const switchedAt = text === undefined ? Number.NaN : Date.parse(text);
+  const switchedAt = readRecord(ctx.service, ctx.keys).switchedAt;
   // An unreadable timestamp must not block failback forever: treat it as long ago.
-  if (!Number.isFinite(switchedAt)) return 0;
+  if (switchedAt === undefined) return 0;
   // A timestamp ahead of `now` (clock skew) counts as "just switched", never longer.
   const elapsed = Math.max(0, ctx.now - switchedAt);
   return Math.max(0, interval - elapsed);

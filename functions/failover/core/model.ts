@@ -1,7 +1,8 @@
 // The failover domain, independent of any Kubernetes client library. The shell maps
 // API objects into these shapes; the decision core (decide.ts) sees nothing else.
 
-export type Labels = Readonly<Record<string, string>>;
+import type { Labels } from '../../../shared/keys.js';
+export type { Labels };
 
 export interface PodView {
   readonly name: string;

@@ -19,7 +19,7 @@ export function roleWrites(
   activeUid: string | undefined,
   keys: Keys,
   alreadyWritten: readonly PodLabelWrite[] = [],
-  roles = true,
+  roles = false,
   activeElsewhere: ReadonlySet<string> = new Set(),
 ): PodLabelWrite[] {
   const writes: PodLabelWrite[] = [];

@@ -1,6 +1,7 @@
 import { parseDuration } from './duration.js';
 import type { ConfigProblem, Labels, PodProblem, PodView, ServiceSettings, ServiceView } from './model.js';
 import type { Keys } from '../../../shared/keys.js';
+import { readRecord } from '../../../shared/record.js';
 
 export type SettingsResult =
   | { readonly ok: true; readonly settings: ServiceSettings }
@@ -71,26 +72,9 @@ export function readSettings(service: ServiceView, keys: Keys): SettingsResult {
   return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo, follow } };
 }
 
-/**
- * The term a Service records. Absent or unreadable (someone edited it) is 0, and the
- * next switch counts on from there; audit ids stay unique because they also carry the
- * switch time (TermMark in audit/schemas.ts).
- */
-export function readTerm(text: string | undefined): number {
-  if (text === undefined || !/^[0-9]{1,15}$/.test(text)) return 0;
-  return Number(text);
-}
-
-/** The time of the Service's last switch in ms; 0 if none is recorded or it is unreadable. */
-export function switchedAt(service: ServiceView, keys: Keys): number {
-  const text = annotation(service.annotations, keys.switchedAt);
-  const ms = text === undefined ? Number.NaN : Date.parse(text);
-  return Number.isFinite(ms) ? ms : 0;
-}
-
 /** True when the Service's baton annotations were written on this very Service (not copied from another). */
 export function ownsRecord(service: ServiceView, keys: Keys): boolean {
-  return annotation(service.annotations, keys.recordOf) === service.uid && service.uid !== '';
+  return readRecord(service, keys).recordOf === 'this';
 }
 
 /** A Service name as the API server accepts it (DNS-1035 label). */
@@ -132,30 +116,11 @@ export type SavedSelector =
   | { readonly kind: 'valid'; readonly selector: Labels }
   | { readonly kind: 'invalid'; readonly problem: ConfigProblem };
 
+/** The saved copy of the user's selector (shared/record.ts parses it), its damage as a ConfigProblem. */
 export function savedSelector(service: ServiceView, keys: Keys): SavedSelector {
-  const text = annotation(service.annotations, keys.originalSelector);
-  if (text === undefined) return { kind: 'absent' };
-  const invalid = (message: string): SavedSelector => ({
-    kind: 'invalid',
-    problem: { key: keys.originalSelector, value: text, message },
-  });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return invalid('not valid JSON; expected a JSON object of string label values');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return invalid('expected a JSON object of string label values');
-  }
-  const selector: Record<string, string> = {};
-  for (const [k, v] of Object.entries(parsed)) {
-    if (typeof v !== 'string') return invalid(`label "${k}" must have a string value`);
-    // Baton's own key in the saved copy would pin every future switch to one pod.
-    if (k !== keys.podId) selector[k] = v;
-  }
-  if (Object.keys(selector).length === 0) return invalid('expected a non-empty selector');
-  return { kind: 'valid', selector };
+  const saved = readRecord(service, keys).originalSelector;
+  if (saved.kind !== 'invalid') return saved;
+  return { kind: 'invalid', problem: { key: keys.originalSelector, value: saved.text, message: saved.message } };
 }
 
 /**

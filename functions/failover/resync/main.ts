@@ -7,6 +7,7 @@ import { connect } from '../cluster.js';
 import { createReporter } from '../report.js';
 import { handled, retry } from '../../../shared/http/outcome.js';
 import { sweep, type SweepSummary } from './sweep.js';
+import { NO_ECHOES } from '../writes.js';
 import { apiObserver } from '../../../shared/metrics/http.js';
 import { meteredReporter, switchMetrics } from '../metered.js';
 
@@ -19,7 +20,7 @@ export async function startResync(env: NodeJS.ProcessEnv = process.env, { tick =
   const keys = keysFor(config.prefix);
   const reported = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
   const reporter = metrics ? meteredReporter(reported, metrics, keys) : reported;
-  const deps = { cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, concurrency: 4, ...(metrics ? { onSwitch: switchMetrics(metrics) } : {}) };
+  const deps = { cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, concurrency: 4, ownWrites: NO_ECHOES, onSwitch: metrics && switchMetrics(metrics) };
   // Ticks that arrive while a sweep runs share it instead of stacking up.
   let running: Promise<SweepSummary> | undefined;
   const once = (): Promise<SweepSummary> => {

@@ -1,7 +1,8 @@
 // The host-routing domain, independent of any Kubernetes client library. The shell
 // maps Services and Ingresses into these shapes; plan.ts sees nothing else.
 
-export type Labels = Readonly<Record<string, string>>;
+import type { Labels } from '../../../shared/keys.js';
+export type { Labels };
 
 export interface ServicePort {
   readonly name: string | undefined;

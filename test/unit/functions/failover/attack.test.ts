@@ -27,8 +27,8 @@ describe('attack: a flood of forged events costs a bounded number of reads', () 
     // outside the per-Service coalescer.
     const world = new FakeCluster();
     world.putPod(makePod('web-0'));
-    const r = rig(world, { echoes: true, roleLabels: false });
-    await r.registry.refresh();
+    const r = rig(world);
+    await r.index.refresh();
     const handle = createFailoverHandler(r.deps);
     const before = world.requestCount;
     const forged = podEvent(makePod('web-0', { idLabel: true }), 'update', '999');
@@ -47,8 +47,8 @@ describe('attack: a flood of forged events costs a bounded number of reads', () 
     world.putPod(makePod('web-0', { idLabel: true }));
     world.putPod(makePod('web-1', { idLabel: true }));
     world.putService(makeService({ active: 'web-0', completed: false }));
-    const r = rig(world, { echoes: true, roleLabels: false });
-    await r.registry.refresh();
+    const r = rig(world);
+    await r.index.refresh();
     const handle = createFailoverHandler(r.deps);
     const before = world.requestCount;
     const forged = sliceEvent(NS, 'web', [{ pod: 'web-1', ready: true }]);
@@ -76,8 +76,8 @@ describe('attack: baton\'s own writes pass baton\'s own admission policy', () =>
     world.putService(makeService({ name: 'db', selector: { app: 'web', [KEYS.podId]: 'none' } }));
     const twin = makeService({ name: 'db-twin', active: 'web-0' });
     world.putService({ ...twin, annotations: { ...twin.annotations, [KEYS.follow]: 'db' } });
-    const r = rig(world, { echoes: true, roleLabels: false });
-    await r.registry.refresh();
+    const r = rig(world);
+    await r.index.refresh();
     const handle = createFailoverHandler(r.deps);
     const pod = world.pod(NS, 'web-0')!;
     await handle(podEvent(pod, 'update', pod.resourceVersion ?? '1'), CONTEXT);
@@ -111,10 +111,10 @@ describe('attack: two instances, one of them with its index watch down', () => {
     for (const name of ['db-0', 'db-1', 'db-2', 'db-3']) world.putPod(makePod(name, { labels: { app: 'db', serving: 'true' }, idLabel: true }));
     world.putService(makeService({ name: 'a', active: 'db-0', selector: { app: 'db', serving: 'true' } }));
     world.putService(makeService({ name: 'b', active: 'db-0', selector: { app: 'db' } }));
-    const A = rig(world, { echoes: true, roleLabels: false });
-    const B = rig(world, { echoes: true, roleLabels: false });
-    await A.registry.refresh();
-    await B.registry.refresh();
+    const A = rig(world);
+    const B = rig(world);
+    await A.index.refresh();
+    await B.index.refresh();
     const [onA, onB] = [createFailoverHandler(A.deps), createFailoverHandler(B.deps)];
 
     world.setReady(NS, 'db-0', false, 0);
@@ -154,8 +154,8 @@ describe('attack: a redelivered event is not mistaken for an echo', () => {
     world.putService(makeService({ name: 'db', active: 'web-0' }));
     const twin = makeService({ name: 'db-twin', active: 'web-0' });
     world.putService({ ...twin, annotations: { ...twin.annotations, [KEYS.follow]: 'db' } });
-    const r = rig(world, { echoes: true, roleLabels: false });
-    await r.registry.refresh();
+    const r = rig(world);
+    await r.index.refresh();
     const handle = createFailoverHandler(r.deps);
     const asked = world.bumpService(NS, 'db', (s) => ({ annotations: { ...s.annotations, [KEYS.switchoverTo]: 'web-1' } }));
     world.inject({ method: 'patchService', nth: 1, when: (c) => c.method === 'patchService' && c.name === 'db-twin', action: { kind: 'throw', error: () => new TransientError('request timed out', 504) } });
@@ -178,10 +178,10 @@ describe('attack: only a write that decided on a state makes that state an echo'
     // switchover to web-1 (kubectl annotate ... switchover-to=web-1): version R. The
     // adapter sends Services and EndpointSlices on separate watches, so the slice event
     // showing web-0 alone may arrive first: checkCompletion GETs the Service (version R,
-    // request included), records completed-term guarded by R, and the reply (R+1) goes
-    // to the index as this instance's own write. The user's event (version R) then
+    // request included), records completed-term guarded by R, and the reply (R+1) is
+    // remembered as this instance's own write. The user's event (version R) then
     // arrives and onService takes R <= R+1 as the echo of that write: ignored. But the
-    // completion write decided nothing about the request; registry.isOwnWrite's premise
+    // completion write decided nothing about the request; isServiceEcho's premise
     // ("a state baton decided on") does not hold for it. The switchover waits for the
     // next event or the resync.
     const world = new FakeCluster();
@@ -189,8 +189,8 @@ describe('attack: only a write that decided on a state makes that state an echo'
     world.putPod(makePod('web-1', { idLabel: true }));
     world.putService(makeService({ active: 'web-0', completed: false }));
     world.putSlices(NS, 'web', [{ name: 'web-x7k2p', endpoints: [{ podName: 'web-0', podUid: uidOf('web-0'), ready: true }] }]);
-    const r = rig(world, { echoes: true, roleLabels: false });
-    await r.registry.refresh();
+    const r = rig(world);
+    await r.index.refresh();
     const handle = createFailoverHandler(r.deps);
     const asked = world.bumpService(NS, 'web', (s) => ({ annotations: { ...s.annotations, [KEYS.switchoverTo]: 'web-1' } }));
     const replies: string[] = [];
@@ -212,8 +212,8 @@ describe('attack: only a write that decided on a state makes that state an echo'
     world.putPod(makePod('web2-0', { labels: { app: 'web2' } }));
     world.putService(makeService({ active: 'web-0', completed: false }));
     world.putSlices(NS, 'web', [{ name: 'web-x7k2p', endpoints: [{ podName: 'web-0', podUid: uidOf('web-0'), ready: true }] }]);
-    const r = rig(world, { echoes: true, roleLabels: false });
-    await r.registry.refresh();
+    const r = rig(world);
+    await r.index.refresh();
     const handle = createFailoverHandler(r.deps);
     const edited = world.bumpService(NS, 'web', (s) => ({ selector: { ...s.selector, app: 'web2' } }));
     const replies: string[] = [];

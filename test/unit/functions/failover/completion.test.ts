@@ -68,7 +68,7 @@ describe('checkCompletion', () => {
   it('writes completed-term with the precondition, emits one completed and replays the transition', async () => {
     const r = completionWorld();
     const before = r.cluster.service(NS, 'web');
-    assert.equal(await checkCompletion(r.deps, { namespace: NS, name: 'web' }), 'completed');
+    assert.equal((await checkCompletion(r.deps, { namespace: NS, name: 'web' })).outcome, 'completed');
     await flush();
     assert.deepEqual(r.cluster.methods(), ['getService', 'listEndpointSlices', 'patchService', 'recordEvent']);
     const patch = r.cluster.calls[2];
@@ -109,7 +109,7 @@ describe('checkCompletion', () => {
   it('a 409 (someone else recorded it, or a newer term) means not-yet and no emission', async () => {
     const r = completionWorld();
     r.cluster.inject({ method: 'patchService', nth: 1, action: { kind: 'before', run: (w) => void w.bumpService(NS, 'web') } });
-    assert.equal(await checkCompletion(r.deps, { namespace: NS, name: 'web' }), 'not-yet');
+    assert.equal((await checkCompletion(r.deps, { namespace: NS, name: 'web' })).outcome, 'not-yet');
     await flush();
     assert.deepEqual(r.cluster.methods(), ['getService', 'listEndpointSlices', 'patchService']);
     assert.equal(r.cluster.conflicts.length, 1);
@@ -121,7 +121,7 @@ describe('checkCompletion', () => {
     const r = completionWorld();
     const both = await Promise.all([checkCompletion(r.deps, { namespace: NS, name: 'web' }), checkCompletion(r.deps, { namespace: NS, name: 'web' })]);
     await flush();
-    assert.deepEqual([...both].sort(), ['completed', 'not-yet']);
+    assert.deepEqual(both.map((b) => b.outcome).sort(), ['completed', 'not-yet']);
     assert.equal(r.cluster.writes.length, 1);
     assert.deepEqual(r.emitter.types().sort(), [COMPLETED, PROMOTED].sort());
     assert.equal(r.cluster.count('recordEvent'), 1);
@@ -129,14 +129,14 @@ describe('checkCompletion', () => {
 
   it('already reported: one read, no slice list, not-yet', async () => {
     const r = completionWorld(makeService({ active: 'web-1', term: 2, completed: true }));
-    assert.equal(await checkCompletion(r.deps, { namespace: NS, name: 'web' }), 'not-yet');
+    assert.equal((await checkCompletion(r.deps, { namespace: NS, name: 'web' })).outcome, 'not-yet');
     assert.deepEqual(r.cluster.methods(), ['getService']);
   });
 
   it('slices not converged yet: not-yet without a write', async () => {
     const r = completionWorld();
     r.cluster.putSlices(NS, 'web', [slice([{ pod: 'web-1', ready: true }, { pod: 'web-0', ready: true }])]);
-    assert.equal(await checkCompletion(r.deps, { namespace: NS, name: 'web' }), 'not-yet');
+    assert.equal((await checkCompletion(r.deps, { namespace: NS, name: 'web' })).outcome, 'not-yet');
     assert.deepEqual(r.cluster.methods(), ['getService', 'listEndpointSlices']);
     assert.equal(r.emitter.drafts.length, 0);
   });
@@ -144,10 +144,10 @@ describe('checkCompletion', () => {
   it('the Service is gone: on the read, and between the read and the write', async () => {
     const a = completionWorld();
     a.cluster.deleteService(NS, 'web');
-    assert.equal(await checkCompletion(a.deps, { namespace: NS, name: 'web' }), 'gone');
+    assert.equal((await checkCompletion(a.deps, { namespace: NS, name: 'web' })).outcome, 'gone');
     const b = completionWorld();
     b.cluster.inject({ method: 'patchService', nth: 1, action: { kind: 'before', run: (w) => w.deleteService(NS, 'web') } });
-    assert.equal(await checkCompletion(b.deps, { namespace: NS, name: 'web' }), 'gone');
+    assert.equal((await checkCompletion(b.deps, { namespace: NS, name: 'web' })).outcome, 'gone');
     assert.equal(b.emitter.drafts.length, 0);
   });
 

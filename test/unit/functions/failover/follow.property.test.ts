@@ -24,8 +24,8 @@ describe('failover handler: a follower names its leader\'s active', () => {
           world.putService(makeService({ name: 'db', active: 'db-0' }));
           const twin = makeService({ name: 'db-twin', active: 'db-0' });
           world.putService({ ...twin, annotations: { ...twin.annotations, [KEYS.follow]: 'db' } });
-          const instances = [rig(world, { echoes: true, roleLabels: false }), rig(world, { echoes: true, roleLabels: false })];
-          for (const r of instances) await r.registry.refresh();
+          const instances = [rig(world), rig(world)];
+          for (const r of instances) await r.index.refresh();
           const handlers = instances.map((r) => createFailoverHandler(r.deps));
           for (const blip of blips) {
             const name = PODS[blip.pod]!;

@@ -29,8 +29,9 @@ function steadyWorld(options: { namespaces?: readonly string[] } = {}): Rig {
   cluster.putPod(makePod('web-0', { role: 'active', priority: '100' }));
   cluster.putPod(makePod('web-1', { role: 'standby' }));
   cluster.putService(makeService({ active: 'web-0' }));
-  const r = rig(cluster, options);
-  r.registry.observe(cluster.service(NS, 'web'));
+  // The pods carry role labels, and these tests count their writes: role labels on.
+  const r = rig(cluster, { roleLabels: true, ...options });
+  r.index.observe(cluster.service(NS, 'web'));
   return r;
 }
 
@@ -104,7 +105,7 @@ describe('failover handler: events nobody cares about cost no API request', () =
     const copy = r.cluster.service(NS, 'web');
     r.cluster.deleteService(NS, 'web');
     await createFailoverHandler(r.deps)(serviceEvent(copy, 'delete'), CONTEXT);
-    assert.equal(r.registry.get(NS, 'web'), undefined);
+    assert.equal(r.index.get(NS, 'web'), undefined);
     assert.deepEqual(methods(r.cluster.calls), ['getService']);
   });
 
@@ -118,7 +119,7 @@ describe('failover handler: events nobody cares about cost no API request', () =
       const before = r.cluster.service(NS, 'web');
       await createFailoverHandler(r.deps)(forge(before), CONTEXT);
       await flush();
-      assert.deepEqual(r.registry.get(NS, 'web'), before, 'the index keeps what the API said');
+      assert.deepEqual(r.index.get(NS, 'web'), before, 'the index keeps what the API said');
       assert.deepEqual(r.cluster.writes, []);
       assert.equal(r.cluster.calls[0]?.method, 'getService');
     });
@@ -195,8 +196,8 @@ function failoverWorld(standbyLabelled: boolean): Rig {
   cluster.putPod(makePod('web-0', { role: 'active', priority: '100', ready: false }));
   cluster.putPod(standbyLabelled ? makePod('web-1', { role: 'standby' }) : makePod('web-1'));
   cluster.putService(makeService({ active: 'web-0' }));
-  const r = rig(cluster);
-  r.registry.observe(cluster.service(NS, 'web'));
+  const r = rig(cluster, { roleLabels: true });
+  r.index.observe(cluster.service(NS, 'web'));
   return r;
 }
 
@@ -261,29 +262,46 @@ describe('failover handler: the active pod goes unready (recorded pod-update-not
     });
   }
 
-  it('the same event redelivered after the switch: the stale index copy gets 409, then steady', async () => {
+  it('the same event redelivered to the instance that switched: its index holds its own reply, so steady without a write', async () => {
     const r = failoverWorld(false);
     const handle = createFailoverHandler(r.deps);
-    const staleRv = r.cluster.service(NS, 'web').resourceVersion;
     await handle(recorded('podUpdateNotReady'), CONTEXT);
     await flush();
-    const before = r.cluster.calls.length;
-    // The index still holds the pre-switch copy: a stale hint that decides "switch" again.
     const again = await handle(recorded('podUpdateNotReady'), CONTEXT);
+    await flush();
+    assert.deepEqual(again, { status: 'handled', detail: 'web: steady (web-1 is active and healthy)' });
+    assert.equal(r.cluster.conflicts.length, 0);
+    assert.equal(r.cluster.writes.length, 1, 'one switch, no second write');
+    assert.equal(r.emitter.drafts.length, 1);
+  });
+
+  it('the same event redelivered to another instance after the switch: its stale index copy gets 409, then steady', async () => {
+    const r = failoverWorld(false);
+    const other = rig(r.cluster, { roleLabels: true });
+    other.index.observe(r.cluster.service(NS, 'web'));
+    const staleRv = r.cluster.service(NS, 'web').resourceVersion;
+    await createFailoverHandler(r.deps)(recorded('podUpdateNotReady'), CONTEXT);
+    await flush();
+    const before = r.cluster.calls.length;
+    // The other instance's index still holds the pre-switch copy: a stale hint that decides "switch" again.
+    const again = await createFailoverHandler(other.deps)(recorded('podUpdateNotReady'), CONTEXT);
     await flush();
     assert.deepEqual(again, { status: 'handled', detail: 'web: steady (web-1 is active and healthy)' });
     assert.deepEqual(r.cluster.calls.slice(before).map((c) => c.method), ['listPods', 'patchService', 'getService', 'listPods']);
     assert.equal(r.cluster.conflicts.length, 1);
     assert.equal(r.cluster.conflicts[0]?.method === 'patchService' && r.cluster.conflicts[0].resourceVersion, staleRv);
     assert.equal(r.cluster.writes.length, 1, 'one switch, no second write');
-    assert.equal(r.emitter.drafts.length, 1);
+    assert.equal(r.emitter.drafts.length + other.emitter.drafts.length, 1);
   });
 
-  it('the echoes of one failover at an instance that did not write them: Service update 2, pod label update 2, completion 4, re-check 1', async () => {
+  it('the echoes of one failover at an instance that did not write them: Service update 2, pod label update 2, completion 4, re-check 0', async () => {
     const r = failoverWorld(false);
-    const handle = createFailoverHandler(r.deps);
-    await handle(recorded('podUpdateNotReady'), CONTEXT);
+    // Instance b knows the Service as it was before a switched it.
+    const b = rig(r.cluster, { roleLabels: true });
+    b.index.observe(r.cluster.service(NS, 'web'));
+    await createFailoverHandler(r.deps)(recorded('podUpdateNotReady'), CONTEXT);
     await flush();
+    const handle = createFailoverHandler(b.deps);
     const since = (from: number): string[] => r.cluster.calls.slice(from).map((c) => c.method);
 
     // The Service event of a write this instance did not make: the Service is read, and
@@ -308,13 +326,15 @@ describe('failover handler: the active pod goes unready (recorded pod-update-not
     assert.deepEqual(slice, { status: 'handled', detail: 'web: completed' });
     assert.deepEqual(since(from), ['getService', 'listEndpointSlices', 'patchService', 'recordEvent']);
 
+    // The same slice again: b recorded the completion itself, and knows it.
     from = r.cluster.calls.length;
     const again = await handle(sliceEvent(NS, 'web', [{ pod: 'web-1', ready: true }]), CONTEXT);
-    assert.deepEqual(again, { status: 'handled', detail: 'web: not-yet' });
-    assert.deepEqual(since(from), ['getService']);
+    assert.deepEqual(again, { status: 'handled', detail: 'web: already completed' });
+    assert.deepEqual(since(from), []);
     // The transition event is replayed at completion under the same id (deduplicated by subscribers).
-    assert.deepEqual(r.emitter.types(), [PROMOTED, PROMOTED, 'dev.baton.failover.completed']);
-    assert.equal(new Set(r.emitter.drafts.filter((d) => d.type === PROMOTED).map((d) => d.id)).size, 1);
+    assert.deepEqual(r.emitter.types(), [PROMOTED]);
+    assert.deepEqual(b.emitter.types(), [PROMOTED, 'dev.baton.failover.completed']);
+    assert.equal(new Set([...r.emitter.drafts, ...b.emitter.drafts].filter((d) => d.type === PROMOTED).map((d) => d.id)).size, 1);
     assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.completedTerm], '2');
   });
 });
@@ -389,7 +409,7 @@ describe('failover handler: Service events', () => {
     assert.equal(r.cluster.count('patchPodLabels'), 0);
     assert.equal(r.cluster.pod(NS, 'web-1')?.labels[KEYS.role], 'active');
     assert.equal(r.cluster.pod(NS, 'web-0')?.labels[KEYS.role], 'standby');
-    assert.equal(r.registry.get(NS, 'web')?.resourceVersion, current.resourceVersion, 'the index keeps the newer copy');
+    assert.equal(r.index.get(NS, 'web')?.resourceVersion, current.resourceVersion, 'the index keeps the newer copy');
   });
 
   it('a Service that opted out but carries baton state is released, with one guarded write', async () => {
@@ -402,7 +422,7 @@ describe('failover handler: Service events', () => {
     assert.deepEqual(after.selector, { app: 'web' });
     assert.deepEqual(Object.keys(after.annotations).filter((k) => k.startsWith('baton.dev/')), []);
     assert.equal(r.cluster.writes[0]?.precondition, optedOut.resourceVersion);
-    assert.equal(r.registry.get(NS, 'web'), undefined);
+    assert.equal(r.index.get(NS, 'web'), undefined);
     assert.deepEqual(r.cluster.pod(NS, 'web-0')?.labels, { app: 'web' });
   });
 });

@@ -86,8 +86,8 @@ async function run(steps: readonly Step[], policy: boolean): Promise<void> {
   world.putService(makeService({ name: 'plain', optedIn: false, selector: DB }));
   const a = world.service(NS, 'a');
   world.putService({ ...a, name: 'copy', uid: 'copy-uid', labels: { app: 'web' } });
-  const r = rig(world, { echoes: true, roleLabels: false });
-  await r.registry.refresh();
+  const r = rig(world);
+  await r.index.refresh();
   const handle = createFailoverHandler(r.deps);
   const before = new Map(['plain', 'copy'].map((n) => [n, world.service(NS, n)]));
   let impostors = 0;

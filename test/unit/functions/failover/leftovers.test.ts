@@ -12,7 +12,7 @@ describe('removeLeftoverLabels', () => {
     cluster.putPod(makePod('web-0', { role: 'standby' }));
     // Opted out and released: the selector no longer names any pod.
     cluster.putService(makeService({ optedIn: false }));
-    assert.match(await removeLeftoverLabels(cluster, NS, 'web-0', KEYS), /removed/);
+    assert.match((await removeLeftoverLabels(cluster, NS, 'web-0', KEYS)).detail, /removed/);
     assert.deepEqual(batonLabels(cluster, 'web-0'), []);
   });
 
@@ -20,7 +20,7 @@ describe('removeLeftoverLabels', () => {
     const cluster = new FakeCluster();
     cluster.putPod(makePod('web-0', { role: 'active' }));
     cluster.putService(makeService({ active: 'web-0', optedIn: false }));
-    assert.match(await removeLeftoverLabels(cluster, NS, 'web-0', KEYS), /still selects or names/);
+    assert.match((await removeLeftoverLabels(cluster, NS, 'web-0', KEYS)).detail, /still selects or names/);
     assert.ok(KEYS.podId in cluster.pod(NS, 'web-0')!.labels);
     assert.equal(cluster.count('patchPodLabels'), 0);
   });
@@ -29,13 +29,13 @@ describe('removeLeftoverLabels', () => {
     const cluster = new FakeCluster();
     cluster.putPod(makePod('web-0', { role: 'standby' }));
     cluster.putService(makeService({ name: 'db', active: 'web-1' }));
-    assert.match(await removeLeftoverLabels(cluster, NS, 'web-0', KEYS), /still selects or names/);
+    assert.match((await removeLeftoverLabels(cluster, NS, 'web-0', KEYS)).detail, /still selects or names/);
     assert.equal(cluster.count('patchPodLabels'), 0);
   });
 
   it('does nothing for a pod that does not exist (a forged event)', async () => {
     const cluster = new FakeCluster();
-    assert.equal(await removeLeftoverLabels(cluster, NS, 'ghost', KEYS), 'pod is gone');
+    assert.deepEqual(await removeLeftoverLabels(cluster, NS, 'ghost', KEYS), { outcome: 'gone', detail: 'pod is gone' });
     assert.equal(cluster.count('patchPodLabels'), 0);
   });
 
@@ -43,7 +43,7 @@ describe('removeLeftoverLabels', () => {
     const cluster = new FakeCluster();
     cluster.putPod(makePod('web-0', { role: 'standby' }));
     cluster.inject({ method: 'patchPodLabels', action: { kind: 'before', run: (w) => w.setReady(NS, 'web-0', false, T0) } });
-    assert.match(await removeLeftoverLabels(cluster, NS, 'web-0', KEYS), /changed or gone/);
+    assert.match((await removeLeftoverLabels(cluster, NS, 'web-0', KEYS)).detail, /changed or gone/);
     assert.ok(KEYS.podId in cluster.pod(NS, 'web-0')!.labels);
   });
 });

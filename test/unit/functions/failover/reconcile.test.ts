@@ -17,7 +17,7 @@ function world(options: { labelled?: boolean } = {}): Rig {
   cluster.putPod(labelled ? makePod('web-1', { role: 'standby' }) : makePod('web-1'));
   cluster.putPod(labelled ? makePod('web-2', { role: 'standby' }) : makePod('web-2'));
   cluster.putService(makeService({ active: 'web-0' }));
-  return rig(cluster);
+  return rig(cluster, { roleLabels: true });
 }
 
 const methods = (calls: readonly Call[]): string[] => calls.map((c) => (c.method === 'patchService' ? `patchService@${c.resourceVersion}` : c.method === 'patchPodLabels' ? `patchPodLabels:${c.pod}` : c.method));
@@ -160,7 +160,7 @@ describe('reconcile: hints', () => {
     cluster.putPod(makePod('web-0', { role: 'active' }));
     cluster.putPod(makePod('web-1', { role: 'standby' }));
     cluster.putService(makeService({ active: 'web-0' }));
-    return rig(cluster);
+    return rig(cluster, { roleLabels: true });
   }
   const cases: ReadonlyArray<{ name: string; hint: (r: Rig) => Basis | undefined; calls: string[] }> = [
     { name: 'no hint: read, list', hint: () => undefined, calls: ['getService', 'listPods'] },

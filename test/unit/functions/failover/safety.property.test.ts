@@ -13,12 +13,14 @@ import { NO_POD } from '../../../../functions/failover/core/decide.js';
 import { isHealthy } from '../../../../functions/failover/core/health.js';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../../../../functions/failover/core/model.js';
 import { reconcile, type Result } from '../../../../functions/failover/reconcile.js';
+import { NO_ECHOES } from '../../../../functions/failover/writes.js';
 import { createReporter } from '../../../../functions/failover/report.js';
 import type { Cluster } from '../../../../functions/failover/cluster.js';
 import type { EventNote } from '../../../../shared/k8s/service-events.js';
 import type { SliceView } from '../../../../functions/failover/views.js';
 import { FakeCluster, type SuccessfulWrite } from './fake-cluster.js';
 import { KEYS, makePod, makeService, NS, RecordingEmitter, silentLogger, T0 } from './world.js';
+import { readRecord } from '../../../../shared/record.js';
 
 /** Routes every call of one reconcile through the scheduler, and keeps its successful writes. */
 class ScheduledCluster implements Cluster {
@@ -64,7 +66,7 @@ class ScheduledCluster implements Cluster {
   }
 }
 
-const termOf = (s: ServiceView): number => Number(s.annotations[KEYS.term] ?? '0');
+const termOf = (s: ServiceView): number => readRecord(s, KEYS).term ?? 0;
 
 /** Everything that must hold after each successful write; returns what does not. */
 function violations(world: FakeCluster, w: SuccessfulWrite): string[] {
@@ -96,7 +98,7 @@ const scenario = fc.record({
   failback: fc.boolean(),
   instances: fc.integer({ min: 2, max: 4 }),
   conflictRetries: fc.integer({ min: 0, max: 3 }),
-  // index: the registry's copy (confirmed unless written); read: a copy read for this
+  // index: the index's copy (confirmed unless written); read: a copy read for this
   // look that other writers may have overtaken since; none: a resync. `back` picks how
   // stale the copy is.
   events: fc.array(fc.record({ instance: fc.nat(3), hint: fc.constantFrom('none' as const, 'index' as const, 'read' as const), back: fc.nat(3) }), { minLength: 1, maxLength: 10 }),
@@ -153,7 +155,7 @@ describe('safety under concurrent instances, stale hints and readiness changes',
           return s.schedule(Promise.resolve(`start e${n}`)).then(() => {
             const copy = history[Math.max(0, history.length - 1 - e.back)] ?? initial;
             const hint = e.hint === 'none' ? undefined : { service: copy, fresh: e.hint === 'read' };
-            return reconcile({ cluster, keys: KEYS, logger, reporter, conflictRetries: sc.conflictRetries, now }, { namespace: NS, name: 'web' }, hint);
+            return reconcile({ cluster, keys: KEYS, logger, reporter, conflictRetries: sc.conflictRetries, now, ownWrites: NO_ECHOES }, { namespace: NS, name: 'web' }, hint);
           });
         });
         const results = await s.waitFor(Promise.all(runs));
@@ -178,7 +180,7 @@ describe('safety under concurrent instances, stale hints and readiness changes',
         assert.equal(promoted.size, switches, 'one promoted audit event per switch');
 
         // Converges: one more quiet reconcile leaves traffic on a healthy pod if there is one.
-        const final = await reconcile({ cluster: world, keys: KEYS, logger, reporter: reporters[0] ?? createReporter({ cluster: world, emitter, logger, keys: KEYS, now }), conflictRetries: 0, now }, { namespace: NS, name: 'web' });
+        const final = await reconcile({ cluster: world, keys: KEYS, logger, reporter: reporters[0] ?? createReporter({ cluster: world, emitter, logger, keys: KEYS, now }), conflictRetries: 0, now, ownWrites: NO_ECHOES }, { namespace: NS, name: 'web' });
         assert.deepEqual(broken, []);
         const selected = world.service(NS, 'web').selector[KEYS.podId];
         const healthy = world.allPods().filter(isHealthy);

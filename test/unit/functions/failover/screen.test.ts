@@ -33,7 +33,7 @@ describe('failover screen: ignored before the data is read', () => {
   cluster.putPod(makePod('web-0', { role: 'active' }));
   cluster.putService(makeService({ active: 'web-0' }));
   const r = rig(cluster, { namespaces: [NS, 'quiet'] });
-  r.registry.observe(cluster.service(NS, 'web'));
+  r.index.observe(cluster.service(NS, 'web'));
   let server: RunningServer;
   // The reason an event was ignored is in the request's log line, not in the reply.
   const { logger, lines } = captureLogs('info', 'screen-test');

@@ -7,15 +7,15 @@ import type { ResourceEvent } from '../../../../shared/events/incoming.js';
 import { objectSchemas, SERVICE_NAME_LABEL } from '../../../../shared/events/objects.js';
 import { type Labels, type Observed, type PodView, type ServiceView } from '../../../../functions/failover/core/model.js';
 import { keysFor, MODE_VALUE } from '../../../../shared/keys.js';
-import { createRegistry, type Registry } from '../../../../functions/failover/registry.js';
+import type { ServiceIndex } from '../../../../functions/failover/service-index.js';
 import { createReporter, type Reporter } from '../../../../functions/failover/report.js';
-import type { ReconcileDeps } from '../../../../functions/failover/reconcile.js';
+import { type ReconcileDeps } from '../../../../functions/failover/reconcile.js';
+import { NO_ECHOES } from '../../../../functions/failover/writes.js';
 import type { HandlerContext } from '../../../../shared/http/server.js';
 import type { Cluster } from '../../../../functions/failover/cluster.js';
 import type { SliceView } from '../../../../functions/failover/views.js';
 import { createLogger, type Logger } from '../../../../shared/log.js';
-import { echoObserver, type FailoverDeps } from '../../../../functions/failover/handler.js';
-import { createInFlight, createPodEchoes } from '../../../../functions/failover/echo.js';
+import { createFailoverDeps, type FailoverDeps } from '../../../../functions/failover/handler.js';
 import type { FakeCluster } from './fake-cluster.js';
 
 export const KEYS = keysFor('baton.dev');
@@ -136,43 +136,39 @@ export interface Rig {
   readonly cluster: FakeCluster;
   readonly emitter: RecordingEmitter;
   readonly reporter: Reporter;
-  readonly registry: Registry;
+  readonly index: ServiceIndex;
   readonly deps: FailoverDeps;
   /** Advances with every call, from T0. */
   readonly clock: { now: number };
 }
 
-export function rig(cluster: FakeCluster, options: { namespaces?: readonly string[]; conflictRetries?: number; echoes?: boolean; roleLabels?: boolean } = {}): Rig {
+/**
+ * Failover deps over a fake cluster, built by the same factory as main.ts's, so the
+ * index and own-write recognition run as in production. Role labels are off unless
+ * asked for, as BATON_ROLE_LABELS is.
+ */
+export function rig(cluster: FakeCluster, options: { namespaces?: readonly string[]; conflictRetries?: number; roleLabels?: boolean } = {}): Rig {
   const logger = silentLogger();
   const emitter = new RecordingEmitter();
   const clock = { now: T0 };
   const now = (): number => clock.now;
   const reporter = createReporter({ cluster, emitter, logger, keys: KEYS, now });
-  const namespaces = options.namespaces ?? [];
-  const registry = createRegistry({ cluster, keys: KEYS, namespaces, logger, now });
-  // As main.ts wires it: the index and the echo memory learn of every own write.
-  const echoes = options.echoes ? createPodEchoes() : undefined;
-  const inFlight = options.echoes ? createInFlight() : undefined;
-  const deps: FailoverDeps = {
+  const deps = createFailoverDeps({
     cluster,
     keys: KEYS,
     logger,
     reporter,
-    registry,
-    namespaces,
+    namespaces: options.namespaces ?? [],
     conflictRetries: options.conflictRetries ?? 3,
+    roleLabels: options.roleLabels ?? false,
     now,
-    ...(echoes && inFlight ? { echoes, inFlight, observer: echoObserver(registry, echoes, inFlight) } : {}),
-    // Most shell tests check the role labels too, so the rig turns them on unless told;
-    // production leaves them off (BATON_ROLE_LABELS), and tests that care say so.
-    roleLabels: options.roleLabels ?? true,
-    peers: (namespace) => registry.inNamespace(namespace),
-  };
-  return { cluster, emitter, reporter, registry, deps, clock };
+  });
+  return { cluster, emitter, reporter, index: deps.index, deps, clock };
 }
 
-export function reconcileDeps(cluster: Cluster, reporter: Reporter, conflictRetries = 3, now: () => number = () => T0): ReconcileDeps {
-  return { cluster, keys: KEYS, logger: silentLogger(), reporter, conflictRetries, now, roleLabels: true };
+/** Deps as the resync sweep has them: no index, no events to answer. */
+export function reconcileDeps(cluster: Cluster, reporter: Reporter, conflictRetries = 3, now: () => number = () => T0, roleLabels = false): ReconcileDeps {
+  return { cluster, keys: KEYS, logger: silentLogger(), reporter, conflictRetries, now, roleLabels, ownWrites: NO_ECHOES };
 }
 
 /** Lets fire-and-forget promises (evidence, role labels) run to completion. */

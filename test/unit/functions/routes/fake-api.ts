@@ -3,7 +3,7 @@
 import type { V1Ingress } from '@kubernetes/client-node';
 import { ConflictError } from '../../../../shared/k8s/errors.js';
 import type { RoutesApi } from '../../../../functions/routes/api.js';
-import { createKnown } from '../../../../functions/routes/known.js';
+import { createRouteIndex } from '../../../../functions/routes/route-index.js';
 import type { RouteIngress, RouteService } from '../../../../functions/routes/core/model.js';
 import type { RoutesDeps } from '../../../../functions/routes/reconcile.js';
 import { createRouteReporter } from '../../../../functions/routes/report.js';
@@ -60,6 +60,6 @@ export class FakeRoutesApi implements RoutesApi {
 
 export function routesDeps(api: FakeRoutesApi, emitter = new RecordingEmitter()): RoutesDeps {
   const logger = silentLogger();
-  return { api, keys, ingressClass: undefined, policy: POLICY_OFF, namespaces: [], known: createKnown(keys), reporter: createRouteReporter({ recordEvent: api.recordEvent, emitter, logger, now: () => 1_000 }), logger, conflictRetries: 2, now: () => 1_000 };
+  return { api, keys, ingressClass: undefined, policy: POLICY_OFF, namespaces: [], index: createRouteIndex(keys), reporter: createRouteReporter({ recordEvent: api.recordEvent, emitter, logger, now: () => 1_000 }), logger, conflictRetries: 2, now: () => 1_000 };
 }
 

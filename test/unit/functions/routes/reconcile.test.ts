@@ -5,31 +5,39 @@ import { describe, it } from 'node:test';
 import { ConflictError, ForbiddenError, NotFoundError, TransientError } from '../../../../shared/k8s/errors.js';
 import { createRoutesHandler } from '../../../../functions/routes/handler.js';
 import { silentLogger } from '../failover/world.js';
-import { reconcileRoutes, reconcileService, StillConflicting } from '../../../../functions/routes/reconcile.js';
+import { reconcileRoutes, reconcileService, type Gone, type PassResult, type RoutesResult } from '../../../../functions/routes/reconcile.js';
 import { RecordingEmitter } from '../failover/world.js';
 import { FakeRoutesApi, routesDeps } from './fake-api.js';
 import { ingress, svc } from './core/fixtures.js';
+
+/** The pass ran to the end (did not give up, found its Service). */
+function passed(result: RoutesResult | Gone): PassResult {
+  if (result.outcome !== 'passed') assert.fail(`the pass ended ${JSON.stringify(result)}`);
+  return result;
+}
 
 describe('reconcileRoutes', () => {
   it('re-plans from a fresh list after losing a write race', async () => {
     const api = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' })]);
     api.applyFaults.push(new ConflictError('someone else wrote it', 409));
-    const result = await reconcileRoutes(routesDeps(api), new Set());
+    const result = passed(await reconcileRoutes(routesDeps(api), new Set()));
     assert.deepEqual([result.applied, result.attempts], [1, 2]);
     assert.deepEqual(api.calls.filter((c) => c.startsWith('list')).length, 4, 'two passes, each listing both');
   });
 
-  it('gives up with a transient error after the configured retries', async () => {
+  it('gives up as conflicted after the configured retries, as failover does, and the handler asks for redelivery', async () => {
     const api = new FakeRoutesApi([svc('a', { 'baton.dev/host': 'a.example.com' })]);
     api.applyFaults.push(...Array.from({ length: 3 }, () => new ConflictError('again', 409)));
-    await assert.rejects(reconcileRoutes(routesDeps(api), new Set()), StillConflicting);
+    const d = routesDeps(api);
+    assert.deepEqual(await reconcileRoutes(d, new Set()), { outcome: 'conflicted', detail: `routes kept changing; gave up after ${d.conflictRetries + 1} attempts` });
+    assert.equal(api.calls.filter((c) => c === 'list services').length, d.conflictRetries + 1);
   });
 
   it('treats an Ingress that is already gone as removed by someone else', async () => {
     const s = svc('a');
     const api = new FakeRoutesApi([s], [ingress(s, 'a.example.com', 1)]);
     api.deleteFaults.push(new NotFoundError('gone', 404));
-    const result = await reconcileRoutes(routesDeps(api), new Set());
+    const result = passed(await reconcileRoutes(routesDeps(api), new Set()));
     assert.deepEqual([result.removed, result.attempts], [0, 1]);
     assert.deepEqual(api.events, [], 'no RouteRemoved for a removal baton did not make');
   });
@@ -52,10 +60,10 @@ describe('reconcileRoutes', () => {
     const d = routesDeps(api);
     await reconcileRoutes(d, new Set());
     const written = api.ingresses[0]!;
-    assert.ok(d.known.isEcho(written, false));
-    assert.equal(d.known.routeOf('demo', 'a')?.uid, written.uid);
-    assert.ok(d.known.unchanged(api.services[0]!));
-    assert.ok(!d.known.unchanged(svc('a', { 'baton.dev/host': 'b.example.com' })));
+    assert.ok(d.index.isEcho(written, false));
+    assert.equal(d.index.routeOf('demo', 'a')?.uid, written.uid);
+    assert.ok(d.index.unchanged(api.services[0]!));
+    assert.ok(!d.index.unchanged(svc('a', { 'baton.dev/host': 'b.example.com' })));
   });
 
   it('a refused removal is reported on its Service and the rest proceed', async () => {
@@ -63,7 +71,7 @@ describe('reconcileRoutes', () => {
     const other = svc('b', { 'baton.dev/host': 'b.example.com' });
     const api = new FakeRoutesApi([gone, other], [ingress(gone, 'a.example.com', 1)]);
     api.deleteFaults.push(new ForbiddenError('delete ingress demo/baton-a: HTTP 403: namespace is being terminated', 403));
-    const result = await reconcileRoutes(routesDeps(api), 'all');
+    const result = passed(await reconcileRoutes(routesDeps(api), 'all'));
     assert.deepEqual([result.applied, result.removed, result.problems], [1, 0, 1]);
     assert.ok(api.events.includes('a:RouteFailed'));
   });
@@ -109,8 +117,8 @@ describe('reconcileRoutes', () => {
       await reconcileRoutes(d, 'all');
       api.calls = [];
       api.services = api.services.map((s) => (s.name === 's500' ? { ...s, annotations: { 'baton.dev/host': 'moved.example.com' }, resourceVersion: '2' } : s));
-      const result = await reconcileService(d, 'demo', 's500');
-      assert.ok(result !== 'gone' && result.applied === 1);
+      const result = passed(await reconcileService(d, 'demo', 's500'));
+      assert.equal(result.applied, 1);
       assert.deepEqual(api.calls, ['get service', 'get ingress', 'apply ingress']);
       assert.equal(api.ingresses.find((i) => i.name === 'baton-s500')?.route?.host, 'moved.example.com');
     });
@@ -136,8 +144,7 @@ describe('reconcileRoutes', () => {
       await reconcileRoutes(d, 'all');
       // An older Service now asks for s10's host: s10 serves it and keeps it.
       api.services.push(svc('ancient', { 'baton.dev/host': 's10.example.com' }, { createdAt: 0 }));
-      const result = await reconcileService(d, 'demo', 'ancient');
-      assert.ok(result !== 'gone');
+      passed(await reconcileService(d, 'demo', 'ancient'));
       // 'ancient' is not in the index, but the holder is (it claims that host), so it is
       // read fresh and keeps the host.
       assert.equal(api.ingresses.filter((i) => i.route?.host === 's10.example.com').length, 1);
@@ -148,7 +155,7 @@ describe('reconcileRoutes', () => {
       const d = routesDeps(api);
       await reconcileRoutes(d, 'all');
       api.calls = [];
-      assert.equal(await reconcileService(d, 'demo', 'ghost'), 'gone');
+      assert.equal((await reconcileService(d, 'demo', 'ghost')).outcome, 'gone');
       assert.deepEqual(api.calls, ['get service']);
     });
   });

@@ -15,10 +15,10 @@ import {
   ROUTE_REMOVED,
   type AuditDraft,
   type AuditEvent,
-  type ServiceRef,
+  type ServiceIdentity,
 } from '../../../../shared/audit/schemas.js';
 
-export const service: ServiceRef = { namespace: 'demo', name: 'web', uid: 'c7a2e5f1-4b3d-4e89-a016-9f8d2b6c3e17' };
+export const service: ServiceIdentity = { namespace: 'demo', name: 'web', uid: 'c7a2e5f1-4b3d-4e89-a016-9f8d2b6c3e17' };
 const web0 = { name: 'web-0', uid: '8d3f4c2b-7a61-4e0f-b9d8-2c5e1a7f6b90' };
 const web1 = { name: 'web-1', uid: '3e1b9f6a-2d4c-48e7-95a0-b7c6d8e2f415' };
 const time = '2025-03-14T09:26:54.120Z';

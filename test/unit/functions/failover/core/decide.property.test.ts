@@ -180,7 +180,7 @@ function makeHealthy(pods: readonly PodView[], index: number): PodView[] {
 }
 
 function run(world: World): ReturnType<typeof decide> {
-  return decide({ service: world.service, pods: world.pods, keys, now: world.now });
+  return decide({ service: world.service, pods: world.pods, keys, now: world.now, roleLabels: true });
 }
 
 /** Labels of each live candidate once the plan's pod writes are applied. */
@@ -418,7 +418,7 @@ describe('decide: properties', () => {
             selector,
           };
           const views: PodView[] = pods.map((p) => ({ ...p, annotations: clean(p.annotations) }));
-          const { plan, podProblems } = decide({ service, pods: views, keys, now });
+          const { plan, podProblems } = decide({ service, pods: views, keys, now, roleLabels: true });
           assert.equal(typeof plan.kind, 'string');
           assert.ok(Array.isArray(podProblems));
         },

@@ -342,6 +342,7 @@ describe('decide: writes', () => {
       pods: [pod('a'), pod('b', { priority: '10' })],
       keys,
       now: NOW,
+      roleLabels: true,
     });
     assert.deepEqual(podProblems, []);
     assert.deepEqual(plan, {
@@ -385,7 +386,7 @@ describe('decide: writes', () => {
   });
 
   it('a failover re-labels roles and needs no prerequisite when the id label exists', () => {
-    const { plan } = decide({ service: service({ active: aDown }), pods: [aDown, b], keys, now: NOW });
+    const { plan } = decide({ service: service({ active: aDown }), pods: [aDown, b], keys, now: NOW, roleLabels: true });
     assert.equal(plan.kind, 'switch');
     if (plan.kind !== 'switch') return;
     assert.deepEqual(plan.prerequisites, []);
@@ -402,6 +403,7 @@ describe('decide: writes', () => {
       pods: [a, pod('b', { deleting: true, role: 'active' })],
       keys,
       now: NOW,
+      roleLabels: true,
     });
     assert.deepEqual(plan, {
       kind: 'steady',
@@ -412,13 +414,20 @@ describe('decide: writes', () => {
     });
   });
 
-  it('a converged world is steady with no writes', () => {
+  it('role labels are off unless asked for, as BATON_ROLE_LABELS is: a left-over one is removed', () => {
     const { plan } = decide({ service: service({ active: a }), pods: [a, b], keys, now: NOW });
+    assert.equal(plan.kind, 'steady');
+    if (plan.kind !== 'steady') return;
+    assert.deepEqual(plan.podWrites.map((w) => w.labels), [{ [keys.role]: null }, { [keys.role]: null }]);
+  });
+
+  it('a converged world is steady with no writes', () => {
+    const { plan } = decide({ service: service({ active: a }), pods: [a, b], keys, now: NOW, roleLabels: true });
     assert.deepEqual(plan, { kind: 'steady', active: 'a', why: 'a is active and healthy', record: undefined, podWrites: [] });
   });
 
   it('steady still labels a newly arrived standby', () => {
-    const { plan } = decide({ service: service({ active: a }), pods: [a, b, pod('c')], keys, now: NOW });
+    const { plan } = decide({ service: service({ active: a }), pods: [a, b, pod('c')], keys, now: NOW, roleLabels: true });
     assert.equal(plan.kind, 'steady');
     if (plan.kind !== 'steady') return;
     assert.deepEqual(plan.podWrites, [{ pod: 'c', labels: { [keys.podId]: 'uid-c', [keys.role]: 'standby' } }]);
@@ -430,6 +439,7 @@ describe('decide: writes', () => {
       pods: [pod('d'), pod('c'), a, pod('b')],
       keys,
       now: NOW,
+      roleLabels: true,
     });
     assert.equal(plan.kind, 'steady');
     if (plan.kind !== 'steady') return;

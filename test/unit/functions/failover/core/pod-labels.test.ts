@@ -12,7 +12,7 @@ const at = (p: PodView, resourceVersion: string): PodView => ({ ...p, resourceVe
 test('role label writes carry the resourceVersion the pod was read at', () => {
   const a = at(pod('a'), '41');
   const b = at(pod('b'), '42');
-  const writes = roleWrites([a, b], a.uid, keys);
+  const writes = roleWrites([a, b], a.uid, keys, [], true);
   assert.deepEqual(
     writes.map((w) => [w.pod, w.resourceVersion, w.labels[keys.role]]),
     [

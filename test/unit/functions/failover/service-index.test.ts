@@ -2,23 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { Observed, ServiceView } from '../../../../functions/failover/core/model.js';
-import { createRegistry, type Registry } from '../../../../functions/failover/registry.js';
+import { createServiceIndex, type ServiceIndex } from '../../../../functions/failover/service-index.js';
 import { FakeCluster } from './fake-cluster.js';
 import { KEYS, makeService, NS, silentLogger, T0 } from './world.js';
 
-function registry(cluster: FakeCluster, namespaces: readonly string[] = []): Registry {
-  return createRegistry({ cluster, keys: KEYS, namespaces, logger: silentLogger(), now: () => T0 });
+function indexOf(cluster: FakeCluster, namespaces: readonly string[] = []): ServiceIndex {
+  return createServiceIndex({ cluster, keys: KEYS, namespaces, logger: silentLogger(), now: () => T0 });
 }
 
-const names = (r: Registry, namespace: string, labels: Readonly<Record<string, string>>): string[] => r.selecting(namespace, labels).map((s) => s.name).sort();
+const names = (r: ServiceIndex, namespace: string, labels: Readonly<Record<string, string>>): string[] => r.selecting(namespace, labels).map((s) => s.name).sort();
 
-describe('registry: refresh', () => {
+describe('service index: refresh', () => {
   it('replaces the content: opted-out and deleted Services disappear, new ones appear', async () => {
     const cluster = new FakeCluster();
     cluster.putService(makeService({ name: 'a' }));
     cluster.putService(makeService({ name: 'b' }));
     cluster.putService(makeService({ name: 'plain', optedIn: false }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     await r.refresh();
     assert.equal(r.size, 2);
     assert.deepEqual(names(r, NS, { app: 'web' }), ['a', 'b']);
@@ -38,7 +38,7 @@ describe('registry: refresh', () => {
     const cluster = new FakeCluster();
     cluster.putService(makeService({ name: 'a' }));
     cluster.putService(makeService({ name: 'x', namespace: 'other' }));
-    const all = registry(cluster);
+    const all = indexOf(cluster);
     await all.refresh();
     assert.deepEqual(cluster.calls, [{ method: 'listServices', labelSelector: `${KEYS.mode}=active-standby`, namespace: undefined }]);
     assert.equal(all.size, 2);
@@ -47,7 +47,7 @@ describe('registry: refresh', () => {
     scoped.putService(makeService({ name: 'a' }));
     scoped.putService(makeService({ name: 'x', namespace: 'other' }));
     scoped.putService(makeService({ name: 'y', namespace: 'third' }));
-    const some = registry(scoped, [NS, 'other']);
+    const some = indexOf(scoped, [NS, 'other']);
     await some.refresh();
     assert.deepEqual(scoped.calls.map((c) => (c.method === 'listServices' ? c.namespace : c.method)), [NS, 'other']);
     assert.equal(some.size, 2);
@@ -57,7 +57,7 @@ describe('registry: refresh', () => {
   it('a stale refresh result does not overwrite a newer resourceVersion learned from an event meanwhile', async () => {
     const cluster = new FakeCluster();
     cluster.putService(makeService({ name: 'a' }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     cluster.hold = (c) => c.method === 'listServices';
     const refreshing = r.refresh();
     // The list was taken; meanwhile an event brings a newer copy.
@@ -72,7 +72,7 @@ describe('registry: refresh', () => {
   it('a newer refresh result does replace an older copy', async () => {
     const cluster = new FakeCluster();
     const old = cluster.putService(makeService({ name: 'a' }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     r.observe(old);
     const current = cluster.bumpService(NS, 'a');
     await r.refresh();
@@ -82,7 +82,7 @@ describe('registry: refresh', () => {
   it('a Service opted in by an event during a refresh is not dropped by the older list', async () => {
     const cluster = new FakeCluster();
     cluster.putService(makeService({ name: 'a' }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     cluster.hold = (c) => c.method === 'listServices';
     const refreshing = r.refresh();
     const added = cluster.putService(makeService({ name: 'late' }));
@@ -98,7 +98,7 @@ describe('registry: refresh', () => {
     cluster.putService(makeService({ name: 'a' }));
     cluster.putService(makeService({ name: 'b' }));
     cluster.putService(makeService({ name: 'c' }));
-    const r = registry(cluster);
+    const r = indexOf(cluster);
     await r.refresh();
     cluster.hold = (c) => c.method === 'listServices';
     const refreshing = r.refresh();
@@ -111,8 +111,8 @@ describe('registry: refresh', () => {
   });
 });
 
-describe('registry: observe and forget', () => {
-  const cases: ReadonlyArray<{ name: string; steps: (r: Registry) => void; expected: string[] }> = [
+describe('service index: observe and forget', () => {
+  const cases: ReadonlyArray<{ name: string; steps: (r: ServiceIndex) => void; expected: string[] }> = [
     { name: 'an opted-in Service is added', steps: (r) => r.observe({ ...makeService({ name: 'a' }), resourceVersion: '5' }), expected: ['a'] },
     { name: 'a Service without the mode label is not added', steps: (r) => r.observe({ ...makeService({ name: 'a', optedIn: false }), resourceVersion: '5' }), expected: [] },
     {
@@ -149,7 +149,7 @@ describe('registry: observe and forget', () => {
   for (const c of cases) {
     it(c.name, () => {
       const cluster = new FakeCluster();
-      const r = registry(cluster);
+      const r = indexOf(cluster);
       c.steps(r);
       assert.deepEqual(names(r, NS, { app: 'web' }), c.expected);
       assert.equal(r.size, c.expected.length);
@@ -159,9 +159,9 @@ describe('registry: observe and forget', () => {
   }
 });
 
-describe('registry: selecting', () => {
+describe('service index: selecting', () => {
   const withPodId = (s: Observed<ServiceView>, id: string): Observed<ServiceView> => ({ ...s, selector: { ...s.selector, [KEYS.podId]: id } });
-  const r = registry(new FakeCluster());
+  const r = indexOf(new FakeCluster());
   r.observe({ ...withPodId(makeService({ name: 'web', active: 'web-0' }), 'uid-web-0'), resourceVersion: '5' });
   r.observe({ ...makeService({ name: 'api', selector: { app: 'api', tier: 'back' } }), resourceVersion: '5' });
   // A Service whose live selector is only baton's key: its saved selector is the user's.
@@ -189,54 +189,4 @@ describe('registry: selecting', () => {
       assert.deepEqual(names(r, c.namespace, c.labels), c.expected);
     });
   }
-});
-
-describe('registry: own writes', () => {
-  const at = (resourceVersion: string) => ({ ...makeService({ name: 'a', active: 'web-0' }), resourceVersion });
-  it('knows the reply to its own write until a newer version is seen', () => {
-    const r = registry(new FakeCluster());
-    r.observe(at('5'));
-    assert.equal(r.isOwnWrite(NS, 'a', '5'), false, 'told, not written');
-    assert.equal(r.ownCopy(NS, 'a'), undefined);
-    r.wrote(at('6'));
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), true);
-    assert.equal(r.ownCopy(NS, 'a')?.resourceVersion, '6');
-    r.observe(at('6'));
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'its own event does not make it someone else\'s');
-    assert.equal(r.isOwnWrite(NS, 'a', '5'), true, 'an older version is subsumed: the write was guarded by what it read');
-    r.observe(at('7'));
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'a later change by someone else does not make our own decision news');
-    assert.equal(r.isOwnWrite(NS, 'a', '7'), false);
-    assert.equal(r.ownCopy(NS, 'a'), undefined);
-  });
-  it('an older reply does not replace a newer version', () => {
-    const r = registry(new FakeCluster());
-    r.observe(at('9'));
-    r.wrote(at('8'));
-    assert.equal(r.get(NS, 'a')?.resourceVersion, '9');
-    assert.equal(r.ownCopy(NS, 'a'), undefined);
-  });
-  it('a refresh that lists the same version keeps it as our own', async () => {
-    const cluster = new FakeCluster();
-    const stored = cluster.putService(makeService({ name: 'a', active: 'web-0' }));
-    const r = registry(cluster);
-    r.wrote(stored);
-    await r.refresh();
-    assert.equal(r.isOwnWrite(stored.namespace, stored.name, stored.resourceVersion), true);
-  });
-});
-
-describe('registry: a record-only write covers its own version alone', () => {
-  const at = (resourceVersion: string) => ({ ...makeService({ name: 'a', active: 'web-0' }), resourceVersion });
-  it('older versions are news after a completion record, and not after a decision', () => {
-    const r = registry(new FakeCluster());
-    r.wrote(at('6'));
-    r.wrote(at('9'), false);
-    assert.equal(r.isOwnWrite(NS, 'a', '9'), true, 'the record\'s own echo');
-    assert.equal(r.isOwnWrite(NS, 'a', '8'), false, 'a change the record read but did not decide on');
-    assert.equal(r.isOwnWrite(NS, 'a', '6'), true, 'the decision\'s echo');
-    assert.equal(r.isOwnWrite(NS, 'a', '5'), true, 'what the decision had read');
-    r.forget(NS, 'a');
-    assert.equal(r.isOwnWrite(NS, 'a', '5'), false);
-  });
 });

@@ -1,12 +1,23 @@
-// What this instance last saw of routes, so that events which cannot change a route
-// cost no API call. Only ever used to skip a look: every write is decided on a fresh
-// list, and the periodic full pass corrects anything this missed.
+// The routes index: what this instance last saw of routes, so that events which cannot
+// change a route cost no API call. Only ever used to skip a look or to say what to read:
+// every write is decided on a fresh read, and the periodic full pass corrects anything
+// this missed.
+//
+// It is not failover's index (service-index.ts) and does not share it: failover keeps
+// whole opted-in Services, follows them with a watch and answers pod events by
+// selector; routes keep, for every Service in scope, a digest of its routing
+// annotations, its claim, and the Ingress it owns, replaced by each full pass. What the
+// two do share is the rule for their own writes' echoes (own-writes.ts): an event is an
+// echo only at exactly the version a write of this instance returned (for Ingresses,
+// also their deletion), remembered in a bounded memory (shared/bounded.ts). A routes
+// pass is not one decision guarded by one read version, so no "at or before" applies.
 import { createHash } from 'node:crypto';
 import { mentionsRoute, readClaim } from './core/claim.js';
 import type { RouteIngress, RouteKeys, RouteService } from './core/model.js';
 import { claimKey, keyOf } from './core/plan.js';
+import { boundedMap } from '../../shared/bounded.js';
 
-export interface Known {
+export interface RouteIndex {
   /** True when the Service looks exactly as it did at the last successful pass. */
   unchanged(service: RouteService): boolean;
   /** The Ingress baton keeps for the Service, as last seen. */
@@ -32,7 +43,7 @@ export interface Known {
 
 const MAX_ECHOES = 10_000;
 
-export function createKnown(keys: RouteKeys): Known {
+export function createRouteIndex(keys: RouteKeys): RouteIndex {
   let fingerprints = new Map<string, string>();
   let routes = new Map<string, RouteIngress>();
   let uids = new Set<string>();
@@ -42,12 +53,8 @@ export function createKnown(keys: RouteKeys): Known {
     const claim = readClaim(service, keys, undefined);
     return claim.kind === 'route' ? claimKey(claim.route) : undefined;
   };
-  const echoes = new Set<string>();
-  const remember = (token: string): void => {
-    echoes.add(token);
-    // Oldest first: a Set iterates in insertion order.
-    if (echoes.size > MAX_ECHOES) echoes.delete(echoes.values().next().value!);
-  };
+  const echoes = boundedMap<true>(MAX_ECHOES);
+  const remember = (token: string): void => echoes.set(token, true);
   // A digest of everything about a Service that a route depends on.
   const fingerprint = (service: RouteService): string => {
     const relevant = [keys.host, keys.legacyHost, keys.path, keys.port, keys.tlsSecret].map((k) => (Object.hasOwn(service.annotations, k) ? service.annotations[k] : null));

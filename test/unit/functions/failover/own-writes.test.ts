@@ -1,22 +1,24 @@
-// Echoes of baton's own writes: the events its Service patches and guarded pod label
-// writes cause. They carry nothing a decision has not already seen, so they cost no
-// request; anything that differs from what baton wrote is looked at as before.
+// Echoes of baton's own writes (own-writes.ts): the events its Service patches and
+// guarded pod label writes cause. They carry nothing a decision has not already seen, so
+// they cost no request; anything that differs from what baton wrote is looked at as before.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { createFailoverHandler } from '../../../../functions/failover/handler.js';
-import { createInFlight, createPodEchoes } from '../../../../functions/failover/echo.js';
-import { FakeCluster } from './fake-cluster.js';
-import { CONTEXT, flush, KEYS, makePod, makeService, NS, podEvent, rig, serviceEvent, sliceEvent, uidOf, type Rig } from './world.js';
+import { createOwnWrites } from '../../../../functions/failover/own-writes.js';
+import { createServiceIndex } from '../../../../functions/failover/service-index.js';
+import type { Observed, PodView } from '../../../../functions/failover/core/model.js';
+import { FakeCluster, observed } from './fake-cluster.js';
+import { CONTEXT, flush, KEYS, makePod, makeService, NS, podEvent, rig, serviceEvent, silentLogger, sliceEvent, T0, uidOf, type Rig } from './world.js';
 
-/** web-0 active and now unready, web-1 a labelled standby; index primed; echoes wired as in main.ts. */
+/** web-0 active and now unready, web-1 a labelled standby; index primed; wired as in main.ts. */
 function world(options: { roleLabels?: boolean } = {}): Rig {
   const cluster = new FakeCluster();
   cluster.putPod(makePod('web-0', { role: 'active', priority: '100', ready: false }));
   cluster.putPod(makePod('web-1', { role: 'standby' }));
   cluster.putService(makeService({ active: 'web-0' }));
-  const r = rig(cluster, { echoes: true, ...options });
-  r.registry.observe(cluster.service(NS, 'web'));
+  const r = rig(cluster, options);
+  r.index.observe(cluster.service(NS, 'web'));
   return r;
 }
 
@@ -159,48 +161,131 @@ describe('an echo that overtakes the reply of the write it echoes', () => {
   });
 });
 
-describe('createPodEchoes', () => {
-  const web = { namespace: NS, name: 'web' };
-  const api = { namespace: NS, name: 'api' };
-  const at = (name: string, resourceVersion: string, ready = true) => ({ ...makePod(name, { ready }), resourceVersion });
-  it('matches only the version and content the write returned, for the Service that wrote it', () => {
-    const echoes = createPodEchoes();
-    echoes.remember(at('web-0', '7'), web);
-    assert.equal(echoes.isEcho(at('web-0', '7'), [web]), true);
-    assert.equal(echoes.isEcho(at('web-0', '8'), [web]), false, 'a later version');
-    assert.equal(echoes.isEcho({ ...at('web-0', '7'), resourceVersion: undefined }, [web]), false);
-    assert.equal(echoes.isEcho(at('web-1', '7'), [web]), false, 'another pod');
-    assert.equal(echoes.isEcho(at('web-0', '7'), [web, api]), false, 'another Service selects it too');
-    assert.equal(echoes.isEcho({ ...at('web-0', '7'), namespace: 'other' }, [web]), false, 'another namespace');
-    assert.equal(echoes.isEcho(at('web-0', '7', false), [web]), false, 'the same version claiming other content (forged)');
+/** The memory alone, over an index of one Service. */
+function memory(options: { limit?: number; maxWaitMs?: number } = {}) {
+  const index = createServiceIndex({ cluster: new FakeCluster(), keys: KEYS, namespaces: [], logger: silentLogger(), now: () => T0 });
+  return { index, own: createOwnWrites(index, options) };
+}
+
+describe('own writes: Services', () => {
+  const at = (resourceVersion: string) => ({ ...makeService({ name: 'a', active: 'web-0' }), resourceVersion });
+  it('the reply to its own write is an echo until a newer version is seen; older versions after a decision too', () => {
+    const { index, own } = memory();
+    index.observe(at('5'));
+    assert.equal(own.isServiceEcho(NS, 'a', '5'), false, 'read, not written');
+    assert.equal(own.ownCopy(NS, 'a'), undefined);
+    own.serviceWritten(at('6'), true);
+    assert.equal(index.get(NS, 'a')?.resourceVersion, '6', 'the reply is what the index holds now');
+    assert.equal(own.isServiceEcho(NS, 'a', '6'), true);
+    assert.equal(own.ownCopy(NS, 'a')?.resourceVersion, '6');
+    index.observe(at('6'));
+    assert.equal(own.isServiceEcho(NS, 'a', '6'), true, 'its own event does not make it someone else\'s');
+    assert.equal(own.isServiceEcho(NS, 'a', '5'), true, 'an older version is subsumed: the write was guarded by what it read');
+    index.observe(at('7'));
+    assert.equal(own.isServiceEcho(NS, 'a', '6'), true, 'a later change by someone else does not make our own decision news');
+    assert.equal(own.isServiceEcho(NS, 'a', '7'), false);
+    assert.equal(own.ownCopy(NS, 'a'), undefined, 'the index holds a newer version');
   });
-  it('forgets the oldest beyond its limit', () => {
-    const echoes = createPodEchoes(2);
-    echoes.remember(at('a', '1'), web);
-    echoes.remember(at('b', '2'), web);
-    echoes.remember(at('c', '3'), web);
-    assert.equal(echoes.size, 2);
-    assert.equal(echoes.isEcho(at('a', '1'), [web]), false);
-    assert.equal(echoes.isEcho(at('c', '3'), [web]), true);
+  it('an older reply replaces neither the index\'s newer version nor a newer reply', () => {
+    const { index, own } = memory();
+    index.observe(at('9'));
+    own.serviceWritten(at('8'), true);
+    assert.equal(index.get(NS, 'a')?.resourceVersion, '9');
+    assert.equal(own.ownCopy(NS, 'a'), undefined);
+    own.serviceWritten(at('10'), true);
+    own.serviceWritten(at('8'), true);
+    assert.equal(own.ownCopy(NS, 'a')?.resourceVersion, '10');
+  });
+  it('a refresh that lists the same version keeps it as our own', async () => {
+    const cluster = new FakeCluster();
+    const stored = cluster.putService(makeService({ name: 'a', active: 'web-0' }));
+    const index = createServiceIndex({ cluster, keys: KEYS, namespaces: [], logger: silentLogger(), now: () => T0 });
+    const own = createOwnWrites(index);
+    own.serviceWritten(stored, true);
+    await index.refresh();
+    assert.equal(own.isServiceEcho(stored.namespace, stored.name, stored.resourceVersion), true);
+  });
+  it('a record-only write covers its own version alone; a decision covers what it read', () => {
+    const { index, own } = memory();
+    own.serviceWritten(at('6'), true);
+    own.serviceWritten(at('9'), false);
+    assert.equal(own.isServiceEcho(NS, 'a', '9'), true, 'the record\'s own echo');
+    assert.equal(own.isServiceEcho(NS, 'a', '8'), false, 'a change the record read but did not decide on');
+    assert.equal(own.isServiceEcho(NS, 'a', '6'), true, 'the decision\'s echo');
+    assert.equal(own.isServiceEcho(NS, 'a', '5'), true, 'what the decision had read');
+    index.forget(NS, 'a');
+    assert.equal(own.isServiceEcho(NS, 'a', '5'), false, 'a Service the index does not hold is judged on its own');
+  });
+  it('versions that are not plain integers are never "at or before"', () => {
+    const { own } = memory();
+    own.serviceWritten(at('6'), true);
+    for (const rv of ['', 'x', '5a', '-1', '05.0']) assert.equal(own.isServiceEcho(NS, 'a', rv), false, JSON.stringify(rv));
+    assert.equal(own.isServiceEcho(NS, 'a', undefined), false);
   });
 });
 
-describe('createInFlight', () => {
+describe('own writes: pods', () => {
+  const web = { namespace: NS, name: 'web' };
+  const api = { namespace: NS, name: 'api' };
+  const at = (name: string, resourceVersion: string, ready = true): Observed<PodView> => observed({ ...makePod(name, { ready }), resourceVersion });
+  it('matches only the version and content the write returned, for the Service that wrote it', () => {
+    const { own } = memory();
+    own.podLabelled(web, at('web-0', '7'));
+    assert.equal(own.isPodEcho(at('web-0', '7'), [web]), true);
+    assert.equal(own.isPodEcho(at('web-0', '8'), [web]), false, 'a later version');
+    assert.equal(own.isPodEcho({ ...at('web-0', '7'), resourceVersion: undefined }, [web]), false);
+    assert.equal(own.isPodEcho(at('web-1', '7'), [web]), false, 'another pod');
+    assert.equal(own.isPodEcho(at('web-0', '7'), [web, api]), false, 'another Service selects it too');
+    assert.equal(own.isPodEcho({ ...at('web-0', '7'), namespace: 'other' }, [web]), false, 'another namespace');
+    assert.equal(own.isPodEcho(at('web-0', '7', false), [web]), false, 'the same version claiming other content (forged)');
+  });
+  it('forgets the oldest beyond its limit', () => {
+    const { own } = memory({ limit: 2 });
+    own.podLabelled(web, at('a', '1'));
+    own.podLabelled(web, at('b', '2'));
+    own.podLabelled(web, at('c', '3'));
+    assert.equal(own.size, 2);
+    assert.equal(own.isPodEcho(at('a', '1'), [web]), false);
+    assert.equal(own.isPodEcho(at('c', '3'), [web]), true);
+  });
+});
+
+describe('own writes: replies not in yet', () => {
   it('waits for the replies of the object\'s writes, and no longer than its bound', async () => {
-    const inFlight = createInFlight(30);
-    assert.equal(inFlight.settled(NS, 'Pod', 'web-0'), undefined, 'nothing in flight');
+    const { own } = memory({ maxWaitMs: 30 });
+    assert.equal(own.settled(NS, 'Pod', 'web-0'), undefined, 'nothing in flight');
     let reply!: () => void;
-    inFlight.track(NS, 'Pod', 'web-0', new Promise<void>((r) => (reply = r)));
-    assert.equal(inFlight.settled(NS, 'Service', 'web-0'), undefined, 'another kind');
-    const started = Date.now();
-    setTimeout(() => reply(), 5);
-    await inFlight.settled(NS, 'Pod', 'web-0');
-    assert.ok(Date.now() - started < 30, 'settled by the reply');
+    let replied = false;
+    own.writing(NS, 'Pod', 'web-0', new Promise<void>((r) => (reply = r)).then(() => void (replied = true)));
+    assert.equal(own.settled(NS, 'Service', 'web-0'), undefined, 'another kind');
+    const waiting = own.settled(NS, 'Pod', 'web-0');
+    assert.ok(waiting, 'a write is out');
+    reply();
+    await waiting;
+    assert.equal(replied, true, 'settled by the reply');
     await new Promise((r) => setImmediate(r));
-    assert.equal(inFlight.settled(NS, 'Pod', 'web-0'), undefined, 'forgotten once replied');
-    inFlight.track(NS, 'Pod', 'web-1', new Promise(() => {}));
-    const hung = Date.now();
-    await inFlight.settled(NS, 'Pod', 'web-1');
-    assert.ok(Date.now() - hung >= 25, 'a hung write is waited for up to the bound');
+    assert.equal(own.settled(NS, 'Pod', 'web-0'), undefined, 'forgotten once replied');
+    own.writing(NS, 'Pod', 'web-1', new Promise(() => {}));
+    const hung = own.settled(NS, 'Pod', 'web-1');
+    assert.ok(hung, 'a hung write is out');
+    await hung; // resolves through the bound, or this test would time out
+  });
+});
+
+describe('the unit rig is wired as production is', () => {
+  it('with no options, the echoes of its own switch cost no request, as in main.ts', async () => {
+    const cluster = new FakeCluster();
+    cluster.putPod(makePod('web-0', { idLabel: true, priority: '100', ready: false }));
+    cluster.putPod(makePod('web-1', { idLabel: true }));
+    cluster.putService(makeService({ active: 'web-0' }));
+    const r = rig(cluster);
+    r.index.observe(cluster.service(NS, 'web'));
+    const handle = createFailoverHandler(r.deps);
+    await handle(podNow(r, 'web-0'), CONTEXT);
+    await flush();
+    assert.equal(r.cluster.writes.length, 1, 'one switch');
+    const from = r.cluster.calls.length;
+    assert.deepEqual(await handle(serviceEvent(r.cluster.service(NS, 'web')), CONTEXT), { status: 'ignored', detail: 'echo of baton\'s own write' });
+    assert.deepEqual(r.cluster.calls.slice(from).map((c) => c.method), []);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { Observed, ServiceView } from '../../../../functions/failover/core/model.js';
-import { createRegistry } from '../../../../functions/failover/registry.js';
+import { createServiceIndex } from '../../../../functions/failover/service-index.js';
 import type { WatchEvent, WatchSource } from '../../../../shared/k8s/watch.js';
 import { FakeCluster } from './fake-cluster.js';
 import { KEYS, makeService, NS, silentLogger, T0 } from './world.js';
@@ -45,9 +45,9 @@ function feed(): Feed {
 const at = (name: string, rv: string, optedIn = true): Svc => ({ ...makeService({ name, optedIn }), resourceVersion: rv });
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-describe('registry: follow', () => {
+describe('service index: follow', () => {
   it('lists, then applies added, modified and deleted Services in order; a re-list replaces its scope', async () => {
-    const r = createRegistry({ cluster: new FakeCluster(), keys: KEYS, namespaces: [NS], logger: silentLogger(), now: () => T0 });
+    const r = createServiceIndex({ cluster: new FakeCluster(), keys: KEYS, namespaces: [NS], logger: silentLogger(), now: () => T0 });
     const f = feed();
     f.list = [at('a', '10'), at('b', '11')];
     const stop = new AbortController();
@@ -69,7 +69,7 @@ describe('registry: follow', () => {
   });
 
   it('a list replaces only its own namespace', async () => {
-    const r = createRegistry({ cluster: new FakeCluster(), keys: KEYS, namespaces: [NS, 'other'], logger: silentLogger(), now: () => T0 });
+    const r = createServiceIndex({ cluster: new FakeCluster(), keys: KEYS, namespaces: [NS, 'other'], logger: silentLogger(), now: () => T0 });
     r.observe({ ...makeService({ name: 'x', namespace: 'other' }), resourceVersion: '5' });
     const f = feed();
     f.list = [at('a', '10')];
