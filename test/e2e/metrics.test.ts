@@ -56,7 +56,8 @@ test('a real failover moves the switch counters, the completion and detection hi
   const kc = adminConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const slices = await watchSlices(t, ns);
-  const baton = await startBaton(t, ns);
+  // Scoped to its namespace: the index then counts this test's Services, not the plane's.
+  const baton = await startBaton(t, ns, { BATON_NAMESPACES: ns });
   const url = baton.failover.url;
 
   const before = (await scrape(url)).values;
