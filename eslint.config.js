@@ -8,9 +8,10 @@ import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+import { CORE_GLOBS } from './scripts/cores.mjs';
 import layers from './scripts/lint-layers.mjs';
 
-const CORES = ['functions/*/core/**/*.ts', 'shared/balancer/model.ts', 'shared/balancer/hint.ts'];
+const CORES = CORE_GLOBS;
 
 // node:net's address checks are plain functions of a string; nothing else of node is.
 const PURE_NET = ['isIP', 'isIPv4', 'isIPv6'];
@@ -87,11 +88,5 @@ export default defineConfig(
       ],
       'max-lines-per-function': ['error', { max: 60, skipBlankLines: false, skipComments: false }],
     },
-  },
-  {
-    // The only exceptions, and temporary: the cores' own refactor (a separate branch)
-    // splits decide.ts and shortens plan() and readClaim(). Delete this block when it lands.
-    files: ['functions/failover/core/decide.ts', 'functions/routes/core/claim.ts'],
-    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
   },
 );

@@ -4,14 +4,15 @@
 // no-restricted-imports in eslint.config.js; this rule judges imports of our own files.
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CORE_DIRS, SHARED_CORE_FILES } from './cores.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 const posix = (p) => p.split(sep).join('/');
 const under = (path, dir) => path === dir || path.startsWith(`${dir}/`);
 
-// Files that make up a pure core: decisions only, no I/O, no clock.
-const BALANCER_CORE = ['shared/balancer/model.ts', 'shared/balancer/hint.ts'];
+// The balancer's part of the pure cores (scripts/cores.mjs).
+const BALANCER_CORE = SHARED_CORE_FILES.filter((file) => under(file, 'shared/balancer'));
 // What the balancer's core may use besides itself: its error classes (no I/O in them).
 const BALANCER_PURE = [...BALANCER_CORE, 'shared/balancer/errors.ts'];
 // Shared modules that talk to the network, the API, the process or stdout.
@@ -24,7 +25,7 @@ function functionOf(path) {
 }
 
 export function isCore(path) {
-  return /^functions\/[^/]+\/core\//.test(path) || BALANCER_CORE.includes(path);
+  return CORE_DIRS.some((dir) => under(path, dir)) || SHARED_CORE_FILES.includes(path);
 }
 
 // The .ts file a compiled-path import names: sources import './x.js' for './x.ts'.

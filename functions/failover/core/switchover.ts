@@ -1,4 +1,5 @@
-import type { PodView, ServiceView } from './model.js';
+import type { Plan, PodView, ServiceView } from './model.js';
+import { type Context, switchTo } from './plans.js';
 
 // Refusal messages name the pod so the event explains itself without a lookup.
 
@@ -18,4 +19,29 @@ export function unfitTargetReason(target: PodView): string | undefined {
   if (target.phase !== 'Running') return `pod "${target.name}" is ${target.phase}, not Running`;
   if (!target.ready) return `pod "${target.name}" is not ready`;
   return undefined;
+}
+
+/** A manual request (`<prefix>/switchover-to`) to move the active to a named pod. */
+export function switchover(ctx: Context, requested: string): Plan {
+  const target = ctx.candidates.find((pod) => pod.name === requested);
+  if (target === undefined) {
+    return refuseSwitchover(ctx, requested, missingTargetReason(requested, ctx.service, ctx.namespacePods));
+  }
+  const why =
+    unfitTargetReason(target) ??
+    (target.uid === ctx.active?.uid ? `pod "${requested}" is already active` : undefined);
+  if (why !== undefined) return refuseSwitchover(ctx, requested, why);
+  // A manual request skips min-switch-interval: the operator asked for this move now.
+  return switchTo(ctx, target, 'switchover');
+}
+
+// The request is consumed either way, so a stale one cannot fire later by surprise
+// when its target happens to become healthy.
+function refuseSwitchover(ctx: Context, requested: string, why: string): Plan {
+  return {
+    kind: 'refuse-switchover',
+    requested,
+    why,
+    service: { selector: ctx.service.selector, annotations: { [ctx.keys.switchoverTo]: null } },
+  };
 }

@@ -120,6 +120,46 @@ function resolveLegacyPort(service: RouteService, entry: PortRef, portKey: strin
   };
 }
 
+type Report = (key: string, value: string, message: string) => void;
+
+interface HostClaim {
+  readonly host: string | undefined;
+  /** The annotation the host was read from: baton's own or the legacy one. */
+  readonly key: string;
+  /** The port of a legacy `host:port`, when it is a valid one. */
+  readonly legacyPort: PortRef | undefined;
+}
+
+/**
+ * The host a Service asks for. baton's own annotation wins over the legacy one, so a
+ * Service can move to it without first deleting the old declaration. Neither: the other
+ * routing annotations have nothing to apply to, and the first of them is reported.
+ */
+function readHost(a: Readonly<Record<string, string>>, keys: RouteKeys, problem: Report, checkHost: (key: string, value: string, host: string) => void): HostClaim {
+  const hostText = own(a, keys.host);
+  if (hostText !== undefined) {
+    const host = hostText.trim();
+    checkHost(keys.host, hostText, host);
+    return { host, key: keys.host, legacyPort: undefined };
+  }
+  const legacyText = own(a, keys.legacyHost);
+  if (legacyText !== undefined) {
+    const match = /^(.*?)(?::([^:]*))?$/.exec(legacyText.trim())!;
+    const host = match[1]!;
+    checkHost(keys.legacyHost, legacyText, host);
+    let legacyPort: PortRef | undefined;
+    if (match[2] !== undefined) {
+      const port = portRequest(match[2]);
+      if (port.ok) legacyPort = port.port;
+      else problem(keys.legacyHost, legacyText, port.message);
+    }
+    return { host, key: keys.legacyHost, legacyPort };
+  }
+  const stray = [keys.path, keys.port, keys.tlsSecret].find((k) => own(a, k) !== undefined)!;
+  problem(stray, own(a, stray)!, `has no effect without ${keys.host}; set the host to route, or remove this annotation`);
+  return { host: undefined, key: keys.host, legacyPort: undefined };
+}
+
 /**
  * `policy` undefined: no host policy is applied (the planner's callers always pass one;
  * tests of the annotation grammar need none).
@@ -128,7 +168,7 @@ export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: 
   const a = service.annotations;
   if (!mentionsRoute(a, keys)) return { kind: 'none' };
   const problems: RouteProblem[] = [];
-  const problem = (key: string, value: string, message: string): void => void problems.push({ key, value, message });
+  const problem: Report = (key, value, message) => void problems.push({ key, value, message });
   // Checked only for a well-formed host, and reported as the policy's refusal.
   const checkHost = (key: string, value: string, host: string): void => {
     const message = hostProblem(host);
@@ -137,30 +177,7 @@ export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: 
     if (refused) problems.push({ key, value, message: refused, byPolicy: true });
   };
 
-  // baton's own annotation wins over the legacy one, so a Service can move to it
-  // without first deleting the old declaration.
-  const hostText = own(a, keys.host);
-  const legacyText = own(a, keys.legacyHost);
-  let host: string | undefined;
-  let hostKey = keys.host;
-  let legacyPort: PortRef | undefined;
-  if (hostText !== undefined) {
-    host = hostText.trim();
-    checkHost(keys.host, hostText, host);
-  } else if (legacyText !== undefined) {
-    hostKey = keys.legacyHost;
-    const match = /^(.*?)(?::([^:]*))?$/.exec(legacyText.trim())!;
-    host = match[1]!;
-    checkHost(keys.legacyHost, legacyText, host);
-    if (match[2] !== undefined) {
-      const port = portRequest(match[2]);
-      if (port.ok) legacyPort = port.port;
-      else problem(keys.legacyHost, legacyText, port.message);
-    }
-  } else {
-    const stray = [keys.path, keys.port, keys.tlsSecret].find((k) => own(a, k) !== undefined)!;
-    problem(stray, own(a, stray)!, `has no effect without ${keys.host}; set the host to route, or remove this annotation`);
-  }
+  const { host, key: hostKey, legacyPort } = readHost(a, keys, problem, checkHost);
 
   const pathText = own(a, keys.path);
   const path = pathText === undefined ? '/' : pathText.trim();
@@ -189,7 +206,7 @@ export function readClaim(service: RouteService, keys: RouteKeys, ingressClass: 
   }
 
   if (problems.length > 0 || host === undefined) return { kind: 'invalid', problems };
-  const port = fromLegacy ? resolveLegacyPort(service, legacyPort!, keys.port) : resolvePort(service, requested, keys.port);
+  const port = fromLegacy ? resolveLegacyPort(service, legacyPort, keys.port) : resolvePort(service, requested, keys.port);
   if (!port.ok) return { kind: 'invalid', problems: [{ key: portKey, value: own(a, portKey) ?? '', message: port.message }] };
   const legacyEntryPort = hostKey === keys.legacyHost && legacyPort !== undefined && 'number' in legacyPort ? legacyPort.number : undefined;
   return { kind: 'route', route: { host, path, port: port.port, tlsSecret, ingressClass, ...(legacyEntryPort !== undefined ? { legacyEntryPort } : {}) } };

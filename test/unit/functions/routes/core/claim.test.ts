@@ -83,22 +83,23 @@ describe('readClaim', () => {
   }
 
   const bad: Array<[string, Record<string, string>, RegExp]> = [
-    ['encoded slash in the path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a%2fb' }, /encoded "\/"/],
-    ['a stray percent in the path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a%zz' }, /two hex digits/],
-    ['empty host', { 'baton.dev/host': '' }, /empty/],
-    ['uppercase host', { 'baton.dev/host': 'A.example.com' }, /lowercase/],
-    ['IP host', { 'baton.dev/host': '10.0.0.1' }, /not route IP/],
-    ['host with port', { 'baton.dev/host': 'a.example.com:80' }, /no port/],
-    ['underscore', { 'baton.dev/host': 'a_b.example.com' }, /RFC 1123.*for example a-b\.example\.com/],
-    ['bare wildcard', { 'baton.dev/host': '*.' }, /wildcard/],
-    ['relative path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': 'api' }, /absolute path/],
-    ['dot segment', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a/../b' }, /"\/\.\.\/"/],
-    ['space in path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a b' }, /URL path characters/],
-    ['unknown port', { 'baton.dev/host': 'a.example.com', 'baton.dev/port': '81' }, /no port 81/],
-    ['bad port name', { 'baton.dev/host': 'a.example.com', 'baton.dev/port': 'HTTP!' }, /port number or the name/],
-    ['port out of range', { 'baton.dev/host': 'a.example.com', 'baton.dev/port': '70000' }, /1 to 65535/],
-    ['bad secret', { 'baton.dev/host': 'a.example.com', 'baton.dev/tls-secret': 'Bad_Secret' }, /Secret/],
-    ['path without host', { 'baton.dev/path': '/x' }, /no effect without baton.dev\/host/],
+    ['encoded slash in the path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a%2fb' }, /^the path may not contain an encoded "\/" \(%2F\)$/],
+    ['a stray percent in the path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a%zz' }, /^a "%" in a path starts an escape of two hex digits/],
+    ['empty host', { 'baton.dev/host': '' }, /^expected a host name, got an empty value$/],
+    // Anchored: the generic RFC 1123 message speaks of lowercase letters too.
+    ['uppercase host', { 'baton.dev/host': 'A.example.com' }, /^host names must be lowercase$/],
+    ['IP host', { 'baton.dev/host': '10.0.0.1' }, /^expected a DNS name; Ingress rules do not route IP addresses$/],
+    ['host with port', { 'baton.dev/host': 'a.example.com:80' }, /^a host name carries no port; set the port separately$/],
+    ['underscore', { 'baton.dev/host': 'a_b.example.com' }, /^not a valid host name under RFC 1123: .*; for example a-b\.example\.com$/],
+    ['bare wildcard', { 'baton.dev/host': '*.' }, /^a wildcard needs a domain after "\*\."$/],
+    ['relative path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': 'api' }, /^expected an absolute path starting with "\/"$/],
+    ['dot segment', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a/../b' }, /^the path may not contain "\/\/", "\/\.\/" or "\/\.\.\/", nor end in "\/\." or "\/\.\."$/],
+    ['space in path', { 'baton.dev/host': 'a.example.com', 'baton.dev/path': '/a b' }, /^only URL path characters are allowed/],
+    ['unknown port', { 'baton.dev/host': 'a.example.com', 'baton.dev/port': '81' }, /^the Service exposes no port 81 \(it has http=8080\)$/],
+    ['bad port name', { 'baton.dev/host': 'a.example.com', 'baton.dev/port': 'HTTP!' }, /^expected a port number or the name of one of the Service's ports$/],
+    ['port out of range', { 'baton.dev/host': 'a.example.com', 'baton.dev/port': '70000' }, /^a port number is from 1 to 65535$/],
+    ['bad secret', { 'baton.dev/host': 'a.example.com', 'baton.dev/tls-secret': 'Bad_Secret' }, /^expected the name of a Secret in the Service's namespace \(DNS-1123 subdomain\)$/],
+    ['path without host', { 'baton.dev/path': '/x' }, /^has no effect without baton\.dev\/host; set the host to route, or remove this annotation$/],
   ];
   for (const [what, annotations, message] of bad) {
     it(`refuses ${what} with a message`, () => {

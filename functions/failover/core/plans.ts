@@ -1,0 +1,112 @@
+// What every path of a decision (decide.ts, follow.ts, switchover.ts) builds from: the
+// facts of one Service read once, and the Service writes that record a switch, pin the
+// placeholder, or repair baton's record.
+import type { Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite, SwitchReason } from './model.js';
+import type { Keys } from '../../../shared/keys.js';
+import { impostorWrites, roleWrites } from './pod-labels.js';
+import { annotation, ownsRecord, savedSelector } from './settings.js';
+
+/** The pod-id a Service selects while no pod has been chosen: no pod UID looks like it. */
+export const NO_POD = 'none';
+
+export interface Context {
+  readonly service: ServiceView;
+  readonly keys: Keys;
+  readonly now: number;
+  readonly roleLabels: boolean;
+  readonly activeElsewhere: ReadonlySet<string>;
+  readonly leader: ServiceView | undefined;
+  readonly settings: ServiceSettings;
+  readonly selector: Labels;
+  readonly namespacePods: readonly PodView[];
+  readonly candidates: readonly PodView[];
+  readonly term: number;
+  /** The candidate the Service records as active, if it is still a candidate. */
+  readonly active: PodView | undefined;
+  /** The Service selector routes to `active` alone (not just the annotations say so). */
+  readonly pinned: boolean;
+  /** Some active was recorded, even if it is gone now. */
+  readonly recorded: boolean;
+  readonly previous: { readonly name: string; readonly uid: string } | undefined;
+}
+
+export function switchTo(ctx: Context, to: PodView, reason: SwitchReason): Plan {
+  const { keys, service } = ctx;
+  const term = ctx.term + 1;
+  const annotations: Record<string, string | null> = {
+    [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)),
+    [keys.activePod]: to.name,
+    [keys.activeUid]: to.uid,
+    [keys.term]: String(term),
+    [keys.switchedAt]: new Date(ctx.now).toISOString(),
+    [keys.reason]: reason,
+    [keys.unavailableTerm]: null,
+    // A term is completed only once its own slices are seen; a completion left from an
+    // earlier count (terms restart after an opt-out) must not stand for this one.
+    [keys.completedTerm]: null,
+    [keys.recordOf]: service.uid,
+  };
+  if (Object.hasOwn(service.annotations, keys.switchoverTo)) annotations[keys.switchoverTo] = null;
+
+  // The Service must not select by a label the pod does not carry yet, or it would
+  // route to nothing in between. A pod that carries another pod's id (a copy of a live
+  // pod's labels) would be routed to beside the real one: its label is corrected first.
+  const prerequisites = [
+    ...(annotation(to.labels, keys.podId) === to.uid ? [] : [{ pod: to.name, labels: { [keys.podId]: to.uid } }]),
+    ...impostorWrites(ctx.candidates, keys),
+  ];
+
+  return {
+    kind: 'switch',
+    reason,
+    from: ctx.previous,
+    to: { name: to.name, uid: to.uid },
+    term,
+    prerequisites,
+    service: { selector: sortedLabels({ ...ctx.selector, [keys.podId]: to.uid }), annotations },
+    podWrites: roleWrites(ctx.candidates, to.uid, keys, prerequisites, ctx.roleLabels, ctx.activeElsewhere),
+  };
+}
+
+/**
+ * Pins a Service that was never adopted to the placeholder pod-id, and records that
+ * this term's unavailability was reported. Such a Service still selects every matching
+ * pod, and each pod that turns ready before the next event would get traffic: routing
+ * to nothing is safer than routing to everything until one is chosen.
+ */
+export function placeholderWrite(ctx: Context): ServiceWrite {
+  const { keys } = ctx;
+  return {
+    selector: sortedLabels({ ...ctx.selector, [keys.podId]: NO_POD }),
+    annotations: {
+      [keys.unavailableTerm]: String(ctx.term),
+      [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)),
+      [keys.recordOf]: ctx.service.uid,
+    },
+  };
+}
+
+/**
+ * The record a steady Service still lacks: the uid it was written on (Services adopted
+ * before baton recorded it), or a readable copy of the user's selector when the saved
+ * one was damaged. Undefined when nothing is missing, so a steady Service costs no write.
+ */
+export function recordRepair(ctx: Context): ServiceWrite | undefined {
+  const { keys, service } = ctx;
+  const annotations: Record<string, string> = {};
+  if (!ownsRecord(service, keys)) annotations[keys.recordOf] = service.uid;
+  if (savedSelector(service, keys).kind !== 'valid') annotations[keys.originalSelector] = JSON.stringify(sortedLabels(ctx.selector));
+  if (Object.keys(annotations).length === 0) return undefined;
+  return { selector: service.selector, annotations };
+}
+
+// Sorted keys make the saved JSON byte-stable, so an unchanged selector never shows
+// up as an annotation change.
+export function sortedLabels(labels: Labels): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(labels).sort()) {
+    const value = labels[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
