@@ -8,6 +8,8 @@ import { createLogger, type Logger } from './log.js';
 import type { Authenticator } from './http/auth.js';
 import { listen, type RunningServer } from './http/listen.js';
 import { createServer, type Handler } from './http/server.js';
+import type { Metrics } from './metrics/metrics.js';
+import { metricsFor, metricsListener, serverMetrics } from './metrics/setup.js';
 
 export interface Runtime {
   readonly config: Config;
@@ -20,6 +22,8 @@ export interface Runtime {
   readonly boot: string | undefined;
   /** Sender authentication (BATON_AUTH); undefined when off. */
   readonly authenticate: Authenticator | undefined;
+  /** The function's metrics (BATON_METRICS); undefined when off. */
+  readonly metrics: Metrics | undefined;
 }
 
 /** Reads config from the environment; a bad value ends the process with a message naming the variable. */
@@ -55,7 +59,7 @@ export async function createRuntime(identity: RuntimeIdentity, env: NodeJS.Proce
   }
   const emitter = createEmitter({ sink: config.sink, source: config.eventSource ?? identity.auditSource, timeoutMs: config.apiTimeoutMs, logger, extensions: config.ceExtensions });
   const authenticate = await senderAuthentication(config, kubeConfig, logger);
-  return { config, logger, kubeConfig, emitter, now: Date.now, boot: env.BATON_BOOT, authenticate };
+  return { config, logger, kubeConfig, emitter, now: Date.now, boot: env.BATON_BOOT, authenticate, metrics: metricsFor(config, name) };
 }
 
 // The keys are fetched once now, so that a cluster without OIDC discovery (or a Role
@@ -79,15 +83,19 @@ async function senderAuthentication(config: Config, kubeConfig: k8s.KubeConfig, 
 
 /** Serves `handle` until SIGTERM/SIGINT, then drains in-flight requests and exits. */
 export async function serve(runtime: Runtime, handle: Handler, ready: () => boolean, onStop: () => void = () => {}): Promise<RunningServer> {
-  const app = createServer({ handle, logger: runtime.logger, bodyLimit: runtime.config.bodyLimit, ready, ...(runtime.authenticate ? { authenticate: runtime.authenticate } : {}) });
+  const app = createServer({ handle, logger: runtime.logger, bodyLimit: runtime.config.bodyLimit, ready, ...(runtime.authenticate ? { authenticate: runtime.authenticate } : {}), ...serverMetrics(runtime.config, runtime.metrics) });
   const server = await listen(app, { host: runtime.config.host, port: runtime.config.port });
+  const metricsServer = await metricsListener(runtime.config, runtime.metrics);
+  if (metricsServer) runtime.logger.info({ url: `${metricsServer.url}/metrics` }, 'metrics on their own port');
   runtime.logger.info({ url: server.url, ...(runtime.boot ? { boot: runtime.boot } : {}), uptimeMs: Math.round(process.uptime() * 1000) }, 'listening');
   const stop = (signal: string): void => {
     runtime.logger.info({ signal }, 'shutting down');
     onStop();
-    void server.close().then(() => process.exit(0));
+    void Promise.all([server.close(), metricsServer?.close()]).then(() => process.exit(0));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  return server;
+  if (metricsServer === undefined) return server;
+  // close() ends both listeners, so a test (or a caller) that stops the function stops all of it.
+  return { ...server, get closing() { return server.closing; }, close: () => Promise.all([server.close(), metricsServer.close()]).then(() => undefined) };
 }

@@ -1,6 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from './core/model.js';
 import { abortableRequests, createClient } from '../../shared/k8s/client.js';
+import type { RequestObserver } from '../../shared/k8s/observe.js';
 import { podView, serviceView, sliceView, type SliceView } from './views.js';
 import { classify } from '../../shared/k8s/errors.js';
 import { serviceEvent, type EventNote, type InvolvedService } from '../../shared/k8s/service-events.js';
@@ -53,6 +54,8 @@ export interface ClusterOptions {
   readonly timeoutMs: number;
   /** Reported as the Event source component. */
   readonly component: string;
+  /** Told of each request and its status (metrics). */
+  readonly onRequest?: RequestObserver | undefined;
 }
 
 export async function connect(options: ClusterOptions): Promise<Cluster> {

@@ -45,6 +45,8 @@ export interface FailoverParts {
   readonly conflictRetries: number;
   readonly roleLabels: boolean;
   readonly now: () => number;
+  /** Told of each switch written (metrics); optional. */
+  readonly onSwitch?: ReconcileDeps['onSwitch'];
 }
 
 /**

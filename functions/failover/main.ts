@@ -6,15 +6,20 @@ import { createFailoverDeps, createFailoverHandler } from './handler.js';
 import { DEFAULT_AUDIT_SOURCE } from '../../shared/audit/schemas.js';
 import { keysFor, MODE_VALUE } from '../../shared/keys.js';
 import { connect, serviceFeed } from './cluster.js';
+import { apiObserver } from '../../shared/metrics/http.js';
+import { meteredReporter, switchMetrics } from './metered.js';
 
 export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
   const runtime = await createRuntime({ name: 'baton-failover', auditSource: DEFAULT_AUDIT_SOURCE }, env);
   const { config, logger, now } = runtime;
-  const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-failover' });
+  const { metrics } = runtime;
+  const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-failover', onRequest: metrics && apiObserver(metrics) });
   const keys = keysFor(config.prefix);
-  const reporter = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
-  const deps = createFailoverDeps({ cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now });
+  const reported = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
+  const reporter = metrics ? meteredReporter(reported, metrics, keys) : reported;
+  const deps = createFailoverDeps({ cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, onSwitch: metrics && switchMetrics(metrics) });
   const { index } = deps;
+  metrics?.knownServices(() => index.size);
   const handle = createFailoverHandler(deps);
   let ready = false;
   const refresh = async (): Promise<void> => {

@@ -34,6 +34,8 @@ export interface ReconcileDeps {
    * can be recognised (own-writes.ts). The resync sweep answers no events: NO_ECHOES.
    */
   readonly ownWrites: WriteObserver;
+  /** Told of each switch written, with the pods it was decided on (metrics); optional. */
+  readonly onSwitch?: ((service: ServiceView, plan: Extract<Plan, { kind: 'switch' }>, pods: readonly PodView[], now: number) => void) | undefined;
 }
 
 export type Result =
@@ -221,6 +223,7 @@ async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Pl
       }
       const written = await patchService(deps, service, plan.service);
       report(deps.reporter.switched(written, plan, now));
+      deps.onSwitch?.(written, plan, pods, now);
       // The term this switch ends was never seen completed, so its own event may have
       // been lost with a reply; the Service as read still records it: replay it.
       const ended = plan.term - 1;

@@ -40,6 +40,7 @@ export function podView(pod: PodLike): PodView {
     phase: pod.status?.phase ?? '',
     ready: isReady,
     readySince: isReady ? time(ready?.lastTransitionTime) : undefined,
+    readyChangedAt: time(ready?.lastTransitionTime),
     createdAt: time(pod.metadata?.creationTimestamp) ?? 0,
     deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
   };

@@ -2,6 +2,7 @@
 // listed in pages; Ingresses written by server-side apply and deleted under preconditions.
 import * as k8s from '@kubernetes/client-node';
 import { createClient } from '../../shared/k8s/client.js';
+import type { RequestObserver } from '../../shared/k8s/observe.js';
 import { serviceEvent, type EventNote, type InvolvedService } from '../../shared/k8s/service-events.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type RouteIngress, type RouteKeys, type RouteService } from './core/model.js';
 import { isManaged, routeIngress, routeService } from './views.js';
@@ -73,7 +74,7 @@ export async function listAll<T, R>(page: (token: string | undefined) => Promise
   }
 }
 
-export async function connectRoutes(options: { kubeConfig: k8s.KubeConfig; timeoutMs: number; component: string; keys: RouteKeys; pageSize?: number }): Promise<RoutesApi> {
+export async function connectRoutes(options: { kubeConfig: k8s.KubeConfig; timeoutMs: number; component: string; keys: RouteKeys; pageSize?: number; onRequest?: RequestObserver | undefined }): Promise<RoutesApi> {
   const client = await createClient(options);
   const { base, call } = client;
   const apply = client.withContentType(k8s.PatchStrategy.ServerSideApply);

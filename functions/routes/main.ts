@@ -9,13 +9,18 @@ import { reconcileRoutes, type RoutesDeps } from './reconcile.js';
 import { createRouteReporter } from './report.js';
 import { DENY_ALL } from '../../shared/config/host-policy.js';
 import { createRoutesHandler } from './handler.js';
+import { apiObserver } from '../../shared/metrics/http.js';
+import { meteredRouteReporter, meteredRoutesApi } from './metered.js';
 
 export async function startRoutes(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
   const runtime = await createRuntime({ name: 'baton-routes', auditSource: DEFAULT_ROUTES_SOURCE }, env);
   const { config, logger, now } = runtime;
   const keys = routeKeysFor(config.prefix);
-  const api = await connectRoutes({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-routes', keys });
-  const reporter = createRouteReporter({ recordEvent: api.recordEvent, emitter: runtime.emitter, logger, now });
+  const { metrics } = runtime;
+  const connected = await connectRoutes({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-routes', keys, onRequest: metrics && apiObserver(metrics) });
+  const api = metrics ? meteredRoutesApi(connected, metrics) : connected;
+  const reported = createRouteReporter({ recordEvent: api.recordEvent, emitter: runtime.emitter, logger, now });
+  const reporter = metrics ? meteredRouteReporter(reported, metrics) : reported;
   const deps: RoutesDeps = { api, keys, ingressClass: config.ingressClass, policy: config.routeHosts ?? DENY_ALL, namespaces: config.namespaces, index: createRouteIndex(keys), reporter, logger, conflictRetries: config.conflictRetries, now };
   let ready = false;
   // A full pass at start and then periodically: events say where to look sooner, but

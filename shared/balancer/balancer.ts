@@ -10,7 +10,7 @@ import { BalancerClosedError, BalancerError, NoEndpointsError, ServiceNotFoundEr
 import { acceptHint, dropHint, NO_HINT, observeService, readServiceRecord, RELEASED_RECORD, type HintRejection, type HintState } from './hint.js';
 import { endpointKey, RoundRobin, slicesFrom, withoutSlice, withSlice, type Endpoint, type PortSelector, type Slices } from './model.js';
 import { DEFAULT_BACKOFF, runWatchLoop, type Backoff, type WatchTarget } from '../k8s/watch.js';
-import { checkOptions, loadKubeConfig, type BalancerOptions } from './options.js';
+import { checkOptions, guardMetrics, hinted, loadKubeConfig, type BalancerMetrics, type BalancerOptions } from './options.js';
 import { serving, type ServiceState } from './serving.js';
 
 export type { BalancerOptions };
@@ -46,6 +46,7 @@ export class EndpointsBalancer {
   private readonly backoff: Backoff;
   private readonly hintTimeoutMs: number;
   private readonly prefix: string;
+  private readonly metrics: BalancerMetrics;
 
   private slices: Slices = new Map();
   private slicesListed = false;
@@ -70,6 +71,7 @@ export class EndpointsBalancer {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.hintTimeoutMs = options.hintTimeoutMs ?? 2_000;
     this.prefix = options.prefix ?? 'baton.dev';
+    this.metrics = guardMetrics(options.metrics);
     const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
     this.api = connectApi(
       {
@@ -113,6 +115,7 @@ export class EndpointsBalancer {
   /** The next ready endpoint, round robin. Throws the reason there is none. */
   next(): Endpoint {
     const e = this.failure === undefined ? this.rr.next() : undefined;
+    this.metrics.picked?.(e !== undefined);
     if (e === undefined) throw this.failure?.() ?? new NoEndpointsError(this.name, 'none-ready');
     return e;
   }
@@ -193,6 +196,10 @@ export class EndpointsBalancer {
    * hint (handing the decision back to the slices, which anyone may ask for).
    */
   applyEvent(event: AuditEvent, now = Date.now()): HintResult {
+    return hinted(this.metrics, this.takeEvent(event, now));
+  }
+
+  private takeEvent(event: AuditEvent, now: number): HintResult {
     if (this.stop.signal.aborted) return { applied: false, reason: 'closed' };
     if (event.subject !== auditSubject({ namespace: this.namespace, name: this.service })) return { applied: false, reason: 'other-service' };
     const known = this.serviceState.state === 'present' ? this.serviceState.uid : undefined;

@@ -4,6 +4,10 @@ import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { Backoff } from '../k8s/watch.js';
 import type { PortSelector } from './model.js';
+import type { BalancerMetrics } from './metrics.js';
+
+// The balancer takes its metrics hook with its other options.
+export { guardMetrics, hinted, type BalancerMetrics } from './metrics.js';
 
 export interface BalancerOptions {
   readonly namespace: string;
@@ -31,6 +35,8 @@ export interface BalancerOptions {
   readonly hintTimeoutMs?: number;
   /** baton's label and annotation prefix (its BATON_PREFIX), where the balancer reads the Service's term. Default "baton.dev". */
   readonly prefix?: string;
+  /** Optional callbacks for the application's metrics (see metrics.ts); none by default. */
+  readonly metrics?: BalancerMetrics;
 }
 
 /** The longest hintTimeoutMs accepted: the bound on what a forged hint can do must stay short whatever the configuration. */

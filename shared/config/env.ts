@@ -36,6 +36,12 @@ export interface Config {
   readonly authAudience?: string | undefined;
   /** Allowed token subjects; empty: any subject with a valid token. */
   readonly authSubjects: readonly string[];
+  /** Prometheus metrics (shared/metrics/): served at GET /metrics unless off. */
+  readonly metrics: boolean;
+  /** A port of their own for the metrics; unset: /metrics on `port`. */
+  readonly metricsPort?: number | undefined;
+  /** namespace and service labels on per-Service figures. */
+  readonly metricsServiceLabels: boolean;
 }
 
 const envSchema = z.object({
@@ -58,6 +64,9 @@ const envSchema = z.object({
   authMode: KNOBS.authMode.schema,
   authAudience: KNOBS.authAudience.schema.optional(),
   authSubjects: KNOBS.authSubjects.schema,
+  metrics: KNOBS.metrics.schema,
+  metricsPort: KNOBS.metricsPort.schema.optional(),
+  metricsServiceLabels: KNOBS.metricsServiceLabels.schema,
 });
 
 export function describeConfig(): ConfigKnob[] {
@@ -108,7 +117,16 @@ function crossChecks(config: Config, env: NodeJS.ProcessEnv): EnvProblem[] {
   if (config.authMode === 'off' && config.authSubjects.length > 0) {
     problems.push({ variable: KNOBS.authSubjects.name, value: env[KNOBS.authSubjects.name], message: `has no effect while ${KNOBS.authMode.name}=off: set ${KNOBS.authMode.name}=require (or verify), or unset it` });
   }
+  problems.push(...metricsChecks(config, env));
   return problems;
+}
+
+function metricsChecks(config: Config, env: NodeJS.ProcessEnv): EnvProblem[] {
+  const port = KNOBS.metricsPort.name;
+  if (config.metricsPort === undefined) return [];
+  if (!config.metrics) return [{ variable: port, value: env[port], message: `has no effect while ${KNOBS.metrics.name}=off: unset it, or turn metrics on` }];
+  if (config.metricsPort === config.port) return [{ variable: port, value: env[port], message: `is the function's own port (${KNOBS.port.name}); unset it to serve /metrics there, or pick another port` }];
+  return [];
 }
 
 // Only details that add to `accepted` are shown: why a JSON value is not JSON, or which

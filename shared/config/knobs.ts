@@ -176,4 +176,25 @@ export const KNOBS = {
       .pipe(z.array(z.string().regex(SERVICE_ACCOUNT_SUBJECT, { error: (issue) => `"${String(issue.input)}" is not system:serviceaccount:<namespace>:<name>` })))
       .transform((subjects) => [...new Set(subjects)]),
   }),
+  metrics: knob({
+    name: 'BATON_METRICS',
+    default: 'on',
+    meaning: 'Prometheus metrics at GET /metrics (see docs/observability.md); off: no metrics and no such route.',
+    accepted: 'on or off',
+    schema: z.enum(['on', 'off']).transform((value) => value === 'on'),
+  }),
+  metricsPort: knob({
+    name: 'BATON_METRICS_PORT',
+    default: undefined,
+    meaning: "Serve /metrics on this port of its own instead of the function's port (which then has no /metrics), e.g. to let a NetworkPolicy admit only Prometheus there.",
+    accepted: 'an integer from 1 to 65535, other than PORT',
+    schema: integer(1, 65535),
+  }),
+  metricsServiceLabels: knob({
+    name: 'BATON_METRICS_SERVICE_LABELS',
+    default: 'false',
+    meaning: 'Add namespace and service labels to per-Service metrics (switches, completion, routes); off keeps the series count fixed whatever the number of Services.',
+    accepted: 'true or false',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+  }),
 } as const;

@@ -12,11 +12,12 @@
 // X-Request-Id finds; never to the caller. Text from the request that a 4xx message
 // quotes is bounded, and JSON-encoded like every log field, so it cannot forge a line.
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { parseIncoming, type InboundEvent, type Screen } from '../events/incoming.js';
 import type { Logger } from '../log.js';
 import type { Authenticator } from './auth.js';
 import type { Outcome } from './outcome.js';
+import type { DeliveryObserver } from './observe.js';
 
 export interface HandlerContext {
   readonly requestId: string;
@@ -37,6 +38,10 @@ export interface ServerOptions {
   readonly ready?: () => boolean;
   /** Checks the sender of each delivery before its body is read; absent: anyone may deliver. */
   readonly authenticate?: Authenticator;
+  /** Told when each delivery starts and ends (metrics); absent: nothing is recorded. */
+  readonly onDelivery?: DeliveryObserver;
+  /** Serves GET /metrics; absent: no such route (404 like any other path). */
+  readonly metricsPage?: RequestHandler;
 }
 
 export const OUTCOME_HEADER = 'Baton-Outcome';
@@ -52,6 +57,9 @@ const RETRY_MESSAGE = 'the event could not be handled now; retry later';
 interface RequestRecord {
   readonly requestId: string;
   readonly started: number;
+  /** Wall-clock arrival, for the delivery delay (the event's time is wall-clock too). */
+  readonly arrivedAt: number;
+  eventTime?: string | undefined;
   fields: Record<string, unknown>;
   error?: unknown;
 }
@@ -64,8 +72,10 @@ export function createServer(options: ServerOptions): Express {
   app.disable('etag');
 
   app.use((req, res, next) => {
-    const record: RequestRecord = { requestId: requestIdOf(req), started: performance.now(), fields: {} };
+    const record: RequestRecord = { requestId: requestIdOf(req), started: performance.now(), arrivedAt: Date.now(), fields: {} };
     records.set(res, record);
+    const delivery = req.method === 'POST' && req.path === '/' ? options.onDelivery : undefined;
+    const ended = delivery?.started();
     res.setHeader(REQUEST_ID_HEADER, record.requestId);
     // Every body is JSON or empty; no client should guess otherwise.
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -82,11 +92,23 @@ export function createServer(options: ServerOptions): Express {
         ...record.fields,
         ...(record.error !== undefined ? { err: record.error } : {}),
       };
-      const probe = req.path === '/healthz' || req.path === '/readyz';
+      // Probes and scrapes come every few seconds: logged at debug, like the probes.
+      const probe = req.path === '/healthz' || req.path === '/readyz' || (req.path === '/metrics' && req.method === 'GET');
       if (res.statusCode >= 500) logger.error(line, 'request');
       else if (res.statusCode >= 400) logger.warn(line, 'request');
       else if (probe) logger.debug(line, 'request');
       else logger.info(line, 'request');
+      if (delivery) {
+        ended?.();
+        const { kind, outcome } = record.fields;
+        delivery.ended({
+          kind: typeof kind === 'string' ? kind : undefined,
+          outcome: res.writableFinished && typeof outcome === 'string' ? outcome : 'aborted',
+          seconds: (performance.now() - record.started) / 1000,
+          arrivedAt: record.arrivedAt,
+          eventTime: record.eventTime,
+        });
+      }
     };
     res.on('finish', logLine);
     res.on('close', logLine);
@@ -142,6 +164,7 @@ export function createServer(options: ServerOptions): Express {
     }
     const { event } = parsed;
     record.fields = { ...record.fields, ...eventFields(event) };
+    record.eventTime = event.time;
     // Most events are ignored without a word: the child logger is made when first used.
     let child: Logger | undefined;
     const bindings = { requestId: record.requestId, ...record.fields };
@@ -172,6 +195,8 @@ export function createServer(options: ServerOptions): Express {
     res.status(200).setHeader(OUTCOME_HEADER, outcome.status);
     res.end();
   });
+
+  if (options.metricsPage) app.get('/metrics', options.metricsPage);
 
   app.use((req, res) => {
     res.status(404).json({ error: `no route for ${req.method} ${clip(req.path, 200)}` });
@@ -211,7 +236,7 @@ function eventFields(event: InboundEvent): Record<string, unknown> {
 function recordOf(records: WeakMap<Response, RequestRecord>, res: Response): RequestRecord {
   const record = records.get(res);
   if (record) return record;
-  const fresh: RequestRecord = { requestId: randomUUID(), started: performance.now(), fields: {} };
+  const fresh: RequestRecord = { requestId: randomUUID(), started: performance.now(), arrivedAt: Date.now(), fields: {} };
   records.set(res, fresh);
   return fresh;
 }

@@ -3,10 +3,13 @@
 import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { classify } from './errors.js';
+import { requestObserver, type RequestObserver } from './observe.js';
 
 export interface ClientOptions {
   readonly kubeConfig: k8s.KubeConfig;
   readonly timeoutMs: number;
+  /** Told of every request sent through `call` and its status (metrics); absent: nothing is recorded. */
+  readonly onRequest?: RequestObserver | undefined;
 }
 
 export interface Client {
@@ -27,27 +30,33 @@ export async function createClient(options: ClientOptions): Promise<Client> {
   await kc.applyToHTTPSOptions(tls);
   const agent = new https.Agent({ ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized ?? true, servername: tls.servername, keepAlive: true, maxSockets: 32 });
   let requests = 0;
+  const observer = requestObserver(options.onRequest);
   const middleware: k8s.ObservableMiddleware = {
     pre: (context) => {
       requests += 1;
       if (context.getUrl().startsWith('https:')) context.setAgent(agent);
       context.setSignal(AbortSignal.timeout(options.timeoutMs));
+      observer.sent(context);
       return new k8s.Observable(Promise.resolve(context));
     },
-    post: (context) => new k8s.Observable(Promise.resolve(context)),
+    post: (context) => {
+      observer.answered(context.httpStatusCode);
+      return new k8s.Observable(Promise.resolve(context));
+    },
   };
   const base: k8s.ConfigurationOptions<k8s.ObservableMiddleware> = { middleware: [middleware], middlewareMergeStrategy: 'append' };
   return {
     kubeConfig: kc,
     base,
     withContentType: (type) => k8s.setHeaderOptions('Content-Type', type, base),
-    call: async (what, fn) => {
-      try {
-        return await fn();
-      } catch (error) {
-        throw classify(error, what);
-      }
-    },
+    call: (what, fn) =>
+      observer.around(async () => {
+        try {
+          return await fn();
+        } catch (error) {
+          throw classify(error, what);
+        }
+      }),
     get requestCount() {
       return requests;
     },

@@ -18,6 +18,8 @@ export interface PodView {
   readonly ready: boolean;
   /** lastTransitionTime of the Ready condition (ms since epoch) when ready. */
   readonly readySince: number | undefined;
+  /** lastTransitionTime of the Ready condition (ms since epoch), ready or not; for metrics only. */
+  readonly readyChangedAt?: number | undefined;
   readonly createdAt: number;
   /** metadata.deletionTimestamp is set. */
   readonly deleting: boolean;

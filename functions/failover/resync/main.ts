@@ -8,15 +8,19 @@ import { createReporter } from '../report.js';
 import { handled, retry } from '../../../shared/http/outcome.js';
 import { sweep, type SweepSummary } from './sweep.js';
 import { NO_ECHOES } from '../writes.js';
+import { apiObserver } from '../../../shared/metrics/http.js';
+import { meteredReporter, switchMetrics } from '../metered.js';
 
 export async function startResync(env: NodeJS.ProcessEnv = process.env, { tick = false }: { tick?: boolean } = {}): Promise<{ url: string; close(): Promise<void> }> {
   // Resync decides as failover does, so its audit events share failover's source.
   const runtime = await createRuntime({ name: 'baton-resync', auditSource: DEFAULT_AUDIT_SOURCE }, env);
   const { config, logger, now } = runtime;
-  const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-resync' });
+  const { metrics } = runtime;
+  const cluster = await connect({ kubeConfig: runtime.kubeConfig, timeoutMs: config.apiTimeoutMs, component: 'baton-resync', onRequest: metrics && apiObserver(metrics) });
   const keys = keysFor(config.prefix);
-  const reporter = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
-  const deps = { cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, concurrency: 4, ownWrites: NO_ECHOES };
+  const reported = createReporter({ cluster, emitter: runtime.emitter, logger, keys, now });
+  const reporter = metrics ? meteredReporter(reported, metrics, keys) : reported;
+  const deps = { cluster, keys, logger, reporter, namespaces: config.namespaces, conflictRetries: config.conflictRetries, roleLabels: config.roleLabels, now, concurrency: 4, ownWrites: NO_ECHOES, onSwitch: metrics && switchMetrics(metrics) };
   // Ticks that arrive while a sweep runs share it instead of stacking up.
   let running: Promise<SweepSummary> | undefined;
   const once = (): Promise<SweepSummary> => {

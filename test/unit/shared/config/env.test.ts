@@ -35,7 +35,26 @@ describe('loadConfig', () => {
       authMode: 'off',
       authAudience: undefined,
       authSubjects: [],
+      metrics: true,
+      metricsPort: undefined,
+      metricsServiceLabels: false,
     });
+  });
+
+  it('reads the metrics knobs', () => {
+    const config = loadConfig({ BATON_METRICS: 'on', BATON_METRICS_PORT: '9091', BATON_METRICS_SERVICE_LABELS: 'true' });
+    assert.equal(config.metrics, true);
+    assert.equal(config.metricsPort, 9091);
+    assert.equal(config.metricsServiceLabels, true);
+    assert.equal(loadConfig({ BATON_METRICS: 'off' }).metrics, false);
+  });
+
+  it('refuses a metrics port that is the function port, or one set while metrics are off', () => {
+    const same = configError({ PORT: '9090', BATON_METRICS_PORT: '9090' });
+    assert.deepEqual(same.problems.map((p) => p.variable), ['BATON_METRICS_PORT']);
+    assert.match(same.message, /BATON_METRICS_PORT="9090": is the function's own port \(PORT\)/);
+    const off = configError({ BATON_METRICS: 'off', BATON_METRICS_PORT: '9091' });
+    assert.match(off.message, /BATON_METRICS_PORT="9091": has no effect while BATON_METRICS=off/);
   });
 
   it('reads every variable', () => {
@@ -59,6 +78,9 @@ describe('loadConfig', () => {
       BATON_AUTH: 'require',
       BATON_AUTH_AUDIENCE: 'serving.knative.dev/service/baton-system/baton-failover',
       BATON_AUTH_SUBJECTS: 'system:serviceaccount:knative-eventing:eventing-controller, system:serviceaccount:demo:oidc-trigger-x.y',
+      BATON_METRICS: 'on',
+      BATON_METRICS_PORT: '9091',
+      BATON_METRICS_SERVICE_LABELS: 'true',
     });
     assert.deepEqual(config, {
       port: 9090,
@@ -80,6 +102,9 @@ describe('loadConfig', () => {
       authMode: 'require',
       authAudience: 'serving.knative.dev/service/baton-system/baton-failover',
       authSubjects: ['system:serviceaccount:knative-eventing:eventing-controller', 'system:serviceaccount:demo:oidc-trigger-x.y'],
+      metrics: true,
+      metricsPort: 9091,
+      metricsServiceLabels: true,
     });
   });
 
@@ -129,6 +154,11 @@ describe('loadConfig', () => {
     ['BATON_AUTH_SUBJECTS', 'system:serviceaccount:demo', /\("system:serviceaccount:demo" is not system:serviceaccount:<namespace>:<name>\)/],
     ['BATON_AUTH_SUBJECTS', 'system:serviceaccount:Demo:x', /is not system:serviceaccount/],
     ['BATON_AUTH_SUBJECTS', 'alice', /is not system:serviceaccount/],
+    ['BATON_METRICS', 'yes', /on or off/],
+    ['BATON_METRICS', 'true', /on or off/],
+    ['BATON_METRICS_PORT', '0', /1 to 65535, other than PORT/],
+    ['BATON_METRICS_PORT', '9090/metrics', /1 to 65535/],
+    ['BATON_METRICS_SERVICE_LABELS', 'on', /true or false/],
   ];
   for (const [variable, value, accepted] of invalid) {
     it(`rejects ${variable}=${JSON.stringify(value)}, naming variable, value and what is accepted`, () => {
@@ -189,6 +219,9 @@ describe('describeConfig', () => {
       'BATON_AUTH',
       'BATON_AUTH_AUDIENCE',
       'BATON_AUTH_SUBJECTS',
+      'BATON_METRICS',
+      'BATON_METRICS_PORT',
+      'BATON_METRICS_SERVICE_LABELS',
     ]);
     for (const knob of knobs) {
       assert.ok(knob.meaning.length > 10, `${knob.name} has a meaning`);
