@@ -12,6 +12,9 @@ const PROMTOOL: Component<'promtool'> = {
   module: 'promtool',
   modulePath: MODULE_PATH,
   binaries: [{ name: 'promtool', pkg: `${MODULE_PATH}/cmd/promtool` }],
+  // Prometheus's own build tag that leaves out every service-discovery plugin (the
+  // cloud SDKs are most of the compile); checking rules and scrapes needs none of them.
+  tags: 'remove_all_sd',
   // Release builds stamp the version this way; `promtool --version` names the pin then.
   ldflags: (version) => `-X github.com/prometheus/common/version.Version=${version}`,
 };

@@ -104,7 +104,7 @@ export function readRecord(service: RecordSource | undefined, keys: Keys): Baton
     const value = get(key);
     return value === '' ? undefined : value;
   };
-  const uid = service?.uid ?? '';
+  const uid = service?.uid;
   const recordOf = get(keys.recordOf);
   const reason = transitionReasonSchema.safeParse(get(keys.reason));
   const term = parseTerm(get(keys.term));
@@ -118,7 +118,8 @@ export function readRecord(service: RecordSource | undefined, keys: Keys): Baton
     reason: reason.success ? reason.data : undefined,
     completedTerm,
     unavailableTerm: parseCount(get(keys.unavailableTerm)),
-    recordOf: recordOf === undefined ? 'absent' : recordOf === uid && uid !== '' ? 'this' : 'other',
+    // A Service without a uid (never read from the API) owns no record, even an empty one.
+    recordOf: recordOf === undefined ? 'absent' : uid && recordOf === uid ? 'this' : 'other',
     originalSelector: parseSelector(get(keys.originalSelector), keys.podId),
     completed: term !== undefined && completedTerm === term,
   };

@@ -101,6 +101,7 @@ describe('readRecord', () => {
     });
   }
   it('an empty record-of on a Service read without uid is not "this"', () => assert.equal(readRecord({ annotations: { [K.recordOf]: '' } }, K).recordOf, 'other'));
+  it('an empty uid owns no record, not even an empty record-of', () => assert.equal(readRecord({ uid: '', annotations: { [K.recordOf]: '' } }, K).recordOf, 'other'));
   it('another mode is not opted in', () => assert.equal(readRecord(meta({}, { [K.mode]: 'other' }), K).optedIn, false));
 });
 

@@ -43,3 +43,10 @@ test('with role labels off, candidates get only their pod-id, and a left-over ro
   const converged = at({ ...pod('c'), labels: { ...pod('c').labels, [keys.podId]: pod('c').uid } }, '43');
   assert.deepEqual(roleWrites([converged], converged.uid, keys, [], false), []);
 });
+
+test('role labels are off unless asked for, as BATON_ROLE_LABELS is', () => {
+  const fresh = at(pod('a'), '41');
+  const leftOver = at(pod('b', { role: 'standby' }), '42');
+  assert.deepEqual(roleWrites([fresh, leftOver], fresh.uid, keys), roleWrites([fresh, leftOver], fresh.uid, keys, [], false));
+  assert.notDeepEqual(roleWrites([fresh, leftOver], fresh.uid, keys), roleWrites([fresh, leftOver], fresh.uid, keys, [], true));
+});
