@@ -7,7 +7,8 @@ import { evidenceSender } from '../../shared/audit/evidence.js';
 import { createRepeatFilter } from '../../shared/audit/repeats.js';
 import type { Cluster } from './cluster.js';
 import type { Logger } from '../../shared/log.js';
-import type { ConfigProblem, Plan, PodProblem, ServiceView } from './core/model.js';
+import type { Plan, PodProblem, ServiceView } from './core/model.js';
+import type { ConfigProblem } from '../../shared/audit/schemas.js';
 import type { Keys } from '../../shared/keys.js';
 import { readRecord } from '../../shared/record.js';
 

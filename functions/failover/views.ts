@@ -7,7 +7,7 @@ export interface PodLike {
   readonly metadata?: MetaLike | undefined;
   readonly status?: { readonly phase?: string | undefined; readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string; readonly lastTransitionTime?: Time }> | undefined } | undefined;
 }
-export interface SliceLike {
+export interface SliceSource {
   readonly metadata?: MetaLike | undefined;
   readonly endpoints?: ReadonlyArray<{
     readonly conditions?: { readonly ready?: boolean | undefined } | undefined;
@@ -58,7 +58,7 @@ export function serviceView(service: ServiceLike): ServiceView {
   };
 }
 
-export function sliceView(slice: SliceLike): SliceView {
+export function sliceView(slice: SliceSource): SliceView {
   return {
     name: slice.metadata?.name ?? '',
     endpoints: (slice.endpoints ?? []).map((e) => ({

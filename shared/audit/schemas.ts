@@ -26,6 +26,10 @@ export const podRefSchema = z.object({
   uid: z.string().min(1),
 });
 
+// Why a switch happened, as recorded on the Service and in the event: initial (no active
+// yet: adoption, or the previous active vanished before one was recorded), failover (the
+// active is unhealthy or gone), failback (a healthy pod of higher priority, with failback
+// on), switchover (a manual request).
 export const transitionReasonSchema = z.enum(['initial', 'failover', 'failback', 'switchover']);
 
 export const transitionDataSchema = z.object({

@@ -3,8 +3,7 @@
 // endpoint list only when that copy or a failover hint changes, and hands endpoints out
 // round robin. next() itself does no I/O and allocates nothing.
 import * as k8s from '@kubernetes/client-node';
-import type { AuditEvent } from '../audit/schemas.js';
-import { PROMOTED, RELEASED, SWITCHOVER, auditSubject } from '../audit/schemas.js';
+import { PROMOTED, RELEASED, SWITCHOVER, auditSubject, type AuditEvent } from '../audit/schemas.js';
 import { connectApi, type BalancerApi } from './api.js';
 import { BalancerClosedError, BalancerError, NoEndpointsError, ServiceNotFoundError } from './errors.js';
 import { acceptHint, dropHint, NO_HINT, observeService, readServiceRecord, RELEASED_RECORD, type HintRejection, type HintState } from './hint.js';

@@ -23,7 +23,8 @@
 //   afresh.
 import { keysFor } from '../keys.js';
 import { readRecord, type RecordSource } from '../record.js';
-import type { Endpoint, PodRef } from './model.js';
+import type { Endpoint } from './model.js';
+import type { PodRef } from '../audit/schemas.js';
 
 /** What the Service itself says about baton's last decision. */
 export interface ServiceRecord {

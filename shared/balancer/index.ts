@@ -14,4 +14,6 @@ export {
   type NoEndpointsReason,
   type PortInfo,
 } from './errors.js';
-export { hostPort, type Endpoint, type PodRef, type PortSelector } from './model.js';
+export { hostPort, type Endpoint, type PortSelector } from './model.js';
+// The same pod reference the audit events carry.
+export type { PodRef } from '../audit/schemas.js';

@@ -1,6 +1,7 @@
 // The pure core of the balancer: EndpointSlices in, the endpoints to rotate over out.
 // No I/O and no clock, so every rule here is a table or property test away.
 import type { PortInfo } from './errors.js';
+import type { PodRef } from '../audit/schemas.js';
 
 /**
  * `undefined`: the Service's only port. A string: the Service port's name (the name
@@ -20,11 +21,6 @@ export interface SliceLike {
     readonly nodeName?: string | undefined;
     readonly zone?: string | undefined;
   }> | null | undefined;
-}
-
-export interface PodRef {
-  readonly name: string;
-  readonly uid: string;
 }
 
 export interface Endpoint {

@@ -106,7 +106,6 @@ export type Pod = z.infer<typeof podSchema>;
 export type PodCondition = z.infer<typeof podCondition>;
 export type Service = z.infer<typeof serviceSchema>;
 export type EndpointSlice = z.infer<typeof endpointSliceSchema>;
-export type Endpoint = z.infer<typeof endpoint>;
 export type Ingress = z.infer<typeof ingressSchema>;
 
 export const WATCHED_KINDS = ['Pod', 'Service', 'EndpointSlice', 'Ingress'] as const;

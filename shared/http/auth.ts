@@ -9,8 +9,10 @@
 // The decisions (what the header holds, what a failure means, whether a subject is
 // allowed) are pure functions; verification itself is jose's, on keys from a KeySource.
 import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { AuthMode } from '../config/knobs.js';
 
-export type AuthMode = 'verify' | 'require';
+/** BATON_AUTH as the authenticator sees it: with "off" no authenticator is made. */
+type EnforcedMode = Exclude<AuthMode, 'off'>;
 
 /** What the Authorization header presents. */
 export type Presented = { readonly kind: 'absent' } | { readonly kind: 'bearer'; readonly token: string } | { readonly kind: 'malformed'; readonly why: string };
@@ -29,7 +31,7 @@ export function presentedToken(header: string | undefined): Presented {
   return { kind: 'bearer', token };
 }
 
-export type Verdict =
+export type AuthVerdict =
   /** `sender`: the verified subject; absent when no token was sent and none is required. */
   | { readonly ok: true; readonly sender?: string }
   /** `message` is for the caller (short, names nothing of the function's state); `log` for the log. */
@@ -37,7 +39,7 @@ export type Verdict =
   /** The keys to check with cannot be had right now: the sender should retry, not give up. */
   | { readonly ok: false; readonly status: 503; readonly message: string; readonly log: string };
 
-export type Authenticator = (authorization: string | undefined) => Promise<Verdict>;
+export type Authenticator = (authorization: string | undefined) => Promise<AuthVerdict>;
 
 /** The issuer and its signing keys, as the API server published them. */
 export interface TrustedIssuer {
@@ -59,7 +61,7 @@ export interface KeySource {
 }
 
 export interface AuthenticatorOptions {
-  readonly mode: AuthMode;
+  readonly mode: EnforcedMode;
   readonly audience: string;
   /** Empty: any subject. */
   readonly subjects: readonly string[];
@@ -102,7 +104,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
     if (presented.kind === 'malformed') return deny('malformed bearer token', presented.why);
 
-    const unavailable = (error: unknown): Verdict => ({ ok: false, status: 503, message: 'cannot check the bearer token right now; retry later', log: `signing keys unavailable: ${messageOf(error)}` });
+    const unavailable = (error: unknown): AuthVerdict => ({ ok: false, status: 503, message: 'cannot check the bearer token right now; retry later', log: `signing keys unavailable: ${messageOf(error)}` });
     let trusted: TrustedIssuer;
     try {
       trusted = await options.keys.current();
@@ -174,7 +176,7 @@ export function rejection(error: unknown): { message: string; log: string } | un
   return undefined;
 }
 
-function deny(message: string, log: string): Verdict {
+function deny(message: string, log: string): AuthVerdict {
   return { ok: false, status: 401, message, log };
 }
 

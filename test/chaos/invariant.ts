@@ -10,7 +10,7 @@
 // Its watches survive an apiserver restart: they resume from the last resourceVersion,
 // or re-list when the server no longer has it (a "gap": states in between are unseen).
 import * as k8s from '@kubernetes/client-node';
-import { healthy, readyOf, resilientWatch, SERVICE_NAME, type PodLike, type WatchedService, type SliceLike } from './watch.js';
+import { healthy, readyOf, resilientWatch, SERVICE_NAME, type WatchedPod, type WatchedService, type WatchedSlice } from './watch.js';
 
 export interface ReadyEndpoint {
   readonly pod: string;
@@ -129,7 +129,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     judgeDark(service);
   };
 
-  const onSlice = (type: string, slice: SliceLike): void => {
+  const onSlice = (type: string, slice: WatchedSlice): void => {
     const service = slice.metadata?.labels?.[SERVICE_NAME];
     const name = slice.metadata?.name;
     if (!service || !name) return;
@@ -157,7 +157,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     judgeDark(name);
   };
 
-  const onPod = (type: string, pod: PodLike): void => {
+  const onPod = (type: string, pod: WatchedPod): void => {
     const name = pod.metadata?.name;
     if (!name) return;
     if (type === 'DELETED') pods.delete(name);
@@ -182,7 +182,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     },
     onService,
   );
-  const sliceWatch = await resilientWatch<SliceLike>(
+  const sliceWatch = await resilientWatch<WatchedSlice>(
     kc,
     `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
     async () => {
@@ -210,7 +210,7 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
     onSlice,
   );
 
-  const podWatch = await resilientWatch<PodLike>(
+  const podWatch = await resilientWatch<WatchedPod>(
     kc,
     `/api/v1/namespaces/${namespace}/pods`,
     async () => {

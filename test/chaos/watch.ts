@@ -13,7 +13,7 @@ export interface MetaLike {
   readonly annotations?: Record<string, string>;
 }
 
-export interface SliceLike {
+export interface WatchedSlice {
   readonly metadata?: MetaLike;
   readonly endpoints?: ReadonlyArray<{
     readonly addresses?: readonly string[];
@@ -27,12 +27,12 @@ export interface WatchedService {
   readonly spec?: { readonly selector?: Record<string, string> };
 }
 
-export interface PodLike {
+export interface WatchedPod {
   readonly metadata?: MetaLike & { readonly deletionTimestamp?: unknown };
   readonly status?: { readonly phase?: string; readonly conditions?: ReadonlyArray<{ readonly type?: string; readonly status?: string }> | null };
 }
 
-export function healthy(pod: PodLike): boolean {
+export function healthy(pod: WatchedPod): boolean {
   return pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
@@ -143,7 +143,7 @@ export async function resilientWatch<T extends { metadata?: MetaLike }>(
   };
 }
 
-export function readyOf(slice: SliceLike): ReadyEndpoint[] {
+export function readyOf(slice: WatchedSlice): ReadyEndpoint[] {
   // Unset `ready` means "unknown", which consumers such as kube-proxy treat as ready.
   return (slice.endpoints ?? [])
     .filter((e) => e.conditions?.ready !== false)

@@ -1,6 +1,7 @@
 // A Service that follows another (`<prefix>/follow`) routes to the active its leader
 // chose instead of electing one.
-import type { Plan, SwitchReason } from './model.js';
+import type { Plan } from './model.js';
+import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import { MODE_VALUE } from '../../../shared/keys.js';
 import { impostorWrites } from './pod-labels.js';
 import { type Context, NO_POD, placeholderWrite, recordRepair, switchTo } from './plans.js';
@@ -35,7 +36,7 @@ export function follow(ctx: Context, leaderName: string): Plan {
     };
   }
   const recorded = readRecord(leader, keys).reason;
-  const reason: SwitchReason = recorded === undefined ? 'initial' : recorded;
+  const reason: TransitionReason = recorded === undefined ? 'initial' : recorded;
   return switchTo(ctx, target, reason);
 }
 

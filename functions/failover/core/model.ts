@@ -1,6 +1,7 @@
 // The failover domain, independent of any Kubernetes client library. The shell maps
 // API objects into these shapes; the decision core (decide.ts) sees nothing else.
 
+import type { ConfigProblem, TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Labels } from '../../../shared/keys.js';
 export type { Labels };
 
@@ -45,23 +46,6 @@ export interface ServiceView {
   readonly annotations: Labels;
   /** spec.selector as it is now (may include baton's pod-identity key). */
   readonly selector: Labels;
-}
-
-/** Why a switch happened; recorded on the Service and in audit events. */
-export type SwitchReason =
-  | 'initial' // no active yet (adoption, or the previous active vanished before one was recorded)
-  | 'failover' // the active is unhealthy or gone
-  | 'failback' // a healthy pod with higher priority exists and failback is on
-  | 'switchover'; // manual request
-
-/**
- * A Service-level annotation that failed validation. The Service is then left exactly
- * as it is (no switch), and the shell reports it.
- */
-export interface ConfigProblem {
-  readonly key: string;
-  readonly value: string;
-  readonly message: string;
 }
 
 /** A pod annotation that failed validation; the pod is ranked with the default. */
@@ -118,7 +102,7 @@ export type Plan =
     }
   | {
       readonly kind: 'switch';
-      readonly reason: SwitchReason;
+      readonly reason: TransitionReason;
       readonly from: { readonly name: string; readonly uid: string } | undefined;
       readonly to: { readonly name: string; readonly uid: string };
       readonly term: number;

@@ -1,7 +1,8 @@
 // What every path of a decision (decide.ts, follow.ts, switchover.ts) builds from: the
 // facts of one Service read once, and the Service writes that record a switch, pin the
 // placeholder, or repair baton's record.
-import type { Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite, SwitchReason } from './model.js';
+import type { Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite } from './model.js';
+import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
@@ -30,7 +31,7 @@ export interface Context {
   readonly previous: { readonly name: string; readonly uid: string } | undefined;
 }
 
-export function switchTo(ctx: Context, to: PodView, reason: SwitchReason): Plan {
+export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): Plan {
   const { keys, service } = ctx;
   const term = ctx.term + 1;
   const annotations: Record<string, string | null> = {

@@ -1,5 +1,6 @@
 import { parseDuration } from './duration.js';
-import type { ConfigProblem, Labels, PodProblem, PodView, ServiceSettings, ServiceView } from './model.js';
+import type { Labels, PodProblem, PodView, ServiceSettings, ServiceView } from './model.js';
+import type { ConfigProblem } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
 import { readRecord } from '../../../shared/record.js';
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { auditId, COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from '../../../../shared/audit/schemas.js';
-import type { ConfigProblem, Plan } from '../../../../functions/failover/core/model.js';
+import type { Plan } from '../../../../functions/failover/core/model.js';
+import type { ConfigProblem } from '../../../../shared/audit/schemas.js';
 import { createReporter, REASONS, type Reporter } from '../../../../functions/failover/report.js';
 import { TransientError } from '../../../../shared/k8s/errors.js';
 import { FakeCluster } from './fake-cluster.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { createAuthenticator, KeysUnavailableError, presentedToken, subjectAllowed, type KeySource, type Verdict } from '../../../../shared/http/auth.js';
+import { createAuthenticator, KeysUnavailableError, presentedToken, subjectAllowed, type KeySource, type AuthVerdict } from '../../../../shared/http/auth.js';
 import { binary, loadEnvelope } from '../../../fixtures/apiserversource.js';
 import { errorOf, post, start } from './harness.js';
 
@@ -52,7 +52,7 @@ function authenticator(mode: 'verify' | 'require', subjects: readonly string[] =
   return createAuthenticator({ mode, audience: AUDIENCE, subjects, keys: keysOf(trusted, ecdsa), now: () => NOW });
 }
 
-function denied(verdict: Verdict): { status: number; message: string; log: string } {
+function denied(verdict: AuthVerdict): { status: number; message: string; log: string } {
   assert.equal(verdict.ok, false, 'expected a refusal');
   if (verdict.ok) throw new Error('unreachable');
   return verdict;
