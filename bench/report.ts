@@ -188,7 +188,7 @@ function markdown(r: Results, chart: string): string {
 
 const COLOURS: Readonly<Record<string, string>> = { ideal: '#2b8a3e', baton: '#1864ab', loop1s: '#e8590c', loop10s: '#868e96' };
 
-const STEPS = [1, 2, 5] as const;
+export const STEPS = [1, 2, 5] as const;
 
 /** The largest 1, 2 or 5 × 10^k not above `v`: axis ends that read well. */
 function niceBelow(v: number): number {
@@ -196,13 +196,13 @@ function niceBelow(v: number): number {
   return decade * ([...STEPS].reverse().find((k) => decade * k <= v) ?? 1);
 }
 
-function niceAbove(v: number): number {
+export function niceAbove(v: number): number {
   const decade = 10 ** Math.floor(Math.log10(v));
   const k = STEPS.find((s) => decade * s >= v);
   return k === undefined ? decade * 10 : decade * k;
 }
 
-function esc(text: string): string {
+export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
