@@ -188,7 +188,7 @@ function markdown(r: Results, chart: string): string {
 
 const COLOURS: Readonly<Record<string, string>> = { ideal: '#2b8a3e', baton: '#1864ab', loop1s: '#e8590c', loop10s: '#868e96' };
 
-export const STEPS = [1, 2, 5] as const;
+const STEPS = [1, 2, 5] as const;
 
 /** The largest 1, 2 or 5 × 10^k not above `v`: axis ends that read well. */
 function niceBelow(v: number): number {
