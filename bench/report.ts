@@ -196,13 +196,13 @@ function niceBelow(v: number): number {
   return decade * ([...STEPS].reverse().find((k) => decade * k <= v) ?? 1);
 }
 
-function niceAbove(v: number): number {
+export function niceAbove(v: number): number {
   const decade = 10 ** Math.floor(Math.log10(v));
   const k = STEPS.find((s) => decade * s >= v);
   return k === undefined ? decade * 10 : decade * k;
 }
 
-function esc(text: string): string {
+export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
