@@ -174,7 +174,7 @@ async function main(): Promise<void> {
         subheading: [
           `${failovers} real failovers on the local plane (dashed red: the active pod set unready); baton-failover's /metrics scraped every ${SCRAPE_MS} ms for ${last.toFixed(0)} s (${scrapes.length} scrapes).`,
           `Each panel's PromQL from dashboard.json evaluated by bench/promql.ts every ${STEP_S} s, $__rate_interval = ${RATE_INTERVAL_S} s, $function = All; rate/increase without extrapolation to the window's edges.`,
-          'As in Prometheus, a series counts from its first scrape: a counter born at 1 (the first failover, the initial adoption) adds nothing to increase() until it grows again.',
+          'As in Prometheus, growth before the first scrape is not seen; the switch counters are exported at 0 from start-up, so every switch after it shows as an increase.',
         ],
         times,
         marks,

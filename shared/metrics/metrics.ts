@@ -138,6 +138,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const routeWrites = new Counter({ name: 'baton_route_writes_total', help: 'Route Ingresses applied or removed.', labelNames: ['action'], registers: [registry] });
   const routeConflicts = new Counter({ name: 'baton_route_conflicts_total', help: 'Host/path claims refused because another Service holds them (each pass that finds one counts).', labelNames: [...perService], registers: [registry] });
   const routeInvalid = new Counter({ name: 'baton_route_invalid_claims_total', help: 'Services with invalid route annotations (each pass that finds one counts).', labelNames: [...perService], registers: [registry] });
+  // Without per-Service labels every series is known up front: export them at 0, so that
+  // the first switch of a kind is an increase a rate() sees, not a series appearing at 1.
+  if (!options.serviceLabels) {
+    for (const kind of SWITCH_KINDS) switches.inc({ kind }, 0);
+    for (const counter of [refusals, unavailable, routeConflicts, routeInvalid]) counter.inc(0);
+  }
 
   return guarded({
     registry,

@@ -61,7 +61,7 @@ test('a real failover moves the switch counters, the completion and detection hi
   const url = baton.failover.url;
 
   const before = (await scrape(url)).values;
-  assert.equal(before.get(`baton_switches_total{kind="failover",${F}}`), undefined, 'no failover yet');
+  assert.equal(before.get(`baton_switches_total{kind="failover",${F}}`), 0, 'no failover yet: the series is exported at 0');
   assert.equal(before.get(`baton_services_known{${F}}`), 0);
 
   await createDeployment(kc, ns, 'web', 3);

@@ -26,6 +26,15 @@ describe('metrics', () => {
     assert.equal(sample(text, 'baton_switch_completion_seconds_bucket{le="0.05",kind="failover",function="failover"}'), 1);
   });
 
+  it('exports every switch kind at 0 before the first switch, so a first switch is an increase', async () => {
+    const text = await createMetrics({ function: 'failover', serviceLabels: false }).render();
+    for (const kind of ['initial', 'failover', 'failback', 'switchover']) assert.equal(sample(text, `baton_switches_total{kind="${kind}",function="failover"}`), 0, kind);
+    assert.equal(sample(text, 'baton_unavailable_total{function="failover"}'), 0);
+    // With per-Service labels the series are not known up front.
+    const labelled = await createMetrics({ function: 'failover', serviceLabels: true }).render();
+    assert.equal(sample(labelled, 'baton_switches_total{kind="failover",function="failover"}'), undefined);
+  });
+
   it('names no namespace or Service unless asked to', async () => {
     const off = createMetrics({ function: 'failover', serviceLabels: false });
     off.switched('initial', service);
