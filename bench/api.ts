@@ -4,7 +4,7 @@
 // middleware would add client-side noise to the very number being measured.
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { PlaneState } from '../plane/plane.js';
+import type { PlaneState } from '../plane/state.js';
 
 export interface Reply {
   readonly status: number;

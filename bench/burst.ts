@@ -4,7 +4,7 @@
 import type { Breakdown } from './analysis.js';
 import { connectApi, type Api } from './api.js';
 import { auditMark } from './audit.js';
-import type { PlaneState } from '../plane/plane.js';
+import type { PlaneState } from '../plane/state.js';
 import { IDEAL_POD_LABEL, type Ideal } from './ideal.js';
 import { exactlyOneOtherThan, type SliceWatch } from './slices.js';
 import { mapLimit, now, sleep, summarize, type Summary } from './util.js';

@@ -2,7 +2,7 @@
 // the run's handle (Bench), and the stop actions that run however the bench ends.
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import type { PlaneState } from '../plane/plane.js';
+import type { PlaneState } from '../plane/state.js';
 import type { Api } from './api.js';
 import type { RunningFunction } from './processes.js';
 import type { SliceWatch } from './slices.js';

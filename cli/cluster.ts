@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { ensureBinaries, ensureNodeBinaries, clearCache } from '../plane/binaries.js';
 import { cacheDir, stateDir } from '../plane/paths.js';
-import { planeStatus, readState, startPlane, stopPlane } from '../plane/plane.js';
+import { planeStatus, startPlane, stopPlane } from '../plane/plane.js';
+import { readState } from '../plane/state.js';
 import { isAlive } from '../plane/processes.js';
 import { fail, say } from './output.js';
 

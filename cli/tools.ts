@@ -5,7 +5,7 @@ import { isAlive } from '../plane/processes.js';
 import { startAdapter } from '../plane/adapter.js';
 import { ensureBinaries } from '../plane/binaries.js';
 import { stateDir } from '../plane/paths.js';
-import { readState } from '../plane/plane.js';
+import { readState } from '../plane/state.js';
 import { fail, say } from './output.js';
 
 /** The kubeconfig to use: $KUBECONFIG, else the local plane's. */

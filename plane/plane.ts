@@ -20,10 +20,6 @@ import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from './
 import { kubeconfigYaml, readState, statePath, type PlaneState } from './state.js';
 import { waitFor } from './wait.js';
 
-// The plane's public surface: callers import the plane from here.
-export { apiGet } from './api.js';
-export { kubeconfigYaml, readState, statePath, type PlaneState } from './state.js';
-
 export interface PlaneOptions {
   /** Folder for data, logs, certificates and state; created if missing. */
   readonly dir: string;

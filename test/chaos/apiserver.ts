@@ -3,7 +3,8 @@
 // audit log. The new process replaces the old one in the plane's state.json so that
 // stopPlane() still finds and stops it.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { apiGet, readState, statePath, type PlaneState } from '../../plane/plane.js';
+import { apiGet } from '../../plane/api.js';
+import { readState, statePath, type PlaneState } from '../../plane/state.js';
 import { isAlive, startProcess, stopProcess, tail, type ProcessRecord } from '../../plane/processes.js';
 import { waitFor } from '../../plane/wait.js';
 

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startAdapter, type AdapterOptions, type RunningAdapter } from '../../plane/adapter.js';
-import { kubeconfigYaml, type PlaneState } from '../../plane/plane.js';
+import { kubeconfigYaml, type PlaneState } from '../../plane/state.js';
 import { waitFor } from '../../plane/wait.js';
 import { installRbac, startFunction, type RunningFunction } from '../e2e/support/baton.js';
 import { adminConfig, testPlane } from '../e2e/support/plane.js';

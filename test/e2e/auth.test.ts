@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { decodeJwt, exportJWK, generateKeyPair, importPKCS8, SignJWT, type CryptoKey } from 'jose';
-import { apiGet } from '../../plane/plane.js';
+import { apiGet } from '../../plane/api.js';
 import { waitFor } from '../../plane/wait.js';
 import { acceptedWrites, auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';
 import { deliver, resourceEvent, type Wire } from '../chaos/forge.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { ApiRejectedError, ApiUnreachableError, BalancerClosedError, EndpointsBalancer, NoEndpointsError, ServiceNotFoundError, UnknownPortError, type BalancerError } from '../../shared/balancer/index.js';
 import { restartApiserver } from '../chaos/apiserver.js';
-import { kubeconfigYaml } from '../../plane/plane.js';
+import { kubeconfigYaml } from '../../plane/state.js';
 import { freePort } from '../../plane/ports.js';
 import { waitFor } from '../../plane/wait.js';
 import { clientKubeconfig } from './support/client-account.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { cacheDir, repoRoot } from '../../plane/paths.js';
 import { isListening } from '../../plane/ports.js';
 import { isAlive } from '../../plane/processes.js';
-import type { PlaneState } from '../../plane/plane.js';
+import type { PlaneState } from '../../plane/state.js';
 
 interface Run {
   code: number;

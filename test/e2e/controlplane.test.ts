@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startAdapter } from '../../plane/adapter.js';
-import { kubeconfigYaml } from '../../plane/plane.js';
+import { kubeconfigYaml } from '../../plane/state.js';
 import { waitFor } from '../../plane/wait.js';
 import { adminConfig, statusOf, testNamespace, testPlane } from './support/plane.js';
 import { startSink } from './support/sink.js';

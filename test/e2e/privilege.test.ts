@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { apiGet } from '../../plane/plane.js';
+import { apiGet } from '../../plane/api.js';
 import { repoRoot } from '../../plane/paths.js';
 import { waitFor } from '../../plane/wait.js';
 import { auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { startAdapter, type RunningAdapter, type WatchedResource } from '../../../plane/adapter.js';
-import { kubeconfigYaml } from '../../../plane/plane.js';
+import { kubeconfigYaml } from '../../../plane/state.js';
 import { functionNodeOptions } from '../../../plane/node-options.js';
 import { repoRoot } from '../../../plane/paths.js';
 import { freePort } from '../../../plane/ports.js';

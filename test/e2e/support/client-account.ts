@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { kubeconfigYaml } from '../../../plane/plane.js';
+import { kubeconfigYaml } from '../../../plane/state.js';
 import { adminConfig, testPlane } from './plane.js';
 
 export const BALANCER_RULES: k8s.V1PolicyRule[] = [

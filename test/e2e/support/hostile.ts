@@ -6,7 +6,7 @@ import { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { apiGet } from '../../../plane/plane.js';
+import { apiGet } from '../../../plane/api.js';
 import { waitFor } from '../../../plane/wait.js';
 import { serviceAccountUser } from '../../chaos/auditlog.js';
 import { deliver, ping, resourceEvent, type Answer, type Wire } from '../../chaos/forge.js';

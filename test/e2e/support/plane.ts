@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { readState, type PlaneState } from '../../../plane/plane.js';
+import { readState, type PlaneState } from '../../../plane/state.js';
 
 /** The plane that scripts/test.mjs started for this run. */
 export function testPlane(): PlaneState {

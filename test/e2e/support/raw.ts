@@ -1,6 +1,6 @@
 // Objects exactly as the API server serves them (JSON, string timestamps): the shape an
 // ApiServerSource adapter puts into an event's data, for tests that deliver events by hand.
-import { apiGet } from '../../../plane/plane.js';
+import { apiGet } from '../../../plane/api.js';
 import { testPlane } from './plane.js';
 
 export type Json = Record<string, unknown> & {
