@@ -1,10 +1,13 @@
 // What the scenarios of `npm run bench` share: the options, namespaces and constants,
 // the run's handle (Bench), and the stop actions that run however the bench ends.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { PlaneState } from '../plane/state.js';
 import type { Api } from './api.js';
-import type { RunningFunction } from './processes.js';
+import { killRemaining, type RunningFunction } from './processes.js';
 import type { SliceWatch } from './slices.js';
 import { errorText, poll, sleep, within } from './util.js';
 import { createService } from './workloads.js';
@@ -110,6 +113,25 @@ export class Cleanup {
     })();
     return this.done;
   }
+}
+
+/**
+ * What every bench script sets up first: a teardown that runs on SIGINT and SIGTERM,
+ * a last-resort kill of function processes at exit, and a fresh plane folder, which
+ * test/e2e/support finds through BATON_TEST_PLANE.
+ */
+export function benchRun(name: string): { readonly cleanup: Cleanup; readonly dir: string } {
+  const cleanup = new Cleanup();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`\n${signal}: stopping everything this run started…`);
+      void cleanup.run().finally(() => process.exit(130));
+    });
+  }
+  process.once('exit', killRemaining);
+  const dir = mkdtempSync(join(tmpdir(), `baton-${name}-plane-`));
+  process.env.BATON_TEST_PLANE = dir;
+  return { cleanup, dir };
 }
 
 export interface Bench {

@@ -4,8 +4,7 @@
 // setting the active pod unready, scrapes the function's /metrics every 250 ms, and
 // evaluates each panel's PromQL over those scrapes with bench/promql.ts. Every process
 // it starts is stopped, however the run ends.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -15,9 +14,9 @@ import { startPlane, stopPlane } from '../plane/plane.js';
 import { installRbac, serviceAccountKubeconfig } from '../test/e2e/support/baton.js';
 import { parseSamples } from '../test/fixtures/prom-text.js';
 import { connectApi } from './api.js';
-import { adapterDelivers, Cleanup, localDate, say } from './context.js';
+import { adapterDelivers, benchRun, localDate, say } from './context.js';
 import { dashboardSvg, type PanelPicture, type PanelSeries } from './dashboard-svg.js';
-import { killRemaining, spawnFunction } from './processes.js';
+import { spawnFunction } from './processes.js';
 import { evaluate, extras, legend, parse, substitute, type Scrape } from './promql.js';
 import { startSink, termOf, type Received } from './sink.js';
 import { errorText, sleep } from './util.js';
@@ -81,17 +80,7 @@ async function main(): Promise<void> {
   const failovers = Number(values.failovers);
   if (!Number.isInteger(failovers) || failovers < 1 || failovers > 20) throw new Error(`--failovers takes a whole number from 1 to 20 (got ${JSON.stringify(values.failovers)})`);
   const dashboard = Dashboard.parse(JSON.parse(readFileSync(join(repoRoot(), 'knative', 'observability', 'dashboard.json'), 'utf8')));
-  const cleanup = new Cleanup();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      say(`\n${signal}: stopping everything this run started…`);
-      void cleanup.run().finally(() => process.exit(130));
-    });
-  }
-  process.once('exit', killRemaining);
-  const dir = mkdtempSync(join(tmpdir(), 'baton-dashboard-plane-'));
-  // test/e2e/support finds the plane through this variable.
-  process.env.BATON_TEST_PLANE = dir;
+  const { cleanup, dir } = benchRun('dashboard');
   let failed = false;
   try {
     cleanup.defer('the control plane', () => stopPlane(dir, { keepData: failed }).then(() => undefined));

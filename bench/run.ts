@@ -2,8 +2,8 @@
 // label-toggling loop, on one local control plane, in one run. Figures are printed as
 // they come and written to bench/results/<date>.{json,md} and <date>-latency.svg.
 //   node dist/bench/run.js [--reps N] [--burst N] [--noise-seconds S] [--loop10-reps N] [--quick]
-import { cpSync, mkdtempSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { cpSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startAdapter } from '../plane/adapter.js';
@@ -12,32 +12,21 @@ import { installRbac, serviceAccountKubeconfig } from '../test/e2e/support/baton
 import { connectApi } from './api.js';
 import { describeMachine } from './machine.js';
 import { noiseTemplates, type PodObject } from './noise.js';
-import { killRemaining, spawnFunction } from './processes.js';
+import { spawnFunction } from './processes.js';
 import { checkTargets, writeResults } from './report.js';
 import type { Ratios, Results } from './results.js';
 import { watchSlices } from './slices.js';
 import { startSink } from './sink.js';
 import { round } from './util.js';
 import { createDeployment, createNamespace, createService } from './workloads.js';
-import { adapterDelivers, Cleanup, guarded, localDate, NS, options, say, type Bench } from './context.js';
+import { adapterDelivers, benchRun, guarded, localDate, NS, options, say, type Bench } from './context.js';
 import { burstScenario, noiseScenario, singleScenario, startupScenario } from './scenarios.js';
 
 async function main(): Promise<void> {
   const opts = options();
   const started = Date.now();
-  const cleanup = new Cleanup();
+  const { cleanup, dir } = benchRun('bench');
   let failed = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      say(`\n${signal}: stopping everything the bench started…`);
-      void cleanup.run().finally(() => process.exit(130));
-    });
-  }
-  // Last resort for a function process started while the run was being torn down.
-  process.once('exit', killRemaining);
-  const dir = mkdtempSync(join(tmpdir(), 'baton-bench-plane-'));
-  // test/e2e/support finds the plane through this variable.
-  process.env.BATON_TEST_PLANE = dir;
   try {
     say(`baton bench: ${opts.only.join(', ')}; reps ${opts.reps} (10 s loop: ${opts.loop10Reps}), burst ${opts.burst}, noise ${opts.noiseSeconds} s${opts.tag ? ` [${opts.tag}]` : ''}`);
     cleanup.defer('the control plane', async () => {

@@ -72,7 +72,7 @@ function checkGo(): void {
   const r = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new CacheError(
-      'Go (1.24 or newer) is needed once to build the local control plane from Go modules, and `go` was not found. ' +
+      'Go (1.26 or newer) is needed once to build the local control plane from Go modules, and `go` was not found. ' +
         'Install Go, or point KUBEBUILDER_ASSETS at a folder that already holds the binaries (' + BINARY_NAMES.join(', ') + ').',
     );
   }
