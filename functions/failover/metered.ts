@@ -3,13 +3,13 @@
 // hook that times detection from the pods the decision was made on. Only what the API
 // server returned is used: the Service as written, and the pods as listed.
 import type { Keys } from '../../shared/keys.js';
-import { SWITCH_KINDS, type Metrics, type SwitchKind } from '../../shared/metrics/metrics.js';
+import { readRecord } from '../../shared/record.js';
+import type { Metrics } from '../../shared/metrics/metrics.js';
 import type { Plan, PodView, ServiceView } from './core/model.js';
 import type { Reporter } from './report.js';
 
 type SwitchPlan = Extract<Plan, { kind: 'switch' }>;
 
-const kindOf = (reason: string | undefined): SwitchKind | 'unknown' => ((SWITCH_KINDS as readonly string[]).includes(reason ?? '') ? (reason as SwitchKind) : 'unknown');
 
 /** The same reports, each also counted. A report is counted once it is due, whether or not its delivery succeeds. */
 export function meteredReporter(reporter: Reporter, metrics: Metrics, keys: Keys): Reporter {
@@ -30,7 +30,7 @@ export function meteredReporter(reporter: Reporter, metrics: Metrics, keys: Keys
     completed: (service, completion) => {
       // Completion is recorded once per term on the Service (a guarded write), so of all
       // the instances that see it, exactly one gets here for each term.
-      metrics.completed(kindOf(service.annotations[keys.reason]), (completion.observedAt - completion.decidedAt) / 1000, service);
+      metrics.completed(readRecord(service, keys).reason ?? 'unknown', (completion.observedAt - completion.decidedAt) / 1000, service);
       return reporter.completed(service, completion);
     },
   };
