@@ -36,19 +36,25 @@ export function auditOffset(planeDir: string): number {
   return statSync(path).size;
 }
 
+/**
+ * The whole lines written after byte `from`. The API server may be half-way through a
+ * line at either end: a line cut at `from` began before the window, and a line cut at
+ * the end is not finished yet, so both are left out.
+ */
+export function linesSince(log: Buffer, from: number): string[] {
+  const NL = 0x0a;
+  const start = from === 0 || log[from - 1] === NL ? from : log.indexOf(NL, from) + 1;
+  const end = log.lastIndexOf(NL) + 1;
+  if (start === 0 && from > 0) return [];
+  if (start >= end) return [];
+  return log.subarray(start, end).toString('utf8').split('\n').filter((line) => line.trim() !== '');
+}
+
 /** Completed requests by `user` written after byte `from`. */
 export function requestsSince(planeDir: string, from: number, user: string): ApiRequest[] {
-  const text = readFileSync(auditLogPath(planeDir)).subarray(from).toString('utf8');
   const out: ApiRequest[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    let entry: Entry;
-    try {
-      entry = JSON.parse(line) as Entry;
-    } catch {
-      // The last line may still be being written.
-      continue;
-    }
+  for (const line of linesSince(readFileSync(auditLogPath(planeDir)), from)) {
+    const entry = JSON.parse(line) as Entry;
     if (entry.stage !== 'ResponseComplete' || entry.user?.username !== user) continue;
     const ref = entry.objectRef ?? {};
     out.push({

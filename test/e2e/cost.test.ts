@@ -2,38 +2,19 @@
 // not by the client: requests per irrelevant pod event (must be none) and per failover.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../../plane/wait.js';
+import { auditOffset, describeRequest, requestsSince as auditedSince, serviceAccountUser } from '../chaos/auditlog.js';
 import { startBaton } from './support/baton.js';
 import { adminConfig, testNamespace, testPlane } from './support/plane.js';
 import { watchSlices } from './support/slices.js';
 import { createDeployment, setPodReady } from './support/workloads.js';
 
-const FAILOVER_USER = 'system:serviceaccount:baton-system:baton-failover';
+const FAILOVER_USER = serviceAccountUser('baton-failover');
 
-interface AuditEntry {
-  readonly stage: string;
-  readonly verb: string;
-  readonly user: { readonly username: string };
-  readonly objectRef?: { readonly resource?: string; readonly subresource?: string };
-  readonly responseStatus?: { readonly code?: number };
-}
-
-function auditLog(): string {
-  return join(testPlane().dir, 'logs', 'audit.log');
-}
-
-/** Requests completed by `user` since byte offset `from` of the audit log, as "verb resource" (" 409" appended when refused). */
+/** Completed requests by `user` since byte `from` of the audit log, as "verb resource" (" 409" appended when refused). */
 function requestsSince(from: number, user: string): string[] {
-  const text = readFileSync(auditLog()).subarray(from).toString('utf8');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as AuditEntry)
-    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === user)
-    .map((e) => `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}${(e.responseStatus?.code ?? 200) >= 300 ? ` ${e.responseStatus?.code}` : ''}`);
+  return auditedSince(testPlane().dir, from, user).map(describeRequest);
 }
 
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -51,7 +32,7 @@ test('pod events that no opted-in Service cares about cost the API server nothin
     return ready.length === 3 ? ready.map((p) => p.metadata!.name!) : undefined;
   });
   await settle(500);
-  const from = statSync(auditLog()).size;
+  const from = auditOffset(testPlane().dir);
   const handledBefore = baton.failover.logs.filter((l) => l.includes(`/namespaces/${ns}/pods/`)).length;
   const flips = 20;
   // Each flip toggles a pod, so every patch is a real change (a repeated value within
@@ -92,7 +73,7 @@ test(`API requests per failover, counted at the server (role labels ${roleLabels
   });
   await settle(1000);
   const active = svc.metadata!.annotations!['baton.dev/active']!;
-  const from = statSync(auditLog()).size;
+  const from = auditOffset(testPlane().dir);
   await setPodReady(kc, ns, active, false);
   await waitFor('a new single ready endpoint', () => (slices.current('app').length === 1 && slices.current('app')[0] !== active ? true : undefined));
   await baton.sink.waitFor('completed term 2', (e) => e.type === 'dev.baton.failover.completed' && (e.data as { term: number }).term === 2);
