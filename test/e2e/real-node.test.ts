@@ -1,8 +1,8 @@
 // A real node beside the kwok nodes: a pod from an image built here runs in containerd,
 // answers through a ClusterIP that kube-proxy programs in iptables, and `cluster down`
-// leaves the machine as it found it. Needs root and cgroup v1, so it runs only with
-// BATON_REAL_NODE=1 (e.g. `BATON_REAL_NODE=1 node scripts/test.mjs e2e --only=e2e/real-node`);
-// it starts and stops a plane of its own because one machine holds one real node.
+// leaves the machine as it found it. Needs root and cgroup v1: see `skip` for when it runs
+// (alone: `node scripts/test.mjs e2e --only=e2e/real-node`). It starts and stops a plane
+// of its own because one machine holds one real node.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
@@ -12,16 +12,14 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startPlane, stopPlane } from '../../plane/plane.js';
 import { readState, type PlaneState } from '../../plane/state.js';
-import { buildProjectImage, PROJECT_IMAGE } from '../../plane/node/project-image.js';
-import { spawnSync } from 'node:child_process';
-import { overlaps, REAL_NODE_NAME, REAL_NODE_SUBNET, SERVICE_RANGE, nodeNames } from '../../plane/node/network.js';
+import { overlaps, REAL_NODE_NAME, REAL_NODE_SUBNET, REGISTRY_HOST, SERVICE_RANGE, nodeNames } from '../../plane/node/network.js';
 import { waitFor } from '../../plane/wait.js';
 import { processesMentioning, snapshotHost, type HostSnapshot } from './real-node-host.js';
 import { startBaton } from './support/baton.js';
 import { testNamespace } from './support/plane.js';
-import { enabled, httpGet, echoPod, fetchFromPod } from './support/real-node.js';
+import { skip, httpGet, echoPod, fetchFromPod, skaffoldBuild } from './support/real-node.js';
 
-describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run (needs root and cgroup v1; see README, "The local control plane")' }, () => {
+describe('a real node', { skip }, () => {
   let dir = '';
   let plane: PlaneState | undefined;
   let before0: HostSnapshot | undefined;
@@ -101,13 +99,15 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     assert.match(outside.message, /lookup example\.com/);
   });
 
-  it("the project's own image, built here from its Dockerfile, answers /healthz through a ClusterIP from the host and from another pod", async () => {
+  it("the project's own image, from `skaffold build -p plane` and pulled from the plane's registry, answers /healthz through a ClusterIP from the host and from another pod", async () => {
     assert.ok(plane?.realNode);
     const ns = 'real-node-echo';
-    const image = await buildProjectImage((m) => console.error(`[image] ${m}`));
-    console.error(`[image] built in ${Math.round(image.buildMs / 1000)} s, archive ${Math.round(image.sizeBytes / 1048576)} MiB, bases ${image.baseRefs.join(', ')}`);
-    const imported = spawnSync('ctr', ['--address', plane.realNode.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', image.archive], { encoding: 'utf8' });
-    assert.equal(imported.status, 0, imported.stderr);
+    const started = Date.now();
+    const image = await skaffoldBuild((m) => console.error(`[skaffold] ${m}`));
+    console.error(`[skaffold] built and pushed ${image} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.ok(image.startsWith(`${REGISTRY_HOST}/`), `skaffold built ${image}, not an image of the plane's registry`);
+    const digest = /@(sha256:[0-9a-f]{64})$/.exec(image)?.[1];
+    assert.ok(digest, `skaffold reported no digest: ${image}`);
     // No ServiceAccount admission plugin runs, so the pod asks for its token volume itself.
     const pod = echoPod('baton-failover', true);
     pod.metadata = { name: 'baton-failover', labels: { app: 'baton-failover' } };
@@ -127,8 +127,9 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     pod.spec!.containers = [
       {
         name: 'failover',
-        image: PROJECT_IMAGE,
-        imagePullPolicy: 'Never',
+        image,
+        // Always: containerd must fetch it from the registry, not find it by chance.
+        imagePullPolicy: 'Always',
         args: ['failover'],
         ports: [{ containerPort: 8080 }],
         volumeMounts: [{ name: 'sa', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
@@ -139,10 +140,13 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     ];
     await core.createNamespacedPod({ namespace: ns, body: pod });
     const svc = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'baton-failover' }, spec: { selector: { app: 'baton-failover' }, ports: [{ port: 80, targetPort: 8080 }] } } });
-    await waitFor('the function pod to be Ready', async () => {
+    const ready = await waitFor('the function pod to be Ready', async () => {
       const p = await core.readNamespacedPod({ name: 'baton-failover', namespace: ns });
-      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
     }, { timeoutMs: 90_000, intervalMs: 500 });
+    // The kubelet reports what containerd pulled: the registry's copy, by the pushed digest.
+    const imageID = ready.status?.containerStatuses?.[0]?.imageID ?? '';
+    assert.ok(imageID.startsWith(`${REGISTRY_HOST}/`) && imageID.endsWith(`@${digest}`), `the pod runs ${imageID}, not ${image}`);
     const fromHost = await waitFor('the function ClusterIP to answer', async () => {
       const r = await httpGet(svc.spec!.clusterIP!, 80, '/healthz').catch(() => undefined);
       return r?.status === 200 ? r : undefined;
