@@ -14,6 +14,7 @@ import type { ServiceRef } from '../../shared/k8s/views.js';
 import { readRecord } from '../../shared/record.js';
 import { report, termMark, type Reporter } from './report.js';
 import { labelPods, patchService, type WriteObserver } from './writes.js';
+import { fence } from './fence.js';
 
 export interface ReconcileDeps {
   readonly cluster: Cluster;
@@ -205,6 +206,8 @@ async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Pl
     case 'steady': {
       const basis = plan.record ? await patchService(deps, service, plan.record) : service;
       labelPods(deps, basis, plan.podWrites);
+      // A fence left pending (its instance stopped after the completion) is finished here.
+      void fence(deps, basis, plan.record !== undefined).catch((error: unknown) => deps.logger.warn({ service: `${service.namespace}/${service.name}`, error: String(error) }, 'fencing failed; a later look tries again'));
       return { outcome: 'steady', detail: plan.record ? `${plan.why}; baton's record completed` : plan.why };
     }
     case 'hold':
