@@ -157,12 +157,15 @@ describe('a real node', { skip }, () => {
     assert.deepEqual(JSON.parse(fromPod.message.replace(/^200 /, '')), { status: 'ok' });
   });
 
-  it('fails over under traffic: what clients of the ClusterIP see, on new and on already open connections', async (t) => {
+  // Without fencing (the baseline: kube-proxy steers only new connections, so open ones
+  // stay on the old active), then with `baton.dev/fence: evict`.
+  for (const fenced of [false, true]) {
+  it(`fails over under traffic${fenced ? ', fenced' : ''}: what clients of the ClusterIP see, on new and on already open connections`, async (t) => {
     assert.ok(plane);
     // The e2e helpers find the plane through this variable; this file runs in its own process.
     process.env.BATON_TEST_PLANE = dir;
-    const ns = await testNamespace(t, 'rn-fo');
-    await startBaton(t, ns);
+    const ns = await testNamespace(t, fenced ? 'rn-fence' : 'rn-fo');
+    const baton = await startBaton(t, ns);
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     const template = echoPod('web', true);
@@ -174,7 +177,7 @@ describe('a real node', { skip }, () => {
     });
     const svc = await core.createNamespacedService({
       namespace: ns,
-      body: { metadata: { name: 'web', labels: { 'baton.dev/mode': 'active-standby' } }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+      body: { metadata: { name: 'web', labels: { 'baton.dev/mode': 'active-standby' }, annotations: fenced ? { 'baton.dev/fence': 'evict' } : {} }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
     });
     const ip = svc.spec!.clusterIP!;
     const old = await waitFor('baton to adopt web and the ClusterIP to reach only the active', async () => {
@@ -231,12 +234,73 @@ describe('a real node', { skip }, () => {
     const openAfter = reused.filter((r) => r.at >= switchedAt).length;
     t.diagnostic(`failover ${old} -> ${next}: new connections reach the new active ${switchedAt - t0} ms after the probe started failing`);
     t.diagnostic(`requests failed after the trigger: ${failed} of ${[...fresh, ...reused].filter((r) => r.at >= t0).length}`);
-    t.diagnostic(`requests served by the old active over connections opened before the switch, after it: ${oldOverOpen} of ${openAfter} (fencing baseline)`);
+    t.diagnostic(`requests served by the old active over connections opened before the switch, after it: ${oldOverOpen} of ${openAfter} (${fenced ? 'fencing on' : 'fencing baseline'})`);
     assert.notEqual(next, old);
     assert.ok(stableFrom < after.length, 'new connections never settled on the new active');
     assert.ok(after.slice(stableFrom).length >= 10, 'too few requests after the switch to tell');
     // The open-connection figure means something only if connections were in fact reused.
     assert.ok(new Set(reused.map((r) => r.port)).size <= 8, `keep-alive connections were not reused (${new Set(reused.map((r) => r.port)).size} ports)`);
+    if (fenced) {
+      const event = baton.sink.events.find((e) => e.type === 'dev.baton.failover.fenced');
+      assert.ok(event, 'no fenced event');
+      assert.deepEqual([(event.data as { outcome: string }).outcome, (event.data as { pod: { name: string } }).pod.name], ['evicted', old]);
+      t.diagnostic(`fenced event received ${Date.parse(event.time ?? '') - t0} ms after the probe started failing`);
+      // Once evicted and shut down, the old active serves nobody: the last requests of the
+      // window, on the connections opened before the switch too, all reached the new one.
+      const tail = reused.filter((r) => r.at >= Date.now() - 2_500 && r.pod !== undefined);
+      assert.ok(tail.length >= 10, 'too few requests at the end of the window to tell');
+      assert.deepEqual(tail.filter((r) => r.pod === old).length, 0, 'the old active still served open connections after it was fenced');
+    }
+  });
+  }
+
+  it("the pod reads its role from a downward-API volume: how long after baton's label write", async (t) => {
+    assert.ok(plane);
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-role');
+    await startBaton(t, ns, { BATON_ROLE_LABELS: 'true' });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const template = echoPod('role', true);
+    template.metadata = { labels: { app: 'role' } };
+    const container = template.spec!.containers[0]!;
+    container.env = [...(container.env ?? []), { name: 'SERVE_FILE', value: '/etc/podinfo/labels' }];
+    container.volumeMounts = [{ name: 'podinfo', mountPath: '/etc/podinfo', readOnly: true }];
+    container.readinessProbe = { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1, failureThreshold: 1 };
+    template.spec!.volumes = [{ name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } }];
+    await kc.makeApiClient(k8s.AppsV1Api).createNamespacedDeployment({ namespace: ns, body: { metadata: { name: 'role' }, spec: { replicas: 2, selector: { matchLabels: { app: 'role' } }, template } } });
+    await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'role', labels: { 'baton.dev/mode': 'active-standby' } }, spec: { selector: { app: 'role' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+
+    const roleOf = async (pod: string): Promise<{ api: string | undefined; file: string | undefined; ip: string }> => {
+      const p = await core.readNamespacedPod({ name: pod, namespace: ns });
+      const ip = p.status?.podIP ?? '';
+      const r = ip ? await httpGet(ip, 8080, '/file', false).catch(() => undefined) : undefined;
+      const file = r?.status === 200 ? /^baton\.dev\/role="([a-z]+)"$/m.exec(r.body)?.[1] : undefined;
+      return { api: p.metadata?.labels?.['baton.dev/role'], file, ip };
+    };
+    /** When the API showed `role` on the pod, and when the pod's own file did. */
+    const timeRole = async (pod: string, role: string): Promise<{ api: number; file: number }> => {
+      let api = 0;
+      return waitFor(`${pod} to read role ${role} from its file`, async () => {
+        const seen = await roleOf(pod);
+        if (api === 0 && seen.api === role) api = Date.now();
+        return api !== 0 && seen.file === role ? { api, file: Date.now() } : undefined;
+      }, { timeoutMs: 180_000, intervalMs: 100 });
+    };
+
+    const first = await waitFor('adoption', async () => (await core.readNamespacedService({ name: 'role', namespace: ns })).metadata?.annotations?.['baton.dev/active'], { timeoutMs: 90_000, intervalMs: 200 });
+    const adopted = await timeRole(first, 'active');
+    t.diagnostic(`adoption: ${first} read role=active from its downward-API file ${adopted.file - adopted.api} ms after the API showed the label (polled every 100 ms)`);
+
+    const before = await roleOf(first);
+    assert.equal((await httpGet(before.ip, 8080, '/unready', false, 'POST')).status, 200);
+    const next = await waitFor('failover', async () => {
+      const a = (await core.readNamespacedService({ name: 'role', namespace: ns })).metadata?.annotations?.['baton.dev/active'];
+      return a && a !== first ? a : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    const [promoted, demoted] = await Promise.all([timeRole(next, 'active'), timeRole(first, 'standby')]);
+    t.diagnostic(`failover: ${next} read role=active ${promoted.file - promoted.api} ms after the API showed it; ${first} read role=standby ${demoted.file - demoted.api} ms after`);
+    assert.deepEqual([(await roleOf(next)).file, (await roleOf(first)).file], ['active', 'standby']);
   });
 
   it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {
