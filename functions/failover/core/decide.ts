@@ -159,11 +159,15 @@ function keepActive(ctx: Context, active: PodView): Plan {
 
 /**
  * The candidates an election may choose: all but a pod waiting to be fenced, which is
- * about to be evicted and must not be chosen back in the meantime.
+ * about to be evicted and must not be chosen back in the meantime — unless it is the
+ * only healthy one: routing to it beats routing to nothing, and the switch to it takes
+ * the mark off it.
  */
 function electable(ctx: Context): readonly PodView[] {
   const pending = readRecord(ctx.service, ctx.keys).fencePending;
-  return pending === undefined ? ctx.candidates : ctx.candidates.filter((p) => p.uid !== pending);
+  if (pending === undefined) return ctx.candidates;
+  const others = ctx.candidates.filter((p) => p.uid !== pending);
+  return others.some(isHealthy) ? others : ctx.candidates;
 }
 
 /** No healthy candidate: keep the record, report once per term, and never route to every pod. */

@@ -48,7 +48,7 @@ describe('fencing: what a switch records', () => {
     });
   }
 
-  it('a pod waiting to be fenced is not elected, even when it is the best', () => {
+  it('a pod waiting to be fenced is not elected, even when it is the best, unless it is the only healthy one', () => {
     // a is healthy and best (priority), but the last switch left it and it awaits eviction.
     const aBest = pod('a', { role: 'standby', priority: '100' });
     const bDown = pod('b', { role: 'active', ready: false });
@@ -56,8 +56,12 @@ describe('fencing: what a switch records', () => {
     const { plan } = decide({ service: s, pods: [aBest, bDown, c], keys, now: NOW });
     assert.equal(plan.kind, 'switch');
     if (plan.kind === 'switch') assert.equal(plan.to.name, 'c');
-    // Nobody else: unavailable rather than back to the pod about to go.
-    assert.equal(decide({ service: s, pods: [aBest, bDown], keys, now: NOW }).plan.kind, 'unavailable');
+    // Nobody else healthy: back to it rather than to nothing, and the mark moves off it.
+    const back = decide({ service: s, pods: [aBest, bDown], keys, now: NOW }).plan;
+    assert.equal(back.kind, 'switch');
+    if (back.kind !== 'switch') return;
+    assert.equal(back.to.name, 'a');
+    assert.equal(back.service.annotations[keys.fencePending], uidOf('b'));
   });
 
   it('a switchover to the pod waiting to be fenced is refused', () => {
