@@ -28,7 +28,9 @@ describe('a real node', { skip }, () => {
   before(async () => {
     before0 = snapshotHost();
     dir = mkdtempSync(join(tmpdir(), 'baton-real-node-'));
+    const started = Date.now();
     plane = await startPlane({ dir, nodes: 1, realNode: true, progress: (m) => console.error(`[real node] ${m}`) });
+    console.error(`[real node] plane and real node ready ${((Date.now() - started) / 1000).toFixed(1)} s after the start (binaries and packages included when missing)`);
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -301,6 +303,19 @@ describe('a real node', { skip }, () => {
     const [promoted, demoted] = await Promise.all([timeRole(next, 'active'), timeRole(first, 'standby')]);
     t.diagnostic(`failover: ${next} read role=active ${promoted.file - promoted.api} ms after the API showed it; ${first} read role=standby ${demoted.file - demoted.api} ms after`);
     assert.deepEqual([(await roleOf(next)).file, (await roleOf(first)).file], ['active', 'standby']);
+  });
+
+  it("every process of the node is alive, and what each holds in memory (RSS)", (t) => {
+    const state = readState(dir);
+    assert.ok(state);
+    const node = state.processes.filter((p) => ['containerd', 'kubelet', 'kube-proxy', 'coredns', 'api-relay', 'registry', 'registry-relay'].includes(p.name));
+    assert.equal(node.length, 7, node.map((p) => p.name).join(', '));
+    const rss = node.map((p) => {
+      const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1];
+      assert.ok(kb, `${p.name} (pid ${p.pid}) is not running`);
+      return { name: p.name, mib: Number(kb) / 1024 };
+    });
+    t.diagnostic(`RSS of the node's processes (MiB): ${rss.map((r) => `${r.name} ${r.mib.toFixed(1)}`).join(', ')}; total ${rss.reduce((n, r) => n + r.mib, 0).toFixed(1)} (containers and their shims not counted)`);
   });
 
   it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {
