@@ -17,6 +17,8 @@ const CONTROLLERS = [
   'serviceaccount-token',
   'podgc',
   'clusterrole-aggregation',
+  // PodDisruptionBudgets: without it every eviction is refused as "still being processed".
+  'disruption',
 ];
 
 /** The apiserver's audit policy when an audit log is asked for: every request, metadata only. */

@@ -84,10 +84,17 @@ test('fence=evict with a PodDisruptionBudget that forbids it: refused, reported,
   const s = await optedIn(t, 'fence-pdb', { 'baton.dev/fence': 'evict' }, async (ns) => {
     await adminConfig().makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'app' }, spec: { minAvailable: 3, selector: { matchLabels: { app: 'app' } } } } });
   });
+  // The disruption controller has counted the pods: the budget, not its absence, refuses.
+  const policy = adminConfig().makeApiClient(k8s.PolicyV1Api);
+  await waitFor('the budget to be processed', async () => {
+    const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'app', namespace: s.ns });
+    return pdb.status?.currentHealthy === 3 && pdb.status.disruptionsAllowed === 0 ? true : undefined;
+  });
   await failover(s);
   const event = await s.baton.sink.waitFor('the fenced event', (e) => e.type === FENCED);
   assert.equal((event.data as { outcome: string }).outcome, 'refused');
   assert.match((event.data as { detail: string }).detail, /disruption budget/);
+  assert.doesNotMatch((event.data as { detail: string }).detail, /still being processed/);
   const warning = await waitFor('a FenceRefused Warning', async () => (await s.core.listNamespacedEvent({ namespace: s.ns, fieldSelector: 'involvedObject.name=app,reason=FenceRefused' })).items[0]);
   assert.equal(warning.type, 'Warning');
   assert.equal(await podState(s.core, s.ns, s.active), 'running');
