@@ -16,6 +16,7 @@ export function batonAnnotationKeys(keys: Keys): string[] {
     keys.completedTerm,
     keys.unavailableTerm,
     keys.recordOf,
+    keys.endpointSlice,
     keys.switchoverTo,
   ];
 }
