@@ -48,6 +48,7 @@ export interface DesiredSlice {
 /** A slice of the Service as the API server returned it, reduced to what baton compares. */
 export interface ObservedSlice {
   readonly name: string;
+  readonly uid: string;
   readonly resourceVersion: string;
   readonly labels: Labels;
   readonly annotations: Labels;

@@ -18,6 +18,7 @@ import { createReporter } from '../../../../functions/failover/report.js';
 import type { Cluster } from '../../../../functions/failover/cluster.js';
 import type { EventNote } from '../../../../shared/k8s/service-events.js';
 import type { SliceView } from '../../../../functions/failover/views.js';
+import type { DesiredSlice, ObservedSlice } from '../../../../functions/failover/core/slice.js';
 import { FakeCluster, type SuccessfulWrite } from './fake-cluster.js';
 import { KEYS, makePod, makeService, NS, RecordingEmitter, silentLogger, T0 } from './world.js';
 import { readRecord } from '../../../../shared/record.js';
@@ -63,6 +64,18 @@ class ScheduledCluster implements Cluster {
   }
   recordEvent(service: ServiceView, note: EventNote): Promise<void> {
     return this.at('recordEvent', () => this.world.recordEvent(service, note));
+  }
+  listSlices(namespace: string, service: string): Promise<Array<Observed<ObservedSlice>>> {
+    return this.at('listSlices', () => this.world.listSlices(namespace, service));
+  }
+  createSlice(slice: DesiredSlice): Promise<Observed<ObservedSlice>> {
+    return this.at('createSlice', () => this.world.createSlice(slice));
+  }
+  replaceSlice(slice: DesiredSlice, resourceVersion: string): Promise<Observed<ObservedSlice>> {
+    return this.at(`replaceSlice@${resourceVersion}`, () => this.world.replaceSlice(slice, resourceVersion));
+  }
+  deleteSlice(namespace: string, slice: Pick<ObservedSlice, 'name' | 'uid' | 'resourceVersion'>): Promise<void> {
+    return this.at('deleteSlice', () => this.world.deleteSlice(namespace, slice));
   }
 }
 

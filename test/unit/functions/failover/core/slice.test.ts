@@ -16,6 +16,7 @@ const b = net(pod('b'), '10.0.0.8');
 function observedFrom(slice: DesiredSlice, resourceVersion = '7', controllerUids = [slice.owner.uid]): ObservedSlice {
   return {
     name: slice.name,
+    uid: 'slice-uid',
     resourceVersion,
     labels: slice.labels,
     annotations: slice.annotations,
