@@ -193,7 +193,11 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
     },
     foreignSlices: (service, names) => {
       if (!fresh(`${service.uid}/foreign/${names.join(',')}`)) return;
-      const message = `EndpointSlice(s) ${names.join(', ')} route this Service too, and baton did not write them; it never changes or deletes them, and cannot keep traffic to one pod while they list ready endpoints. Delete them, or take the Service out of direct mode`;
+      // The EndpointSlice controller leaves its slices behind when a selector is removed.
+      const leftover = names.some((n) => n.includes('(managed by endpointslice-controller.k8s.io)'))
+        ? `; the controller's are left from a selector this Service had: kubectl delete endpointslice -n ${service.namespace} -l kubernetes.io/service-name=${service.name},endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io`
+        : '';
+      const message = `EndpointSlice(s) ${names.join(', ')} also route this Service, and baton did not write them: it never changes or deletes them, and cannot keep traffic to one pod while they list ready endpoints. Delete them, or take the Service out of direct mode${leftover}`;
       logger.warn({ service: `${service.namespace}/${service.name}`, slices: names }, message);
       report(cluster.recordEvent(service, { type: 'Warning', reason: REASONS.foreignSlice, message }));
     },

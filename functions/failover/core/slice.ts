@@ -161,7 +161,11 @@ export interface SlicePlan {
 
 /** The write that brings the Service's slices to `desired`, from the slices as listed. */
 export function planSlice(desired: DesiredSlice, slices: readonly ObservedSlice[], service: Pick<ServiceView, 'name' | 'uid'>, keys: Keys): SlicePlan {
-  const foreign = slices.filter((s) => !isOwnSlice(s, service, keys)).map((s) => s.name).sort();
+  // Named with their manager, so that the report says whose they are.
+  const foreign = slices
+    .filter((s) => !isOwnSlice(s, service, keys))
+    .map((s) => `${s.name} (managed by ${s.labels[MANAGED_BY_LABEL] ?? 'nobody'})`)
+    .sort();
   const named = slices.find((s) => s.name === desired.name);
   if (named === undefined) return { write: { kind: 'create', slice: desired }, foreign };
   if (!isOwnSlice(named, service, keys)) {

@@ -107,12 +107,12 @@ describe('planSlice', () => {
     const squatter = observedFrom(want, '7', ['someone-else']);
     const plan = planSlice(want, [squatter], service, keys);
     assert.equal(plan.write.kind, 'blocked');
-    assert.deepEqual(plan.foreign, ['web-baton']);
+    assert.deepEqual(plan.foreign, ['web-baton (managed by baton.example.com)']);
   });
   it('another slice of the Service: reported as foreign, baton\'s own still written', () => {
     const other = { ...observedFrom(want), name: 'web-abcde', labels: { 'kubernetes.io/service-name': 'web', [MANAGED_BY_LABEL]: 'endpointslice-controller.k8s.io' } };
     const plan = planSlice(want, [other], service, keys);
-    assert.deepEqual([plan.write.kind, plan.foreign], ['create', ['web-abcde']]);
+    assert.deepEqual([plan.write.kind, plan.foreign], ['create', ['web-abcde (managed by endpointslice-controller.k8s.io)']]);
   });
 
   it('property: whatever the slices and records, the plan never writes more than one endpoint and never lowers a term', () => {
