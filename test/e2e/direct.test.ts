@@ -50,7 +50,7 @@ async function directWorld(t: TestContext, prefix: string): Promise<World & { ac
   await readyPods(w, 'web', 3);
   await createDirectService(w.kc, w.ns, 'web', 'app=web');
   const slice = await sliceWhere(w.kc, w.ns, 'web', 'one ready endpoint', (s) => s.endpoints?.length === 1 && s.endpoints[0]?.conditions?.ready === true);
-  return { ...w, active: slice.endpoints![0]!.targetRef!.name! };
+  return { ...w, active: slice.endpoints[0]!.targetRef!.name! };
 }
 
 test('direct mode: baton writes one endpoint, the active, and fails over with one write', { timeout: 120_000 }, async (t) => {
@@ -63,7 +63,7 @@ test('direct mode: baton writes one endpoint, the active, and fails over with on
   assert.deepEqual(slice.metadata?.labels, { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': SLICE_MANAGER });
   assert.equal(slice.metadata?.annotations?.['baton.dev/term'], '1');
   assert.deepEqual(slice.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]), [['Service', 'web', svc.metadata?.uid, true]]);
-  const endpoint = slice.endpoints![0]!;
+  const endpoint = slice.endpoints[0]!;
   assert.match(endpoint.addresses[0] ?? '', POD_IP_CHECK);
   assert.deepEqual(endpoint.addresses, [pod.status?.podIP]);
   assert.deepEqual({ ...endpoint.conditions }, { ready: true, serving: true, terminating: false });
@@ -79,7 +79,7 @@ test('direct mode: baton writes one endpoint, the active, and fails over with on
   const before = Date.now();
   await setPodReady(w.kc, w.ns, w.active, false);
   const after = await sliceWhere(w.kc, w.ns, 'web', 'another pod, ready', (s) => s.endpoints?.[0]?.targetRef?.name !== w.active && s.endpoints?.[0]?.conditions?.ready === true);
-  t.diagnostic(`direct failover: Ready=False written -> baton's slice names ${after.endpoints![0]!.targetRef!.name} after ${Date.now() - before} ms (polled)`);
+  t.diagnostic(`direct failover: Ready=False written -> baton's slice names ${after.endpoints[0]!.targetRef!.name} after ${Date.now() - before} ms (polled)`);
   assert.equal(after.metadata?.annotations?.['baton.dev/term'], '2');
   const completed = await w.baton.sink.waitFor('completed term 2', (e) => e.type === 'dev.baton.failover.completed' && (e.data as { term?: number }).term === 2);
   assert.ok(parseAuditEvent({ ...completed.toJSON(), data: completed.data }).success);
@@ -105,8 +105,8 @@ test('direct mode follows the Service\'s port edits and the active\'s deletion',
   const before = await readyPods(w, 'web', 3);
   await w.core.deleteNamespacedPod({ name: w.active, namespace: w.ns, gracePeriodSeconds: 0 });
   const next = await sliceWhere(w.kc, w.ns, 'web', 'a pod other than the deleted one', (s) => s.endpoints?.length === 1 && s.endpoints[0]?.targetRef?.name !== w.active && s.endpoints[0]?.conditions?.ready === true);
-  const nextPod = before.find((p) => p.metadata?.name === next.endpoints![0]!.targetRef!.name);
-  assert.deepEqual(next.endpoints![0]!.addresses, [nextPod?.status?.podIP]);
+  const nextPod = before.find((p) => p.metadata?.name === next.endpoints[0]!.targetRef!.name);
+  assert.deepEqual(next.endpoints[0]!.addresses, [nextPod?.status?.podIP]);
   assertOneEndpoint(w, 'web');
 });
 
@@ -115,7 +115,7 @@ test('direct mode: no healthy pod keeps the last active, not ready; opting out r
   const pods = await readyPods(w, 'web', 3);
   for (const p of pods) await setPodReady(w.kc, w.ns, p.metadata!.name!, false);
   const kept = await sliceWhere(w.kc, w.ns, 'web', 'one endpoint, not ready', (s) => s.endpoints?.length === 1 && s.endpoints[0]?.conditions?.ready === false);
-  assert.ok(pods.some((p) => p.metadata?.name === kept.endpoints![0]!.targetRef!.name));
+  assert.ok(pods.some((p) => p.metadata?.name === kept.endpoints[0]!.targetRef!.name));
   await waitForEvent(w.core, w.ns, 'web', 'NoHealthyPod');
   for (const p of pods) await setPodReady(w.kc, w.ns, p.metadata!.name!, true);
   await sliceWhere(w.kc, w.ns, 'web', 'ready again', (s) => s.endpoints?.[0]?.conditions?.ready === true);
