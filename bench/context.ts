@@ -76,6 +76,8 @@ export const NS = {
   noise: 'bench-noise',
   burstBaton: 'bench-burst-baton',
   burstIdeal: 'bench-burst-ideal',
+  direct: 'bench-direct',
+  burstDirect: 'bench-burst-direct',
 } as const;
 
 export const SERVICE = 'app';
