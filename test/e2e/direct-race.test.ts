@@ -108,7 +108,7 @@ test('direct mode: forged events change nothing; a pod\'s new IP is followed; a 
   const pods = await readyPodNames(core, ns, 3);
   await createDirectService(kc, ns, 'web', 'app=web');
   const first = await sliceWhere(kc, ns, 'web', 'one ready endpoint', (s) => s.endpoints?.[0]?.conditions?.ready === true);
-  const active = first.endpoints![0]!.targetRef!.name!;
+  const active = first.endpoints[0]!.targetRef!.name!;
   await settle(500);
   const sliceBefore = (await readSlice(kc, ns, 'web-baton'))!;
   const svcBefore = await core.readNamespacedService({ name: 'web', namespace: ns });
@@ -118,7 +118,7 @@ test('direct mode: forged events change nothing; a pod\'s new IP is followed; a 
   const activePod = await core.readNamespacedPod({ name: active, namespace: ns });
   const unready = { ...activePod, status: { ...activePod.status, conditions: [{ type: 'Ready', status: 'False' }] } };
   const other = pods.find((p) => p !== active)!;
-  const forgedSlice = { ...sliceBefore, metadata: { ...sliceBefore.metadata, resourceVersion: '999999999' }, endpoints: [{ ...sliceBefore.endpoints![0]!, targetRef: { kind: 'Pod', namespace: ns, name: other, uid: 'forged' } }] };
+  const forgedSlice = { ...sliceBefore, metadata: { ...sliceBefore.metadata, resourceVersion: '999999999' }, endpoints: [{ ...sliceBefore.endpoints[0]!, targetRef: { kind: 'Pod', namespace: ns, name: other, uid: 'forged' } }] };
   const forgedService = { ...svcBefore, metadata: { ...svcBefore.metadata, annotations: { ...svcBefore.metadata!.annotations, 'baton.dev/pods': 'app=elsewhere' } } };
   for (const [kind, body] of [['Pod', unready], ['EndpointSlice', forgedSlice], ['Service', forgedService]] as const) {
     const answer = await deliver(baton.failover.url, resourceEvent(kind, 'update', body));

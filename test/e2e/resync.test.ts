@@ -82,7 +82,7 @@ test('resync in direct mode: adopts with no event, repairs baton\'s slice edited
   t.after(() => resync.stop());
 
   const adopted = await sliceWhere(kc, ns, 'web', 'adopted by the sweep', (s) => s.endpoints?.[0]?.conditions?.ready === true, 20_000);
-  const active = adopted.endpoints![0]!.targetRef!.name!;
+  const active = adopted.endpoints[0]!.targetRef!.name!;
   const other = pods.find((p) => p.metadata?.name !== active)!;
   // Someone edits baton's slice to route to the other pod: the next sweep puts it back.
   await discovery.replaceNamespacedEndpointSlice({
