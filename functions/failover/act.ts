@@ -8,11 +8,14 @@ import { readRecord } from '../../shared/record.js';
 import { report, termMark } from './report.js';
 import { labelPods, patchService } from './writes.js';
 import type { ReconcileDeps, Result } from './reconcile.js';
+import { directInForce } from './direct.js';
 
 export interface Acted {
   readonly result: Result;
   /** The Service after the plan's write, or as it was read when nothing was written. */
   readonly service: Observed<ServiceView>;
+  /** A switch in direct mode: its evidence, for the caller to send once the slice is written. */
+  readonly evidence?: () => void;
 }
 
 export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Plan, now: number, pods: readonly PodView[]): Promise<Acted> {
@@ -43,12 +46,18 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
         }
       }
       const written = await patchService(deps, service, plan.service);
-      report(deps.reporter.switched(written, plan, now));
-      deps.onSwitch?.(written, plan, pods, now);
-      // The term this switch ends was never seen completed, so its own event may have
-      // been lost with a reply; the Service as read still records it: replay it.
-      const ended = plan.term - 1;
-      if (ended >= 1 && readRecord(service, deps.keys).completedTerm !== ended) report(deps.reporter.replayTransition(service, ended));
+      const evidence = (): void => {
+        report(deps.reporter.switched(written, plan, now));
+        deps.onSwitch?.(written, plan, pods, now);
+        // The term this switch ends was never seen completed, so its own event may have
+        // been lost with a reply; the Service as read still records it: replay it.
+        const ended = plan.term - 1;
+        if (ended >= 1 && readRecord(service, deps.keys).completedTerm !== ended) report(deps.reporter.replayTransition(service, ended));
+      };
+      // Direct mode: the slice write that moves the traffic goes out first, and the
+      // evidence's requests (an Event, a CloudEvent) after it, not in its way.
+      const deferred = directInForce(written, deps.keys);
+      if (!deferred) evidence();
       // A pod labelled just above has moved past the version the plan read; that change
       // is our own, so its role label is guarded by the version our write left it at.
       labelPods(
@@ -60,7 +69,7 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
           return after ? { pod: w.pod, labels: w.labels, resourceVersion: after } : { pod: w.pod, labels: w.labels };
         }),
       );
-      return { result: { outcome: 'switched', detail: `${plan.reason}: ${plan.from?.name ?? '(none)'} -> ${plan.to.name} (term ${plan.term})` }, service: written };
+      return { result: { outcome: 'switched', detail: `${plan.reason}: ${plan.from?.name ?? '(none)'} -> ${plan.to.name} (term ${plan.term})` }, service: written, ...(deferred ? { evidence } : {}) };
     }
     case 'unavailable': {
       const written = plan.service ? await patchService(deps, service, plan.service) : undefined;

@@ -166,11 +166,16 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
         if (!readForThisLook) reportProblems();
         // Direct mode: the slice follows the record as this look left it, whatever the plan,
         // except a bad configuration (which changes nothing).
-        if (slices !== undefined && plan.kind !== 'invalid-config' && directInForce(acted.service, keys)) {
-          const done = await syncSlice(deps, acted.service, pods, slices);
-          return { ...acted.result, detail: `${acted.result.detail}; ${done}` };
+        try {
+          if (slices !== undefined && plan.kind !== 'invalid-config' && directInForce(acted.service, keys)) {
+            const done = await syncSlice(deps, acted.service, pods, slices);
+            return { ...acted.result, detail: `${acted.result.detail}; ${done}` };
+          }
+          return acted.result;
+        } finally {
+          // A switch's evidence, held back until its slice was written (or failed to be).
+          acted.evidence?.();
         }
-        return acted.result;
       } catch (error) {
         // The Service was deleted between the read and the write: a handled outcome.
         // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)

@@ -97,6 +97,8 @@ export class FakeCluster implements Cluster {
   readonly conflicts: Call[] = [];
   /** Called after every successful Service patch, with the world already updated. */
   onWrite: ((write: SuccessfulWrite) => void) | undefined;
+  /** Called after every successful slice create or replace, with the slice as stored. */
+  onSliceWrite: ((slice: ObservedSlice) => void) | undefined;
   /** Calls matching this stay pending until `release()`: shows what is not awaited. */
   hold: ((call: Call) => boolean) | undefined;
   private readonly held: Array<() => void> = [];
@@ -271,6 +273,7 @@ export class FakeCluster implements Cluster {
     if (this.fullSlices.has(k)) throw new ConflictError(`endpointslices "${slice.name}" already exists`, 409);
     const stored = storedSlice(slice, String(++this.rv), `slice-${this.rv}`);
     this.fullSlices.set(k, stored);
+    this.onSliceWrite?.(stored);
     return this.reply(call, observed(structuredClone(stored)));
   }
 
@@ -283,6 +286,7 @@ export class FakeCluster implements Cluster {
     if (current.resourceVersion !== resourceVersion) throw new ConflictError(`endpointslices "${slice.name}": the object has been modified`, 409);
     const stored = storedSlice(slice, String(++this.rv), current.uid);
     this.fullSlices.set(k, stored);
+    this.onSliceWrite?.(stored);
     return this.reply(call, observed(structuredClone(stored)));
   }
 
