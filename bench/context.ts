@@ -78,6 +78,7 @@ export const NS = {
   burstIdeal: 'bench-burst-ideal',
   direct: 'bench-direct',
   burstDirect: 'bench-burst-direct',
+  burstDirectBroker: 'bench-burst-direct-broker',
 } as const;
 
 export const SERVICE = 'app';

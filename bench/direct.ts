@@ -5,8 +5,12 @@ import { analyseBurst, analyseReps, requestLines, statusWriteOf, type FunctionRe
 import type { Api } from './api.js';
 import { FAILOVER_USER, readAudit, type AuditRecord } from './audit.js';
 import { createBurstPods, runBurst, type BurstResult } from './burst.js';
-import { COMPLETED, guarded, NS, say, SERVICE, SETTLE_MS, type Bench } from './context.js';
-import type { RunningFunction } from './processes.js';
+import { join } from 'node:path';
+import { startAdapter } from '../plane/adapter.js';
+import { startRelay } from '../test/chaos/relay.js';
+import { serviceAccountKubeconfig } from '../test/e2e/support/baton.js';
+import { adapterDelivers, COMPLETED, guarded, NS, say, SERVICE, SETTLE_MS, type Bench } from './context.js';
+import { spawnFunction, type RunningFunction } from './processes.js';
 import type { ApproachFigures } from './results.js';
 import { runSingle } from './single.js';
 import { subjectIs, type Sink } from './sink.js';
@@ -86,23 +90,64 @@ export async function singleDirect(bench: Bench, baton: RunningFunction, sink: S
   });
 }
 
-export async function burstDirect(bench: Bench, sink: Sink, baton: RunningFunction, names: readonly string[]): Promise<BurstResult | undefined> {
+/** Direct-mode Services over two bare pods each, adopted, then all their actives fail at once. */
+async function burstOf(bench: Bench, sink: Sink, baton: RunningFunction, namespace: string, names: readonly string[]): Promise<BurstResult> {
   const { api, slices, plane } = bench;
-  return guarded(bench, 'burst: baton, direct mode', async () => {
-    const setupStarted = Date.now();
-    await createBurstPods(api, NS.burstDirect, names);
-    await mapLimit(names, 16, (s) => createDirectService(api, NS.burstDirect, s, s));
-    await Promise.all(names.map((s) => sink.until(`baton to adopt ${NS.burstDirect}/${s}`, (e) => e.type === COMPLETED && subjectIs(NS.burstDirect, s)(e), 180_000)));
-    await baton.quiet(2_000, 180_000);
-    say(`  baton adopted ${names.length} Services in direct mode and went quiet (${((Date.now() - setupStarted) / 1000).toFixed(1)} s of setup)`);
-    const run = await runBurst(plane, slices, bench.auditLog, { namespace: NS.burstDirect, services: names }, 60_000);
-    const lines = requestLines(baton.logLines());
-    const olds = new Set(run.traces.map((t) => `/namespaces/${NS.burstDirect}/pods/${t.old}`));
-    const handled = lines.filter((l) => l.arrivedAt >= Math.min(...run.traces.map((t) => t.sentAt)) - 5 && [...olds].some((o) => l.subject.endsWith(o)));
-    return {
-      ...run.result,
-      breakdown: analyseBurst(run.traces, readAudit(bench.auditLog, run.auditFrom, run.auditTo), directTracer(NS.burstDirect, lines)),
-      handlerMs: summarize(handled.map((l) => l.durationMs)),
-    };
+  const setupStarted = Date.now();
+  await createBurstPods(api, namespace, names);
+  await mapLimit(names, 16, (s) => createDirectService(api, namespace, s, s));
+  await Promise.all(names.map((s) => sink.until(`baton to adopt ${namespace}/${s}`, (e) => e.type === COMPLETED && subjectIs(namespace, s)(e), 180_000)));
+  await baton.quiet(2_000, 180_000);
+  say(`  baton adopted ${names.length} Services in direct mode in ${namespace} and went quiet (${((Date.now() - setupStarted) / 1000).toFixed(1)} s of setup)`);
+  const run = await runBurst(plane, slices, bench.auditLog, { namespace, services: names }, 60_000);
+  const lines = requestLines(baton.logLines());
+  const olds = new Set(run.traces.map((t) => `/namespaces/${namespace}/pods/${t.old}`));
+  const handled = lines.filter((l) => l.arrivedAt >= Math.min(...run.traces.map((t) => t.sentAt)) - 5 && [...olds].some((o) => l.subject.endsWith(o)));
+  return {
+    ...run.result,
+    breakdown: analyseBurst(run.traces, readAudit(bench.auditLog, run.auditFrom, run.auditTo), directTracer(namespace, lines)),
+    handlerMs: summarize(handled.map((l) => l.durationMs)),
+  };
+}
+
+export async function burstDirect(bench: Bench, sink: Sink, baton: RunningFunction, names: readonly string[]): Promise<BurstResult | undefined> {
+  return guarded(bench, 'burst: baton, direct mode', () => burstOf(bench, sink, baton, NS.burstDirect, names));
+}
+
+/**
+ * The same burst with a Broker's role played by a relay (test/chaos/relay.ts, faults
+ * off): it accepts each event at once and delivers it on its own connection, as a
+ * Broker's ingress and dispatcher do in a cluster. The adapter then no longer waits for
+ * baton's reply to each pod event before it sends the next one. A function instance and
+ * an adapter of its own, so that the adapter-fed figures stay as they are.
+ */
+export async function burstDirectBehindBroker(bench: Bench, sink: Sink, names: readonly string[]): Promise<BurstResult | undefined> {
+  const { api, plane, cleanup } = bench;
+  return guarded(bench, 'burst: baton, direct mode, behind a Broker stand-in', async () => {
+    const relay = await startRelay({ seed: 16 });
+    cleanup.defer('the Broker stand-in', () => relay.close());
+    const fn = await spawnFunction({
+      fn: 'failover',
+      logFile: join(plane.dir, 'logs', 'baton-failover-broker.log'),
+      env: { KUBECONFIG: bench.failoverKubeconfig, K_SINK: sink.url, BATON_INDEX_REFRESH_MS: '3600000' },
+    });
+    cleanup.defer('baton-failover behind the Broker stand-in', () => fn.stop());
+    relay.setTargets([fn.url]);
+    const adapter = await startAdapter({
+      binary: plane.binaries.paths.apiserver_receive_adapter,
+      kubeconfig: await serviceAccountKubeconfig('baton-source'),
+      sink: relay.url,
+      logDir: join(plane.dir, 'logs'),
+      namespaces: [NS.burstDirectBroker],
+      name: 'bench-broker-source',
+    });
+    cleanup.defer('the adapter in front of the Broker stand-in', () => adapter.stop());
+    await adapterDelivers(api, fn, NS.burstDirectBroker);
+    try {
+      return await burstOf(bench, sink, fn, NS.burstDirectBroker, names);
+    } finally {
+      await fn.stop();
+      await adapter.stop();
+    }
   });
 }

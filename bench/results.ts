@@ -86,7 +86,8 @@ export interface Results {
   readonly loadAtEnd: number;
   readonly single: readonly ApproachFigures[];
   readonly ratios: Ratios | undefined;
-  readonly burst: { readonly baton?: BurstResult; readonly direct?: BurstResult; readonly ideal?: BurstResult };
+  /** directBroker: direct mode with a Broker stand-in between the adapter and baton. */
+  readonly burst: { readonly baton?: BurstResult; readonly direct?: BurstResult; readonly directBroker?: BurstResult; readonly ideal?: BurstResult };
   readonly noise: NoiseFigures | undefined;
   readonly startup: StartupFigures | undefined;
   /** Peak RSS of the adapter-fed failover instance over the whole run. */

@@ -21,7 +21,7 @@ import { round } from './util.js';
 import { createDeployment, createNamespace, createService } from './workloads.js';
 import { adapterDelivers, benchRun, guarded, localDate, NS, options, say, type Bench } from './context.js';
 import { burstScenario, noiseScenario, singleScenario, startupScenario } from './scenarios.js';
-import { burstDirect, singleDirect } from './direct.js';
+import { burstDirect, burstDirectBehindBroker, singleDirect } from './direct.js';
 import { burstNames } from './burst.js';
 import { ms } from './util.js';
 
@@ -103,9 +103,10 @@ async function main(): Promise<void> {
     const noise = opts.only.includes('noise') ? await guarded(bench, 'noise', () => noiseScenario(bench, templates)) : undefined;
     const burst: Results['burst'] = opts.only.includes('burst') ? await burstScenario(bench, sink, baton) : {};
     const burstDirectResult = opts.only.includes('burst') ? await burstDirect(bench, sink, baton, burstNames(opts.burst)) : undefined;
-    if (burstDirectResult) {
-      const r = burstDirectResult;
-      say(`  direct: all ${r.services} converged ${ms(r.convergedMs)} after the first write (writes acknowledged within ${ms(r.writesDoneMs)}); per Service p50 ${ms(r.latency.p50)}, p90 ${ms(r.latency.p90)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)}`);
+    const burstBrokerResult = opts.only.includes('burst') ? await burstDirectBehindBroker(bench, sink, burstNames(opts.burst)) : undefined;
+    for (const [label, r] of [['direct', burstDirectResult], ['direct, behind a Broker stand-in', burstBrokerResult]] as const) {
+      if (!r) continue;
+      say(`  ${label}: all ${r.services} converged ${ms(r.convergedMs)} after the first write (writes acknowledged within ${ms(r.writesDoneMs)}); per Service p50 ${ms(r.latency.p50)}, p90 ${ms(r.latency.p90)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)}`);
       for (const seg of r.breakdown?.segments ?? []) say(`      ${seg.label.padEnd(44)} p50 ${ms(seg.p50).padStart(8)}  p90 ${ms(seg.p90).padStart(8)}`);
     }
     const batonPeakRssMb = round(baton.peakRssMb());
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
       loadAtEnd: round(loadavg()[0]!, 2),
       single,
       ratios,
-      burst: burstDirectResult ? { ...burst, direct: burstDirectResult } : burst,
+      burst: { ...burst, ...(burstDirectResult ? { direct: burstDirectResult } : {}), ...(burstBrokerResult ? { directBroker: burstBrokerResult } : {}) },
       noise,
       startup,
       batonPeakRssMb,
