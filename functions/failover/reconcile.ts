@@ -139,7 +139,9 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
       // confirmed first when the basis is the index's copy. An unchanged resourceVersion
       // means the decision stands; otherwise it is made again on the fresh read.
       const onCopy = first !== undefined && !first.fresh;
-      const confirm = onCopy && needsConfirmation(decision.plan);
+      // Deleting baton's slice is such a write too: a copy that lags a move back to direct
+      // mode must not take the slice away.
+      const confirm = onCopy && (needsConfirmation(decision.plan) || (decision.slices !== undefined && sliceUnwanted(service, keys)));
       if (confirm) {
         const fresh = await read();
         if (fresh === undefined) return gone;
