@@ -11,6 +11,7 @@ import { startBaton, type Baton } from './support/baton.js';
 import { adminConfig, testNamespace } from './support/plane.js';
 import { watchSlices, type SliceWatcher } from './support/slices.js';
 import { setPodReady } from './support/workloads.js';
+import { balancer, waitForEndpoints } from './support/balancer.js';
 import { createDirectService, createNamedPortDeployment, eventsWith, patchService, POD_IP_CHECK, readSlice, SLICE_MANAGER, sliceWhere, waitForEvent } from './support/direct.js';
 
 interface World {
@@ -95,11 +96,8 @@ test('direct mode follows the Service\'s port edits and the active\'s deletion',
   // A numeric targetPort, then a name no container declares (that port is left out).
   await patchService(w.kc, w.ns, 'web', { spec: { ports: [{ name: 'web', port: 80, targetPort: 9090 }] } });
   await sliceWhere(w.kc, w.ns, 'web', 'port 9090', (s) => s.ports?.[0]?.port === 9090);
-  await w.kc.makeApiClient(k8s.CoreV1Api).replaceNamespacedService({
-    name: 'web',
-    namespace: w.ns,
-    body: { ...(await w.core.readNamespacedService({ name: 'web', namespace: w.ns })), spec: { ports: [{ name: 'web', port: 80, targetPort: 'http' }, { name: 'metrics', port: 9100, targetPort: 'metrics' }] } },
-  });
+  // A merge patch replaces the list whole (baton writes the Service too, so no read-modify-replace).
+  await patchService(w.kc, w.ns, 'web', { spec: { ports: [{ name: 'web', port: 80, targetPort: 'http' }, { name: 'metrics', port: 9100, targetPort: 'metrics' }] } });
   await sliceWhere(w.kc, w.ns, 'web', 'only the resolvable port', (s) => JSON.stringify(s.ports?.map((p) => [p.name, p.port])) === JSON.stringify([['web', 8080]]));
   // The active is deleted: the slice goes to another pod (its own IP) at once.
   const before = await readyPods(w, 'web', 3);
@@ -203,4 +201,19 @@ test('direct mode: a slice name taken before opt-in is left alone and reported',
   const blocked = await waitForEvent(w.core, w.ns, 'web', 'EndpointSliceBlocked');
   assert.match(blocked.message ?? '', /did not write/);
   assert.deepEqual((await readSlice(w.kc, w.ns, 'web-baton'))?.endpoints ?? [], []);
+});
+
+test('direct mode: the balancer library follows baton\'s slice to the new active', { timeout: 120_000 }, async (t) => {
+  const w = await directWorld(t, 'direct-bal');
+  const b = balancer(t, { namespace: w.ns, service: 'web', port: 'web', kubeconfig: w.kc });
+  await b.startBackgroundSync();
+  const ipOf = async (pod: string): Promise<string> => (await w.core.readNamespacedPod({ name: pod, namespace: w.ns })).status!.podIP!;
+  const first = await ipOf(w.active);
+  assert.equal(b.next().address, first);
+  assert.equal(b.next().port, 8080, 'the named targetPort as baton resolved it');
+  await setPodReady(w.kc, w.ns, w.active, false);
+  const [after] = await waitForEndpoints(b, 'one endpoint other than the old active', (addresses) => addresses.length === 1 && addresses[0] !== first);
+  const slice = await readSlice(w.kc, w.ns, 'web-baton');
+  assert.equal(after, slice?.endpoints?.[0]?.addresses[0]);
+  assertOneEndpoint(w, 'web');
 });
