@@ -19,7 +19,7 @@ export function clusterCommand(): Command {
     .addOption(new Option('--nodes <n>', 'fake nodes managed by kwok').default('2').argParser(positiveInt('--nodes')))
     .addOption(new Option('--apiserver-port <port>', 'fixed kube-apiserver port (default: a free one)').argParser(positiveInt('--apiserver-port')))
     .option('--audit-log', 'write an apiserver audit log (every request) into the plane folder')
-    .option('--real-node', 'also run one real node (containerd, kubelet, kube-proxy; needs root, installs Debian packages when missing)')
+    .option('--real-node', 'also run one real node (containerd, kubelet, kube-proxy, CoreDNS, an image registry; needs root, installs Debian packages when missing)')
     .action(async (opts: { nodes: number | string; apiserverPort?: number; auditLog?: boolean; realNode?: boolean }) => {
       const dir = stateDir();
       const existing = readState(dir);
@@ -76,7 +76,7 @@ export function clusterCommand(): Command {
     .command('build')
     .description('build (or verify) the pinned control-plane binaries in the cache')
     .option('--force', 'discard the cache and rebuild')
-    .option('--real-node', "also the real node's binaries (kubelet, kube-proxy, CoreDNS, pause, echo-server, relay)")
+    .option('--real-node', "also the real node's binaries (kubelet, kube-proxy, CoreDNS, the image registry, pause, echo-server, relay)")
     .action(async (opts: { force?: boolean; realNode?: boolean }) => {
       if (opts.force) say(`removed ${clearCache()}`);
       const start = Date.now();

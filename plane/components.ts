@@ -65,7 +65,7 @@ export const COMPONENTS: readonly Component[] = [
  * wrapper module (and so the same pinned k8s.io/kubernetes) as the API server, under a
  * cache folder of their own so adding them does not rebuild the control plane.
  */
-export const NODE_BINARY_NAMES = ['kubelet', 'kube-proxy', 'pause', 'echo-server', 'relay', 'coredns'] as const;
+export const NODE_BINARY_NAMES = ['kubelet', 'kube-proxy', 'pause', 'echo-server', 'relay', 'coredns', 'registry'] as const;
 export type NodeBinaryName = (typeof NODE_BINARY_NAMES)[number];
 
 export const NODE_COMPONENTS: readonly Component<NodeBinaryName>[] = [
@@ -82,6 +82,8 @@ export const NODE_COMPONENTS: readonly Component<NodeBinaryName>[] = [
   },
   // '.' is the wrapper's main.go: CoreDNS with only the plugins cluster DNS needs.
   { module: 'coredns', modulePath: 'github.com/coredns/coredns', binaries: [{ name: 'coredns', pkg: '.' }] },
+  // '.' is the wrapper's main.go: distribution's registry with the filesystem driver only.
+  { module: 'registry', modulePath: 'github.com/distribution/distribution/v3', binaries: [{ name: 'registry', pkg: '.' }] },
   {
     // Static binaries for the images made here: no registry resolves on these machines.
     module: 'node-images',

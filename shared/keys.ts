@@ -29,6 +29,11 @@ export interface Keys {
    * active this Service routes to, instead of electing its own (a headless twin).
    */
   readonly follow: string;
+  /**
+   * Service annotation: "evict" to end the old active's connections after a switch, by
+   * evicting it once the new active routes alone; "off" (the default) leaves it running.
+   */
+  readonly fence: string;
   /** Service annotation: JSON of the user's own selector, saved at adoption. */
   readonly originalSelector: string;
   /** Service annotations recording the decision. */
@@ -41,6 +46,11 @@ export interface Keys {
   readonly completedTerm: string;
   /** Service annotation: term for which "no healthy candidate" was reported. */
   readonly unavailableTerm: string;
+  /**
+   * Service annotation: the uid of the pod the last switch left, still to be evicted
+   * (fence=evict). Written with the switch, removed once the eviction was tried.
+   */
+  readonly fencePending: string;
   /**
    * Service annotation: the uid of the Service baton wrote its record on. A copy of the
    * Service (`kubectl get -o yaml` re-applied under another name) carries the record but
@@ -75,6 +85,7 @@ export function keysFor(prefix: string): Keys {
     minSwitchInterval: k('min-switch-interval'),
     switchoverTo: k('switchover-to'),
     follow: k('follow'),
+    fence: k('fence'),
     originalSelector: k('original-selector'),
     activePod: k('active'),
     activeUid: k('active-uid'),
@@ -83,6 +94,7 @@ export function keysFor(prefix: string): Keys {
     reason: k('reason'),
     completedTerm: k('completed-term'),
     unavailableTerm: k('unavailable-term'),
+    fencePending: k('fence-pending'),
     recordOf: k('record-of'),
     pods: k('pods'),
     endpointSlice: k('endpointslice'),

@@ -39,6 +39,8 @@ export interface BatonRecord {
    */
   readonly recordOf: 'this' | 'other' | 'absent';
   readonly originalSelector: RecordedSelector;
+  /** The uid of the pod the last switch left, still to be fenced (`<prefix>/fence-pending`). */
+  readonly fencePending: string | undefined;
   /** The current term is recorded as completed. */
   readonly completed: boolean;
 }
@@ -66,6 +68,13 @@ export function parseTerm(text: string | undefined): number | undefined {
 function parseCount(text: string | undefined): number | undefined {
   const parsed = countSchema.safeParse(text);
   return parsed.success ? parsed.data : undefined;
+}
+
+// Object uids are UUIDs; anything else in the slot is not baton's and names no pod.
+const UID = /^[0-9a-z][-0-9a-z]{0,62}[0-9a-z]$/;
+
+function parseUid(text: string | undefined): string | undefined {
+  return text !== undefined && UID.test(text) ? text : undefined;
 }
 
 function parseTime(text: string | undefined): number | undefined {
@@ -121,6 +130,7 @@ export function readRecord(service: RecordSource | undefined, keys: Keys): Baton
     // A Service without a uid (never read from the API) owns no record, even an empty one.
     recordOf: recordOf === undefined ? 'absent' : uid && recordOf === uid ? 'this' : 'other',
     originalSelector: parseSelector(get(keys.originalSelector), keys.podId),
+    fencePending: parseUid(get(keys.fencePending)),
     completed: term !== undefined && completedTerm === term,
   };
 }

@@ -9,6 +9,7 @@ import { report, termMark } from './report.js';
 import { labelPods, patchService } from './writes.js';
 import type { ReconcileDeps, Result } from './reconcile.js';
 import { directInForce } from './direct.js';
+import { fence } from './fence.js';
 
 export interface Acted {
   readonly result: Result;
@@ -29,6 +30,8 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
     case 'steady': {
       const basis = plan.record ? await patchService(deps, service, plan.record) : service;
       labelPods(deps, basis, plan.podWrites);
+      // A fence left pending (its instance stopped after the completion) is finished here.
+      void fence(deps, basis, plan.record !== undefined).catch((error: unknown) => deps.logger.warn({ service: `${service.namespace}/${service.name}`, error: String(error) }, 'fencing failed; a later look tries again'));
       return { result: { outcome: 'steady', detail: plan.record ? `${plan.why}; baton's record completed` : plan.why }, service: basis };
     }
     case 'hold':

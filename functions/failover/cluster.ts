@@ -28,6 +28,12 @@ export interface Cluster {
    * Resolves to the pod as the write left it.
    */
   patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>>;
+  /**
+   * Evicts a pod through the Eviction API (PodDisruptionBudgets apply: 429 when one
+   * forbids it), only if it is still the pod with this uid (409 otherwise). The pod
+   * shuts down with its own grace period.
+   */
+  evictPod(namespace: string, name: string, uid: string): Promise<void>;
   recordEvent(service: InvolvedService, note: EventNote): Promise<void>;
   /** Direct mode: every EndpointSlice labelled with the Service's name, whoever wrote it. */
   listSlices(namespace: string, service: string): Promise<Array<Observed<ObservedSlice>>>;
@@ -118,6 +124,13 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     patchPodLabels: (namespace, pod, labels, resourceVersion) =>
       call(`label pod ${namespace}/${pod}`, async () => {
         return observedPod(await core.patchNamespacedPod({ name: pod, namespace, body: { metadata: { labels, ...(resourceVersion ? { resourceVersion } : {}) } } }, merge));
+      }),
+    evictPod: (namespace, name, uid) =>
+      call(`evict pod ${namespace}/${name}`, async () => {
+        await core.createNamespacedPodEviction(
+          { name, namespace, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace }, deleteOptions: { preconditions: { uid } } } },
+          base,
+        );
       }),
     recordEvent: (service, note) =>
       call(`record event on ${service.namespace}/${service.name}`, async () => {

@@ -9,6 +9,7 @@ import type { Keys } from '../../shared/keys.js';
 import { readRecord } from '../../shared/record.js';
 import { retryOnConflict, stale } from '../../shared/k8s/retry.js';
 import { patchService, type WriteObserver } from './writes.js';
+import { fence } from './fence.js';
 import type { ServiceRef } from '../../shared/k8s/views.js';
 import type { Completion, Reporter } from './report.js';
 import { isDirect } from './core/direct.js';
@@ -53,6 +54,9 @@ export async function recordCompletion(
   const written = await patchService(deps, service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } }, false);
   void deps.reporter.replayTransition(written, completion.term).catch(() => undefined);
   void deps.reporter.completed(written, completion).catch(() => undefined);
+  // The new active routes alone: the pod the switch left may be fenced now. A
+  // failure leaves the mark, and a later look finishes it.
+  void fence(deps, written, true).catch(() => undefined);
   return written;
 }
 

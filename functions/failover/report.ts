@@ -1,7 +1,7 @@
 // Evidence of each decision: an audit CloudEvent (deterministic id, for subscribers)
 // and a Kubernetes Event on the Service (for `kubectl describe`). Both are side
 // channels: they are sent after the write, and a failure is logged, never thrown.
-import { auditId, auditSubject, type TermMark, COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../../shared/audit/schemas.js';
+import { auditId, auditSubject, type FenceOutcome, type TermMark, COMPLETED, CONFIG_INVALID, FENCED, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../../shared/audit/schemas.js';
 import type { Emitter } from '../../shared/audit/emit.js';
 import { evidenceSender } from '../../shared/audit/evidence.js';
 import { createRepeatFilter } from '../../shared/audit/repeats.js';
@@ -21,6 +21,13 @@ export interface Completion {
   readonly observedAt: number;
 }
 
+export interface FenceReport {
+  readonly term: number;
+  readonly pod: { readonly name: string; readonly uid: string };
+  readonly outcome: FenceOutcome;
+  readonly detail: string;
+}
+
 export interface Reporter {
   switched(service: ServiceView, plan: Of<'switch'>, now: number): Promise<void>;
   unavailable(service: ServiceView, plan: Of<'unavailable'>, candidates: number): Promise<void>;
@@ -28,6 +35,8 @@ export interface Reporter {
   /** `last`: the term the Service recorded before the release wrote its record away. */
   released(service: ServiceView, plan: Of<'release'>, last: TermMark): Promise<void>;
   completed(service: ServiceView, completion: Completion): Promise<void>;
+  /** What fencing did to the pod the term's switch left (fence.ts). */
+  fenced(service: ServiceView, fenced: FenceReport): Promise<void>;
   /**
    * Sends the term's promoted/switchover event again, rebuilt from what the Service
    * records. A switch whose PATCH was applied but whose reply was lost (timeout, reset)
@@ -71,6 +80,8 @@ export const REASONS = {
   unavailable: 'NoHealthyPod',
   completed: 'TrafficSwitched',
   released: 'Released',
+  fenced: 'Fenced',
+  fenceRefused: 'FenceRefused',
   invalidConfig: 'InvalidConfig',
   invalidPodAnnotation: 'InvalidPodAnnotation',
   foreignSlice: 'ForeignEndpointSlice',
@@ -179,6 +190,20 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
           },
         },
         { type: 'Normal', reason: REASONS.completed, message: `EndpointSlices show only ${c.active.name} ready (term ${c.term}, ${Math.max(0, c.observedAt - c.decidedAt)} ms after the decision)` },
+      ),
+    fenced: (service, f) =>
+      send(
+        service,
+        {
+          id: auditId({ type: FENCED, serviceUid: service.uid, ...mark(service), term: f.term }),
+          type: FENCED,
+          subject: auditSubject(service),
+          time: new Date(deps.now()).toISOString(),
+          data: { service: ref(service), term: f.term, pod: f.pod, outcome: f.outcome, detail: f.detail },
+        },
+        f.outcome === 'refused'
+          ? { type: 'Warning', reason: REASONS.fenceRefused, message: `eviction of ${f.pod.name}, the pod term ${f.term} left, was refused; its open connections stay: ${f.detail}` }
+          : { type: 'Normal', reason: REASONS.fenced, message: `${f.pod.name}, the pod term ${f.term} left: ${f.outcome === 'evicted' ? 'evicted, so its open connections end' : `nothing to evict (${f.detail})`}` },
       ),
     invalidConfig: (service, problems) => {
       const id = auditId({ type: CONFIG_INVALID, serviceUid: service.uid, problems });

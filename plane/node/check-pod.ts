@@ -24,6 +24,17 @@ export function nodeCheckHint(messages: readonly string[]): string {
   return 'see kubelet.log and containerd.log in the plane\'s logs folder';
 }
 
+/**
+ * What to do when one of the node's processes exits during start-up, from the end of its
+ * log; undefined when the log says nothing this knows.
+ */
+export function exitHint(log: string): string | undefined {
+  const inUse = /listen tcp ([\d.]+:\d+): bind: address already in use/.exec(log);
+  if (inUse) return `${inUse[1]} is taken by another process (one listening on all addresses, most likely): find it with \`ss -ltnp 'sport = :${inUse[1]!.split(':')[1]}'\`, stop it, and start the plane again`;
+  if (/permission denied|operation not permitted/i.test(log)) return 'the real node needs root with the capabilities to make bridges, iptables rules, mounts and cgroups (a plain `docker run` container lacks them)';
+  return undefined;
+}
+
 /** The check pod: the pause image (no network use, no token), on the real node only. */
 export function nodeCheckPod(): Record<string, unknown> {
   return {

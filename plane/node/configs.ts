@@ -2,7 +2,7 @@
 // CoreDNS and the kubelet. Plain functions of the node plan.
 import { join } from 'node:path';
 import { PAUSE_IMAGE } from './images.js';
-import { CLUSTER_RANGE, REAL_NODE_GATEWAY, REAL_NODE_SUBNET, REAL_NODE_TAINT } from './network.js';
+import { CLUSTER_RANGE, REAL_NODE_GATEWAY, REAL_NODE_SUBNET, REAL_NODE_TAINT, REGISTRY_HOST } from './network.js';
 import type { RealNodeState } from './node.js';
 
 export function containerdConfig(s: RealNodeState): string {
@@ -48,6 +48,41 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     bin_dir = "/usr/lib/cni"
     conf_dir = ${q(join(s.root, 'cni'))}
     max_conf_num = 1
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = ${q(registryHostsDir(s))}
+`;
+}
+
+/** Folder of containerd's per-registry settings (one sub-folder per host, as in /etc/containerd/certs.d). */
+export function registryHostsDir(s: RealNodeState): string {
+  return join(s.root, 'certs.d');
+}
+
+/** containerd's hosts.toml for the local registry: plain HTTP, on the bridge address only. */
+export function registryHostsToml(): string {
+  return `server = "http://${REGISTRY_HOST}"
+
+[host."http://${REGISTRY_HOST}"]
+  capabilities = ["pull", "resolve"]
+`;
+}
+
+/** The registry's own configuration: loopback only, blobs in the plane folder (gone with `cluster down`). */
+export function registryConfig(storage: string, port: number): string {
+  return `version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: ${JSON.stringify(storage)}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:${port}
+  # One registry process: the secret only signs upload state between its own requests.
+  secret: baton-local-plane
 `;
 }
 

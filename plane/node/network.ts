@@ -12,6 +12,13 @@ export const SERVICE_RANGE = '198.19.0.0/16';
 /** Pod subnet of the real node: the first /24 of the upper half of the pod range. */
 export const REAL_NODE_SUBNET = '198.18.128.0/24';
 export const REAL_NODE_GATEWAY = '198.18.128.1';
+/**
+ * The local image registry, as containerd, buildah and skaffold name it: the bridge's own
+ * address, so that it is reachable from the host and from pods alike and never from off
+ * the machine. (Its process listens on loopback; a relay serves this address.)
+ */
+export const REGISTRY_PORT = 5000;
+export const REGISTRY_HOST = `${REAL_NODE_GATEWAY}:${REGISTRY_PORT}`;
 /** kwok hands out fake pod addresses from here, below the real node's subnet. */
 export const KWOK_POD_RANGE = '198.18.0.0/17';
 /** The highest kwok node count whose /24s stay below the real node's subnet. */

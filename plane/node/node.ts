@@ -7,9 +7,10 @@ import { freePorts, isListening } from '../ports.js';
 import { isAlive, startProcess, tail, type ProcessRecord } from '../processes.js';
 import { waitFor } from '../wait.js';
 import { buildImageArchive, ECHO_IMAGE, PAUSE_IMAGE } from './images.js';
-import { CLUSTER_RANGE, nodeNames, REAL_NODE_GATEWAY, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_SUBNET, type NodeNames } from './network.js';
+import { CLUSTER_RANGE, nodeNames, REAL_NODE_GATEWAY, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_SUBNET, REGISTRY_HOST, REGISTRY_PORT, type NodeNames } from './network.js';
 import { cgroupHierarchies, enterCgroup, makeCgroup } from './cgroups.js';
-import { containerdConfig, cniConfig, corefile, kubeletConfig } from './configs.js';
+import { exitHint } from './check-pod.js';
+import { containerdConfig, cniConfig, corefile, kubeletConfig, registryConfig, registryHostsDir, registryHostsToml } from './configs.js';
 import { assertIptablesFree, assertRangeFree, forwardChain, forwardRules, HOST_DIRS, IP_FORWARD, parseNftTables, RealNodeError, sh, trySh } from './host.js';
 
 /** What the plane records about its real node, so that `cluster down` can undo all of it. */
@@ -70,10 +71,10 @@ export async function startRealNode(input: StartNodeInput): Promise<RealNodeStat
   const plan = planNode(input.planeDir);
   assertRangeFree(plan.names);
   assertIptablesFree();
-  const [kubeletHealthz, proxyHealthz, proxyMetrics, dnsHealth, dnsReady] = await freePorts(5);
+  const [kubeletHealthz, proxyHealthz, proxyMetrics, dnsHealth, dnsReady, registryPort] = await freePorts(6);
   const s: RealNodeState = {
     ...plan,
-    ports: { kubeletHealthz: kubeletHealthz!, kubeProxyHealthz: proxyHealthz!, kubeProxyMetrics: proxyMetrics!, corednsHealth: dnsHealth!, corednsReady: dnsReady! },
+    ports: { kubeletHealthz: kubeletHealthz!, kubeProxyHealthz: proxyHealthz!, kubeProxyMetrics: proxyMetrics!, corednsHealth: dnsHealth!, corednsReady: dnsReady!, registry: registryPort! },
   };
   input.savePlan(s);
   const logs = join(input.planeDir, 'logs');
@@ -95,12 +96,14 @@ export async function startRealNode(input: StartNodeInput): Promise<RealNodeStat
 
   writeFileSync(join(s.root, 'containerd.toml'), containerdConfig(s));
   writeFileSync(join(s.root, 'cni', '10-baton.conflist'), cniConfig(s));
+  mkdirSync(join(registryHostsDir(s), REGISTRY_HOST), { recursive: true });
+  writeFileSync(join(registryHostsDir(s), REGISTRY_HOST, 'hosts.toml'), registryHostsToml());
   input.progress('starting containerd…');
   const containerd = startProcess('containerd', '/usr/bin/containerd', ['--config', join(s.root, 'containerd.toml'), '--log-level', 'warn'], { log: join(logs, 'containerd.log') });
   input.record(containerd);
   enterCgroup(containerd.pid, s.names, 'runtime');
   await waitFor('containerd to answer', () => {
-    if (!isAlive(containerd)) throw new RealNodeError(`containerd exited during start-up:\n${tail(containerd.log)}`);
+    if (!isAlive(containerd)) throw exited(containerd);
     return trySh('ctr', ['--address', s.containerdSocket, 'version']).ok ? true : undefined;
   }, { timeoutMs: 30_000, intervalMs: 200 });
 
@@ -154,10 +157,36 @@ export async function startRealNode(input: StartNodeInput): Promise<RealNodeStat
   const relay = startProcess('api-relay', input.binaries.relay, [`${REAL_NODE_GATEWAY}:${input.apiPort}`, `127.0.0.1:${input.apiPort}`], { log: join(logs, 'api-relay.log') });
   input.record(relay);
   enterCgroup(relay.pid, s.names, 'agents');
-  await waitFor('the kubelet, kube-proxy and CoreDNS health endpoints', async () => {
-    for (const p of [kubelet, proxy, dns, relay]) if (!isAlive(p)) throw new RealNodeError(`${p.name} exited during start-up:\n${tail(p.log)}`);
-    for (const port of [kubeletHealthz!, proxyHealthz!, dnsReady!]) if (!(await isListening(port))) return undefined;
+  const registry = startRegistry(s, input, registryPort!, logs);
+  await waitFor('the kubelet, kube-proxy, CoreDNS and registry health endpoints', async () => {
+    for (const p of [kubelet, proxy, dns, relay, ...registry]) if (!isAlive(p)) throw exited(p);
+    for (const port of [kubeletHealthz!, proxyHealthz!, dnsReady!, registryPort!]) if (!(await isListening(port))) return undefined;
+    if (!(await isListening(REGISTRY_PORT, REAL_NODE_GATEWAY))) return undefined;
     return true;
   }, { timeoutMs: 60_000, intervalMs: 250 });
   return s;
+}
+
+/**
+ * The local image registry: containerd pulls from it, buildah and skaffold push to it.
+ * It listens on loopback; a relay serves it on the bridge address (REGISTRY_HOST).
+ */
+function startRegistry(s: RealNodeState, input: StartNodeInput, port: number, logs: string): ProcessRecord[] {
+  const config = join(s.root, 'registry.yml');
+  mkdirSync(join(s.root, 'registry'), { recursive: true });
+  writeFileSync(config, registryConfig(join(s.root, 'registry'), port));
+  // No tracing collector runs here; without this the registry would keep dialling one.
+  const registry = startProcess('registry', input.binaries.registry, ['serve', config], { log: join(logs, 'registry.log'), env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
+  input.record(registry);
+  enterCgroup(registry.pid, s.names, 'agents');
+  const relay = startProcess('registry-relay', input.binaries.relay, [REGISTRY_HOST, `127.0.0.1:${port}`], { log: join(logs, 'registry-relay.log') });
+  input.record(relay);
+  enterCgroup(relay.pid, s.names, 'agents');
+  return [registry, relay];
+}
+
+function exited(p: ProcessRecord): RealNodeError {
+  const log = tail(p.log);
+  const hint = exitHint(log);
+  return new RealNodeError(`${p.name} exited during start-up${hint ? `: ${hint}` : ''}\n${log}`);
 }

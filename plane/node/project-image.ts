@@ -1,12 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Progress } from '../components.js';
 import { cacheDir, repoRoot } from '../paths.js';
 import { ensureNodePackages, type NodePackage } from './packages.js';
-
-/** The project's image as the real node knows it (imported into its containerd). */
-export const PROJECT_IMAGE = 'baton.local/baton:dev';
 
 export const IMAGE_TOOLS: readonly NodePackage[] = [
   { name: 'debootstrap', provides: '/usr/sbin/debootstrap', why: 'makes the Debian bookworm minbase root file system of the local Node.js base image' },
@@ -131,31 +128,56 @@ export async function ensureBaseImage(ref: string, progress: Progress, d: ImageD
 }
 
 export interface ProjectImage {
-  readonly archive: string;
+  readonly ref: string;
   readonly baseRefs: readonly string[];
   readonly buildMs: number;
   readonly sizeBytes: number;
+  /** Set when the image was pushed: the manifest digest the registry holds. */
+  readonly digest?: string;
+}
+
+export interface BuildRequest {
+  /** The full reference to build, e.g. 198.18.128.1:5000/baton:abc123 (skaffold's $IMAGE). */
+  readonly ref: string;
+  /** Push to the registry the reference names (plain HTTP: the plane's registry has no TLS). */
+  readonly push: boolean;
+  /** Folder holding the Dockerfile (skaffold's $BUILD_CONTEXT). */
+  readonly context?: string;
 }
 
 /**
  * Builds the project's Dockerfile unchanged with buildah against local stand-ins for its
- * bases, and writes it as a docker-archive for `ctr images import`.
+ * bases, tags it `req.ref` and, when asked, pushes it to the registry that reference names.
  */
-export async function buildProjectImage(progress: Progress, d: ImageDirs = imageDirs()): Promise<ProjectImage> {
+export async function buildProjectImage(req: BuildRequest, progress: Progress, d: ImageDirs = imageDirs()): Promise<ProjectImage> {
   const installed = ensureNodePackages(progress, { packages: IMAGE_TOOLS });
   if (installed.length) progress(`installed ${installed.join(', ')}`);
   mkdirSync(d.root, { recursive: true });
-  const dockerfile = readFileSync(join(repoRoot(), 'Dockerfile'), 'utf8');
-  const bases = dockerfileBases(dockerfile);
+  const context = req.context ?? repoRoot();
+  const bases = dockerfileBases(readFileSync(join(context, 'Dockerfile'), 'utf8'));
   for (const b of bases) await ensureBaseImage(b, progress, d);
   const started = Date.now();
-  progress(`building ${PROJECT_IMAGE} from the project's Dockerfile…`);
-  await run('buildah', buildah(d, ['bud', '--isolation', 'chroot', '--pull=false', '--layers=false', '-t', PROJECT_IMAGE, '-f', 'Dockerfile', '.']), 'building the project image', { cwd: repoRoot() });
+  progress(`building ${req.ref} from ${join(context, 'Dockerfile')}…`);
+  await run('buildah', buildah(d, ['bud', '--isolation', 'chroot', '--pull=false', '--layers=false', '-t', req.ref, '-f', 'Dockerfile', '.']), 'building the project image', { cwd: context });
   const buildMs = Date.now() - started;
-  // The tag moved to the new image; the one it left would pile up (some 400 MB a build).
+  // A moved tag leaves its old image behind (some 400 MB a build).
   await run('buildah', buildah(d, ['rmi', '--prune']), 'pruning untagged images').catch(() => '');
-  const archive = join(d.root, 'baton-dev.tar');
-  rmSync(archive, { force: true });
-  await run('buildah', buildah(d, ['push', PROJECT_IMAGE, `docker-archive:${archive}:${PROJECT_IMAGE}`]), 'exporting the project image');
-  return { archive, baseRefs: bases, buildMs, sizeBytes: statSync(archive).size };
+  const size = await run('buildah', buildah(d, ['images', '--format', '{{.Size}}', '--noheading', req.ref]), 'reading the image size');
+  let digest: string | undefined;
+  if (req.push) {
+    progress(`pushing ${req.ref}…`);
+    const digestFile = join(d.root, 'pushed.digest');
+    rmSync(digestFile, { force: true });
+    await run('buildah', buildah(d, ['push', '--tls-verify=false', '--digestfile', digestFile, req.ref, `docker://${req.ref}`]), `pushing ${req.ref}`);
+    digest = readFileSync(digestFile, 'utf8').trim();
+  }
+  return { ref: req.ref, baseRefs: bases, buildMs, sizeBytes: parseSize(size), ...(digest ? { digest } : {}) };
+}
+
+/** buildah's human size ("421 MB", "1.2 GB") in bytes; NaN when unreadable. */
+export function parseSize(text: string): number {
+  const m = /^\s*([\d.]+)\s*(B|kB|KB|MB|GB)\s*$/.exec(text);
+  if (!m) return Number.NaN;
+  const unit: Readonly<Record<string, number>> = { B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9 };
+  return Math.round(Number(m[1]) * unit[m[2]!]!);
 }

@@ -1,11 +1,11 @@
 // Deterministic ids of audit events: the same decision always gets the same id.
 import { createHash } from 'node:crypto';
 import type { ConfigProblem } from './schemas.js';
-import { COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
+import { COMPLETED, CONFIG_INVALID, FENCED, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
 
 const FAILOVER_PREFIX = 'dev.baton.failover.';
 
-type TermScopedType = typeof PROMOTED | typeof SWITCHOVER | typeof UNAVAILABLE | typeof COMPLETED | typeof RELEASED;
+type TermScopedType = typeof PROMOTED | typeof SWITCHOVER | typeof UNAVAILABLE | typeof COMPLETED | typeof RELEASED | typeof FENCED;
 
 /**
  * A term alone does not name a decision: terms restart at 1 after an opt-out, and a term

@@ -7,6 +7,7 @@ export const SWITCHOVER_REFUSED = 'dev.baton.failover.switchover.refused';
 export const UNAVAILABLE = 'dev.baton.failover.unavailable';
 export const COMPLETED = 'dev.baton.failover.completed';
 export const RELEASED = 'dev.baton.failover.released';
+export const FENCED = 'dev.baton.failover.fenced';
 export const CONFIG_INVALID = 'dev.baton.config.invalid';
 export const ROUTE_APPLIED = 'dev.baton.route.applied';
 export const ROUTE_REMOVED = 'dev.baton.route.removed';
@@ -20,6 +21,7 @@ export const AUDIT_TYPES = [
   UNAVAILABLE,
   COMPLETED,
   RELEASED,
+  FENCED,
   CONFIG_INVALID,
   ROUTE_APPLIED,
   ROUTE_REMOVED,

@@ -6,7 +6,7 @@
 // Compatibility: unknown envelope attributes (e.g. extensions from K_CE_OVERRIDES) and
 // unknown data fields are accepted and dropped, so adding a field is not a breaking change.
 import { z } from 'zod';
-import { COMPLETED, CONFIG_INVALID, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
+import { COMPLETED, CONFIG_INVALID, FENCED, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
 import type { ServiceRef } from '../k8s/views.js';
 
 export * from './names.js';
@@ -62,6 +62,20 @@ export const completedDataSchema = z.object({
   decidedAt: isoTime,
   observedAt: isoTime,
   latencyMs: z.number().min(0),
+});
+
+// What fencing did to the pod a switch left: evicted it (its connections end as it
+// shuts down), was refused (a PodDisruptionBudget, most often; detail says), or found it
+// gone already.
+export const fenceOutcomeSchema = z.enum(['evicted', 'refused', 'gone']);
+
+export const fencedDataSchema = z.object({
+  service: serviceRefSchema,
+  // The term whose switch left the pod.
+  term: z.number().int().min(1),
+  pod: podRefSchema,
+  outcome: fenceOutcomeSchema,
+  detail: z.string(),
 });
 
 export const releasedDataSchema = z.object({
@@ -158,6 +172,9 @@ export const completedEventSchema = baseEnvelope
 export const releasedEventSchema = baseEnvelope
   .extend({ type: z.literal(RELEASED), data: releasedDataSchema })
   .refine(subjectNamesService, subjectIssue);
+export const fencedEventSchema = baseEnvelope
+  .extend({ type: z.literal(FENCED), data: fencedDataSchema })
+  .refine(subjectNamesService, subjectIssue);
 export const configInvalidEventSchema = baseEnvelope
   .extend({ type: z.literal(CONFIG_INVALID), data: configInvalidDataSchema })
   .refine(subjectNamesService, subjectIssue);
@@ -182,6 +199,7 @@ export const auditEvent = z.discriminatedUnion('type', [
   unavailableEventSchema,
   completedEventSchema,
   releasedEventSchema,
+  fencedEventSchema,
   configInvalidEventSchema,
   routeAppliedEventSchema,
   routeRemovedEventSchema,
@@ -198,6 +216,8 @@ export type SwitchoverRefusedData = z.infer<typeof switchoverRefusedDataSchema>;
 export type UnavailableData = z.infer<typeof unavailableDataSchema>;
 export type CompletedData = z.infer<typeof completedDataSchema>;
 export type ReleasedData = z.infer<typeof releasedDataSchema>;
+export type FenceOutcome = z.infer<typeof fenceOutcomeSchema>;
+export type FencedData = z.infer<typeof fencedDataSchema>;
 export type ConfigProblem = z.infer<typeof configProblemSchema>;
 export type ConfigInvalidData = z.infer<typeof configInvalidDataSchema>;
 
@@ -207,6 +227,7 @@ export type SwitchoverRefusedEvent = z.infer<typeof switchoverRefusedEventSchema
 export type UnavailableEvent = z.infer<typeof unavailableEventSchema>;
 export type CompletedEvent = z.infer<typeof completedEventSchema>;
 export type ReleasedEvent = z.infer<typeof releasedEventSchema>;
+export type FencedEvent = z.infer<typeof fencedEventSchema>;
 export type ConfigInvalidEvent = z.infer<typeof configInvalidEventSchema>;
 export type RouteData = z.infer<typeof routeSchema>;
 export type RouteAppliedData = z.infer<typeof routeAppliedDataSchema>;

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { adminConfig } from './support/plane.js';
+import { REGISTRY_HOST } from '../../plane/node/network.js';
 import { PROFILES, skaffoldPath, render, root, kubectlPath, run, ok, parse, find, ksvc, spec, ensureSystemNamespace, dryRun, at, items } from './support/deploy.js';
 
 test('skaffold diagnose --yaml-only accepts skaffold.yaml for every profile', () => {
@@ -18,14 +19,19 @@ test('skaffold diagnose --yaml-only accepts skaffold.yaml for every profile', ()
     const config: unknown = parse(out)[0];
     assert.equal(at(config, 'apiVersion'), 'skaffold/v4beta13', p.name);
     assert.deepEqual(
-      items(at(config, 'build', 'artifacts')).map((a) => [at(a, 'image'), at(a, 'docker', 'dockerfile')]),
+      // The plane's builder is buildah behind a custom command; it builds the same file.
+      items(at(config, 'build', 'artifacts')).map((a) => [at(a, 'image'), p.name === 'plane' ? at(a, 'custom', 'dependencies', 'dockerfile', 'path') : at(a, 'docker', 'dockerfile')]),
       [[p.image, 'Dockerfile']],
       `${p.name}: one image, built from the Dockerfile`,
     );
     assert.deepEqual(at(config, 'manifests', 'kustomize', 'paths'), [join(root, p.overlay)], p.name);
     assert.ok(at(config, 'deploy', 'kubectl'), `${p.name} deploys with kubectl`);
     if (p.name === 'local') assert.equal(at(config, 'build', 'local', 'push'), false);
-    if (p.name === 'production') assert.equal(at(config, 'build', 'local', 'push'), true);
+    if (p.name === 'production' || p.name === 'plane') assert.equal(at(config, 'build', 'local', 'push'), true);
+    if (p.name === 'plane') {
+      assert.deepEqual(at(config, 'build', 'insecureRegistries'), [REGISTRY_HOST], 'plane: pushes to the real node\'s registry over plain HTTP');
+      assert.equal(at(items(at(config, 'build', 'artifacts'))[0], 'custom', 'buildCommand'), 'node scripts/plane-image.mjs');
+    }
   }
 });
 

@@ -99,7 +99,6 @@ test('the functions ServiceAccount: exactly the verbs baton needs, everything el
     { group: '', resource: 'pods', verb: 'delete' },
     { group: '', resource: 'pods/status', verb: 'patch' },
     { group: '', resource: 'pods/exec', verb: 'create' },
-    { group: '', resource: 'pods/eviction', verb: 'create' },
     { group: '', resource: 'services', verb: 'create' },
     { group: '', resource: 'services', verb: 'update' },
     { group: '', resource: 'services', verb: 'delete' },

@@ -1,8 +1,8 @@
 // A real node beside the kwok nodes: a pod from an image built here runs in containerd,
 // answers through a ClusterIP that kube-proxy programs in iptables, and `cluster down`
-// leaves the machine as it found it. Needs root and cgroup v1, so it runs only with
-// BATON_REAL_NODE=1 (e.g. `BATON_REAL_NODE=1 node scripts/test.mjs e2e --only=e2e/real-node`);
-// it starts and stops a plane of its own because one machine holds one real node.
+// leaves the machine as it found it. Needs root and cgroup v1: see `skip` for when it runs
+// (alone: `node scripts/test.mjs e2e --only=e2e/real-node`). It starts and stops a plane
+// of its own because one machine holds one real node.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
@@ -12,16 +12,14 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startPlane, stopPlane } from '../../plane/plane.js';
 import { readState, type PlaneState } from '../../plane/state.js';
-import { buildProjectImage, PROJECT_IMAGE } from '../../plane/node/project-image.js';
-import { spawnSync } from 'node:child_process';
-import { overlaps, REAL_NODE_NAME, REAL_NODE_SUBNET, SERVICE_RANGE, nodeNames } from '../../plane/node/network.js';
+import { overlaps, REAL_NODE_NAME, REAL_NODE_SUBNET, REGISTRY_HOST, SERVICE_RANGE, nodeNames } from '../../plane/node/network.js';
 import { waitFor } from '../../plane/wait.js';
 import { processesMentioning, snapshotHost, type HostSnapshot } from './real-node-host.js';
 import { startBaton } from './support/baton.js';
 import { testNamespace } from './support/plane.js';
-import { enabled, httpGet, echoPod, fetchFromPod } from './support/real-node.js';
+import { skip, httpGet, echoPod, fetchFromPod, skaffoldBuild } from './support/real-node.js';
 
-describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run (needs root and cgroup v1; see README, "The local control plane")' }, () => {
+describe('a real node', { skip }, () => {
   let dir = '';
   let plane: PlaneState | undefined;
   let before0: HostSnapshot | undefined;
@@ -30,7 +28,9 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
   before(async () => {
     before0 = snapshotHost();
     dir = mkdtempSync(join(tmpdir(), 'baton-real-node-'));
+    const started = Date.now();
     plane = await startPlane({ dir, nodes: 1, realNode: true, progress: (m) => console.error(`[real node] ${m}`) });
+    console.error(`[real node] plane and real node ready ${((Date.now() - started) / 1000).toFixed(1)} s after the start (binaries and packages included when missing)`);
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -101,13 +101,15 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     assert.match(outside.message, /lookup example\.com/);
   });
 
-  it("the project's own image, built here from its Dockerfile, answers /healthz through a ClusterIP from the host and from another pod", async () => {
+  it("the project's own image, from `skaffold build -p plane` and pulled from the plane's registry, answers /healthz through a ClusterIP from the host and from another pod", async () => {
     assert.ok(plane?.realNode);
     const ns = 'real-node-echo';
-    const image = await buildProjectImage((m) => console.error(`[image] ${m}`));
-    console.error(`[image] built in ${Math.round(image.buildMs / 1000)} s, archive ${Math.round(image.sizeBytes / 1048576)} MiB, bases ${image.baseRefs.join(', ')}`);
-    const imported = spawnSync('ctr', ['--address', plane.realNode.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', image.archive], { encoding: 'utf8' });
-    assert.equal(imported.status, 0, imported.stderr);
+    const started = Date.now();
+    const image = await skaffoldBuild((m) => console.error(`[skaffold] ${m}`));
+    console.error(`[skaffold] built and pushed ${image} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.ok(image.startsWith(`${REGISTRY_HOST}/`), `skaffold built ${image}, not an image of the plane's registry`);
+    const digest = /@(sha256:[0-9a-f]{64})$/.exec(image)?.[1];
+    assert.ok(digest, `skaffold reported no digest: ${image}`);
     // No ServiceAccount admission plugin runs, so the pod asks for its token volume itself.
     const pod = echoPod('baton-failover', true);
     pod.metadata = { name: 'baton-failover', labels: { app: 'baton-failover' } };
@@ -127,8 +129,9 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     pod.spec!.containers = [
       {
         name: 'failover',
-        image: PROJECT_IMAGE,
-        imagePullPolicy: 'Never',
+        image,
+        // Always: containerd must fetch it from the registry, not find it by chance.
+        imagePullPolicy: 'Always',
         args: ['failover'],
         ports: [{ containerPort: 8080 }],
         volumeMounts: [{ name: 'sa', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
@@ -139,10 +142,13 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     ];
     await core.createNamespacedPod({ namespace: ns, body: pod });
     const svc = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'baton-failover' }, spec: { selector: { app: 'baton-failover' }, ports: [{ port: 80, targetPort: 8080 }] } } });
-    await waitFor('the function pod to be Ready', async () => {
+    const ready = await waitFor('the function pod to be Ready', async () => {
       const p = await core.readNamespacedPod({ name: 'baton-failover', namespace: ns });
-      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+      return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
     }, { timeoutMs: 90_000, intervalMs: 500 });
+    // The kubelet reports what containerd pulled: the registry's copy, by the pushed digest.
+    const imageID = ready.status?.containerStatuses?.[0]?.imageID ?? '';
+    assert.ok(imageID.startsWith(`${REGISTRY_HOST}/`) && imageID.endsWith(`@${digest}`), `the pod runs ${imageID}, not ${image}`);
     const fromHost = await waitFor('the function ClusterIP to answer', async () => {
       const r = await httpGet(svc.spec!.clusterIP!, 80, '/healthz').catch(() => undefined);
       return r?.status === 200 ? r : undefined;
@@ -153,12 +159,15 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     assert.deepEqual(JSON.parse(fromPod.message.replace(/^200 /, '')), { status: 'ok' });
   });
 
-  it('fails over under traffic: what clients of the ClusterIP see, on new and on already open connections', async (t) => {
+  // Without fencing (the baseline: kube-proxy steers only new connections, so open ones
+  // stay on the old active), then with `baton.dev/fence: evict`.
+  for (const fenced of [false, true]) {
+  it(`fails over under traffic${fenced ? ', fenced' : ''}: what clients of the ClusterIP see, on new and on already open connections`, async (t) => {
     assert.ok(plane);
     // The e2e helpers find the plane through this variable; this file runs in its own process.
     process.env.BATON_TEST_PLANE = dir;
-    const ns = await testNamespace(t, 'rn-fo');
-    await startBaton(t, ns);
+    const ns = await testNamespace(t, fenced ? 'rn-fence' : 'rn-fo');
+    const baton = await startBaton(t, ns);
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     const template = echoPod('web', true);
@@ -170,7 +179,7 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     });
     const svc = await core.createNamespacedService({
       namespace: ns,
-      body: { metadata: { name: 'web', labels: { 'baton.dev/mode': 'active-standby' } }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+      body: { metadata: { name: 'web', labels: { 'baton.dev/mode': 'active-standby' }, annotations: fenced ? { 'baton.dev/fence': 'evict' } : {} }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
     });
     const ip = svc.spec!.clusterIP!;
     const old = await waitFor('baton to adopt web and the ClusterIP to reach only the active', async () => {
@@ -227,12 +236,86 @@ describe('a real node', { skip: enabled ? false : 'set BATON_REAL_NODE=1 to run 
     const openAfter = reused.filter((r) => r.at >= switchedAt).length;
     t.diagnostic(`failover ${old} -> ${next}: new connections reach the new active ${switchedAt - t0} ms after the probe started failing`);
     t.diagnostic(`requests failed after the trigger: ${failed} of ${[...fresh, ...reused].filter((r) => r.at >= t0).length}`);
-    t.diagnostic(`requests served by the old active over connections opened before the switch, after it: ${oldOverOpen} of ${openAfter} (fencing baseline)`);
+    t.diagnostic(`requests served by the old active over connections opened before the switch, after it: ${oldOverOpen} of ${openAfter} (${fenced ? 'fencing on' : 'fencing baseline'})`);
     assert.notEqual(next, old);
     assert.ok(stableFrom < after.length, 'new connections never settled on the new active');
     assert.ok(after.slice(stableFrom).length >= 10, 'too few requests after the switch to tell');
     // The open-connection figure means something only if connections were in fact reused.
     assert.ok(new Set(reused.map((r) => r.port)).size <= 8, `keep-alive connections were not reused (${new Set(reused.map((r) => r.port)).size} ports)`);
+    if (fenced) {
+      const event = baton.sink.events.find((e) => e.type === 'dev.baton.failover.fenced');
+      assert.ok(event, 'no fenced event');
+      assert.deepEqual([(event.data as { outcome: string }).outcome, (event.data as { pod: { name: string } }).pod.name], ['evicted', old]);
+      t.diagnostic(`fenced event received ${Date.parse(event.time ?? '') - t0} ms after the probe started failing`);
+      // Once evicted and shut down, the old active serves nobody: the last requests of the
+      // window, on the connections opened before the switch too, all reached the new one.
+      const tail = reused.filter((r) => r.at >= Date.now() - 2_500 && r.pod !== undefined);
+      assert.ok(tail.length >= 10, 'too few requests at the end of the window to tell');
+      assert.deepEqual(tail.filter((r) => r.pod === old).length, 0, 'the old active still served open connections after it was fenced');
+    }
+  });
+  }
+
+  it("the pod reads its role from a downward-API volume: how long after baton's label write", async (t) => {
+    assert.ok(plane);
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-role');
+    await startBaton(t, ns, { BATON_ROLE_LABELS: 'true' });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const template = echoPod('role', true);
+    template.metadata = { labels: { app: 'role' } };
+    const container = template.spec!.containers[0]!;
+    container.env = [...(container.env ?? []), { name: 'SERVE_FILE', value: '/etc/podinfo/labels' }];
+    container.volumeMounts = [{ name: 'podinfo', mountPath: '/etc/podinfo', readOnly: true }];
+    container.readinessProbe = { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1, failureThreshold: 1 };
+    template.spec!.volumes = [{ name: 'podinfo', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } }];
+    await kc.makeApiClient(k8s.AppsV1Api).createNamespacedDeployment({ namespace: ns, body: { metadata: { name: 'role' }, spec: { replicas: 2, selector: { matchLabels: { app: 'role' } }, template } } });
+    await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'role', labels: { 'baton.dev/mode': 'active-standby' } }, spec: { selector: { app: 'role' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+
+    const roleOf = async (pod: string): Promise<{ api: string | undefined; file: string | undefined; ip: string }> => {
+      const p = await core.readNamespacedPod({ name: pod, namespace: ns });
+      const ip = p.status?.podIP ?? '';
+      const r = ip ? await httpGet(ip, 8080, '/file', false).catch(() => undefined) : undefined;
+      const file = r?.status === 200 ? /^baton\.dev\/role="([a-z]+)"$/m.exec(r.body)?.[1] : undefined;
+      return { api: p.metadata?.labels?.['baton.dev/role'], file, ip };
+    };
+    /** When the API showed `role` on the pod, and when the pod's own file did. */
+    const timeRole = async (pod: string, role: string): Promise<{ api: number; file: number }> => {
+      let api = 0;
+      return waitFor(`${pod} to read role ${role} from its file`, async () => {
+        const seen = await roleOf(pod);
+        if (api === 0 && seen.api === role) api = Date.now();
+        return api !== 0 && seen.file === role ? { api, file: Date.now() } : undefined;
+      }, { timeoutMs: 180_000, intervalMs: 100 });
+    };
+
+    const first = await waitFor('adoption', async () => (await core.readNamespacedService({ name: 'role', namespace: ns })).metadata?.annotations?.['baton.dev/active'], { timeoutMs: 90_000, intervalMs: 200 });
+    const adopted = await timeRole(first, 'active');
+    t.diagnostic(`adoption: ${first} read role=active from its downward-API file ${adopted.file - adopted.api} ms after the API showed the label (polled every 100 ms)`);
+
+    const before = await roleOf(first);
+    assert.equal((await httpGet(before.ip, 8080, '/unready', false, 'POST')).status, 200);
+    const next = await waitFor('failover', async () => {
+      const a = (await core.readNamespacedService({ name: 'role', namespace: ns })).metadata?.annotations?.['baton.dev/active'];
+      return a && a !== first ? a : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    const [promoted, demoted] = await Promise.all([timeRole(next, 'active'), timeRole(first, 'standby')]);
+    t.diagnostic(`failover: ${next} read role=active ${promoted.file - promoted.api} ms after the API showed it; ${first} read role=standby ${demoted.file - demoted.api} ms after`);
+    assert.deepEqual([(await roleOf(next)).file, (await roleOf(first)).file], ['active', 'standby']);
+  });
+
+  it("every process of the node is alive, and what each holds in memory (RSS)", (t) => {
+    const state = readState(dir);
+    assert.ok(state);
+    const node = state.processes.filter((p) => ['containerd', 'kubelet', 'kube-proxy', 'coredns', 'api-relay', 'registry', 'registry-relay'].includes(p.name));
+    assert.equal(node.length, 7, node.map((p) => p.name).join(', '));
+    const rss = node.map((p) => {
+      const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1];
+      assert.ok(kb, `${p.name} (pid ${p.pid}) is not running`);
+      return { name: p.name, mib: Number(kb) / 1024 };
+    });
+    t.diagnostic(`RSS of the node's processes (MiB): ${rss.map((r) => `${r.name} ${r.mib.toFixed(1)}`).join(', ')}; total ${rss.reduce((n, r) => n + r.mib, 0).toFixed(1)} (containers and their shims not counted)`);
   });
 
   it('`cluster down` removes every process, veth, bridge, rule, mount and cgroup it made', async () => {

@@ -131,7 +131,7 @@ function plan(ctx: Context): Plan {
   if (settings.follow !== undefined) return follow(ctx, settings.follow);
   if (settings.switchoverTo !== undefined) return switchover(ctx, settings.switchoverTo);
   if (active !== undefined && isHealthy(active)) return keepActive(ctx, active);
-  const top = best(ctx.candidates, keys);
+  const top = best(electable(ctx), keys);
   if (top !== undefined) return switchTo(ctx, top, ctx.recorded ? 'failover' : 'initial');
   return unavailable(ctx);
 }
@@ -145,7 +145,7 @@ function keepActive(ctx: Context, active: PodView): Plan {
   if (!ctx.pinned) return switchTo(ctx, active, 'initial');
 
   if (settings.failback) {
-    const top = best(ctx.candidates, keys);
+    const top = best(electable(ctx), keys);
     if (top !== undefined && priority(top, keys) > priority(active, keys)) {
       const waitMs = failbackWaitMs(ctx);
       if (waitMs > 0) {
@@ -167,6 +167,19 @@ function keepActive(ctx: Context, active: PodView): Plan {
     record: recordRepair(ctx),
     podWrites: ctx.direct ? [] : [...impostorWrites(ctx.candidates, keys), ...roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels, ctx.activeElsewhere)],
   };
+}
+
+/**
+ * The candidates an election may choose: all but a pod waiting to be fenced, which is
+ * about to be evicted and must not be chosen back in the meantime — unless it is the
+ * only healthy one: routing to it beats routing to nothing, and the switch to it takes
+ * the mark off it.
+ */
+function electable(ctx: Context): readonly PodView[] {
+  const pending = readRecord(ctx.service, ctx.keys).fencePending;
+  if (pending === undefined) return ctx.candidates;
+  const others = ctx.candidates.filter((p) => p.uid !== pending);
+  return others.some(isHealthy) ? others : ctx.candidates;
 }
 
 /** No healthy candidate: keep the record, report once per term, and never route to every pod. */

@@ -87,6 +87,8 @@ export interface ServiceSettings {
   readonly switchoverTo: string | undefined;
   /** The Service whose active this one mirrors, if any. */
   readonly follow: string | undefined;
+  /** What happens to the pod a switch leaves: nothing, or an eviction once the switch completed. */
+  readonly fence: 'off' | 'evict';
 }
 
 /** The desired Service change, as a merge of selector and annotations. */

@@ -71,6 +71,10 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
     [keys.recordOf]: service.uid,
   };
   if (Object.hasOwn(service.annotations, keys.switchoverTo)) annotations[keys.switchoverTo] = null;
+  // The pod this switch leaves, to be evicted once the new active routes alone. Only a
+  // pod that is still there can be fenced; a pin of the same pod leaves nothing.
+  const fence = fenceTarget(ctx, to);
+  if (fence !== null || Object.hasOwn(service.annotations, keys.fencePending)) annotations[keys.fencePending] = fence;
 
   // The Service must not select by a label the pod does not carry yet, or it would
   // route to nothing in between. A pod that carries another pod's id (a copy of a live
@@ -90,6 +94,12 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
     service: { selector: mode.selector, annotations },
     podWrites: ctx.direct ? [] : roleWrites(ctx.candidates, to.uid, keys, prerequisites, ctx.roleLabels, ctx.activeElsewhere),
   };
+}
+
+function fenceTarget(ctx: Context, to: PodView): string | null {
+  if (ctx.settings.fence !== 'evict') return null;
+  const left = ctx.previous === undefined ? undefined : ctx.candidates.find((p) => p.uid === ctx.previous?.uid);
+  return left !== undefined && left.uid !== to.uid ? left.uid : null;
 }
 
 /**

@@ -15,6 +15,7 @@ export function batonAnnotationKeys(keys: Keys): string[] {
     keys.reason,
     keys.completedTerm,
     keys.unavailableTerm,
+    keys.fencePending,
     keys.recordOf,
     keys.endpointSlice,
     keys.switchoverTo,

@@ -70,8 +70,18 @@ export function readSettings(service: ServiceView, keys: Keys): SettingsResult {
     problems.push({ key: keys.switchoverTo, value: switchoverTo, message: `this Service follows ${follow}; request the switchover there` });
   }
 
+  const fence = readFence(service, keys, problems);
+
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo, follow } };
+  return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo, follow, fence } };
+}
+
+function readFence(service: ServiceView, keys: Keys, problems: ConfigProblem[]): ServiceSettings['fence'] {
+  const text = annotation(service.annotations, keys.fence);
+  if (text === undefined || text === 'off') return 'off';
+  if (text === 'evict') return 'evict';
+  problems.push({ key: keys.fence, value: text, message: 'expected "evict" or "off"' });
+  return 'off';
 }
 
 /** True when the Service's baton annotations were written on this very Service (not copied from another). */

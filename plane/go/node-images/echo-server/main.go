@@ -4,7 +4,12 @@
 //
 // POST /unready makes /healthz answer 503 from then on while / keeps answering: a
 // process whose readiness probe fails but which still serves the connections it has,
-// as a failover test needs. It is a test image; nothing else should run it.
+// as a failover test needs. On SIGTERM it shuts down as a well-behaved server does:
+// it stops accepting, closes idle keep-alive connections, lets requests in flight
+// finish, and exits. It is a test image; nothing else should run it.
+//
+// GET /file answers with the contents of the file $SERVE_FILE names (404 when unset or
+// unreadable): a test reads a downward-API volume through it, as an application would.
 //
 // `echo-server get <url>` is the client side of the same image: it fetches the URL once
 // (trusting $CA_FILE for https when set) and writes the status and body to the
@@ -13,13 +18,16 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -51,13 +59,34 @@ func main() {
 		unready.Store(true)
 		fmt.Fprintln(w, name, "unready")
 	})
+	http.HandleFunc("/file", func(w http.ResponseWriter, _ *http.Request) {
+		path := os.Getenv("SERVE_FILE")
+		body, err := os.ReadFile(path)
+		if path == "" || err != nil {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write(body)
+	})
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, name)
 	})
-	if err := http.ListenAndServe(":"+port, nil); err != nil {
+	srv := &http.Server{Addr: ":" + port}
+	stopped := make(chan struct{})
+	go func() {
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		<-term
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		close(stopped)
+	}()
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	<-stopped
 }
 
 func get(url string) int {

@@ -1,7 +1,7 @@
 // A recording, in-memory `Cluster` for the shell tests: Services, Pods and
 // EndpointSlices with resourceVersions, the precondition and merge-patch semantics of
 // the real API, every call recorded in order, and fault injection per call.
-import { ConflictError, NotFoundError } from '../../../../shared/k8s/errors.js';
+import { ConflictError, NotFoundError, TransientError } from '../../../../shared/k8s/errors.js';
 import { selectorPatch, type Cluster } from '../../../../functions/failover/cluster.js';
 import type { EventNote } from '../../../../shared/k8s/service-events.js';
 import type { SliceView } from '../../../../functions/failover/views.js';
@@ -26,7 +26,7 @@ function storedSlice(slice: DesiredSlice, resourceVersion: string, uid: string):
 /** This fake plays the API server, so what it returns counts as observed. */
 export const observed = <T>(value: T): Observed<T> => value as Observed<T>;
 
-export type Method = 'getService' | 'listServices' | 'listPods' | 'findPod' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'recordEvent' | 'listSlices' | 'createSlice' | 'replaceSlice' | 'deleteSlice';
+export type Method = 'getService' | 'listServices' | 'listPods' | 'findPod' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'evictPod' | 'recordEvent' | 'listSlices' | 'createSlice' | 'replaceSlice' | 'deleteSlice';
 
 export type Call =
   | { readonly method: 'getService'; readonly namespace: string; readonly name: string }
@@ -36,6 +36,7 @@ export type Call =
   | { readonly method: 'listEndpointSlices'; readonly namespace: string; readonly service: string }
   | { readonly method: 'patchService'; readonly namespace: string; readonly name: string; readonly resourceVersion: string; readonly write: ServiceWrite }
   | { readonly method: 'patchPodLabels'; readonly namespace: string; readonly pod: string; readonly labels: Readonly<Record<string, string | null>> }
+  | { readonly method: 'evictPod'; readonly namespace: string; readonly pod: string; readonly uid: string }
   | { readonly method: 'recordEvent'; readonly namespace: string; readonly name: string; readonly note: EventNote }
   | { readonly method: 'listSlices'; readonly namespace: string; readonly service: string }
   | { readonly method: 'createSlice' | 'replaceSlice' | 'deleteSlice'; readonly namespace: string; readonly name: string; readonly slice?: DesiredSlice };
@@ -343,6 +344,22 @@ export class FakeCluster implements Cluster {
     const next: PodView = { ...current, labels: merge(current.labels, labels), resourceVersion: String(++this.rv) };
     this.pods.set(k, next);
     return this.reply(call, copyPod(next));
+  }
+
+  /** Pods whose eviction a PodDisruptionBudget forbids (429), by name. */
+  readonly protectedPods = new Set<string>();
+
+  async evictPod(namespace: string, pod: string, uid: string): Promise<void> {
+    const call: Call = { method: 'evictPod', namespace, pod, uid };
+    this.enter(call);
+    const k = key(namespace, pod);
+    const current = this.pods.get(k);
+    if (!current) throw new NotFoundError(`pods "${pod}" not found`, 404);
+    if (current.uid !== uid) throw new ConflictError(`pods "${pod}": precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.uid}`, 409);
+    if (this.protectedPods.has(pod)) throw new TransientError('Cannot evict pod as it would violate the pod\'s disruption budget.', 429);
+    // The pod starts its graceful shutdown: it is deleting, and no longer ready.
+    this.pods.set(k, { ...current, deleting: true, ready: false, readySince: undefined, resourceVersion: String(++this.rv) });
+    return this.reply(call, undefined);
   }
 
   async recordEvent(service: ServiceView, note: EventNote): Promise<void> {

@@ -48,6 +48,9 @@ export class ScheduledCluster implements Cluster {
   patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>> {
     return this.at(`patchPodLabels ${pod}`, () => this.world.patchPodLabels(namespace, pod, labels, resourceVersion));
   }
+  evictPod(namespace: string, pod: string, uid: string): Promise<void> {
+    return this.at(`evictPod ${pod}`, () => this.world.evictPod(namespace, pod, uid));
+  }
   recordEvent(service: ServiceView, note: EventNote): Promise<void> {
     return this.at('recordEvent', () => this.world.recordEvent(service, note));
   }

@@ -1,7 +1,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nodeCheckHint, nodeCheckPod } from '../../../../plane/node/check-pod.js';
+import { exitHint, nodeCheckHint, nodeCheckPod } from '../../../../plane/node/check-pod.js';
 
 describe('the start-up check pod', () => {
   it('names the oom setting when runc fails the way it does without it', () => {
@@ -15,6 +15,12 @@ describe('the start-up check pod', () => {
     assert.match(nodeCheckHint(['failed to write 1 to cgroup.procs: invalid argument']), /cgroup v1/);
     assert.match(nodeCheckHint(['Container image "baton.local/pause:v1" is not present with pull policy of Never', 'ErrImageNeverPull']), /pause image/);
     assert.match(nodeCheckHint([]), /kubelet\.log and containerd\.log/);
+  });
+
+  it('says what to do when a node process exits at start-up because its port is taken or it lacks privileges', () => {
+    assert.match(exitHint('2026/11/30 08:00:00 listen tcp 198.18.128.1:5000: bind: address already in use') ?? '', /198\.18\.128\.1:5000 is taken.*ss -ltnp 'sport = :5000'/);
+    assert.match(exitHint('mkdir /sys/fs/cgroup/cpu/x: permission denied') ?? '', /needs root with the capabilities/);
+    assert.equal(exitHint('panic: something else'), undefined);
   });
 
   it('runs only on the real node, with the image made here, never pulled', () => {

@@ -1,8 +1,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { REAL_NODE_GATEWAY, REAL_NODE_SUBNET } from '../../../../plane/node/network.js';
-import { cniConfig, containerdConfig, corefile, kubeletConfig } from '../../../../plane/node/configs.js';
+import { overlaps, REAL_NODE_GATEWAY, REAL_NODE_SUBNET, REGISTRY_HOST } from '../../../../plane/node/network.js';
+import { cniConfig, containerdConfig, corefile, kubeletConfig, registryConfig, registryHostsDir, registryHostsToml } from '../../../../plane/node/configs.js';
 import { declaredChains, forwardRules, isPristine, parseNftTables, rulesJumpingTo } from '../../../../plane/node/host.js';
 import { planNode } from '../../../../plane/node/node.js';
 import { mountsUnder } from '../../../../plane/node/teardown.js';
@@ -27,6 +27,18 @@ describe('node configuration', () => {
     assert.match(kubelet, /^enableServer: false$/m);
     assert.match(kubelet, /^makeIPTablesUtilChains: false$/m);
     assert.match(kubelet, new RegExp(`^cgroupRoot: /${s.names.cgroupRoot}$`, 'm'));
+  });
+
+  it('pulls from the plane registry over plain HTTP on the bridge address, which listens on loopback behind a relay', () => {
+    assert.match(containerdConfig(s), new RegExp(`config_path = "${registryHostsDir(s)}"`));
+    assert.ok(registryHostsDir(s).startsWith('/tmp/baton-plane-x/'));
+    assert.ok(overlaps(`${REGISTRY_HOST.split(':')[0]}/32`, REAL_NODE_SUBNET), REGISTRY_HOST);
+    const hosts = registryHostsToml();
+    assert.match(hosts, new RegExp(`^server = "http://${REGISTRY_HOST.replace(/\./g, '\\.')}"$`, 'm'));
+    assert.match(hosts, /capabilities = \["pull", "resolve"\]/);
+    const config = registryConfig('/tmp/baton-plane-x/node/registry', 4321);
+    assert.match(config, /^ {2}addr: 127\.0\.0\.1:4321$/m);
+    assert.match(config, /rootdirectory: "\/tmp\/baton-plane-x\/node\/registry"/);
   });
 
   it('serves cluster DNS on the bridge address only, with no upstream to forward to', () => {

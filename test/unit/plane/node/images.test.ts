@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImageArchive, imageConfig } from '../../../../plane/node/images.js';
-import { dockerfileBases, nodeMajorOf, qualified } from '../../../../plane/node/project-image.js';
+import { dockerfileBases, nodeMajorOf, parseSize, qualified } from '../../../../plane/node/project-image.js';
 
 describe('images made here', () => {
   it('a one-binary archive whose config names the layer by the digest of its bytes', () => {
@@ -49,5 +49,11 @@ describe('local stand-ins for the Dockerfile bases', () => {
     assert.equal(nodeMajorOf('evil.example/node:24-slim'), undefined);
     assert.equal(qualified('node:24-slim'), 'docker.io/library/node:24-slim');
     assert.equal(qualified('ghcr.io/x/y:1'), 'ghcr.io/x/y:1');
+  });
+
+  it("reads buildah's human image sizes", () => {
+    const cases: ReadonlyArray<[string, number]> = [['421 MB', 421e6], ['1.2 GB', 1.2e9], ['980 kB', 980e3], ['12 B', 12], ['  7.5 MB\n', 7.5e6]];
+    for (const [text, bytes] of cases) assert.equal(parseSize(text), bytes, text);
+    for (const bad of ['', 'MB', '12 TB', 'twelve MB']) assert.ok(Number.isNaN(parseSize(bad)), bad);
   });
 });

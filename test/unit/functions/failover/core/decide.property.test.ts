@@ -169,6 +169,8 @@ describe('decide: properties', () => {
       keys.reason,
       keys.completedTerm,
       keys.unavailableTerm,
+      keys.fence,
+      keys.fencePending,
     ];
     const arbAnnotations = fc.record(
       Object.fromEntries(annotationKeys.map((k) => [k, fc.option(text, { nil: undefined })])),

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseLabelSelector, serviceMode, sliceName } from '../../../../../functions/failover/core/direct.js';
 import { decide } from '../../../../../functions/failover/core/decide.js';
+import { fenceStep } from '../../../../../functions/failover/core/fence.js';
 import { matchesSelector } from '../../../../../functions/failover/core/health.js';
 import type { ServiceView } from '../../../../../functions/failover/core/model.js';
 import { keys, NOW, pod } from './fixtures.js';
@@ -182,5 +183,18 @@ describe('decide in direct mode', () => {
     const { plan } = decide({ service: follower, pods: [a, b], keys, now: NOW, leader });
     assert.equal(plan.kind, 'switch');
     if (plan.kind === 'switch') assert.equal(plan.to.name, 'b');
+  });
+});
+
+describe('fencing in direct mode', () => {
+  it('a fence mark naming the active pod is cleared, never evicted (direct mode routes by the record)', () => {
+    const a = pod('a');
+    const service = directService({ active: a, term: 2, annotations: { [keys.fencePending]: a.uid, [keys.completedTerm]: '2', [keys.fence]: 'evict' } });
+    assert.equal(fenceStep(service, keys).kind, 'clear');
+  });
+  it('a completed term with the left pod marked: evicted, as in selector mode', () => {
+    const a = pod('a');
+    const service = directService({ active: a, term: 2, annotations: { [keys.fencePending]: 'uid-b', [keys.completedTerm]: '2', [keys.fence]: 'evict' } });
+    assert.deepEqual(fenceStep(service, keys), { kind: 'evict', uid: 'uid-b', term: 2 });
   });
 });

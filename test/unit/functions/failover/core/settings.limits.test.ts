@@ -78,7 +78,7 @@ describe('readSettings messages', () => {
   it('reads failback "false" and a valid follow', () => {
     assert.deepEqual(readSettings(service({ annotations: { [keys.failback]: 'false', [keys.follow]: 'db' } }), keys), {
       ok: true,
-      settings: { failback: false, minSwitchIntervalMs: 0, switchoverTo: undefined, follow: 'db' },
+      settings: { failback: false, minSwitchIntervalMs: 0, switchoverTo: undefined, follow: 'db', fence: 'off' },
     });
   });
 });

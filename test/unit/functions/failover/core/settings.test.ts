@@ -10,7 +10,7 @@ describe('readSettings', () => {
   it('defaults when nothing is set', () => {
     assert.deepEqual(readSettings(service(), keys), {
       ok: true,
-      settings: { failback: false, minSwitchIntervalMs: 0, switchoverTo: undefined, follow: undefined },
+      settings: { failback: false, minSwitchIntervalMs: 0, switchoverTo: undefined, follow: undefined, fence: 'off' },
     });
   });
 
@@ -20,7 +20,7 @@ describe('readSettings', () => {
     });
     assert.deepEqual(readSettings(svc, keys), {
       ok: true,
-      settings: { failback: true, minSwitchIntervalMs: 90_000, switchoverTo: 'web-1.b', follow: undefined },
+      settings: { failback: true, minSwitchIntervalMs: 90_000, switchoverTo: 'web-1.b', follow: undefined, fence: 'off' },
     });
   });
 

@@ -1,0 +1,89 @@
+// Fencing in the pure core: the switch records the pod it leaves, the election keeps away
+// from it until it is evicted, and fenceStep says what a record asks for now.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decide } from '../../../../../functions/failover/core/decide.js';
+import { fenceStep } from '../../../../../functions/failover/core/fence.js';
+import { readSettings } from '../../../../../functions/failover/core/settings.js';
+import type { ServiceView } from '../../../../../functions/failover/core/model.js';
+import { keys, NOW, pod, service, uidOf } from './fixtures.js';
+import { a, aDown, b, bHigh } from './decide.shared.js';
+
+const FENCE = { [keys.fence]: 'evict' };
+const c = pod('c', { role: 'standby' });
+
+function completed(s: ServiceView, pending: string | undefined): ServiceView {
+  const term = s.annotations[keys.term] ?? '1';
+  return { ...s, annotations: { ...s.annotations, [keys.completedTerm]: term, ...(pending === undefined ? {} : { [keys.fencePending]: pending }) } };
+}
+
+describe('fencing: the setting', () => {
+  it('reads "evict" and "off", and nothing else', () => {
+    const read = (value: string | undefined): unknown => {
+      const r = readSettings(service({ annotations: value === undefined ? {} : { [keys.fence]: value } }), keys);
+      return r.ok ? r.settings.fence : r.problems.map((p) => `${p.key}=${p.value}: ${p.message}`);
+    };
+    assert.equal(read(undefined), 'off');
+    assert.equal(read('off'), 'off');
+    assert.equal(read('evict'), 'evict');
+    for (const bad of ['Evict', 'true', 'delete', '', ' evict']) assert.deepEqual(read(bad), [`${keys.fence}=${bad}: expected "evict" or "off"`], bad);
+  });
+});
+
+describe('fencing: what a switch records', () => {
+  const cases: ReadonlyArray<{ name: string; s: ServiceView; pods: readonly ReturnType<typeof pod>[]; pending: string | null | undefined }> = [
+    { name: 'a failover with fencing on records the pod it leaves', s: service({ active: aDown, annotations: FENCE }), pods: [aDown, b], pending: uidOf('a') },
+    { name: 'a failover with fencing off records nothing', s: service({ active: aDown }), pods: [aDown, b], pending: undefined },
+    { name: 'a failover with fencing off removes a mark left from before', s: service({ active: aDown, annotations: { [keys.fencePending]: uidOf('c') } }), pods: [aDown, b], pending: null },
+    { name: 'a failback records the pod it leaves', s: service({ active: a, annotations: { ...FENCE, [keys.failback]: 'true' } }), pods: [a, bHigh], pending: uidOf('a') },
+    { name: 'the old active gone from the list: nothing to fence', s: service({ active: aDown, annotations: FENCE }), pods: [b], pending: undefined },
+    { name: 'a first adoption leaves no pod', s: service({ annotations: FENCE }), pods: [a, b], pending: undefined },
+  ];
+  for (const row of cases) {
+    it(row.name, () => {
+      const { plan } = decide({ service: row.s, pods: row.pods, keys, now: NOW });
+      assert.equal(plan.kind, 'switch');
+      if (plan.kind !== 'switch') return;
+      assert.equal(plan.service.annotations[keys.fencePending], row.pending);
+    });
+  }
+
+  it('a pod waiting to be fenced is not elected, even when it is the best, unless it is the only healthy one', () => {
+    // a is healthy and best (priority), but the last switch left it and it awaits eviction.
+    const aBest = pod('a', { role: 'standby', priority: '100' });
+    const bDown = pod('b', { role: 'active', ready: false });
+    const s = service({ active: bDown, term: 2, annotations: { ...FENCE, [keys.fencePending]: uidOf('a') } });
+    const { plan } = decide({ service: s, pods: [aBest, bDown, c], keys, now: NOW });
+    assert.equal(plan.kind, 'switch');
+    if (plan.kind === 'switch') assert.equal(plan.to.name, 'c');
+    // Nobody else healthy: back to it rather than to nothing, and the mark moves off it.
+    const back = decide({ service: s, pods: [aBest, bDown], keys, now: NOW }).plan;
+    assert.equal(back.kind, 'switch');
+    if (back.kind !== 'switch') return;
+    assert.equal(back.to.name, 'a');
+    assert.equal(back.service.annotations[keys.fencePending], uidOf('b'));
+  });
+
+  it('a switchover to the pod waiting to be fenced is refused', () => {
+    const s = service({ active: b, term: 2, annotations: { ...FENCE, [keys.fencePending]: uidOf('a'), [keys.switchoverTo]: 'a' } });
+    const { plan } = decide({ service: s, pods: [pod('a', { role: 'standby' }), b], keys, now: NOW });
+    assert.equal(plan.kind, 'refuse-switchover');
+    if (plan.kind === 'refuse-switchover') assert.match(plan.why, /about to be evicted/);
+  });
+});
+
+describe('fencing: fenceStep', () => {
+  const base = service({ active: b, term: 2, annotations: FENCE });
+  const rows: ReadonlyArray<[string, ServiceView, unknown]> = [
+    ['no mark: nothing', completed(base, undefined), { kind: 'none' }],
+    ['a mark on a term not completed yet: wait', { ...base, annotations: { ...base.annotations, [keys.fencePending]: uidOf('a') } }, { kind: 'none' }],
+    ['a mark on a completed term: evict', completed(base, uidOf('a')), { kind: 'evict', uid: uidOf('a'), term: 2 }],
+    ['the mark names the active: only clear it', completed(base, uidOf('b')), { kind: 'clear', uid: uidOf('b'), why: 'the pod is the active one' }],
+    ['fencing turned off since: only clear it', completed(service({ active: b, term: 2 }), uidOf('a')), { kind: 'clear', uid: uidOf('a'), why: 'fencing is off' }],
+    ['an invalid setting: only clear it', completed(service({ active: b, term: 2, annotations: { [keys.fence]: 'yes' } }), uidOf('a')), { kind: 'clear', uid: uidOf('a'), why: 'fencing is off' }],
+    ['a mark that is no uid: only clear it', completed(base, 'not a uid!'), { kind: 'clear', uid: undefined, why: 'the mark is not a pod uid' }],
+    ['a copy of another Service\'s record: not ours', { ...completed(base, uidOf('a')), uid: 'copy-uid' }, { kind: 'none' }],
+    ['opted out: release removes it', { ...completed(base, uidOf('a')), labels: {} }, { kind: 'none' }],
+  ];
+  for (const [name, s, want] of rows) it(name, () => assert.deepEqual(fenceStep(s, keys), want));
+});
