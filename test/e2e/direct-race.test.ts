@@ -74,7 +74,15 @@ test('direct mode with three instances behind a duplicating, reordering relay: o
     waitFor(`${what}: both slices name the same single ready pod`, () => {
       const [a, b] = [slices.current('web'), slices.current('web-headless')];
       return a.length === 1 && a.join() === b.join() ? a[0] : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 25 });
+    }, { timeoutMs: 20_000, intervalMs: 25 }).catch(async (error: unknown) => {
+      // Say what each Service records and routes to, so that a failure explains itself.
+      const state = await Promise.all(['web', 'web-headless'].map(async (name) => {
+        const svc = await core.readNamespacedService({ name, namespace: ns });
+        const record = Object.fromEntries(Object.entries(svc.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('baton.dev/')));
+        return `${name}: ready [${slices.current(name).join(',')}], record ${JSON.stringify(record)}`;
+      }));
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${state.join('\n')}\nfunction logs: ${instances.map((i) => i.logs.filter((l) => l.includes('"msg":"request"')).slice(-5).join('\n')).join('\n---\n')}`);
+    });
 
   let active = await agreed('adoption');
   relay.setFaults(true);
