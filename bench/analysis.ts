@@ -80,7 +80,7 @@ export function requestLines(lines: readonly string[]): FunctionRequestLine[] {
   return out;
 }
 
-function statusWriteOf(t: Trace, namespace: string): AuditRecord | undefined {
+export function statusWriteOf(t: Trace, namespace: string): AuditRecord | undefined {
   return t.audit.find((r) => r.user === ADMIN_USER && r.verb === 'patch' && r.subresource === 'status' && r.namespace === namespace && r.name === t.old && r.received >= t.sentAt - 50);
 }
 

@@ -76,6 +76,9 @@ export const NS = {
   noise: 'bench-noise',
   burstBaton: 'bench-burst-baton',
   burstIdeal: 'bench-burst-ideal',
+  direct: 'bench-direct',
+  burstDirect: 'bench-burst-direct',
+  burstDirectBroker: 'bench-burst-direct-broker',
 } as const;
 
 export const SERVICE = 'app';

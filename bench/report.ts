@@ -26,6 +26,22 @@ export function checkTargets(r: Partial): TargetCheck[] {
     out.push({ target: '≤ 4 API requests per failover (critical path: up to the switch)', value: `${c.critical} (${c.criticalReads} read, ${c.criticalWrites} write)`, met: c.critical <= 4 });
     out.push({ target: '≤ 4 API requests per failover (all, incl. evidence and completion)', value: `${c.total} (${c.reads} reads, ${c.writes} writes)`, met: c.total <= 4 });
   }
+  const direct = r.single.find((a) => a.key === 'direct');
+  if (direct && ideal) {
+    const ratio = direct.latency.p50 / ideal.latency.p50;
+    out.push({ target: 'direct mode: single failover p50 ≤ 0.9 × ideal p50', value: `${round(ratio, 2)} × (${ms(direct.latency.p50)} vs ${ms(ideal.latency.p50)})`, met: ratio <= 0.9 });
+    out.push({ target: 'direct mode: single failover p99 < ideal p99', value: `${ms(direct.latency.p99)} vs ${ms(ideal.latency.p99)}`, met: direct.latency.p99 < ideal.latency.p99 });
+  }
+  const directBurst = r.burst.direct;
+  if (directBurst) {
+    const scaled = directBurst.services === TARGET_BURST ? '' : ` (ran ${directBurst.services}, target is for ${TARGET_BURST})`;
+    const vs = r.burst.ideal ? `; ideal ${ms(r.burst.ideal.convergedMs)}` : '';
+    out.push({ target: `direct mode: burst of ${TARGET_BURST} converged ≤ 2 s`, value: `${ms(directBurst.convergedMs)}${scaled}${vs}`, met: directBurst.convergedMs <= 2_000 && directBurst.services >= TARGET_BURST });
+  }
+  const broker = r.burst.directBroker;
+  if (broker) {
+    out.push({ target: `direct mode behind a Broker stand-in: burst of ${TARGET_BURST} converged ≤ 2 s`, value: `${ms(broker.convergedMs)}${broker.services === TARGET_BURST ? '' : ` (ran ${broker.services})`}`, met: broker.convergedMs <= 2_000 && broker.services >= TARGET_BURST });
+  }
   const burst = r.burst.baton;
   if (burst) {
     const scaled = burst.services === TARGET_BURST ? '' : ` (ran ${burst.services}, target is for ${TARGET_BURST})`;
@@ -93,6 +109,7 @@ function markdown(r: Results, chart: string): string {
         ['ratio', 'p50', 'p99'],
         [
           ['baton / ideal', `${r.ratios.batonToIdealP50} ×`, `${r.ratios.batonToIdealP99} ×`],
+          ...(r.ratios.directToIdealP50 !== undefined ? [['baton, direct mode / ideal', `${r.ratios.directToIdealP50} ×`, `${r.ratios.directToIdealP99 ?? '–'} ×`]] : []),
           ['baton / label loop 1 s', `${r.ratios.batonToLoop1sP50} ×`, `${r.ratios.batonToLoop1sP99} ×`],
           ['baton / label loop 10 s', `${r.ratios.batonToLoop10sP50} ×`, '–'],
         ],
@@ -113,7 +130,7 @@ function markdown(r: Results, chart: string): string {
   }
 
   parts.push('## 2. Burst');
-  const bursts = (['baton', 'ideal'] as const).flatMap((k) => (r.burst[k] ? [[k, r.burst[k]] as const] : []));
+  const bursts = (['baton', 'direct', 'directBroker', 'ideal'] as const).flatMap((k) => (r.burst[k] ? [[k, r.burst[k]] as const] : []));
   if (bursts.length > 0) {
     parts.push(`${r.options.burst} Services, each with two bare pods; every active pod's Ready=False is sent concurrently on pre-opened connections. Latency per Service from its own write.`);
     parts.push(
@@ -186,7 +203,7 @@ function markdown(r: Results, chart: string): string {
   return `${parts.join('\n\n')}\n`;
 }
 
-const COLOURS: Readonly<Record<string, string>> = { ideal: '#2b8a3e', baton: '#1864ab', loop1s: '#e8590c', loop10s: '#868e96' };
+const COLOURS: Readonly<Record<string, string>> = { ideal: '#2b8a3e', baton: '#1864ab', direct: '#9c36b5', loop1s: '#e8590c', loop10s: '#868e96' };
 
 const STEPS = [1, 2, 5] as const;
 

@@ -5,7 +5,7 @@ import type { Machine } from './machine.js';
 import type { NoiseResult } from './noise.js';
 import type { Summary } from './util.js';
 
-export type ApproachKey = 'ideal' | 'baton' | 'loop1s' | 'loop10s';
+export type ApproachKey = 'ideal' | 'baton' | 'direct' | 'loop1s' | 'loop10s';
 
 export interface ApproachFigures {
   readonly key: ApproachKey;
@@ -56,6 +56,9 @@ export interface Ratios {
   readonly batonToLoop1sP50: number;
   readonly batonToLoop1sP99: number;
   readonly batonToLoop10sP50: number;
+  /** Direct mode against the ideal watcher (the targets: p50 ≤ 0.9×, p99 < 1×). */
+  readonly directToIdealP50?: number;
+  readonly directToIdealP99?: number;
 }
 
 export interface TargetCheck {
@@ -83,7 +86,8 @@ export interface Results {
   readonly loadAtEnd: number;
   readonly single: readonly ApproachFigures[];
   readonly ratios: Ratios | undefined;
-  readonly burst: { readonly baton?: BurstResult; readonly ideal?: BurstResult };
+  /** directBroker: direct mode with a Broker stand-in between the adapter and baton. */
+  readonly burst: { readonly baton?: BurstResult; readonly direct?: BurstResult; readonly directBroker?: BurstResult; readonly ideal?: BurstResult };
   readonly noise: NoiseFigures | undefined;
   readonly startup: StartupFigures | undefined;
   /** Peak RSS of the adapter-fed failover instance over the whole run. */

@@ -21,6 +21,9 @@ import { round } from './util.js';
 import { createDeployment, createNamespace, createService } from './workloads.js';
 import { adapterDelivers, benchRun, guarded, localDate, NS, options, say, type Bench } from './context.js';
 import { burstScenario, noiseScenario, singleScenario, startupScenario } from './scenarios.js';
+import { burstDirect, burstDirectBehindBroker, singleDirect } from './direct.js';
+import { burstNames } from './burst.js';
+import { ms } from './util.js';
 
 async function main(): Promise<void> {
   const opts = options();
@@ -82,19 +85,35 @@ async function main(): Promise<void> {
       kubeconfig: sourceKubeconfig,
       sink: baton.url,
       logDir: join(dir, 'logs'),
-      namespaces: [NS.baton, NS.burstBaton],
+      namespaces: [NS.baton, NS.burstBaton, NS.direct, NS.burstDirect],
     });
     cleanup.defer('the ApiServerSource adapter', () => adapter.stop());
     await adapterDelivers(api, baton, NS.baton);
     say('adapter → baton-failover pipeline is delivering events');
 
     const single = opts.only.includes('single') ? await singleScenario(bench, baton, sink) : [];
+    // Direct mode, in the same run and against the same instance.
+    const direct = opts.only.includes('single') ? await singleDirect(bench, baton, sink) : undefined;
+    if (direct) {
+      single.push(direct);
+      const l = direct.latency;
+      say(`  ${direct.label}: p50 ${ms(l.p50)}, p90 ${ms(l.p90)}, p99 ${ms(l.p99)}, max ${ms(l.max)} (n=${l.n})`);
+      for (const seg of direct.analysis.breakdown.segments) say(`      ${seg.label.padEnd(44)} p50 ${ms(seg.p50).padStart(8)}  p90 ${ms(seg.p90).padStart(8)}`);
+    }
     const noise = opts.only.includes('noise') ? await guarded(bench, 'noise', () => noiseScenario(bench, templates)) : undefined;
-    const burst = opts.only.includes('burst') ? await burstScenario(bench, sink, baton) : {};
+    const burst: Results['burst'] = opts.only.includes('burst') ? await burstScenario(bench, sink, baton) : {};
+    const burstDirectResult = opts.only.includes('burst') ? await burstDirect(bench, sink, baton, burstNames(opts.burst)) : undefined;
+    const burstBrokerResult = opts.only.includes('burst') ? await burstDirectBehindBroker(bench, sink, burstNames(opts.burst)) : undefined;
+    for (const [label, r] of [['direct', burstDirectResult], ['direct, behind a Broker stand-in', burstBrokerResult]] as const) {
+      if (!r) continue;
+      say(`  ${label}: all ${r.services} converged ${ms(r.convergedMs)} after the first write (writes acknowledged within ${ms(r.writesDoneMs)}); per Service p50 ${ms(r.latency.p50)}, p90 ${ms(r.latency.p90)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)}`);
+      for (const seg of r.breakdown?.segments ?? []) say(`      ${seg.label.padEnd(44)} p50 ${ms(seg.p50).padStart(8)}  p90 ${ms(seg.p90).padStart(8)}`);
+    }
     const batonPeakRssMb = round(baton.peakRssMb());
 
     const byKey = new Map(single.map((a) => [a.key, a]));
     const b = byKey.get('baton')?.latency;
+    const d = byKey.get('direct')?.latency;
     const ideal = byKey.get('ideal')?.latency;
     const loop1 = byKey.get('loop1s')?.latency;
     const loop10 = byKey.get('loop10s')?.latency;
@@ -106,9 +125,11 @@ async function main(): Promise<void> {
             batonToLoop1sP50: round(b.p50 / loop1.p50, 3),
             batonToLoop1sP99: round(b.p99 / loop1.p99, 3),
             batonToLoop10sP50: loop10 ? round(b.p50 / loop10.p50, 4) : Number.NaN,
+            ...(d ? { directToIdealP50: round(d.p50 / ideal.p50, 2), directToIdealP99: round(d.p99 / ideal.p99, 2) } : {}),
           }
         : undefined;
     if (ratios) {
+      if (ratios.directToIdealP50 !== undefined) say(`\nratios: direct/ideal p50 ${ratios.directToIdealP50}×, p99 ${ratios.directToIdealP99}×`);
       say(`\nratios: baton/ideal p50 ${ratios.batonToIdealP50}×, p99 ${ratios.batonToIdealP99}×; baton/loop-1s p50 ${ratios.batonToLoop1sP50}×, p99 ${ratios.batonToLoop1sP99}×; baton/loop-10s p50 ${ratios.batonToLoop10sP50}×`);
     }
 
@@ -121,7 +142,7 @@ async function main(): Promise<void> {
       loadAtEnd: round(loadavg()[0]!, 2),
       single,
       ratios,
-      burst,
+      burst: { ...burst, ...(burstDirectResult ? { direct: burstDirectResult } : {}), ...(burstBrokerResult ? { directBroker: burstBrokerResult } : {}) },
       noise,
       startup,
       batonPeakRssMb,

@@ -5,6 +5,7 @@ import { isHealthy } from '../functions/failover/core/health.js';
 import { keysFor, MODE_VALUE } from '../shared/keys.js';
 import { readRecord } from '../shared/record.js';
 import { userSelector } from '../functions/failover/core/settings.js';
+import { serviceMode } from '../functions/failover/core/direct.js';
 import { positiveInt } from './cluster.js';
 import { currentKubeconfig } from './tools.js';
 import { say, sayTable } from './output.js';
@@ -40,7 +41,7 @@ function ago(t: number | undefined, now: number): string {
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description('show each opted-in Service, its active pod, standbys and last switch')
+    .description('show each opted-in Service, its active pod, standbys, last switch and mode (selector or direct)')
     .option('-n, --namespace <ns>', 'one namespace (default: all)')
     .option('--prefix <prefix>', 'label/annotation prefix (BATON_PREFIX)', process.env.BATON_PREFIX ?? 'baton.dev')
     .action(async (opts: { namespace?: string; prefix: string }) => {
@@ -54,12 +55,14 @@ export function statusCommand(): Command {
         return;
       }
       const now = Date.now();
-      const rows: string[][] = [['NAMESPACE', 'SERVICE', 'ACTIVE', 'TERM', 'STANDBYS (ready/total)', 'LAST SWITCH', 'REASON']];
+      const rows: string[][] = [['NAMESPACE', 'SERVICE', 'ACTIVE', 'TERM', 'STANDBYS (ready/total)', 'LAST SWITCH', 'REASON', 'MODE']];
       for (const s of services.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))) {
         const sel = userSelector(s, keys);
         const pods = sel.ok ? await cluster.listPods(s.namespace, sel.selector) : [];
         const record = readRecord(s, keys);
-        const activeUid = s.selector[keys.podId];
+        const mode = serviceMode(s, keys).kind;
+        // Selector mode routes to the pod-id in the selector; direct mode to the record's pod (its slice follows it).
+        const activeUid = mode === 'direct' ? record.activeUid : s.selector[keys.podId];
         const active = pods.find((p) => p.uid === activeUid);
         const standbys = pods.filter((p) => p.uid !== activeUid);
         const activeText = active ? `${active.name}${isHealthy(active) ? '' : ' (NOT READY)'}` : activeUid ? '(gone)' : '(none yet)';
@@ -71,6 +74,7 @@ export function statusCommand(): Command {
           `${standbys.filter(isHealthy).length}/${standbys.length}`,
           ago(record.switchedAt, now),
           record.reason ?? '-',
+          mode === 'direct' ? 'direct' : mode === 'selector' ? 'selector' : 'invalid',
         ]);
       }
       sayTable(rows);

@@ -57,6 +57,19 @@ export interface Keys {
    * not this uid, and baton leaves such a copy alone.
    */
   readonly recordOf: string;
+  /**
+   * Service annotation: a label selector naming the candidate pods of a Service in
+   * direct mode (no spec.selector; baton writes the Service's EndpointSlice itself).
+   */
+  readonly pods: string;
+  /**
+   * Service annotation: the name of the EndpointSlice baton keeps for a Service in direct
+   * mode, written with the record before the slice exists, so that a Service leaving
+   * direct mode is known to have a slice of baton's to remove.
+   */
+  readonly endpointSlice: string;
+  /** The value of `endpointslice.kubernetes.io/managed-by` on baton's slices: the prefix itself. */
+  readonly sliceManager: string;
 }
 
 export const MODE_VALUE = 'active-standby';
@@ -83,5 +96,8 @@ export function keysFor(prefix: string): Keys {
     unavailableTerm: k('unavailable-term'),
     fencePending: k('fence-pending'),
     recordOf: k('record-of'),
+    pods: k('pods'),
+    endpointSlice: k('endpointslice'),
+    sliceManager: prefix,
   };
 }

@@ -6,6 +6,8 @@ import { podView, serviceView, sliceView, type SliceView } from './views.js';
 import { classify } from '../../shared/k8s/errors.js';
 import { serviceEvent, type EventNote, type InvolvedService } from '../../shared/k8s/service-events.js';
 import { streamWatch, type WatchSource } from '../../shared/k8s/watch.js';
+import type { DesiredSlice, ObservedSlice } from './core/slice.js';
+import { observedSlice, sliceBody } from './slice-objects.js';
 
 /**
  * Everything the functions ask of the API server. Narrow on purpose: each method is
@@ -33,6 +35,14 @@ export interface Cluster {
    */
   evictPod(namespace: string, name: string, uid: string): Promise<void>;
   recordEvent(service: InvolvedService, note: EventNote): Promise<void>;
+  /** Direct mode: every EndpointSlice labelled with the Service's name, whoever wrote it. */
+  listSlices(namespace: string, service: string): Promise<Array<Observed<ObservedSlice>>>;
+  /** Create only: 409 when a slice of that name exists. */
+  createSlice(slice: DesiredSlice): Promise<Observed<ObservedSlice>>;
+  /** Replace guarded by `resourceVersion`: 409 if the slice changed since it was read. */
+  replaceSlice(slice: DesiredSlice, resourceVersion: string): Promise<Observed<ObservedSlice>>;
+  /** Delete guarded by the slice's uid and resourceVersion. */
+  deleteSlice(namespace: string, slice: Pick<ObservedSlice, 'name' | 'uid' | 'resourceVersion'>): Promise<void>;
   /** Requests sent so far, for tests and figures. */
   readonly requestCount: number;
 }
@@ -125,6 +135,20 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
     recordEvent: (service, note) =>
       call(`record event on ${service.namespace}/${service.name}`, async () => {
         await core.createNamespacedEvent({ namespace: service.namespace, body: serviceEvent(service, note, options.component) }, base);
+      }),
+    listSlices: (namespace, service) =>
+      call(`list endpointslices of ${namespace}/${service}`, async () =>
+        (await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` }, base)).items.map(observedSlice),
+      ),
+    createSlice: (slice) =>
+      call(`create endpointslice ${slice.namespace}/${slice.name}`, async () => observedSlice(await discovery.createNamespacedEndpointSlice({ namespace: slice.namespace, body: sliceBody(slice) }, base))),
+    replaceSlice: (slice, resourceVersion) =>
+      call(`replace endpointslice ${slice.namespace}/${slice.name}`, async () =>
+        observedSlice(await discovery.replaceNamespacedEndpointSlice({ name: slice.name, namespace: slice.namespace, body: sliceBody(slice, resourceVersion) }, base)),
+      ),
+    deleteSlice: (namespace, slice) =>
+      call(`delete endpointslice ${namespace}/${slice.name}`, async () => {
+        await discovery.deleteNamespacedEndpointSlice({ name: slice.name, namespace, body: { preconditions: { uid: slice.uid, resourceVersion: slice.resourceVersion } } }, base);
       }),
   };
 }

@@ -12,6 +12,7 @@ import { patchService, type WriteObserver } from './writes.js';
 import { fence } from './fence.js';
 import type { ServiceRef } from '../../shared/k8s/views.js';
 import type { Completion, Reporter } from './report.js';
+import { isDirect } from './core/direct.js';
 
 /**
  * Pods with a ready endpoint. A dual-stack Service has one slice per address family,
@@ -32,11 +33,31 @@ export function completionDue(service: ServiceView, slices: readonly SliceView[]
   const record = readRecord(service, keys);
   const { term, switchedAt: decidedAt } = record;
   if (!record.optedIn || term === undefined || record.completed) return undefined;
-  const activeUid = service.selector[keys.podId];
+  // Selector mode routes by the pod-id in the selector; direct mode by the record, which
+  // its slice follows.
+  const activeUid = isDirect(service, keys) ? record.activeUid : service.selector[keys.podId];
   if (!activeUid || decidedAt === undefined) return undefined;
   const ready = slices.flatMap((s) => s.endpoints.filter((e) => e.ready));
   if (readyPods(slices).size !== 1 || ready[0]?.podUid !== activeUid) return undefined;
   return { term, active: { name: record.activePod ?? ready[0].podName ?? '', uid: activeUid }, decidedAt, observedAt: now };
+}
+
+/**
+ * Writes the completion mark, guarded by the Service's resourceVersion, and reports it.
+ * A record only: it decided nothing about the rest of the Service as read.
+ */
+export async function recordCompletion(
+  deps: { cluster: Cluster; keys: Keys; reporter: Reporter; ownWrites: WriteObserver },
+  service: Observed<ServiceView>,
+  completion: Completion,
+): Promise<Observed<ServiceView>> {
+  const written = await patchService(deps, service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } }, false);
+  void deps.reporter.replayTransition(written, completion.term).catch(() => undefined);
+  void deps.reporter.completed(written, completion).catch(() => undefined);
+  // The new active routes alone: the pod the switch left may be fenced now. A
+  // failure leaves the mark, and a later look finishes it.
+  void fence(deps, written, true).catch(() => undefined);
+  return written;
 }
 
 /** What a completion check found; `detail` says why when it is not `completed`. */
@@ -89,13 +110,7 @@ export async function checkCompletion(
         return notYet('the slices do not show the term\'s pod alone');
       }
       try {
-        // A record only: it decided nothing about the rest of the Service as read.
-        const written = await patchService(deps, service, { selector: service.selector, annotations: { [deps.keys.completedTerm]: String(completion.term) } }, false);
-        void deps.reporter.replayTransition(written, completion.term).catch(() => undefined);
-        void deps.reporter.completed(written, completion).catch(() => undefined);
-        // The new active routes alone: the pod the switch left may be fenced now. A
-        // failure leaves the mark, and a later look finishes it.
-        void fence(deps, written, true).catch(() => undefined);
+        await recordCompletion(deps, service, completion);
         return { outcome: 'completed', detail: `term ${completion.term}` };
       } catch (error) {
         // Our own copy was overtaken: decide on a fresh read instead.

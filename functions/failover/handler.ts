@@ -23,6 +23,7 @@ import type { Logger } from '../../shared/log.js';
 import { NotFoundError } from '../../shared/k8s/errors.js';
 import { podView, serviceView, sliceView } from './views.js';
 import { batonAnnotationKeys } from './core/release.js';
+import { isDirect } from './core/direct.js';
 
 export interface FailoverDeps extends ReconcileDeps {
   /** The opted-in Services as the API server last returned them (service-index.ts). */
@@ -205,7 +206,21 @@ async function onSlice(deps: FailoverDeps, looks: Looks, event: Extract<Resource
   const name = event.object.metadata.labels[SERVICE_NAME_LABEL];
   // Only a Service the index holds (read from the API) is checked, and the check reads
   // the slices and the Service itself; this slice's body can only spare that work.
-  if (event.action === 'delete' || !name || !deps.index.get(namespace, name)) return ignored('slice of a service that is not opted in');
+  const indexed = name ? deps.index.get(namespace, name) : undefined;
+  if (!name || !indexed) return ignored('slice of a service that is not opted in');
+  // Direct mode: baton's slice must match the Service's record, and no other slice may
+  // route the Service. Any change to one of its slices (edited, deleted, added by
+  // someone else) gets a look that reads the Service, its pods and its slices; the echo
+  // of this instance's own slice write needs none.
+  if (isDirect(indexed, deps.keys)) {
+    const slice = event.object.metadata.name;
+    if (event.action !== 'delete') {
+      await deps.ownWrites.settled(namespace, 'EndpointSlice', slice);
+      if (deps.ownWrites.isSliceEcho(namespace, slice, event.object.metadata.resourceVersion)) return ignored('echo of baton\'s own slice write');
+    }
+    return summarize([[name, await looks.service(deps, namespace, name, 'read')]]);
+  }
+  if (event.action === 'delete') return ignored('slice deleted');
   // Completion needs exactly one ready pod across all the Service's slices. This slice
   // alone showing more rules it out for any version of the Service; the change that
   // ends it is a change of this slice too, and brings its own event.

@@ -36,6 +36,8 @@ export interface OwnWrites extends WriteObserver {
    * every opted-in Service that selects the pod is the one whose decision wrote it.
    */
   isPodEcho(pod: PodView, selecting: readonly ServiceRef[]): boolean;
+  /** The slice event shows exactly the version this instance's own last write of that slice left. */
+  isSliceEcho(namespace: string, name: string, resourceVersion: string | undefined): boolean;
   /** The Service as this instance's last write left it, while the index holds no newer version. */
   ownCopy(namespace: string, name: string): Observed<ServiceView> | undefined;
   /** Objects remembered (each memory is bounded; the oldest are forgotten first). */
@@ -72,6 +74,8 @@ export function createOwnWrites(index: ServiceIndex, options: OwnWritesOptions =
   const decisions = boundedMap<string>(limit);
   // Per pod: the version and content a guarded label write left, and for which Service.
   const pods = boundedMap<{ readonly resourceVersion: string; readonly content: string; readonly service: string }>(limit);
+  // Per slice (direct mode): the version this instance's last write of it left.
+  const slices = boundedMap<string>(limit);
   // Writes whose reply is not in yet, per object.
   const inFlight = new Map<string, Set<Promise<unknown>>>();
   const flightKey = (namespace: string, kind: WriteTarget, name: string): string => `${kind}/${namespace}/${name}`;
@@ -83,7 +87,7 @@ export function createOwnWrites(index: ServiceIndex, options: OwnWritesOptions =
 
   return {
     get size() {
-      return replies.size + pods.size;
+      return replies.size + pods.size + slices.size;
     },
     writing(namespace, kind, name, done) {
       const key = flightKey(namespace, kind, name);
@@ -108,6 +112,12 @@ export function createOwnWrites(index: ServiceIndex, options: OwnWritesOptions =
     podLabelled(service, pod) {
       if (pod.resourceVersion === undefined) return;
       pods.set(id(pod.namespace, pod.name), { resourceVersion: pod.resourceVersion, content: content(pod), service: id(service.namespace, service.name) });
+    },
+    sliceWritten(namespace, name, resourceVersion) {
+      slices.set(id(namespace, name), resourceVersion);
+    },
+    isSliceEcho(namespace, name, resourceVersion) {
+      return resourceVersion !== undefined && resourceVersion !== '' && slices.get(id(namespace, name)) === resourceVersion;
     },
     settled(namespace, kind, name) {
       const set = inFlight.get(flightKey(namespace, kind, name));

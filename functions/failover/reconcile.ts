@@ -2,19 +2,20 @@
 // resourceVersion precondition, and on 409 read again and decide again. Evidence
 // (audit events, Kubernetes Events, role labels) follows a write and never blocks it.
 import type { Cluster } from './cluster.js';
-import { ConflictError, NotFoundError } from '../../shared/k8s/errors.js';
+import { NotFoundError } from '../../shared/k8s/errors.js';
 import { retryOnConflict } from '../../shared/k8s/retry.js';
 import type { Logger } from '../../shared/log.js';
 import { decide, type Decision } from './core/decide.js';
-import { batonAnnotationKeys, labelsStillNeeded } from './core/release.js';
+import { batonAnnotationKeys } from './core/release.js';
 import { isServiceName, ownsRecord, userSelector } from './core/settings.js';
-import { type Observed, type Plan, type PodLabelWrite, type PodView, type ServiceView } from './core/model.js';
+import { type Observed, type Plan, type PodView, type ServiceView } from './core/model.js';
 import { MODE_VALUE, type Keys } from '../../shared/keys.js';
 import type { ServiceRef } from '../../shared/k8s/views.js';
-import { readRecord } from '../../shared/record.js';
-import { report, termMark, type Reporter } from './report.js';
-import { labelPods, patchService, type WriteObserver } from './writes.js';
-import { fence } from './fence.js';
+import type { Reporter } from './report.js';
+import type { WriteObserver } from './writes.js';
+import { act } from './act.js';
+import { directInForce, removeOwnSlices, sliceUnwanted, slicesConcern, syncSlice } from './direct.js';
+import { sliceTerm, type ObservedSlice } from './core/slice.js';
 
 export interface ReconcileDeps {
   readonly cluster: Cluster;
@@ -138,7 +139,9 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
       // confirmed first when the basis is the index's copy. An unchanged resourceVersion
       // means the decision stands; otherwise it is made again on the fresh read.
       const onCopy = first !== undefined && !first.fresh;
-      const confirm = onCopy && needsConfirmation(decision.plan);
+      // Deleting baton's slice is such a write too: a copy that lags a move back to direct
+      // mode must not take the slice away.
+      const confirm = onCopy && (needsConfirmation(decision.plan) || (decision.slices !== undefined && sliceUnwanted(service, keys)));
       if (confirm) {
         const fresh = await read();
         if (fresh === undefined) return gone;
@@ -148,7 +151,7 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
           decision = await decideOn(deps, service);
         }
       }
-      const { plan, podProblems, now, pods } = decision;
+      const { plan, podProblems, now, pods, slices } = decision;
       // Warning Events go on a Service known to exist at this version: a read made for
       // this look, or (for a switch on the index's copy) the guarded write that just
       // succeeded on it.
@@ -158,9 +161,23 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
       const readForThisLook = !onCopy || confirm;
       if (readForThisLook) reportProblems();
       try {
-        const result = await act(deps, service, plan, now, pods);
+        // Leaving direct mode: baton's slice goes before the record does, so that no
+        // slice of baton's outlives the record that says it exists.
+        if (slices !== undefined && sliceUnwanted(service, keys)) await removeOwnSlices(deps, service, slices);
+        const acted = await act(deps, service, plan, now, pods);
         if (!readForThisLook) reportProblems();
-        return result;
+        // Direct mode: the slice follows the record as this look left it, whatever the plan,
+        // except a bad configuration (which changes nothing).
+        try {
+          if (slices !== undefined && plan.kind !== 'invalid-config' && directInForce(acted.service, keys)) {
+            const done = await syncSlice(deps, acted.service, pods, slices);
+            return { ...acted.result, detail: `${acted.result.detail}; ${done}` };
+          }
+          return acted.result;
+        } finally {
+          // A switch's evidence, held back until its slice was written (or failed to be).
+          acted.evidence?.();
+        }
       } catch (error) {
         // The Service was deleted between the read and the write: a handled outcome.
         // (A vanished prerequisite pod arrives here as a ConflictError, not as this.)
@@ -176,101 +193,29 @@ function needsConfirmation(plan: Plan): boolean {
   return plan.kind !== 'switch' || plan.prerequisites.length > 0;
 }
 
-/** One decision on the Service as given: its pods listed, its leader read, decide() run. */
-async function decideOn(deps: ReconcileDeps, service: ServiceView): Promise<Decision & { readonly now: number; readonly pods: readonly PodView[] }> {
+interface Decided extends Decision {
+  readonly now: number;
+  readonly pods: readonly PodView[];
+  /** The Service's slices, listed beside the pods when direct mode concerns it (direct.ts). */
+  readonly slices: ReadonlyArray<Observed<ObservedSlice>> | undefined;
+}
+
+/** One decision on the Service as given: its pods (and in direct mode its slices) listed, its leader read, decide() run. */
+async function decideOn(deps: ReconcileDeps, service: ServiceView): Promise<Decided> {
   const { cluster, keys } = deps;
-  const pods = await podsFor(deps, service);
+  const [pods, slices] = await Promise.all([podsFor(deps, service), slicesConcern(service, keys) ? cluster.listSlices(service.namespace, service.name) : undefined]);
   const now = deps.now();
   const others = activeElsewhere(deps, service);
   const leader = await leaderOf(deps, service);
   const roleLabels = deps.roleLabels ?? false;
-  const decision = decide({ service, pods, keys, now, roleLabels, activeElsewhere: others, leader });
+  const termFloor = slices === undefined ? undefined : sliceTerm(slices, service, keys);
+  const decision = decide({ service, pods, keys, now, roleLabels, activeElsewhere: others, leader, ...(termFloor !== undefined ? { termFloor } : {}) });
   const requested = decision.plan.kind === 'refuse-switchover' ? decision.plan.requested : undefined;
   if (requested !== undefined && !pods.some((p) => p.name === requested)) {
     // Only the selected pods were listed; a requested pod outside the selector exists
     // or not, and the refusal should say which. Looked up only on this rare path.
     const stranger = await cluster.findPod(service.namespace, requested);
-    if (stranger) return { ...decide({ service, pods: [...pods, stranger], keys, now, roleLabels, activeElsewhere: others, leader }), now, pods };
+    if (stranger) return { ...decide({ service, pods: [...pods, stranger], keys, now, roleLabels, activeElsewhere: others, leader }), now, pods, slices };
   }
-  return { ...decision, now, pods };
-}
-
-async function act(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Plan, now: number, pods: readonly PodView[]): Promise<Result> {
-  const { cluster } = deps;
-  switch (plan.kind) {
-    case 'ignore':
-      return { outcome: 'ignored', detail: plan.why };
-    case 'invalid-config':
-      deps.reporter.invalidConfig(service, plan.problems);
-      return { outcome: 'invalid', detail: plan.problems.map((p) => `${p.key}: ${p.message}`).join('; ') };
-    case 'steady': {
-      const basis = plan.record ? await patchService(deps, service, plan.record) : service;
-      labelPods(deps, basis, plan.podWrites);
-      // A fence left pending (its instance stopped after the completion) is finished here.
-      void fence(deps, basis, plan.record !== undefined).catch((error: unknown) => deps.logger.warn({ service: `${service.namespace}/${service.name}`, error: String(error) }, 'fencing failed; a later look tries again'));
-      return { outcome: 'steady', detail: plan.record ? `${plan.why}; baton's record completed` : plan.why };
-    }
-    case 'hold':
-      return { outcome: 'held', detail: plan.why, retryAfterMs: plan.retryAfterMs };
-    case 'switch': {
-      // The version each prerequisite write left its pod at: the guard of its role label.
-      const relabelled = new Map<string, string | undefined>();
-      for (const write of plan.prerequisites) {
-        try {
-          relabelled.set(write.pod, (await cluster.patchPodLabels(service.namespace, write.pod, write.labels)).resourceVersion);
-        } catch (error) {
-          // The chosen pod vanished between the list and now: decide again.
-          if (error instanceof NotFoundError) throw new ConflictError(error.message, 404);
-          throw error;
-        }
-      }
-      const written = await patchService(deps, service, plan.service);
-      report(deps.reporter.switched(written, plan, now));
-      deps.onSwitch?.(written, plan, pods, now);
-      // The term this switch ends was never seen completed, so its own event may have
-      // been lost with a reply; the Service as read still records it: replay it.
-      const ended = plan.term - 1;
-      if (ended >= 1 && readRecord(service, deps.keys).completedTerm !== ended) report(deps.reporter.replayTransition(service, ended));
-      // A pod labelled just above has moved past the version the plan read; that change
-      // is our own, so its role label is guarded by the version our write left it at.
-      labelPods(
-        deps,
-        written,
-        plan.podWrites.map((w) => {
-          if (!relabelled.has(w.pod)) return w;
-          const after = relabelled.get(w.pod);
-          return after ? { pod: w.pod, labels: w.labels, resourceVersion: after } : { pod: w.pod, labels: w.labels };
-        }),
-      );
-      return { outcome: 'switched', detail: `${plan.reason}: ${plan.from?.name ?? '(none)'} -> ${plan.to.name} (term ${plan.term})` };
-    }
-    case 'unavailable': {
-      const written = plan.service ? await patchService(deps, service, plan.service) : undefined;
-      if (written) report(deps.reporter.unavailable(written, plan, pods.length));
-      return { outcome: 'unavailable', detail: `no healthy candidate; keeping ${plan.active ?? '(none)'}` };
-    }
-    case 'refuse-switchover': {
-      const written = await patchService(deps, service, plan.service);
-      report(deps.reporter.refused(written, plan));
-      return { outcome: 'refused', detail: plan.why };
-    }
-    case 'release': {
-      const written = await patchService(deps, service, plan.service);
-      report(deps.reporter.released(written, plan, termMark(service, deps.keys)));
-      await unlabelReleased(deps, written, plan.podWrites, pods);
-      return { outcome: 'released', detail: 'original selector restored' };
-    }
-  }
-}
-
-/**
- * After a release: baton's labels come off the released Service's pods, except where
- * another Service still needs them (a fresh list of the namespace's Services says so),
- * each write guarded by the version the pod was read at.
- */
-async function unlabelReleased(deps: ReconcileDeps, released: ServiceView, writes: readonly PodLabelWrite[], pods: readonly PodView[]): Promise<void> {
-  if (writes.length === 0) return;
-  const services = await deps.cluster.listServices('', released.namespace);
-  const keep = new Set(pods.filter((p) => labelsStillNeeded(p, services, deps.keys, released)).map((p) => p.name));
-  labelPods(deps, released, writes.filter((w) => !keep.has(w.pod)));
+  return { ...decision, now, pods, slices };
 }

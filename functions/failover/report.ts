@@ -49,6 +49,12 @@ export interface Reporter {
   /** Repeated reports of the same problems are suppressed for a while (the id is the same anyway). */
   invalidConfig(service: ServiceView, problems: readonly ConfigProblem[]): void;
   podProblems(service: ServiceView, problems: readonly PodProblem[]): void;
+  /** Direct mode: slices of the Service that baton did not write (never changed; repeats held back). */
+  foreignSlices(service: ServiceView, names: readonly string[]): void;
+  /** Direct mode: baton's slice could not be written, and why (repeats held back). */
+  sliceBlocked(service: ServiceView, why: string): void;
+  /** Direct mode ended: baton deleted its slice; says how to route with a selector again. */
+  sliceRemoved(service: ServiceView, name: string): void;
 }
 
 /**
@@ -78,6 +84,9 @@ export const REASONS = {
   fenceRefused: 'FenceRefused',
   invalidConfig: 'InvalidConfig',
   invalidPodAnnotation: 'InvalidPodAnnotation',
+  foreignSlice: 'ForeignEndpointSlice',
+  sliceBlocked: 'EndpointSliceBlocked',
+  sliceRemoved: 'EndpointSliceRemoved',
 } as const;
 
 export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logger: Logger; keys: Keys; now: () => number }): Reporter {
@@ -206,6 +215,26 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
           { type: 'Warning', reason: REASONS.invalidConfig, message: `left unchanged: ${problems.map((p) => `${p.key}=${JSON.stringify(p.value.slice(0, 80))}: ${p.message}`).join('; ')}` },
         ),
       );
+    },
+    foreignSlices: (service, names) => {
+      if (!fresh(`${service.uid}/foreign/${names.join(',')}`)) return;
+      // The EndpointSlice controller leaves its slices behind when a selector is removed.
+      const leftover = names.some((n) => n.includes('(managed by endpointslice-controller.k8s.io)'))
+        ? `; the controller's are left from a selector this Service had: kubectl delete endpointslice -n ${service.namespace} -l kubernetes.io/service-name=${service.name},endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io`
+        : '';
+      const message = `EndpointSlice(s) ${names.join(', ')} also route this Service, and baton did not write them: it never changes or deletes them, and cannot keep traffic to one pod while they list ready endpoints. Delete them, or take the Service out of direct mode${leftover}`;
+      logger.warn({ service: `${service.namespace}/${service.name}`, slices: names }, message);
+      report(cluster.recordEvent(service, { type: 'Warning', reason: REASONS.foreignSlice, message }));
+    },
+    sliceBlocked: (service, why) => {
+      if (!fresh(`${service.uid}/blocked/${why}`)) return;
+      logger.warn({ service: `${service.namespace}/${service.name}` }, why);
+      report(cluster.recordEvent(service, { type: 'Warning', reason: REASONS.sliceBlocked, message: `baton's EndpointSlice not written: ${why}` }));
+    },
+    sliceRemoved: (service, name) => {
+      const now = Object.keys(service.selector).length > 0 ? 'the Service\'s own selector routes it now' : 'the Service routes to no pod';
+      const message = `direct mode ended: baton deleted its EndpointSlice ${name}, and ${now}. To route with a selector, set spec.selector to your pods' labels (with the label ${deps.keys.mode}=active-standby, baton then routes it to one of them)`;
+      report(cluster.recordEvent(service, { type: 'Normal', reason: REASONS.sliceRemoved, message }));
     },
     podProblems: (service, problems) => {
       for (const p of problems) {

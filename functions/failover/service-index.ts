@@ -12,6 +12,7 @@ import { matchesSelector } from './core/health.js';
 import { type Labels, type Observed, type ServiceView } from './core/model.js';
 import { MODE_VALUE, type Keys } from '../../shared/keys.js';
 import { userSelector } from './core/settings.js';
+import { isDirect } from './core/direct.js';
 
 type Held = Observed<ServiceView>;
 
@@ -111,7 +112,8 @@ export function createServiceIndex(deps: { cluster: Cluster; keys: Keys; namespa
       if (!names) return [];
       const out: Held[] = [];
       for (const e of names.values()) {
-        const pinned = e.service.selector[keys.podId];
+        // Direct mode routes to the pod its record names; selector mode, to its selector's.
+        const pinned = isDirect(e.service, keys) ? e.service.annotations[keys.activeUid] : e.service.selector[keys.podId];
         if (pinned !== undefined && podIds.includes(pinned)) out.push(e.service);
       }
       return out;

@@ -5,7 +5,20 @@ import type { PodView, ServiceView } from './core/model.js';
 
 export interface PodLike {
   readonly metadata?: MetaLike | undefined;
-  readonly status?: { readonly phase?: string | undefined; readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string; readonly lastTransitionTime?: Time }> | undefined } | undefined;
+  readonly spec?:
+    | {
+        readonly nodeName?: string | undefined;
+        readonly containers?: ReadonlyArray<{ readonly ports?: ReadonlyArray<{ readonly name?: string | undefined; readonly containerPort: number; readonly protocol?: string | undefined }> | undefined }> | undefined;
+      }
+    | undefined;
+  readonly status?:
+    | {
+        readonly phase?: string | undefined;
+        readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string; readonly lastTransitionTime?: Time }> | undefined;
+        readonly podIP?: string | undefined;
+        readonly podIPs?: ReadonlyArray<{ readonly ip: string }> | undefined;
+      }
+    | undefined;
 }
 export interface SliceSource {
   readonly metadata?: MetaLike | undefined;
@@ -43,6 +56,9 @@ export function podView(pod: PodLike): PodView {
     readyChangedAt: time(ready?.lastTransitionTime),
     createdAt: time(pod.metadata?.creationTimestamp) ?? 0,
     deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
+    ips: pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []),
+    nodeName: pod.spec?.nodeName,
+    containerPorts: (pod.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol ?? 'TCP' }))),
   };
 }
 
@@ -55,6 +71,7 @@ export function serviceView(service: ServiceLike): ServiceView {
     labels: service.metadata?.labels ?? {},
     annotations: service.metadata?.annotations ?? {},
     selector: service.spec?.selector ?? {},
+    ports: (service.spec?.ports ?? []).map((p) => ({ name: p.name, port: p.port ?? 0, targetPort: p.targetPort, protocol: p.protocol ?? 'TCP', appProtocol: p.appProtocol })),
   };
 }
 

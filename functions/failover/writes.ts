@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/log.js';
 import type { Cluster } from './cluster.js';
 import type { Observed, PodLabelWrite, PodView, ServiceView, ServiceWrite } from './core/model.js';
 
-export type WriteTarget = 'Service' | 'Pod';
+export type WriteTarget = 'Service' | 'Pod' | 'EndpointSlice';
 
 export interface WriteObserver {
   /**
@@ -22,10 +22,12 @@ export interface WriteObserver {
   serviceWritten(service: Observed<ServiceView>, decided: boolean): void;
   /** The pod as a label write guarded by the resourceVersion `service`'s reconcile read left it. */
   podLabelled(service: ServiceRef, pod: Observed<PodView>): void;
+  /** Direct mode: baton's slice as its write left it (create or guarded replace). */
+  sliceWritten(namespace: string, name: string, resourceVersion: string): void;
 }
 
 /** For a caller that answers no events (the resync sweep): echoes are nobody's concern. */
-export const NO_ECHOES: WriteObserver = { writing: () => undefined, serviceWritten: () => undefined, podLabelled: () => undefined };
+export const NO_ECHOES: WriteObserver = { writing: () => undefined, serviceWritten: () => undefined, podLabelled: () => undefined, sliceWritten: () => undefined };
 
 export interface WriteDeps {
   readonly cluster: Cluster;

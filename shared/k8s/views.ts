@@ -25,7 +25,15 @@ export interface ServiceLike {
   readonly spec?:
     | {
         readonly selector?: Readonly<Record<string, string>> | undefined;
-        readonly ports?: ReadonlyArray<{ readonly name?: string | undefined; readonly port?: number | undefined }> | undefined;
+        readonly ports?:
+          | ReadonlyArray<{
+              readonly name?: string | undefined;
+              readonly port?: number | undefined;
+              readonly targetPort?: number | string | undefined;
+              readonly protocol?: string | undefined;
+              readonly appProtocol?: string | undefined;
+            }>
+          | undefined;
       }
     | undefined;
 }

@@ -75,7 +75,8 @@ export async function awaitConvergence(rig: Rig, ns: string, layout: readonly La
 function judge(rig: Rig, name: string, services: readonly k8s.V1Service[], pods: readonly k8s.V1Pod[]): string | undefined {
   const svc = services.find((x) => x.metadata?.name === name);
   const healthy = pods.filter((p) => p.metadata?.labels?.app === name && isHealthy(p));
-  const selected = svc?.spec?.selector?.[POD_ID];
+  // Selector mode routes by the pod-id in the selector; direct mode by the record.
+  const selected = svc?.spec?.selector?.[POD_ID] ?? (svc?.metadata?.annotations?.['baton.dev/pods'] !== undefined ? svc.metadata.annotations['baton.dev/active-uid'] : undefined);
   const ready = rig.watcher.ready(name);
   const ok = healthy.length === 0 ? ready.length === 0 : ready.length === 1 && ready[0]!.uid === selected && healthy.some((p) => p.metadata?.uid === selected);
   return ok ? undefined : `${name}: ready [${ready.map((e) => e.pod).join(',')}], selector pod-id ${selected ?? '-'}, healthy [${healthy.map((p) => p.metadata?.name).join(',')}]`;

@@ -75,10 +75,13 @@ export async function watchInvariant(kc: k8s.KubeConfig, namespace: string, { mo
   const open = new Map<string, { service: string; from: number; to: number | undefined }>();
   let updates = 0;
 
-  // The selector the user gave: the live one without baton's key, else the saved copy.
+  // The selector the user gave: the live one without baton's key, else (direct mode) the
+  // pods annotation, else the saved copy.
   const candidatesSelector = (s: { selector: Record<string, string>; annotations: Record<string, string> }): Record<string, string> | undefined => {
     const own = Object.fromEntries(Object.entries(s.selector).filter(([k]) => k !== podIdKey));
     if (Object.keys(own).length > 0) return own;
+    const direct = s.annotations['baton.dev/pods'];
+    if (direct !== undefined) return Object.fromEntries(direct.split(',').map((r) => r.split('=') as [string, string]));
     try {
       const saved = JSON.parse(s.annotations['baton.dev/original-selector'] ?? '') as unknown;
       return saved && typeof saved === 'object' ? (saved as Record<string, string>) : undefined;

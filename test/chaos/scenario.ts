@@ -34,18 +34,27 @@ export interface ScenarioOptions {
   readonly adapterRestart?: boolean;
   readonly adapterDownMs?: number;
   readonly convergeTimeoutMs?: number;
+  /** Every n-th Service (the 2nd, 4th, … for 2) in direct mode; undefined: none. */
+  readonly directEvery?: number;
   readonly log?: (line: string) => void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Zero-window opt-in (placeholder selector first), so the invariant holds from creation. */
-async function adoptAll(rig: Rig, ns: string, layout: readonly Layout[]): Promise<void> {
-  for (const s of layout) {
+/**
+ * Zero-window opt-in (placeholder selector first), so the invariant holds from creation.
+ * A Service in direct mode has no selector: it routes to nothing until baton writes its slice.
+ */
+async function adoptAll(rig: Rig, ns: string, layout: readonly Layout[], directEvery: number | undefined): Promise<void> {
+  for (const [i, s] of layout.entries()) {
     rig.watcher.guard(s.name);
+    const direct = directEvery !== undefined && (i + 1) % directEvery === 0;
+    const ports = [{ name: 'http', port: 80, targetPort: 8080 }];
     await rig.core.createNamespacedService({
       namespace: ns,
-      body: { metadata: { name: s.name, labels: { [MODE]: 'active-standby' } }, spec: { selector: { app: s.name, [POD_ID]: 'none' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+      body: direct
+        ? { metadata: { name: s.name, labels: { [MODE]: 'active-standby' }, annotations: { 'baton.dev/pods': `app=${s.name}` } }, spec: { ports } }
+        : { metadata: { name: s.name, labels: { [MODE]: 'active-standby' } }, spec: { selector: { app: s.name, [POD_ID]: 'none' }, ports } },
     });
   }
   for (const s of layout) {
@@ -76,11 +85,11 @@ export async function runScenario(options: ScenarioOptions, cleanup: Cleanup): P
   // honest answer on a loaded machine does (see apiproxy.ts on lost answers).
   const apiTimeoutMs = options.apiTimeoutMs ?? 2_000;
   const script = plan(options.seed, options.steps, options.services, options.meanGapMs ?? 300, { apiserverRestart: options.apiserverRestart ?? true, adapterRestart: options.adapterRestart ?? true });
-  log(`seed ${options.seed}: ${options.services} services, ${options.steps} steps, script digest ${script.digest}`);
+  log(`seed ${options.seed}: ${options.services} services${options.directEvery ? ` (every ${options.directEvery}. in direct mode)` : ''}, ${options.steps} steps, script digest ${script.digest}`);
   const rig = await startRig({ seed: options.seed, namespace: ns, instances: options.instances, apiTimeoutMs, relayFaults: options.relayFaults, apiFaults: options.apiFaults, resyncIntervalMs: options.resyncIntervalMs }, cleanup);
 
   const warmupStart = Date.now();
-  await adoptAll(rig, ns, script.layout);
+  await adoptAll(rig, ns, script.layout, options.directEvery);
   const warmupMs = Date.now() - warmupStart;
   log(`warm-up: all Services adopted in ${warmupMs} ms`);
 

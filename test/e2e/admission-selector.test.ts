@@ -143,6 +143,11 @@ test('pinned-selector policy, decision table: dry-run updates judged by the API 
     ['pinned -> another UID (a switch)', await pinned(), { spec: { selector: { [POD_ID]: V } } }, 'allowed'],
     ['pinned -> user part of the selector changed', await pinned(), { spec: { selector: { app: 'db2' } } }, 'allowed'],
     ['pinned -> annotation only', await pinned(), { metadata: { annotations: { note: 'x' } } }, 'allowed'],
+    // Direct mode: the Service leaves its selector to baton's slice.
+    ['pinned -> direct mode (selector removed, pods annotation set)', await pinned(), { metadata: { annotations: { 'baton.dev/pods': 'app=db' } }, spec: { selector: null } }, 'allowed'],
+    ['pinned -> pods annotation beside the user\'s selector, pod-id removed', await pinned(), { metadata: { annotations: { 'baton.dev/pods': 'app=db' } }, spec: { selector: { [POD_ID]: null } } }, 'refused'],
+    // Nothing of the user's is left in the selector: direct mode, and baton's slice routes.
+    ['pinned -> pods annotation and only the placeholder left', await pinned(), { metadata: { annotations: { 'baton.dev/pods': 'app=db' } }, spec: { selector: { app: null, [POD_ID]: 'none' } } }, 'allowed'],
     ['pinned -> opt-out and plain selector', await pinned(), { metadata: { labels: { 'baton.dev/mode': null } }, spec: { selector: { [POD_ID]: null } } }, 'allowed'],
     ['placeholder -> a UID (adoption)', await service(OPT_IN, { app: 'db', [POD_ID]: 'none' }), { spec: { selector: { [POD_ID]: U } } }, 'allowed'],
     ['placeholder -> key removed', await service(OPT_IN, { app: 'db', [POD_ID]: 'none' }), { spec: { selector: { [POD_ID]: null } } }, 'allowed'],

@@ -30,7 +30,7 @@ test('chaos script: the same seed replays the same actions, another seed does no
   assert.deepEqual(longer.steps.slice(0, 500), shorter.steps);
 });
 
-test('chaos: one active per Service under event, API and control-plane faults; convergence; every decision audited', { timeout: 420_000 }, async (t) => {
+test('chaos: one active per Service, in selector and in direct mode, under event, API and control-plane faults; convergence; every decision audited', { timeout: 420_000 }, async (t) => {
   const ns = await testNamespace(t, 'chaos');
   const cleanup = new Cleanup();
   t.after(() => cleanup.run());
@@ -40,6 +40,8 @@ test('chaos: one active per Service under event, API and control-plane faults; c
       steps: 110,
       services: 20,
       instances: 4,
+      // Half the Services in direct mode: baton writes their EndpointSlice itself.
+      directEvery: 2,
       namespace: ns,
       meanGapMs: 300,
       actionBudgetMs: 75_000,

@@ -110,8 +110,10 @@ test('the functions ServiceAccount: exactly the verbs baton needs, everything el
     { group: '', resource: 'nodes', verb: 'patch' },
     { group: '', resource: 'serviceaccounts/token', verb: 'create' },
     { group: '', resource: 'users', verb: 'impersonate' },
+    // Direct mode creates, updates (guarded) and deletes its own slice; nothing more.
     { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'patch' },
-    { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'delete' },
+    { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'deletecollection' },
+    { group: 'discovery.k8s.io', resource: 'endpointslices', verb: 'watch' },
     { group: 'apps', resource: 'deployments', verb: 'patch' },
     { group: 'coordination.k8s.io', resource: 'leases', verb: 'update' },
     { group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', verb: 'create' },

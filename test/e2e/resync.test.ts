@@ -12,6 +12,7 @@ import { adminConfig, testNamespace, testPlane } from './support/plane.js';
 import { startSink } from './support/sink.js';
 import { watchSlices } from './support/slices.js';
 import { createDeployment, setPodReady } from './support/workloads.js';
+import { createDirectService, createNamedPortDeployment, sliceWhere } from './support/direct.js';
 
 test('resync adopts and fails over with no event delivered, and baton status shows the result', async (t) => {
   const ns = await testNamespace(t, 'resync');
@@ -62,4 +63,38 @@ test('resync adopts and fails over with no event delivered, and baton status sho
   const row = status.stdout.split('\n').find((l) => l.startsWith(`${ns} `));
   assert.ok(row, status.stdout);
   assert.match(row, new RegExp(`${ns}\\s+app\\s+${next}\\s+2\\s+1/2\\s+\\d+s ago\\s+failover`));
+});
+
+test('resync in direct mode: adopts with no event, repairs baton\'s slice edited by hand, and baton status shows the mode', async (t) => {
+  const ns = await testNamespace(t, 'resync-direct');
+  const kc = adminConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  await createNamedPortDeployment(kc, ns, 'web', 2);
+  const pods = await waitFor('2 ready pods with IPs', async () => {
+    const list = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' });
+    const ready = list.items.filter((p) => p.status?.podIP && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    return ready.length === 2 ? ready : undefined;
+  });
+  await createDirectService(kc, ns, 'web', 'app=web');
+  await installRbac();
+  const resync = await startFunction('resync', { KUBECONFIG: await serviceAccountKubeconfig('baton-failover'), BATON_RESYNC_INTERVAL_MS: '1000', BATON_NAMESPACES: ns });
+  t.after(() => resync.stop());
+
+  const adopted = await sliceWhere(kc, ns, 'web', 'adopted by the sweep', (s) => s.endpoints?.[0]?.conditions?.ready === true, 20_000);
+  const active = adopted.endpoints[0]!.targetRef!.name!;
+  const other = pods.find((p) => p.metadata?.name !== active)!;
+  // Someone edits baton's slice to route to the other pod: the next sweep puts it back.
+  await discovery.replaceNamespacedEndpointSlice({
+    name: 'web-baton',
+    namespace: ns,
+    body: { ...adopted, endpoints: [{ addresses: [other.status!.podIP!], conditions: { ready: true }, targetRef: { kind: 'Pod', namespace: ns, name: other.metadata!.name!, uid: other.metadata!.uid! } }] },
+  });
+  const repaired = await sliceWhere(kc, ns, 'web', `back on ${active}`, (s) => s.endpoints?.length === 1 && s.endpoints[0]?.targetRef?.name === active, 20_000);
+  assert.equal(repaired.metadata?.annotations?.['baton.dev/term'], '1');
+
+  const status = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'status', '-n', ns], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: testPlane().kubeconfig } });
+  assert.equal(status.status, 0, status.stderr);
+  const row = status.stdout.split('\n').find((l) => l.startsWith(`${ns} `));
+  assert.match(row ?? '', new RegExp(`${ns}\\s+web\\s+${active}\\s+1\\s+1/1\\s+\\d+s ago\\s+initial\\s+direct`), status.stdout);
 });

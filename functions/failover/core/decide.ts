@@ -9,6 +9,7 @@ import { releaseOrIgnore } from './release.js';
 import { annotation, readPriority, readSettings, userSelector } from './settings.js';
 import { readRecord } from '../../../shared/record.js';
 import { switchover } from './switchover.js';
+import { isDirect } from './direct.js';
 
 export interface DecideInput {
   readonly service: ServiceView;
@@ -34,6 +35,12 @@ export interface DecideInput {
    * undefined when it does not exist. Ignored for a Service that elects its own active.
    */
   readonly leader?: ServiceView | undefined;
+  /**
+   * Direct mode: the term baton's slice of the Service was written for. A switch counts on
+   * from the higher of it and the record's term, so that its slice is never held back by
+   * a slice stamped with a higher term (a record edited by hand).
+   */
+  readonly termFloor?: number;
 }
 
 export interface Decision {
@@ -62,7 +69,8 @@ export function decide(input: DecideInput): Decision {
     return { plan: { kind: 'invalid-config', problems }, podProblems };
   }
 
-  const ctx = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? false, input.activeElsewhere ?? new Set(), input.leader);
+  const base = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? false, input.activeElsewhere ?? new Set(), input.leader);
+  const ctx = { ...base, term: Math.max(base.term, input.termFloor ?? 0) };
   return { plan: plan(ctx), podProblems };
 }
 
@@ -80,7 +88,10 @@ function context(
 ): Context {
   // The selector is what actually routes traffic, so it outranks the annotation; the
   // annotation only speaks when the selector lost baton's key (e.g. a manifest re-apply).
-  const selected = annotation(service.selector, keys.podId);
+  // In direct mode the record routes (the slice follows it) and a pod-id left in the
+  // selector is not baton's any more: it is removed by pinning again.
+  const direct = isDirect(service, keys);
+  const selected = direct ? undefined : annotation(service.selector, keys.podId);
   const selectedUid = selected === NO_POD ? undefined : selected;
   const annotatedUid = annotation(service.annotations, keys.activeUid);
   const recordedUid = selectedUid ?? annotatedUid;
@@ -108,9 +119,10 @@ function context(
     candidates,
     term: readRecord(service, keys).term ?? 0,
     active,
-    pinned: active !== undefined && selectedUid === active.uid,
+    pinned: active !== undefined && (direct ? !Object.hasOwn(service.selector, keys.podId) : selectedUid === active.uid),
     recorded: recordedUid !== undefined,
     previous,
+    direct,
   };
 }
 
@@ -153,7 +165,7 @@ function keepActive(ctx: Context, active: PodView): Plan {
       ? `${active.name} is active and healthy, and no healthy pod has a higher priority`
       : `${active.name} is active and healthy`,
     record: recordRepair(ctx),
-    podWrites: [...impostorWrites(ctx.candidates, keys), ...roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels, ctx.activeElsewhere)],
+    podWrites: ctx.direct ? [] : [...impostorWrites(ctx.candidates, keys), ...roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels, ctx.activeElsewhere)],
   };
 }
 
@@ -175,7 +187,10 @@ function unavailable(ctx: Context): Plan {
   const { keys } = ctx;
   const reported = readRecord(ctx.service, keys).unavailableTerm === ctx.term;
   // Never adopted yet: the Service still selects every matching pod (placeholderWrite).
-  const pinned = Object.hasOwn(ctx.service.selector, keys.podId);
+  // A Service in direct mode never does (its slice names at most the recorded pod), but
+  // its placeholder write also records the name of the slice and takes a stray pod-id
+  // out of the selector.
+  const pinned = ctx.direct ? Object.hasOwn(ctx.service.annotations, keys.endpointSlice) && !Object.hasOwn(ctx.service.selector, keys.podId) : Object.hasOwn(ctx.service.selector, keys.podId);
   if (reported && pinned) return { kind: 'unavailable', active: ctx.previous?.name, term: ctx.term, service: undefined };
   return {
     kind: 'unavailable',

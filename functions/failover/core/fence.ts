@@ -8,6 +8,7 @@ import type { ServiceView } from './model.js';
 import type { Keys } from '../../../shared/keys.js';
 import { readRecord } from '../../../shared/record.js';
 import { annotation, readSettings } from './settings.js';
+import { isDirect } from './direct.js';
 
 export type FenceStep =
   | { readonly kind: 'none' }
@@ -23,7 +24,9 @@ export function fenceStep(service: ServiceView, keys: Keys): FenceStep {
   const uid = record.fencePending;
   if (uid === undefined) return { kind: 'clear', uid, why: 'the mark is not a pod uid' };
   if (record.term === undefined || !record.completed) return { kind: 'none' };
-  if (uid === annotation(service.selector, keys.podId)) return { kind: 'clear', uid, why: 'the pod is the active one' };
+  // Selector mode routes to the pod-id in the selector; direct mode to the record's pod.
+  const active = isDirect(service, keys) ? record.activeUid : annotation(service.selector, keys.podId);
+  if (uid === active) return { kind: 'clear', uid, why: 'the pod is the active one' };
   const settings = readSettings(service, keys);
   if (!settings.ok || settings.settings.fence !== 'evict') return { kind: 'clear', uid, why: 'fencing is off' };
   return { kind: 'evict', uid, term: record.term };

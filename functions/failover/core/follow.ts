@@ -7,6 +7,7 @@ import { impostorWrites } from './pod-labels.js';
 import { type Context, NO_POD, placeholderWrite, recordRepair, switchTo } from './plans.js';
 import { annotation } from './settings.js';
 import { readRecord } from '../../../shared/record.js';
+import { isDirect } from './direct.js';
 
 /**
  * A follower routes to whatever its leader routes to: it never elects, so the two can
@@ -19,7 +20,8 @@ export function follow(ctx: Context, leaderName: string): Plan {
   if (leader === undefined) return invalid(`no Service named ${leaderName} in namespace ${ctx.service.namespace}`);
   if (annotation(leader.labels, keys.mode) !== MODE_VALUE) return invalid(`${leaderName} is not labelled ${keys.mode}=${MODE_VALUE}`);
   if (annotation(leader.annotations, keys.follow) !== undefined) return invalid(`${leaderName} follows another Service itself; follow the Service that elects`);
-  const pinned = annotation(leader.selector, keys.podId);
+  // A leader in direct mode routes to the pod its record names; one in selector mode, to its selector's.
+  const pinned = isDirect(leader, keys) ? readRecord(leader, keys).activeUid : annotation(leader.selector, keys.podId);
   if (pinned === undefined || pinned === NO_POD) return leaderUndecided(ctx, leaderName);
   const target = ctx.candidates.find((pod) => pod.uid === pinned);
   if (target === undefined) {
@@ -47,7 +49,7 @@ export function follow(ctx: Context, leaderName: string): Plan {
  * policy refuses, and one pod is still at most one.
  */
 function leaderUndecided(ctx: Context, leaderName: string): Plan {
-  const own = annotation(ctx.service.selector, ctx.keys.podId);
+  const own = ctx.direct ? readRecord(ctx.service, ctx.keys).activeUid : annotation(ctx.service.selector, ctx.keys.podId);
   if (own !== undefined) {
     return { kind: 'steady', active: ctx.active?.name, why: `${leaderName} has no active yet; keeping what this Service routes to until it chooses`, record: recordRepair(ctx), podWrites: [] };
   }

@@ -24,6 +24,29 @@ export interface PodView {
   readonly createdAt: number;
   /** metadata.deletionTimestamp is set. */
   readonly deleting: boolean;
+  /** status.podIPs (or status.podIP), in the API's order; direct mode's endpoint address. */
+  readonly ips?: readonly string[] | undefined;
+  /** spec.nodeName, copied to direct mode's endpoint. */
+  readonly nodeName?: string | undefined;
+  /** Every container's ports, for resolving a Service's named targetPort (direct mode). */
+  readonly containerPorts?: readonly ContainerPort[] | undefined;
+}
+
+export interface ContainerPort {
+  readonly name: string | undefined;
+  readonly containerPort: number;
+  /** As the API defaults it: TCP when unset. */
+  readonly protocol: string;
+}
+
+/** One entry of a Service's spec.ports, as direct mode needs it. */
+export interface ServicePort {
+  readonly name: string | undefined;
+  readonly port: number;
+  /** A number, a container port's name, or undefined (the API then uses `port`). */
+  readonly targetPort: number | string | undefined;
+  readonly protocol: string;
+  readonly appProtocol: string | undefined;
 }
 
 declare const fromApiServer: unique symbol;
@@ -46,6 +69,8 @@ export interface ServiceView {
   readonly annotations: Labels;
   /** spec.selector as it is now (may include baton's pod-identity key). */
   readonly selector: Labels;
+  /** spec.ports; only direct mode reads them. Absent in views that did not carry them. */
+  readonly ports?: readonly ServicePort[] | undefined;
 }
 
 /** A pod annotation that failed validation; the pod is ranked with the default. */

@@ -6,6 +6,7 @@ import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
+import { sliceName } from './direct.js';
 
 /** The pod-id a Service selects while no pod has been chosen: no pod UID looks like it. */
 export const NO_POD = 'none';
@@ -29,13 +30,35 @@ export interface Context {
   /** Some active was recorded, even if it is gone now. */
   readonly recorded: boolean;
   readonly previous: { readonly name: string; readonly uid: string } | undefined;
+  /** Direct mode: the record is all baton writes on the Service; the slice follows it. */
+  readonly direct: boolean;
+}
+
+/**
+ * The Service write's selector and mode marks. Selector mode: the user's selector plus
+ * the pod-id key. Direct mode: no selector at all (a leftover pod-id key is removed, or
+ * the EndpointSlice controller would route beside baton's slice), the name of baton's
+ * slice recorded, and no saved selector to restore (opting out of direct mode restores
+ * none). A mark of the other mode left on the Service is removed.
+ */
+function modeWrite(ctx: Context, podId: string): { selector: Record<string, string>; annotations: Record<string, string | null> } {
+  const { keys, service } = ctx;
+  const has = (key: string): boolean => Object.hasOwn(service.annotations, key);
+  if (ctx.direct) {
+    return { selector: {}, annotations: { [keys.endpointSlice]: sliceName(service), ...(has(keys.originalSelector) ? { [keys.originalSelector]: null } : {}) } };
+  }
+  return {
+    selector: sortedLabels({ ...ctx.selector, [keys.podId]: podId }),
+    annotations: { [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)), ...(has(keys.endpointSlice) ? { [keys.endpointSlice]: null } : {}) },
+  };
 }
 
 export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): Plan {
   const { keys, service } = ctx;
   const term = ctx.term + 1;
+  const mode = modeWrite(ctx, to.uid);
   const annotations: Record<string, string | null> = {
-    [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)),
+    ...mode.annotations,
     [keys.activePod]: to.name,
     [keys.activeUid]: to.uid,
     [keys.term]: String(term),
@@ -56,10 +79,10 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
   // The Service must not select by a label the pod does not carry yet, or it would
   // route to nothing in between. A pod that carries another pod's id (a copy of a live
   // pod's labels) would be routed to beside the real one: its label is corrected first.
-  const prerequisites = [
-    ...(annotation(to.labels, keys.podId) === to.uid ? [] : [{ pod: to.name, labels: { [keys.podId]: to.uid } }]),
-    ...impostorWrites(ctx.candidates, keys),
-  ];
+  // In direct mode no selector reads pod labels: baton writes none.
+  const prerequisites = ctx.direct
+    ? []
+    : [...(annotation(to.labels, keys.podId) === to.uid ? [] : [{ pod: to.name, labels: { [keys.podId]: to.uid } }]), ...impostorWrites(ctx.candidates, keys)];
 
   return {
     kind: 'switch',
@@ -68,8 +91,8 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
     to: { name: to.name, uid: to.uid },
     term,
     prerequisites,
-    service: { selector: sortedLabels({ ...ctx.selector, [keys.podId]: to.uid }), annotations },
-    podWrites: roleWrites(ctx.candidates, to.uid, keys, prerequisites, ctx.roleLabels, ctx.activeElsewhere),
+    service: { selector: mode.selector, annotations },
+    podWrites: ctx.direct ? [] : roleWrites(ctx.candidates, to.uid, keys, prerequisites, ctx.roleLabels, ctx.activeElsewhere),
   };
 }
 
@@ -87,14 +110,9 @@ function fenceTarget(ctx: Context, to: PodView): string | null {
  */
 export function placeholderWrite(ctx: Context): ServiceWrite {
   const { keys } = ctx;
-  return {
-    selector: sortedLabels({ ...ctx.selector, [keys.podId]: NO_POD }),
-    annotations: {
-      [keys.unavailableTerm]: String(ctx.term),
-      [keys.originalSelector]: JSON.stringify(sortedLabels(ctx.selector)),
-      [keys.recordOf]: ctx.service.uid,
-    },
-  };
+  // Direct mode routes to nothing until a pod is chosen: baton's slice names no pod.
+  const mode = modeWrite(ctx, NO_POD);
+  return { selector: mode.selector, annotations: { ...mode.annotations, [keys.unavailableTerm]: String(ctx.term), [keys.recordOf]: ctx.service.uid } };
 }
 
 /**
@@ -104,9 +122,16 @@ export function placeholderWrite(ctx: Context): ServiceWrite {
  */
 export function recordRepair(ctx: Context): ServiceWrite | undefined {
   const { keys, service } = ctx;
-  const annotations: Record<string, string> = {};
+  const annotations: Record<string, string | null> = {};
+  const has = (key: string): boolean => Object.hasOwn(service.annotations, key);
   if (!ownsRecord(service, keys)) annotations[keys.recordOf] = service.uid;
-  if (savedSelector(service, keys).kind !== 'valid') annotations[keys.originalSelector] = JSON.stringify(sortedLabels(ctx.selector));
+  if (ctx.direct) {
+    if (service.annotations[keys.endpointSlice] !== sliceName(service)) annotations[keys.endpointSlice] = sliceName(service);
+    if (has(keys.originalSelector)) annotations[keys.originalSelector] = null;
+  } else {
+    if (savedSelector(service, keys).kind !== 'valid') annotations[keys.originalSelector] = JSON.stringify(sortedLabels(ctx.selector));
+    if (has(keys.endpointSlice)) annotations[keys.endpointSlice] = null;
+  }
   if (Object.keys(annotations).length === 0) return undefined;
   return { selector: service.selector, annotations };
 }

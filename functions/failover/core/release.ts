@@ -17,6 +17,7 @@ export function batonAnnotationKeys(keys: Keys): string[] {
     keys.unavailableTerm,
     keys.fencePending,
     keys.recordOf,
+    keys.endpointSlice,
     keys.switchoverTo,
   ];
 }

@@ -3,6 +3,7 @@ import type { Labels, PodProblem, PodView, ServiceSettings, ServiceView } from '
 import type { ConfigProblem } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
 import { readRecord } from '../../../shared/record.js';
+import { serviceMode } from './direct.js';
 
 export type SettingsResult =
   | { readonly ok: true; readonly settings: ServiceSettings }
@@ -140,6 +141,10 @@ export function savedSelector(service: ServiceView, keys: Keys): SavedSelector {
  * copy is only used when the live one has nothing of the user's left in it.
  */
 export function userSelector(service: ServiceView, keys: Keys): SelectorResult {
+  // Direct mode: the candidates are named by `<prefix>/pods`, not by a selector.
+  const mode = serviceMode(service, keys);
+  if (mode.kind === 'direct') return { ok: true, selector: mode.selector };
+  if (mode.kind === 'invalid-direct') return { ok: false, problems: [mode.problem] };
   // The live selector is enough to act on; a damaged saved copy only matters when
   // nothing else is left, and the next write of baton's record repairs it.
   const current = withoutKey(service.selector, keys.podId);
@@ -153,7 +158,7 @@ export function userSelector(service: ServiceView, keys: Keys): SelectorResult {
       {
         key: 'spec.selector',
         value: JSON.stringify(service.selector),
-        message: 'the Service has no selector of its own; baton needs one to find candidate pods',
+        message: `the Service has no selector of its own; baton needs one to find candidate pods (or ${keys.pods} naming them, for direct mode)`,
       },
     ],
   };

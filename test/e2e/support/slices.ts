@@ -20,12 +20,16 @@ export interface SliceWatcher {
   waitForReady(service: string, pods: readonly string[], timeoutMs?: number): Promise<Observation>;
   /** Observations at or after `since` (when the test saw baton adopt the Service) with more than one ready pod. */
   violations(service: string, since: number): readonly Observation[];
+  /** Every endpoint (ready or not) across the Service's slices, at each change of any of its slices. */
+  endpointCounts(service: string): readonly number[];
 }
 
 export async function watchSlices(t: TestContext, namespace: string): Promise<SliceWatcher> {
   const kc = adminConfig();
   const slices = new Map<string, Map<string, string[]>>();
   const histories = new Map<string, Observation[]>();
+  const everyEndpoint = new Map<string, Map<string, number>>();
+  const counts = new Map<string, number[]>();
   const readyOf = (service: string): string[] => [...(slices.get(service)?.values() ?? [])].flat().sort();
   const record = (service: string): void => {
     const ready = readyOf(service);
@@ -48,6 +52,11 @@ export async function watchSlices(t: TestContext, namespace: string): Promise<Sl
       if (phase === 'DELETED') bySlice.delete(name);
       else bySlice.set(name, (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.targetRef?.name ?? e.addresses[0] ?? '?'));
       slices.set(service, bySlice);
+      const all = everyEndpoint.get(service) ?? new Map<string, number>();
+      if (phase === 'DELETED') all.delete(name);
+      else all.set(name, (slice.endpoints ?? []).length);
+      everyEndpoint.set(service, all);
+      counts.set(service, [...(counts.get(service) ?? []), [...all.values()].reduce((a, b) => a + b, 0)]);
       record(service);
     },
     (err: unknown) => {
@@ -72,5 +81,6 @@ export async function watchSlices(t: TestContext, namespace: string): Promise<Sl
       );
     },
     violations: (service, since) => (histories.get(service) ?? []).filter((o) => o.at >= since && o.ready.length > 1),
+    endpointCounts: (service) => counts.get(service) ?? [],
   };
 }

@@ -6,11 +6,27 @@ import { selectorPatch, type Cluster } from '../../../../functions/failover/clus
 import type { EventNote } from '../../../../shared/k8s/service-events.js';
 import type { SliceView } from '../../../../functions/failover/views.js';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../../../../functions/failover/core/model.js';
+import type { DesiredSlice, ObservedSlice } from '../../../../functions/failover/core/slice.js';
+
+/** A slice as the fake API server stores it after a write of baton's. */
+function storedSlice(slice: DesiredSlice, resourceVersion: string, uid: string): ObservedSlice {
+  return {
+    name: slice.name,
+    uid,
+    resourceVersion,
+    labels: { ...slice.labels },
+    annotations: { ...slice.annotations },
+    controllerUids: [slice.owner.uid],
+    addressType: slice.addressType,
+    endpoints: slice.endpoints.map((e) => ({ ...e, conditions: { ...e.conditions }, targetRef: { ...e.targetRef } })),
+    ports: slice.ports.map((p) => ({ ...p })),
+  };
+}
 
 /** This fake plays the API server, so what it returns counts as observed. */
 export const observed = <T>(value: T): Observed<T> => value as Observed<T>;
 
-export type Method = 'getService' | 'listServices' | 'listPods' | 'findPod' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'evictPod' | 'recordEvent';
+export type Method = 'getService' | 'listServices' | 'listPods' | 'findPod' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'evictPod' | 'recordEvent' | 'listSlices' | 'createSlice' | 'replaceSlice' | 'deleteSlice';
 
 export type Call =
   | { readonly method: 'getService'; readonly namespace: string; readonly name: string }
@@ -21,7 +37,9 @@ export type Call =
   | { readonly method: 'patchService'; readonly namespace: string; readonly name: string; readonly resourceVersion: string; readonly write: ServiceWrite }
   | { readonly method: 'patchPodLabels'; readonly namespace: string; readonly pod: string; readonly labels: Readonly<Record<string, string | null>> }
   | { readonly method: 'evictPod'; readonly namespace: string; readonly pod: string; readonly uid: string }
-  | { readonly method: 'recordEvent'; readonly namespace: string; readonly name: string; readonly note: EventNote };
+  | { readonly method: 'recordEvent'; readonly namespace: string; readonly name: string; readonly note: EventNote }
+  | { readonly method: 'listSlices'; readonly namespace: string; readonly service: string }
+  | { readonly method: 'createSlice' | 'replaceSlice' | 'deleteSlice'; readonly namespace: string; readonly name: string; readonly slice?: DesiredSlice };
 
 /** What happens when a fault fires: throw, or run something against the world first. */
 export type FaultAction = { readonly kind: 'throw'; readonly error: () => Error } | { readonly kind: 'before'; readonly run: (world: FakeCluster) => void };
@@ -80,6 +98,8 @@ export class FakeCluster implements Cluster {
   readonly conflicts: Call[] = [];
   /** Called after every successful Service patch, with the world already updated. */
   onWrite: ((write: SuccessfulWrite) => void) | undefined;
+  /** Called after every successful slice create or replace, with the slice as stored. */
+  onSliceWrite: ((slice: ObservedSlice) => void) | undefined;
   /** Calls matching this stay pending until `release()`: shows what is not awaited. */
   hold: ((call: Call) => boolean) | undefined;
   private readonly held: Array<() => void> = [];
@@ -87,6 +107,8 @@ export class FakeCluster implements Cluster {
   private readonly services = new Map<string, ServiceView>();
   private readonly pods = new Map<string, PodView>();
   private readonly slices = new Map<string, SliceView[]>();
+  /** Full slices (direct mode), by namespace/name. */
+  private readonly fullSlices = new Map<string, ObservedSlice>();
   private rv: number;
 
   constructor(startRv = 100) {
@@ -158,6 +180,16 @@ export class FakeCluster implements Cluster {
     this.slices.set(key(namespace, service), slices);
   }
 
+  /** Stores a full slice as someone else would write it (a fresh resourceVersion). */
+  putSlice(namespace: string, slice: ObservedSlice): void {
+    this.fullSlices.set(key(namespace, slice.name), { ...slice, resourceVersion: String(++this.rv) });
+  }
+
+  /** The full slices of a Service, as stored. */
+  slicesOf(namespace: string, service: string): ObservedSlice[] {
+    return [...this.fullSlices.entries()].filter(([k, s]) => k.startsWith(`${namespace}/`) && s.labels['kubernetes.io/service-name'] === service).map(([, s]) => s);
+  }
+
   inject(fault: Fault): void {
     this.faults.push({ ...fault, seen: 0 });
   }
@@ -222,7 +254,52 @@ export class FakeCluster implements Cluster {
   async listEndpointSlices(namespace: string, service: string): Promise<SliceView[]> {
     const call: Call = { method: 'listEndpointSlices', namespace, service };
     this.enter(call);
-    return this.reply(call, (this.slices.get(key(namespace, service)) ?? []).map((s) => ({ ...s, endpoints: s.endpoints.map((e) => ({ ...e })) })));
+    const full: SliceView[] = this.slicesOf(namespace, service).map((s) => ({
+      name: s.name,
+      endpoints: s.endpoints.map((e) => ({ podName: e.targetRef?.name, podUid: e.targetRef?.uid, ready: e.conditions.ready !== false })),
+    }));
+    return this.reply(call, [...(this.slices.get(key(namespace, service)) ?? []).map((s) => ({ ...s, endpoints: s.endpoints.map((e) => ({ ...e })) })), ...full]);
+  }
+
+  async listSlices(namespace: string, service: string): Promise<Array<Observed<ObservedSlice>>> {
+    const call: Call = { method: 'listSlices', namespace, service };
+    this.enter(call);
+    return this.reply(call, this.slicesOf(namespace, service).map((s) => observed(structuredClone(s))));
+  }
+
+  async createSlice(slice: DesiredSlice): Promise<Observed<ObservedSlice>> {
+    const call: Call = { method: 'createSlice', namespace: slice.namespace, name: slice.name, slice };
+    this.enter(call);
+    const k = key(slice.namespace, slice.name);
+    if (this.fullSlices.has(k)) throw new ConflictError(`endpointslices "${slice.name}" already exists`, 409);
+    const stored = storedSlice(slice, String(++this.rv), `slice-${this.rv}`);
+    this.fullSlices.set(k, stored);
+    this.onSliceWrite?.(stored);
+    return this.reply(call, observed(structuredClone(stored)));
+  }
+
+  async replaceSlice(slice: DesiredSlice, resourceVersion: string): Promise<Observed<ObservedSlice>> {
+    const call: Call = { method: 'replaceSlice', namespace: slice.namespace, name: slice.name, slice };
+    this.enter(call);
+    const k = key(slice.namespace, slice.name);
+    const current = this.fullSlices.get(k);
+    if (!current) throw new NotFoundError(`endpointslices "${slice.name}" not found`, 404);
+    if (current.resourceVersion !== resourceVersion) throw new ConflictError(`endpointslices "${slice.name}": the object has been modified`, 409);
+    const stored = storedSlice(slice, String(++this.rv), current.uid);
+    this.fullSlices.set(k, stored);
+    this.onSliceWrite?.(stored);
+    return this.reply(call, observed(structuredClone(stored)));
+  }
+
+  async deleteSlice(namespace: string, slice: Pick<ObservedSlice, 'name' | 'uid' | 'resourceVersion'>): Promise<void> {
+    const call: Call = { method: 'deleteSlice', namespace, name: slice.name };
+    this.enter(call);
+    const k = key(namespace, slice.name);
+    const current = this.fullSlices.get(k);
+    if (!current) throw new NotFoundError(`endpointslices "${slice.name}" not found`, 404);
+    if (current.uid !== slice.uid || current.resourceVersion !== slice.resourceVersion) throw new ConflictError(`endpointslices "${slice.name}": precondition failed`, 409);
+    this.fullSlices.delete(k);
+    return this.reply(call, undefined);
   }
 
   async patchService(service: ServiceView, write: ServiceWrite): Promise<Observed<ServiceView>> {

@@ -26,9 +26,9 @@ describe('failover handler: events nobody cares about cost no API request', () =
       detail: 'slice of a service that is not opted in',
     },
     {
-      name: 'an EndpointSlice deletion, even of an opted-in Service',
+      name: 'an EndpointSlice deletion of an opted-in Service in selector mode',
       event: () => sliceEvent(NS, 'web', [], 'delete'),
-      detail: 'slice of a service that is not opted in',
+      detail: 'slice deleted',
     },
     {
       name: 'a Service that is not opted in and carries no baton state',

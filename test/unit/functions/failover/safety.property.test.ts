@@ -11,63 +11,14 @@ import fc from 'fast-check';
 import { PROMOTED } from '../../../../shared/audit/schemas.js';
 import { NO_POD } from '../../../../functions/failover/core/decide.js';
 import { isHealthy } from '../../../../functions/failover/core/health.js';
-import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../../../../functions/failover/core/model.js';
+import type { Observed, ServiceView } from '../../../../functions/failover/core/model.js';
 import { reconcile, type Result } from '../../../../functions/failover/reconcile.js';
 import { NO_ECHOES } from '../../../../functions/failover/writes.js';
 import { createReporter } from '../../../../functions/failover/report.js';
-import type { Cluster } from '../../../../functions/failover/cluster.js';
-import type { EventNote } from '../../../../shared/k8s/service-events.js';
-import type { SliceView } from '../../../../functions/failover/views.js';
 import { FakeCluster, type SuccessfulWrite } from './fake-cluster.js';
+import { ScheduledCluster } from './scheduled-cluster.js';
 import { KEYS, makePod, makeService, NS, RecordingEmitter, silentLogger, T0 } from './world.js';
 import { readRecord } from '../../../../shared/record.js';
-
-/** Routes every call of one reconcile through the scheduler, and keeps its successful writes. */
-class ScheduledCluster implements Cluster {
-  readonly written: Array<Observed<ServiceView>> = [];
-  constructor(
-    private readonly world: FakeCluster,
-    private readonly s: fc.Scheduler,
-    private readonly tag: string,
-  ) {}
-  get requestCount(): number {
-    return this.world.requestCount;
-  }
-  private at<T>(label: string, run: () => Promise<T>): Promise<T> {
-    return this.s.schedule(Promise.resolve(label), `${this.tag} ${label}`).then(run);
-  }
-  getService(namespace: string, name: string): Promise<Observed<ServiceView>> {
-    return this.at('getService', () => this.world.getService(namespace, name));
-  }
-  listServices(labelSelector: string, namespace?: string): Promise<Array<Observed<ServiceView>>> {
-    return this.at('listServices', () => this.world.listServices(labelSelector, namespace));
-  }
-  listPods(namespace: string, selector: Labels): Promise<Array<Observed<PodView>>> {
-    return this.at('listPods', () => this.world.listPods(namespace, selector));
-  }
-  findPod(namespace: string, name: string): Promise<Observed<PodView> | undefined> {
-    return this.at('findPod', () => this.world.findPod(namespace, name));
-  }
-  listEndpointSlices(namespace: string, service: string): Promise<SliceView[]> {
-    return this.at('listEndpointSlices', () => this.world.listEndpointSlices(namespace, service));
-  }
-  patchService(service: ServiceView, write: ServiceWrite): Promise<Observed<ServiceView>> {
-    return this.at(`patchService@${service.resourceVersion}`, async () => {
-      const out = await this.world.patchService(service, write);
-      this.written.push(out);
-      return out;
-    });
-  }
-  patchPodLabels(namespace: string, pod: string, labels: Readonly<Record<string, string | null>>, resourceVersion?: string): Promise<Observed<PodView>> {
-    return this.at(`patchPodLabels ${pod}`, () => this.world.patchPodLabels(namespace, pod, labels, resourceVersion));
-  }
-  evictPod(namespace: string, pod: string, uid: string): Promise<void> {
-    return this.at(`evictPod ${pod}`, () => this.world.evictPod(namespace, pod, uid));
-  }
-  recordEvent(service: ServiceView, note: EventNote): Promise<void> {
-    return this.at('recordEvent', () => this.world.recordEvent(service, note));
-  }
-}
 
 const termOf = (s: ServiceView): number => readRecord(s, KEYS).term ?? 0;
 

@@ -101,7 +101,8 @@ describe('releaseOrIgnore', () => {
     assert.equal(plan.kind, 'release');
     if (plan.kind !== 'release') return;
     assert.deepEqual(plan.service.selector, { app: 'web' });
-    assert.deepEqual(Object.keys(plan.service.annotations).sort(), batonAnnotationKeys(keys).sort());
+    // A selector-mode Service carries no slice name, so the release has none to remove.
+    assert.deepEqual(Object.keys(plan.service.annotations).sort(), batonAnnotationKeys(keys).filter((k) => k !== keys.endpointSlice).sort());
     assert.ok(Object.values(plan.service.annotations).every((v) => v === null));
     assert.deepEqual(names(plan.podWrites), ['a']);
   });
@@ -114,7 +115,7 @@ describe('releaseOrIgnore', () => {
   });
 
   it('lists baton\'s annotations', () => {
-    assert.deepEqual(batonAnnotationKeys(keys), [keys.originalSelector, keys.activePod, keys.activeUid, keys.term, keys.switchedAt, keys.reason, keys.completedTerm, keys.unavailableTerm, keys.fencePending, keys.recordOf, keys.switchoverTo]);
+    assert.deepEqual(batonAnnotationKeys(keys), [keys.originalSelector, keys.activePod, keys.activeUid, keys.term, keys.switchedAt, keys.reason, keys.completedTerm, keys.unavailableTerm, keys.fencePending, keys.recordOf, keys.endpointSlice, keys.switchoverTo]);
   });
 });
 

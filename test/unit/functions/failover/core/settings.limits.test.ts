@@ -136,7 +136,7 @@ describe('savedSelector and userSelector messages', () => {
     const svc: ServiceView = { ...service(), selector: { [keys.podId]: 'uid-x' } };
     assert.deepEqual(userSelector(svc, keys), {
       ok: false,
-      problems: [{ key: 'spec.selector', value: JSON.stringify({ [keys.podId]: 'uid-x' }), message: 'the Service has no selector of its own; baton needs one to find candidate pods' }],
+      problems: [{ key: 'spec.selector', value: JSON.stringify({ [keys.podId]: 'uid-x' }), message: `the Service has no selector of its own; baton needs one to find candidate pods (or ${keys.pods} naming them, for direct mode)` }],
     });
   });
 });
