@@ -260,6 +260,58 @@ describe('a real node', { skip }, () => {
   });
   }
 
+  it('direct mode: traffic through kube-proxy and cluster DNS reaches the one pod in baton\'s own EndpointSlice, and moves on failover', async (t) => {
+    assert.ok(plane);
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-direct');
+    await startBaton(t, ns);
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const template = echoPod('direct', true);
+    template.metadata = { labels: { app: 'direct' } };
+    template.spec!.containers[0]!.ports = [{ name: 'http', containerPort: 8080 }];
+    template.spec!.containers[0]!.readinessProbe = { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1, failureThreshold: 1 };
+    await kc.makeApiClient(k8s.AppsV1Api).createNamespacedDeployment({ namespace: ns, body: { metadata: { name: 'direct' }, spec: { replicas: 3, selector: { matchLabels: { app: 'direct' } }, template } } });
+    // No selector: baton.dev/pods names the candidates, and baton writes the slice. The
+    // named targetPort is resolved from the pod's container, as the controller would.
+    const direct = { 'baton.dev/mode': 'active-standby' };
+    const svc = await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'db', labels: direct, annotations: { 'baton.dev/pods': 'app=direct' } }, spec: { ports: [{ port: 80, targetPort: 'http' }] } } });
+    await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'db-headless', labels: direct, annotations: { 'baton.dev/pods': 'app=direct', 'baton.dev/follow': 'db' } }, spec: { clusterIP: 'None', ports: [{ port: 8080, targetPort: 'http' }] } } });
+    const ip = svc.spec!.clusterIP!;
+    const active = await waitFor('baton to elect and the ClusterIP to reach only the active', async () => {
+      const s = await core.readNamespacedService({ name: 'db', namespace: ns });
+      const a = s.metadata?.annotations?.['baton.dev/active'];
+      if (!a) return undefined;
+      for (let i = 0; i < 5; i++) if ((await httpGet(ip, 80, '/', false).catch(() => undefined))?.body.trim() !== a) return undefined;
+      return a;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    const slices = await kc.makeApiClient(k8s.DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ns, labelSelector: 'kubernetes.io/service-name=db' });
+    assert.deepEqual(slices.items.map((x) => [x.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'], x.endpoints.map((e) => e.targetRef?.name), x.ports?.map((p) => p.port)]), [['baton.dev', [active], [8080]]]);
+    // Cluster DNS: the ClusterIP by name, and the headless twin's one address (the active).
+    const byName = await fetchFromPod(core, ns, 'client-direct', `http://db.${ns}.svc.cluster.local/`);
+    assert.deepEqual(byName, { phase: 'Succeeded', message: `200 ${active}\n` });
+    const headless = await fetchFromPod(core, ns, 'client-headless', `http://db-headless.${ns}.svc.cluster.local:8080/`);
+    assert.deepEqual(headless, { phase: 'Succeeded', message: `200 ${active}\n` });
+
+    const pod = await core.readNamespacedPod({ name: active, namespace: ns });
+    assert.equal((await httpGet(pod.status!.podIP!, 8080, '/unready', false, 'POST')).status, 200);
+    const next = await waitFor('new connections to reach another pod', async () => {
+      const r = await httpGet(ip, 80, '/', false).catch(() => undefined);
+      return r?.status === 200 && r.body.trim() !== active ? r.body.trim() : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 50 });
+    // A headless name is only as fresh as DNS caching lets it be (CoreDNS here caches for
+    // 5 s): ask with new client pods until the answer names the new active, and say when.
+    const switched = Date.now();
+    let asked = 0;
+    await waitFor('the headless name to resolve to the new active', async () => {
+      const r = await fetchFromPod(core, ns, `client-headless-${++asked}`, `http://db-headless.${ns}.svc.cluster.local:8080/`);
+      assert.equal(r.phase, 'Succeeded', r.message);
+      assert.ok([`200 ${next}\n`, `200 ${active}\n`].includes(r.message), `the headless name reached ${r.message}`);
+      return r.message === `200 ${next}\n` ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 200 });
+    t.diagnostic(`direct mode on the real node: ${active} -> ${next} through kube-proxy; the headless twin's DNS name answered with the new active ${Date.now() - switched} ms later (${asked} client pods)`);
+  });
+
   it("the pod reads its role from a downward-API volume: how long after baton's label write", async (t) => {
     assert.ok(plane);
     process.env.BATON_TEST_PLANE = dir;
