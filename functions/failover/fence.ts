@@ -3,11 +3,13 @@
 // removes the mark with a guarded write. The mark is part of baton's record, so any look
 // that finds a completed term still carrying it finishes the job: the completion itself,
 // a later event, or the sweep. Only the instance whose write removes the mark reports.
+// The mark is a request, not a fact: the eviction rests on a read of the namespace's
+// Services made just before it, and spares a pod any of them routes to.
 import type { Cluster } from './cluster.js';
-import { ConflictError, NotFoundError, TransientError } from '../../shared/k8s/errors.js';
+import { ConflictError, ForbiddenError, InvalidError, NotFoundError, TransientError } from '../../shared/k8s/errors.js';
 import { retryOnConflict, stale } from '../../shared/k8s/retry.js';
 import type { Keys } from '../../shared/keys.js';
-import { fenceStep } from './core/fence.js';
+import { evictionCheck, fenceStep } from './core/fence.js';
 import type { Observed, ServiceView } from './core/model.js';
 import { userSelector } from './core/settings.js';
 import { report, type FenceReport, type Reporter } from './report.js';
@@ -40,7 +42,10 @@ export async function fence(deps: FenceDeps, copy: Observed<ServiceView>, justWr
   }
   const step = fenceStep(service, deps.keys);
   if (step.kind === 'none') return undefined;
-  const result = step.kind === 'evict' ? await evict(deps, service, step.uid, step.term) : undefined;
+  const outcome = step.kind === 'evict' ? await evict(deps, service, step.uid, step.term) : undefined;
+  // The record changed since it was read: the newer record decides, on a later look.
+  if (outcome === 'moved') return undefined;
+  const result = outcome === 'spared' ? undefined : outcome;
   const cleared = await clearMark(deps, service, annotationOf(service, deps.keys));
   if (cleared && result) report(deps.reporter.fenced(cleared, result));
   return result;
@@ -50,13 +55,16 @@ function annotationOf(service: ServiceView, keys: Keys): string | undefined {
   return Object.hasOwn(service.annotations, keys.fencePending) ? service.annotations[keys.fencePending] : undefined;
 }
 
-async function evict(deps: FenceDeps, service: ServiceView, uid: string, term: number): Promise<Fenced> {
+async function evict(deps: FenceDeps, service: ServiceView, uid: string, term: number): Promise<Fenced | 'spared' | 'moved'> {
   const selector = userSelector(service, deps.keys);
   const pods = selector.ok ? await deps.cluster.listPods(service.namespace, selector.selector) : [];
   const pod = pods.find((p) => p.uid === uid);
   const ref = { name: pod?.name ?? '(unknown)', uid };
   if (pod === undefined) return { term, pod: ref, outcome: 'gone', detail: 'no pod the Service selects has this uid any more' };
   if (pod.deleting) return { term, pod: ref, outcome: 'gone', detail: 'the pod is already being deleted' };
+  // Last, so that as little as one request separates this read from the eviction.
+  const check = evictionCheck(service, uid, await deps.cluster.listServices('', service.namespace), deps.keys);
+  if (check !== 'evict') return check;
   try {
     await deps.cluster.evictPod(service.namespace, pod.name, pod.uid);
     return { term, pod: ref, outcome: 'evicted', detail: 'evicted; it ends its connections as it shuts down' };
@@ -66,6 +74,9 @@ async function evict(deps: FenceDeps, service: ServiceView, uid: string, term: n
     if (error instanceof TransientError && error.status === 429) return { term, pod: ref, outcome: 'refused', detail: error.message };
     // Gone, or replaced under the same name (the uid precondition failed).
     if (error instanceof NotFoundError || error instanceof ConflictError) return { term, pod: ref, outcome: 'gone', detail: error.message };
+    // Refused for good (RBAC without pods/eviction, an admission webhook's denial): the
+    // same answer on every look, so it is reported once and not tried again.
+    if (error instanceof ForbiddenError || error instanceof InvalidError) return { term, pod: ref, outcome: 'refused', detail: error.message };
     // Anything else leaves the mark in place, and a later look tries again.
     throw error;
   }

@@ -24,7 +24,26 @@ export function fenceStep(service: ServiceView, keys: Keys): FenceStep {
   if (uid === undefined) return { kind: 'clear', uid, why: 'the mark is not a pod uid' };
   if (record.term === undefined || !record.completed) return { kind: 'none' };
   if (uid === annotation(service.selector, keys.podId)) return { kind: 'clear', uid, why: 'the pod is the active one' };
+  // A bad annotation (this one or another) changes nothing: the mark waits until the
+  // settings read again, and the reconcile reports the problem.
   const settings = readSettings(service, keys);
-  if (!settings.ok || settings.settings.fence !== 'evict') return { kind: 'clear', uid, why: 'fencing is off' };
+  if (!settings.ok) return { kind: 'none' };
+  if (settings.settings.fence !== 'evict') return { kind: 'clear', uid, why: 'fencing is off' };
   return { kind: 'evict', uid, term: record.term };
+}
+
+/**
+ * The last word before an eviction, on a list of the namespace's Services read just
+ * before it. The mark is only a request written on a Service (anyone who may edit the
+ * Service may write it), and other Services route to the same pods (a follower's
+ * leader, a twin): `evict` only if this Service still asks to fence this very pod and no
+ * Service names it as its active; `spared` if one does (the mark is removed, nothing
+ * evicted); `moved` if this Service's record changed meanwhile (the newer record decides).
+ */
+export function evictionCheck(service: { readonly namespace: string; readonly name: string }, uid: string, services: readonly ServiceView[], keys: Keys): 'evict' | 'spared' | 'moved' {
+  const fresh = services.find((s) => s.namespace === service.namespace && s.name === service.name);
+  const step = fresh === undefined ? undefined : fenceStep(fresh, keys);
+  if (step?.kind !== 'evict' || step.uid !== uid) return 'moved';
+  const routed = services.some((s) => s.namespace === service.namespace && annotation(s.selector, keys.podId) === uid);
+  return routed ? 'spared' : 'evict';
 }

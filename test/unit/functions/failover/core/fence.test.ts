@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide } from '../../../../../functions/failover/core/decide.js';
-import { fenceStep } from '../../../../../functions/failover/core/fence.js';
+import { evictionCheck, fenceStep } from '../../../../../functions/failover/core/fence.js';
 import { readSettings } from '../../../../../functions/failover/core/settings.js';
 import type { ServiceView } from '../../../../../functions/failover/core/model.js';
 import { keys, NOW, pod, service, uidOf } from './fixtures.js';
@@ -80,10 +80,27 @@ describe('fencing: fenceStep', () => {
     ['a mark on a completed term: evict', completed(base, uidOf('a')), { kind: 'evict', uid: uidOf('a'), term: 2 }],
     ['the mark names the active: only clear it', completed(base, uidOf('b')), { kind: 'clear', uid: uidOf('b'), why: 'the pod is the active one' }],
     ['fencing turned off since: only clear it', completed(service({ active: b, term: 2 }), uidOf('a')), { kind: 'clear', uid: uidOf('a'), why: 'fencing is off' }],
-    ['an invalid setting: only clear it', completed(service({ active: b, term: 2, annotations: { [keys.fence]: 'yes' } }), uidOf('a')), { kind: 'clear', uid: uidOf('a'), why: 'fencing is off' }],
+    // Bad input changes nothing: the mark waits for settings that read again.
+    ['an invalid fence setting: wait', completed(service({ active: b, term: 2, annotations: { [keys.fence]: 'yes' } }), uidOf('a')), { kind: 'none' }],
+    ['another invalid setting: wait', completed(service({ active: b, term: 2, annotations: { ...FENCE, [keys.minSwitchInterval]: 'soon' } }), uidOf('a')), { kind: 'none' }],
     ['a mark that is no uid: only clear it', completed(base, 'not a uid!'), { kind: 'clear', uid: undefined, why: 'the mark is not a pod uid' }],
     ['a copy of another Service\'s record: not ours', { ...completed(base, uidOf('a')), uid: 'copy-uid' }, { kind: 'none' }],
     ['opted out: release removes it', { ...completed(base, uidOf('a')), labels: {} }, { kind: 'none' }],
   ];
   for (const [name, s, want] of rows) it(name, () => assert.deepEqual(fenceStep(s, keys), want));
+});
+
+describe('fencing: evictionCheck, on the namespace\'s Services read just before the eviction', () => {
+  const asking = completed(service({ active: b, term: 2, annotations: FENCE }), uidOf('a'));
+  const other = (name: string, active: typeof a): ServiceView => ({ ...service({ active, term: 1 }), name, uid: `uid-${name}` });
+  const rows: ReadonlyArray<[string, readonly ServiceView[], string, unknown]> = [
+    ['still asked, routed to by nobody: evict', [asking, other('db', c)], uidOf('a'), 'evict'],
+    ['another Service routes to the pod (a leader, a twin): spared', [asking, other('web-admin', a)], uidOf('a'), 'spared'],
+    ['this Service routes to it again: moved', [{ ...asking, selector: { ...asking.selector, [keys.podId]: uidOf('a') } }], uidOf('a'), 'moved'],
+    ['the mark names another pod now: moved', [completed(asking, uidOf('c'))], uidOf('a'), 'moved'],
+    ['a new term, not completed yet: moved', [{ ...asking, annotations: { ...asking.annotations, [keys.term]: '3' } }], uidOf('a'), 'moved'],
+    ['the Service is gone: moved', [other('db', c)], uidOf('a'), 'moved'],
+    ['a Service of the same name elsewhere does not count', [{ ...asking, namespace: 'other' }], uidOf('a'), 'moved'],
+  ];
+  for (const [name, services, uid, want] of rows) it(name, () => assert.equal(evictionCheck(asking, uid, services, keys), want));
 });
