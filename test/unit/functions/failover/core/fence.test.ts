@@ -100,6 +100,8 @@ describe('fencing: evictionCheck, on the namespace\'s Services read just before 
     ['the mark names another pod now: moved', [completed(asking, uidOf('c'))], uidOf('a'), 'moved'],
     ['a new term, not completed yet: moved', [{ ...asking, annotations: { ...asking.annotations, [keys.term]: '3' } }], uidOf('a'), 'moved'],
     ['the Service is gone: moved', [other('db', c)], uidOf('a'), 'moved'],
+    ['opted out since: moved', [{ ...asking, labels: {} }], uidOf('a'), 'moved'],
+    ['fencing turned off since: moved', [{ ...asking, annotations: { ...asking.annotations, [keys.fence]: 'off' } }], uidOf('a'), 'moved'],
     ['a Service of the same name elsewhere does not count', [{ ...asking, namespace: 'other' }], uidOf('a'), 'moved'],
   ];
   for (const [name, services, uid, want] of rows) it(name, () => assert.equal(evictionCheck(asking, uid, services, keys), want));
