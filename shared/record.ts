@@ -39,8 +39,12 @@ export interface BatonRecord {
    */
   readonly recordOf: 'this' | 'other' | 'absent';
   readonly originalSelector: RecordedSelector;
-  /** The uid of the pod the last switch left, still to be fenced (`<prefix>/fence-pending`). */
-  readonly fencePending: string | undefined;
+  /**
+   * The uids of the pods switches left, still to be fenced (`<prefix>/fence-pending`,
+   * comma-separated, oldest first): a switch before the last one's fence adds to them.
+   * Empty when there is no mark or nothing in it is a uid.
+   */
+  readonly fencePending: readonly string[];
   /** The current term is recorded as completed. */
   readonly completed: boolean;
 }
@@ -73,8 +77,13 @@ function parseCount(text: string | undefined): number | undefined {
 // Object uids are UUIDs; anything else in the slot is not baton's and names no pod.
 const UID = /^[0-9a-z][-0-9a-z]{0,62}[0-9a-z]$/;
 
-function parseUid(text: string | undefined): string | undefined {
-  return text !== undefined && UID.test(text) ? text : undefined;
+/** At most as many as a Service plausibly has pods; a longer list is not baton's. */
+export const MAX_FENCE_PENDING = 32;
+
+function parseUids(text: string | undefined): readonly string[] {
+  if (text === undefined) return [];
+  const uids = [...new Set(text.split(','))];
+  return uids.length <= MAX_FENCE_PENDING && uids.every((u) => UID.test(u)) ? uids : [];
 }
 
 function parseTime(text: string | undefined): number | undefined {
@@ -130,7 +139,7 @@ export function readRecord(service: RecordSource | undefined, keys: Keys): Baton
     // A Service without a uid (never read from the API) owns no record, even an empty one.
     recordOf: recordOf === undefined ? 'absent' : uid && recordOf === uid ? 'this' : 'other',
     originalSelector: parseSelector(get(keys.originalSelector), keys.podId),
-    fencePending: parseUid(get(keys.fencePending)),
+    fencePending: parseUids(get(keys.fencePending)),
     completed: term !== undefined && completedTerm === term,
   };
 }

@@ -165,8 +165,8 @@ function keepActive(ctx: Context, active: PodView): Plan {
  */
 function electable(ctx: Context): readonly PodView[] {
   const pending = readRecord(ctx.service, ctx.keys).fencePending;
-  if (pending === undefined) return ctx.candidates;
-  const others = ctx.candidates.filter((p) => p.uid !== pending);
+  if (pending.length === 0) return ctx.candidates;
+  const others = ctx.candidates.filter((p) => !pending.includes(p.uid));
   return others.some(isHealthy) ? others : ctx.candidates;
 }
 

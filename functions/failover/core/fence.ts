@@ -12,24 +12,27 @@ import { annotation, readSettings } from './settings.js';
 export type FenceStep =
   | { readonly kind: 'none' }
   /** The mark stays but no eviction is due: only remove it. */
-  | { readonly kind: 'clear'; readonly uid: string | undefined; readonly why: string }
-  | { readonly kind: 'evict'; readonly uid: string; readonly term: number };
+  | { readonly kind: 'clear'; readonly why: string }
+  /** Evict `uids`; `drop`: pods in the mark that are the active, only taken off it. */
+  | { readonly kind: 'evict'; readonly uids: readonly string[]; readonly drop: readonly string[]; readonly term: number };
 
 export function fenceStep(service: ServiceView, keys: Keys): FenceStep {
   if (annotation(service.annotations, keys.fencePending) === undefined) return { kind: 'none' };
   const record = readRecord(service, keys);
   // Not baton's record (a copy, or an opted-out Service): release removes the mark.
   if (!record.optedIn || record.recordOf !== 'this') return { kind: 'none' };
-  const uid = record.fencePending;
-  if (uid === undefined) return { kind: 'clear', uid, why: 'the mark is not a pod uid' };
+  const pending = record.fencePending;
+  if (pending.length === 0) return { kind: 'clear', why: 'the mark is not a list of pod uids' };
   if (record.term === undefined || !record.completed) return { kind: 'none' };
-  if (uid === annotation(service.selector, keys.podId)) return { kind: 'clear', uid, why: 'the pod is the active one' };
+  const active = annotation(service.selector, keys.podId);
+  const uids = pending.filter((uid) => uid !== active);
+  if (uids.length === 0) return { kind: 'clear', why: 'the pod is the active one' };
   // A bad annotation (this one or another) changes nothing: the mark waits until the
   // settings read again, and the reconcile reports the problem.
   const settings = readSettings(service, keys);
   if (!settings.ok) return { kind: 'none' };
-  if (settings.settings.fence !== 'evict') return { kind: 'clear', uid, why: 'fencing is off' };
-  return { kind: 'evict', uid, term: record.term };
+  if (settings.settings.fence !== 'evict') return { kind: 'clear', why: 'fencing is off' };
+  return { kind: 'evict', uids, drop: pending.filter((uid) => uid === active), term: record.term };
 }
 
 /**
@@ -43,7 +46,7 @@ export function fenceStep(service: ServiceView, keys: Keys): FenceStep {
 export function evictionCheck(service: { readonly namespace: string; readonly name: string }, uid: string, services: readonly ServiceView[], keys: Keys): 'evict' | 'spared' | 'moved' {
   const fresh = services.find((s) => s.namespace === service.namespace && s.name === service.name);
   const step = fresh === undefined ? undefined : fenceStep(fresh, keys);
-  if (step?.kind !== 'evict' || step.uid !== uid) return 'moved';
+  if (step?.kind !== 'evict' || !step.uids.includes(uid)) return 'moved';
   const routed = services.some((s) => s.namespace === service.namespace && annotation(s.selector, keys.podId) === uid);
   return routed ? 'spared' : 'evict';
 }

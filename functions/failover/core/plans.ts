@@ -4,6 +4,7 @@
 import type { Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite } from './model.js';
 import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
+import { MAX_FENCE_PENDING, readRecord } from '../../../shared/record.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
 
@@ -48,9 +49,11 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
     [keys.recordOf]: service.uid,
   };
   if (Object.hasOwn(service.annotations, keys.switchoverTo)) annotations[keys.switchoverTo] = null;
-  // The pod this switch leaves, to be evicted once the new active routes alone. Only a
-  // pod that is still there can be fenced; a pin of the same pod leaves nothing.
-  const fence = fenceTarget(ctx, to);
+  // The pods to evict once the new active routes alone: the one this switch leaves, and
+  // those earlier switches left whose fence has not happened yet (their connections are
+  // just as open). Only a pod that is still there can be fenced; a pin of the same pod
+  // leaves nothing, and the pod switched to is taken off.
+  const fence = fenceTargets(ctx, to);
   if (fence !== null || Object.hasOwn(service.annotations, keys.fencePending)) annotations[keys.fencePending] = fence;
 
   // The Service must not select by a label the pod does not carry yet, or it would
@@ -73,10 +76,14 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
   };
 }
 
-function fenceTarget(ctx: Context, to: PodView): string | null {
+function fenceTargets(ctx: Context, to: PodView): string | null {
   if (ctx.settings.fence !== 'evict') return null;
-  const left = ctx.previous === undefined ? undefined : ctx.candidates.find((p) => p.uid === ctx.previous?.uid);
-  return left !== undefined && left.uid !== to.uid ? left.uid : null;
+  const record = readRecord(ctx.service, ctx.keys);
+  const earlier = record.recordOf === 'this' ? record.fencePending : [];
+  const wanted = [...earlier, ...(ctx.previous === undefined ? [] : [ctx.previous.uid])];
+  const present = new Set(ctx.candidates.map((p) => p.uid));
+  const uids = [...new Set(wanted)].filter((uid) => uid !== to.uid && present.has(uid)).slice(-MAX_FENCE_PENDING);
+  return uids.length > 0 ? uids.join(',') : null;
 }
 
 /**

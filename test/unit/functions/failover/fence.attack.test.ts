@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { FENCED } from '../../../../shared/audit/schemas.js';
 import { ForbiddenError, InvalidError } from '../../../../shared/k8s/errors.js';
 import { fence } from '../../../../functions/failover/fence.js';
+import { checkCompletion } from '../../../../functions/failover/completion.js';
 import { reconcile } from '../../../../functions/failover/reconcile.js';
 import { REASONS } from '../../../../functions/failover/report.js';
 import { FakeCluster } from './fake-cluster.js';
@@ -96,7 +97,7 @@ describe('fence, attacked', () => {
       r.cluster.inject({ method: 'evictPod', action: { kind: 'throw', error } });
       const result = await fence(r.deps, r.cluster.service(NS, 'web'), true);
       await flush();
-      assert.equal(result?.outcome, 'refused');
+      assert.equal(result?.[0]?.outcome, 'refused');
       assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.fencePending], undefined);
       assert.ok(r.cluster.calls.some((c) => c.method === 'recordEvent' && c.note.type === 'Warning' && c.note.reason === REASONS.fenceRefused));
       // The next look has nothing left to try.
@@ -106,6 +107,30 @@ describe('fence, attacked', () => {
       assert.equal(r.cluster.calls.slice(before).filter((c) => c.method === 'evictPod').length, 0);
     });
   }
+
+  it('a second switch before the first switch’s fence: both pods it left are fenced, neither is forgotten', async () => {
+    // Term 2 left web-0 (the mark) and has not completed when its new active, web-1,
+    // fails: term 3 moves to web-2 and leaves web-1. web-0 still holds the connections
+    // it had as term 1's active; it must not drop out of the record.
+    const cluster = new FakeCluster();
+    cluster.putService(makeService({ active: 'web-1', term: 2, completed: false, annotations: { [KEYS.fence]: 'evict', [KEYS.fencePending]: uidOf('web-0') } }));
+    pods(cluster, true);
+    cluster.setReady(NS, 'web-1', false, 0);
+    const r = rig(cluster);
+    assert.equal((await reconcile(r.deps, { namespace: NS, name: 'web' })).outcome, 'switched');
+    assert.equal(r.cluster.service(NS, 'web').selector[KEYS.podId], uidOf('web-2'));
+    r.cluster.putSlices(NS, 'web', [slice([{ pod: 'web-2', ready: true }])]);
+    assert.equal((await checkCompletion(r.deps, { namespace: NS, name: 'web' })).outcome, 'completed');
+    await flush();
+    await flush();
+    assert.equal(deleting(r, 'web-1'), true, 'the pod term 3 left');
+    assert.equal(deleting(r, 'web-0'), true, 'the pod term 2 left');
+    assert.equal(deleting(r, 'web-2'), false);
+    assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.fencePending], undefined);
+    const reports = r.emitter.drafts.filter((d) => d.type === FENCED);
+    assert.equal(reports.length, 2);
+    assert.equal(new Set(reports.map((d) => d.id)).size, 2, 'one id per pod');
+  });
 
   it('a bad annotation while a fence is pending changes nothing; the fence happens once it is fixed', async () => {
     const r = fenceWorld({ [KEYS.minSwitchInterval]: 'soon' });

@@ -38,7 +38,7 @@ describe('fence', () => {
     const r = fenceWorld();
     const result = await fence(r.deps, r.cluster.service(NS, 'web'), true);
     await flush();
-    assert.equal(result?.outcome, 'evicted');
+    assert.equal(result?.[0]?.outcome, 'evicted');
     assert.deepEqual(r.cluster.calls.filter((c) => c.method === 'evictPod'), [{ method: 'evictPod', namespace: NS, pod: 'web-0', uid: uidOf('web-0') }]);
     assert.equal(r.cluster.pod(NS, 'web-0')?.deleting, true);
     assert.equal(r.cluster.pod(NS, 'web-1')?.deleting, false, 'the active is never touched');
@@ -66,7 +66,7 @@ describe('fence', () => {
     r.cluster.protectedPods.add('web-0');
     const result = await fence(r.deps, r.cluster.service(NS, 'web'), true);
     await flush();
-    assert.equal(result?.outcome, 'refused');
+    assert.equal(result?.[0]?.outcome, 'refused');
     assert.equal(r.cluster.pod(NS, 'web-0')?.deleting, false);
     assert.equal(pending(r), undefined);
     assert.ok(r.cluster.calls.some((c) => c.method === 'recordEvent' && c.note.type === 'Warning' && c.note.reason === REASONS.fenceRefused));
@@ -76,7 +76,7 @@ describe('fence', () => {
     const r = fenceWorld();
     r.cluster.putPod({ ...makePod('web-0', { role: 'standby' }), uid: 'uid-of-a-new-web-0' });
     const result = await fence(r.deps, r.cluster.service(NS, 'web'), true);
-    assert.equal(result?.outcome, 'gone');
+    assert.equal(result?.[0]?.outcome, 'gone');
     assert.equal(r.cluster.count('evictPod'), 0, 'no pod the Service selects has the uid');
     assert.equal(r.cluster.pod(NS, 'web-0')?.deleting, false);
     assert.equal(pending(r), undefined);
@@ -121,7 +121,7 @@ describe('fence', () => {
     assert.ok(x && y);
     // Each evicts (both listed the pod before either wrote) or finds it shutting down;
     // the eviction of a pod already going changes nothing.
-    for (const o of [x.outcome, y.outcome]) assert.ok(o === 'evicted' || o === 'gone', o);
+    for (const o of [x[0]?.outcome, y[0]?.outcome]) assert.ok(o === 'evicted' || o === 'gone', o);
     assert.equal(pending(r), undefined);
     assert.equal(r.emitter.drafts.filter((d) => d.type === FENCED).length, 1);
     assert.equal(r.cluster.pod(NS, 'web-1')?.deleting, false);

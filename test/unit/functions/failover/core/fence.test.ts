@@ -38,6 +38,10 @@ describe('fencing: what a switch records', () => {
     { name: 'a failback records the pod it leaves', s: service({ active: a, annotations: { ...FENCE, [keys.failback]: 'true' } }), pods: [a, bHigh], pending: uidOf('a') },
     { name: 'the old active gone from the list: nothing to fence', s: service({ active: aDown, annotations: FENCE }), pods: [b], pending: undefined },
     { name: 'a first adoption leaves no pod', s: service({ annotations: FENCE }), pods: [a, b], pending: undefined },
+    // A switch before the last one's fence: the earlier pod still holds its connections.
+    { name: 'a second switch keeps the pod the first left on the mark, oldest first', s: service({ active: pod('b', { role: 'active', ready: false }), term: 2, annotations: { ...FENCE, [keys.fencePending]: uidOf('a') } }), pods: [pod('a', { role: 'standby' }), pod('b', { role: 'active', ready: false }), c], pending: `${uidOf('a')},${uidOf('b')}` },
+    { name: 'a pod on the mark that is gone drops off it', s: service({ active: pod('b', { role: 'active', ready: false }), term: 2, annotations: { ...FENCE, [keys.fencePending]: uidOf('a') } }), pods: [pod('b', { role: 'active', ready: false }), c], pending: uidOf('b') },
+    { name: 'a copy does not take over the record’s mark', s: { ...service({ active: pod('b', { role: 'active', ready: false }), term: 2, annotations: { ...FENCE, [keys.fencePending]: uidOf('a') } }), uid: 'copy-uid' }, pods: [pod('a', { role: 'standby' }), pod('b', { role: 'active', ready: false }), c], pending: uidOf('b') },
   ];
   for (const row of cases) {
     it(row.name, () => {
@@ -77,13 +81,14 @@ describe('fencing: fenceStep', () => {
   const rows: ReadonlyArray<[string, ServiceView, unknown]> = [
     ['no mark: nothing', completed(base, undefined), { kind: 'none' }],
     ['a mark on a term not completed yet: wait', { ...base, annotations: { ...base.annotations, [keys.fencePending]: uidOf('a') } }, { kind: 'none' }],
-    ['a mark on a completed term: evict', completed(base, uidOf('a')), { kind: 'evict', uid: uidOf('a'), term: 2 }],
-    ['the mark names the active: only clear it', completed(base, uidOf('b')), { kind: 'clear', uid: uidOf('b'), why: 'the pod is the active one' }],
-    ['fencing turned off since: only clear it', completed(service({ active: b, term: 2 }), uidOf('a')), { kind: 'clear', uid: uidOf('a'), why: 'fencing is off' }],
+    ['a mark on a completed term: evict', completed(base, uidOf('a')), { kind: 'evict', uids: [uidOf('a')], drop: [], term: 2 }],
+    ['two pods on the mark, one of them the active: evict the other, drop the active', completed(base, `${uidOf('a')},${uidOf('b')}`), { kind: 'evict', uids: [uidOf('a')], drop: [uidOf('b')], term: 2 }],
+    ['the mark names the active: only clear it', completed(base, uidOf('b')), { kind: 'clear', why: 'the pod is the active one' }],
+    ['fencing turned off since: only clear it', completed(service({ active: b, term: 2 }), uidOf('a')), { kind: 'clear', why: 'fencing is off' }],
     // Bad input changes nothing: the mark waits for settings that read again.
     ['an invalid fence setting: wait', completed(service({ active: b, term: 2, annotations: { [keys.fence]: 'yes' } }), uidOf('a')), { kind: 'none' }],
     ['another invalid setting: wait', completed(service({ active: b, term: 2, annotations: { ...FENCE, [keys.minSwitchInterval]: 'soon' } }), uidOf('a')), { kind: 'none' }],
-    ['a mark that is no uid: only clear it', completed(base, 'not a uid!'), { kind: 'clear', uid: undefined, why: 'the mark is not a pod uid' }],
+    ['a mark that is no uid: only clear it', completed(base, 'not a uid!'), { kind: 'clear', why: 'the mark is not a list of pod uids' }],
     ['a copy of another Service\'s record: not ours', { ...completed(base, uidOf('a')), uid: 'copy-uid' }, { kind: 'none' }],
     ['opted out: release removes it', { ...completed(base, uidOf('a')), labels: {} }, { kind: 'none' }],
   ];
