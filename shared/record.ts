@@ -143,3 +143,9 @@ export function readRecord(service: RecordSource | undefined, keys: Keys): Baton
     completed: term !== undefined && completedTerm === term,
   };
 }
+
+/** The pods this Service's own record still asks to fence; a copied record asks nothing. */
+export function pendingFence(service: RecordSource | undefined, keys: Keys): readonly string[] {
+  const record = readRecord(service, keys);
+  return record.recordOf === 'this' ? record.fencePending : [];
+}

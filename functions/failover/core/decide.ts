@@ -7,7 +7,7 @@ import { impostorWrites, roleWrites } from './pod-labels.js';
 import { type Context, NO_POD, placeholderWrite, recordRepair, switchTo } from './plans.js';
 import { releaseOrIgnore } from './release.js';
 import { annotation, readPriority, readSettings, userSelector } from './settings.js';
-import { readRecord } from '../../../shared/record.js';
+import { pendingFence, readRecord } from '../../../shared/record.js';
 import { switchover } from './switchover.js';
 
 export interface DecideInput {
@@ -164,7 +164,7 @@ function keepActive(ctx: Context, active: PodView): Plan {
  * the mark off it.
  */
 function electable(ctx: Context): readonly PodView[] {
-  const pending = readRecord(ctx.service, ctx.keys).fencePending;
+  const pending = pendingFence(ctx.service, ctx.keys);
   if (pending.length === 0) return ctx.candidates;
   const others = ctx.candidates.filter((p) => !pending.includes(p.uid));
   return others.some(isHealthy) ? others : ctx.candidates;

@@ -4,7 +4,7 @@
 import type { Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite } from './model.js';
 import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
-import { MAX_FENCE_PENDING, readRecord } from '../../../shared/record.js';
+import { MAX_FENCE_PENDING, pendingFence } from '../../../shared/record.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
 
@@ -78,8 +78,7 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
 
 function fenceTargets(ctx: Context, to: PodView): string | null {
   if (ctx.settings.fence !== 'evict') return null;
-  const record = readRecord(ctx.service, ctx.keys);
-  const earlier = record.recordOf === 'this' ? record.fencePending : [];
+  const earlier = pendingFence(ctx.service, ctx.keys);
   const wanted = [...earlier, ...(ctx.previous === undefined ? [] : [ctx.previous.uid])];
   const present = new Set(ctx.candidates.map((p) => p.uid));
   const uids = [...new Set(wanted)].filter((uid) => uid !== to.uid && present.has(uid)).slice(-MAX_FENCE_PENDING);
@@ -111,8 +110,12 @@ export function placeholderWrite(ctx: Context): ServiceWrite {
  */
 export function recordRepair(ctx: Context): ServiceWrite | undefined {
   const { keys, service } = ctx;
-  const annotations: Record<string, string> = {};
-  if (!ownsRecord(service, keys)) annotations[keys.recordOf] = service.uid;
+  const annotations: Record<string, string | null> = {};
+  if (!ownsRecord(service, keys)) {
+    annotations[keys.recordOf] = service.uid;
+    // A copied record's mark names pods another Service left, not this one.
+    if (Object.hasOwn(service.annotations, keys.fencePending)) annotations[keys.fencePending] = null;
+  }
   if (savedSelector(service, keys).kind !== 'valid') annotations[keys.originalSelector] = JSON.stringify(sortedLabels(ctx.selector));
   if (Object.keys(annotations).length === 0) return undefined;
   return { selector: service.selector, annotations };

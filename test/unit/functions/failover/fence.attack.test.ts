@@ -132,6 +132,23 @@ describe('fence, attacked', () => {
     assert.equal(new Set(reports.map((d) => d.id)).size, 2, 'one id per pod');
   });
 
+  it('a Service copied with kubectl get -o yaml does not act on the mark it copied', async () => {
+    const cluster = new FakeCluster();
+    // The original's record, mark and all, re-applied under another name: the copy never
+    // switched away from web-0, and web-0 is a healthy standby that nobody routes to.
+    const original = makeService({ active: 'web-1', term: 2, annotations: { [KEYS.fence]: 'evict', [KEYS.fencePending]: uidOf('web-0') } });
+    cluster.putService({ ...original, name: 'web-copy', uid: 'svc-uid-web-copy' });
+    pods(cluster, true);
+    cluster.putSlices(NS, 'web-copy', [slice([{ pod: 'web-1', ready: true }])]);
+    const r = rig(cluster);
+    assert.equal((await reconcile(r.deps, { namespace: NS, name: 'web-copy' })).outcome, 'steady');
+    await flush();
+    await flush();
+    assert.equal(r.cluster.service(NS, 'web-copy').annotations[KEYS.recordOf], 'svc-uid-web-copy', 'the copy took the record over');
+    assert.equal(evictions(r), 0);
+    assert.equal(r.cluster.service(NS, 'web-copy').annotations[KEYS.fencePending], undefined, 'and not the mark');
+  });
+
   it('a bad annotation while a fence is pending changes nothing; the fence happens once it is fixed', async () => {
     const r = fenceWorld({ [KEYS.minSwitchInterval]: 'soon' });
     await fence(r.deps, r.cluster.service(NS, 'web'), true);
