@@ -77,8 +77,11 @@ function parseCount(text: string | undefined): number | undefined {
 // Object uids are UUIDs; anything else in the slot is not baton's and names no pod.
 const UID = /^[0-9a-z][-0-9a-z]{0,62}[0-9a-z]$/;
 
-/** At most as many as a Service plausibly has pods; a longer list is not baton's. */
-export const MAX_FENCE_PENDING = 32;
+/**
+ * Pods left by switches in a row without a completed term between them: a handful at
+ * most. A longer list is not baton's, and would make one write cost as many reports.
+ */
+export const MAX_FENCE_PENDING = 8;
 
 function parseUids(text: string | undefined): readonly string[] {
   if (text === undefined) return [];
