@@ -10,9 +10,9 @@ import type { Cluster } from './cluster.js';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError, TransientError } from '../../shared/k8s/errors.js';
 import { retryOnConflict, stale } from '../../shared/k8s/retry.js';
 import type { Keys } from '../../shared/keys.js';
-import { evictionCheck, fenceStep } from './core/fence.js';
+import { evictionCheck, fenceStep, type FenceStep } from './core/fence.js';
 import type { Observed, PodView, ServiceView } from './core/model.js';
-import { readRecord } from '../../shared/record.js';
+import { fenceMark, pendingFence, readRecord } from '../../shared/record.js';
 import { userSelector } from './core/settings.js';
 import { report, type FenceReport, type Reporter } from './report.js';
 import { patchService, type WriteObserver } from './writes.js';
@@ -49,8 +49,8 @@ export async function fence(deps: FenceDeps, copy: Observed<ServiceView>, justWr
     await takeOff(deps, service, 'all');
     return undefined;
   }
-  const tried = await evictAll(deps, service, step.uids, step.term);
-  const taken = await takeOff(deps, service, [...step.drop, ...tried.handled]);
+  const tried = await evictAll(deps, service, step);
+  const taken = await takeOff(deps, tried.latest ?? service, [...step.drop, ...tried.handled]);
   for (const result of tried.results) {
     if (taken && taken.removed.includes(result.pod.uid)) report(deps.reporter.fenced(taken.service, result));
   }
@@ -67,16 +67,20 @@ interface Tried {
   readonly handled: string[];
   readonly results: Fenced[];
   readonly failure: Error | undefined;
+  /** The Service as this instance's last claim left it, to take pods off the mark from. */
+  readonly latest: Observed<ServiceView> | undefined;
 }
 
-async function evictAll(deps: FenceDeps, service: ServiceView, uids: readonly string[], term: number): Promise<Tried> {
+async function evictAll(deps: FenceDeps, service: ServiceView, step: Extract<FenceStep, { kind: 'evict' }>): Promise<Tried> {
   const selector = userSelector(service, deps.keys);
   const pods = selector.ok ? await deps.cluster.listPods(service.namespace, selector.selector) : [];
-  const tried: Tried = { handled: [], results: [], failure: undefined };
+  const tried: Tried = { handled: [], results: [], failure: undefined, latest: undefined };
   let failure: Error | undefined;
-  for (const uid of uids) {
+  const claims: { latest?: Observed<ServiceView> } = {};
+  const work = [...step.resume.map((uid) => ({ uid, claimed: true })), ...step.claim.map((uid) => ({ uid, claimed: false }))];
+  for (const { uid, claimed } of work) {
     try {
-      const outcome = await evictOne(deps, service, pods.find((p) => p.uid === uid), uid, term);
+      const outcome = await evictOne(deps, service, pods.find((p) => p.uid === uid), { uid, claimed, term: step.term }, claims);
       // The record changed since it was read: the newer record decides, on a later look.
       if (outcome === 'moved') continue;
       tried.handled.push(uid);
@@ -86,16 +90,28 @@ async function evictAll(deps: FenceDeps, service: ServiceView, uids: readonly st
       failure ??= error instanceof Error ? error : new Error(String(error));
     }
   }
-  return { ...tried, failure };
+  return { ...tried, failure, latest: claims.latest };
 }
 
-async function evictOne(deps: FenceDeps, service: ServiceView, pod: PodView | undefined, uid: string, term: number): Promise<Fenced | 'spared' | 'moved'> {
+async function evictOne(
+  deps: FenceDeps,
+  service: ServiceView,
+  pod: PodView | undefined,
+  entry: { uid: string; claimed: boolean; term: number },
+  claims: { latest?: Observed<ServiceView> },
+): Promise<Fenced | 'spared' | 'moved'> {
+  const { uid, term } = entry;
   const ref = { name: pod?.name ?? '(unknown)', uid };
   if (pod === undefined) return { term, pod: ref, outcome: 'gone', detail: 'no pod the Service selects has this uid any more' };
   if (pod.deleting) return { term, pod: ref, outcome: 'gone', detail: 'the pod is already being deleted' };
-  // Read for each pod, so that as little as one request separates it from the eviction.
-  const check = evictionCheck(service, uid, await deps.cluster.listServices('', service.namespace), deps.keys);
-  if (check !== 'evict') return check;
+  // Read for each pod, just before its claim and eviction.
+  const check = evictionCheck(service, uid, entry.claimed, await deps.cluster.listServices('', service.namespace), deps.keys);
+  if (check.verdict !== 'evict') return check.verdict;
+  if (!entry.claimed) {
+    const claimed = await claim(deps, check.fresh, uid);
+    if (claimed === undefined) return 'moved';
+    claims.latest = claimed;
+  }
   try {
     await deps.cluster.evictPod(service.namespace, pod.name, pod.uid);
     return { term, pod: ref, outcome: 'evicted', detail: 'evicted; it ends its connections as it shuts down' };
@@ -109,6 +125,21 @@ async function evictOne(deps: FenceDeps, service: ServiceView, pod: PodView | un
     // same answer on every look, so it is reported once and not tried again.
     if (error instanceof ForbiddenError || error instanceof InvalidError) return { term, pod: ref, outcome: 'refused', detail: error.message };
     // Anything else leaves the pod on the mark, and a later look tries again.
+    throw error;
+  }
+}
+
+/**
+ * Marks the pod claimed with a write guarded by the version the check read: no election
+ * of this Service can choose it from then on, and one decided before fails on its
+ * precondition. Undefined when the Service changed since (the newer record decides).
+ */
+async function claim(deps: FenceDeps, fresh: ServiceView, uid: string): Promise<Observed<ServiceView> | undefined> {
+  const pending = pendingFence(fresh, deps.keys);
+  try {
+    return await patchService(deps, fresh, { selector: fresh.selector, annotations: { [deps.keys.fencePending]: fenceMark(pending.uids, [...pending.claimed, uid]) } }, false);
+  } catch (error) {
+    if (error instanceof ConflictError || error instanceof NotFoundError) return undefined;
     throw error;
   }
 }
@@ -137,6 +168,7 @@ async function takeOff(deps: FenceDeps, start: Observed<ServiceView>, uids: read
     const mark = annotationOf(service, deps.keys);
     if (mark === undefined) return { outcome: 'done' as const, taken: undefined };
     const current = readRecord(service, deps.keys).fencePending;
+    const claimed = readRecord(service, deps.keys).fenceClaimed;
     let removed: readonly string[];
     let rest: string | null;
     if (uids === 'all') {
@@ -146,8 +178,7 @@ async function takeOff(deps: FenceDeps, start: Observed<ServiceView>, uids: read
     } else {
       removed = current.filter((uid) => uids.includes(uid));
       if (removed.length === 0) return { outcome: 'done' as const, taken: undefined };
-      const left = current.filter((uid) => !uids.includes(uid));
-      rest = left.length > 0 ? left.join(',') : null;
+      rest = fenceMark(current.filter((uid) => !uids.includes(uid)), claimed);
     }
     try {
       const written = await patchService(deps, service, { selector: service.selector, annotations: { [deps.keys.fencePending]: rest } }, false);

@@ -165,9 +165,11 @@ function keepActive(ctx: Context, active: PodView): Plan {
  */
 function electable(ctx: Context): readonly PodView[] {
   const pending = pendingFence(ctx.service, ctx.keys);
-  if (pending.length === 0) return ctx.candidates;
-  const others = ctx.candidates.filter((p) => !pending.includes(p.uid));
-  return others.some(isHealthy) ? others : ctx.candidates;
+  if (pending.uids.length === 0) return ctx.candidates;
+  // A claimed pod is being evicted right now: never, or the eviction takes the new active.
+  const free = ctx.candidates.filter((p) => !pending.claimed.includes(p.uid));
+  const others = free.filter((p) => !pending.uids.includes(p.uid));
+  return others.some(isHealthy) ? others : free;
 }
 
 /** No healthy candidate: keep the record, report once per term, and never route to every pod. */

@@ -4,7 +4,7 @@
 import type { Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite } from './model.js';
 import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
-import { MAX_FENCE_PENDING, pendingFence } from '../../../shared/record.js';
+import { fenceMark, MAX_FENCE_PENDING, pendingFence } from '../../../shared/record.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
 
@@ -79,10 +79,11 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
 function fenceTargets(ctx: Context, to: PodView): string | null {
   if (ctx.settings.fence !== 'evict') return null;
   const earlier = pendingFence(ctx.service, ctx.keys);
-  const wanted = [...earlier, ...(ctx.previous === undefined ? [] : [ctx.previous.uid])];
+  const wanted = [...earlier.uids, ...(ctx.previous === undefined ? [] : [ctx.previous.uid])];
   const present = new Set(ctx.candidates.map((p) => p.uid));
   const uids = [...new Set(wanted)].filter((uid) => uid !== to.uid && present.has(uid)).slice(-MAX_FENCE_PENDING);
-  return uids.length > 0 ? uids.join(',') : null;
+  // A claim stays with its pod: the eviction under way is not undone by a new switch.
+  return fenceMark(uids, earlier.claimed);
 }
 
 /**

@@ -31,7 +31,7 @@ export function switchover(ctx: Context, requested: string): Plan {
   const why =
     unfitTargetReason(target) ??
     (target.uid === ctx.active?.uid ? `pod "${requested}" is already active` : undefined) ??
-    (pendingFence(ctx.service, ctx.keys).includes(target.uid) ? `pod "${requested}" is about to be evicted (${ctx.keys.fence})` : undefined);
+    (pendingFence(ctx.service, ctx.keys).uids.includes(target.uid) ? `pod "${requested}" is about to be evicted (${ctx.keys.fence})` : undefined);
   if (why !== undefined) return refuseSwitchover(ctx, requested, why);
   // A manual request skips min-switch-interval: the operator asked for this move now.
   return switchTo(ctx, target, 'switchover');

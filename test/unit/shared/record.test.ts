@@ -68,6 +68,7 @@ describe('readRecord', () => {
       recordOf: 'this',
       originalSelector: { kind: 'valid', selector: { app: 'web' } },
       fencePending: [],
+      fenceClaimed: [],
       completed: true,
     });
   });
@@ -84,6 +85,7 @@ describe('readRecord', () => {
       recordOf: 'absent',
       originalSelector: { kind: 'absent' },
       fencePending: [],
+      fenceClaimed: [],
       completed: false,
     });
   });
@@ -96,6 +98,7 @@ describe('readRecord', () => {
     ['a damaged saved selector', { [K.originalSelector]: '{app: web}' }, { originalSelector: { kind: 'invalid', text: '{app: web}', message: 'not valid JSON; expected a JSON object of string label values' } }],
     ['a fence mark naming a pod uid', { [K.fencePending]: '0b5e2c1a-1f2e-4c3d-9a8b-7c6d5e4f3a2b' }, { fencePending: ['0b5e2c1a-1f2e-4c3d-9a8b-7c6d5e4f3a2b'] }],
     ['a fence mark naming two pods, oldest first, a repeat once', { [K.fencePending]: 'uid-a,uid-b,uid-a' }, { fencePending: ['uid-a', 'uid-b'] }],
+    ['a fence mark with a claimed pod', { [K.fencePending]: '!uid-a,uid-b' }, { fencePending: ['uid-a', 'uid-b'], fenceClaimed: ['uid-a'] }],
     ['a fence mark that is no uid', { [K.fencePending]: 'web-0; rm -rf' }, { fencePending: [] }],
     ['a fence mark with one part that is no uid', { [K.fencePending]: 'uid-a,,uid-b' }, { fencePending: [] }],
     ['a fence mark longer than baton writes', { [K.fencePending]: Array.from({ length: 9 }, (_, i) => `uid-${i}`).join(',') }, { fencePending: [] }],

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FENCED } from '../../../../shared/audit/schemas.js';
-import { ForbiddenError, InvalidError } from '../../../../shared/k8s/errors.js';
+import { ConflictError, ForbiddenError, InvalidError, TransientError } from '../../../../shared/k8s/errors.js';
 import { fence } from '../../../../functions/failover/fence.js';
 import { checkCompletion } from '../../../../functions/failover/completion.js';
 import { reconcile } from '../../../../functions/failover/reconcile.js';
@@ -86,6 +86,46 @@ describe('fence, attacked', () => {
     await flush();
     assert.equal(deleting(r, 'web-0'), false, 'web-0 is the active of term 3');
     assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.fencePending], uidOf('web-1'), 'term 3’s own mark stays');
+  });
+
+  it('an election decided before the claim cannot land between the claim and the eviction', async () => {
+    const r = fenceWorld();
+    // Another instance read the Service before this fence claimed web-0, saw web-1 fail
+    // and web-0 as the only healthy pod, and sends its guarded switch while the eviction
+    // is on its way.
+    const before = r.cluster.service(NS, 'web');
+    let late: Promise<unknown> = Promise.resolve();
+    r.cluster.inject({
+      method: 'evictPod',
+      nth: 1,
+      action: {
+        kind: 'before',
+        run: (world) => {
+          late = world.patchService(before, { selector: { ...before.selector, [KEYS.podId]: uidOf('web-0') }, annotations: { [KEYS.activePod]: 'web-0', [KEYS.activeUid]: uidOf('web-0'), [KEYS.term]: '3' } });
+          late.catch(() => undefined);
+        },
+      },
+    });
+    await fence(r.deps, r.cluster.service(NS, 'web'), true);
+    await assert.rejects(late, ConflictError);
+    assert.equal(r.cluster.service(NS, 'web').selector[KEYS.podId], uidOf('web-1'));
+    assert.equal(deleting(r, 'web-0'), true);
+  });
+
+  it('a pod claimed for eviction is not elected, even as the only healthy one, and a later look finishes its eviction', async () => {
+    const r = fenceWorld();
+    r.cluster.inject({ method: 'evictPod', nth: 1, action: { kind: 'throw', error: () => new TransientError('evict: HTTP 503', 503) } });
+    await assert.rejects(fence(r.deps, r.cluster.service(NS, 'web'), true), TransientError);
+    assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.fencePending], `!${uidOf('web-0')}`, 'claimed, not evicted');
+    r.cluster.setReady(NS, 'web-0', true, 0);
+    r.cluster.setReady(NS, 'web-1', false, 0);
+    r.cluster.setReady(NS, 'web-2', false, 0);
+    assert.equal((await reconcile(r.deps, { namespace: NS, name: 'web' })).outcome, 'unavailable');
+    assert.equal(r.cluster.service(NS, 'web').selector[KEYS.podId], uidOf('web-1'));
+    await flush();
+    await flush();
+    assert.equal(deleting(r, 'web-0'), true, 'the unavailable look finished the claimed eviction');
+    assert.equal(r.cluster.service(NS, 'web').annotations[KEYS.fencePending], undefined);
   });
 
   for (const [status, error] of [

@@ -86,7 +86,8 @@ describe('fence', () => {
     const r = fenceWorld();
     r.cluster.inject({ method: 'evictPod', nth: 1, action: { kind: 'throw', error: () => new TransientError('evict: HTTP 503', 503) } });
     await assert.rejects(fence(r.deps, r.cluster.service(NS, 'web'), true), TransientError);
-    assert.equal(pending(r), uidOf('web-0'));
+    // Claimed before the eviction was tried: it stays claimed until one succeeds.
+    assert.equal(pending(r), `!${uidOf('web-0')}`);
     // The next steady look finishes it.
     assert.equal((await reconcile(r.deps, REF)).outcome, 'steady');
     await flush();
@@ -113,15 +114,16 @@ describe('fence', () => {
     assert.equal(r.emitter.drafts.filter((d) => d.type === FENCED).length, 0);
   });
 
-  it('two instances fencing at once: one eviction stands, one mark removal, one report', async () => {
+  it('two instances fencing at once: one claim, one eviction, one mark removal, one report', async () => {
     const r = fenceWorld();
     const copy = r.cluster.service(NS, 'web');
     const [x, y] = await Promise.all([fence(r.deps, copy, true), fence(r.deps, copy, true)]);
     await flush();
     assert.ok(x && y);
-    // Each evicts (both listed the pod before either wrote) or finds it shutting down;
-    // the eviction of a pod already going changes nothing.
-    for (const o of [x[0]?.outcome, y[0]?.outcome]) assert.ok(o === 'evicted' || o === 'gone', o);
+    // Both checked the same version; only one claim's precondition held, and the other
+    // instance left the pod to it.
+    assert.deepEqual([...x, ...y].map((f) => f.outcome), ['evicted']);
+    assert.equal(r.cluster.count('evictPod'), 1);
     assert.equal(pending(r), undefined);
     assert.equal(r.emitter.drafts.filter((d) => d.type === FENCED).length, 1);
     assert.equal(r.cluster.pod(NS, 'web-1')?.deleting, false);

@@ -68,6 +68,18 @@ describe('fencing: what a switch records', () => {
     assert.equal(back.service.annotations[keys.fencePending], uidOf('b'));
   });
 
+  it('a pod claimed for eviction is never elected, not even as the only healthy one, and a switch keeps its claim', () => {
+    const aBest = pod('a', { role: 'standby', priority: '100' });
+    const bDown = pod('b', { role: 'active', ready: false });
+    const s = service({ active: bDown, term: 2, annotations: { ...FENCE, [keys.fencePending]: `!${uidOf('a')}` } });
+    assert.equal(decide({ service: s, pods: [aBest, bDown], keys, now: NOW }).plan.kind, 'unavailable');
+    const { plan } = decide({ service: s, pods: [aBest, bDown, c], keys, now: NOW });
+    assert.equal(plan.kind, 'switch');
+    if (plan.kind !== 'switch') return;
+    assert.equal(plan.to.name, 'c');
+    assert.equal(plan.service.annotations[keys.fencePending], `!${uidOf('a')},${uidOf('b')}`);
+  });
+
   it('a switchover to the pod waiting to be fenced is refused', () => {
     const s = service({ active: b, term: 2, annotations: { ...FENCE, [keys.fencePending]: uidOf('a'), [keys.switchoverTo]: 'a' } });
     const { plan } = decide({ service: s, pods: [pod('a', { role: 'standby' }), b], keys, now: NOW });
@@ -81,8 +93,10 @@ describe('fencing: fenceStep', () => {
   const rows: ReadonlyArray<[string, ServiceView, unknown]> = [
     ['no mark: nothing', completed(base, undefined), { kind: 'none' }],
     ['a mark on a term not completed yet: wait', { ...base, annotations: { ...base.annotations, [keys.fencePending]: uidOf('a') } }, { kind: 'none' }],
-    ['a mark on a completed term: evict', completed(base, uidOf('a')), { kind: 'evict', uids: [uidOf('a')], drop: [], term: 2 }],
-    ['two pods on the mark, one of them the active: evict the other, drop the active', completed(base, `${uidOf('a')},${uidOf('b')}`), { kind: 'evict', uids: [uidOf('a')], drop: [uidOf('b')], term: 2 }],
+    ['a mark on a completed term: evict', completed(base, uidOf('a')), { kind: 'evict', claim: [uidOf('a')], resume: [], drop: [], term: 2 }],
+    ['two pods on the mark, one of them the active: evict the other, drop the active', completed(base, `${uidOf('a')},${uidOf('b')}`), { kind: 'evict', claim: [uidOf('a')], resume: [], drop: [uidOf('b')], term: 2 }],
+    ['a claimed pod is evicted even before completion, with fencing off since, or settings bad', { ...base, annotations: { ...base.annotations, [keys.fence]: 'bad', [keys.fencePending]: `!${uidOf('a')}` } }, { kind: 'evict', claim: [], resume: [uidOf('a')], drop: [], term: 2 }],
+    ['a claimed pod this Service routes to again is only dropped', completed(base, `!${uidOf('b')}`), { kind: 'clear', why: 'the pod is the active one' }],
     ['the mark names the active: only clear it', completed(base, uidOf('b')), { kind: 'clear', why: 'the pod is the active one' }],
     ['fencing turned off since: only clear it', completed(service({ active: b, term: 2 }), uidOf('a')), { kind: 'clear', why: 'fencing is off' }],
     // Bad input changes nothing: the mark waits for settings that read again.
@@ -109,5 +123,11 @@ describe('fencing: evictionCheck, on the namespace\'s Services read just before 
     ['fencing turned off since: moved', [{ ...asking, annotations: { ...asking.annotations, [keys.fence]: 'off' } }], uidOf('a'), 'moved'],
     ['a Service of the same name elsewhere does not count', [{ ...asking, namespace: 'other' }], uidOf('a'), 'moved'],
   ];
-  for (const [name, services, uid, want] of rows) it(name, () => assert.equal(evictionCheck(asking, uid, services, keys), want));
+  for (const [name, services, uid, want] of rows) it(name, () => assert.equal(evictionCheck(asking, uid, false, services, keys).verdict, want));
+  it('a claimed pod is checked as claimed: an open one of the same uid does not count', () => {
+    assert.equal(evictionCheck(asking, uidOf('a'), true, [asking], keys).verdict, 'moved');
+    const claimed = completed(asking, `!${uidOf('a')}`);
+    assert.equal(evictionCheck(claimed, uidOf('a'), true, [claimed], keys).verdict, 'evict');
+    assert.equal(evictionCheck(claimed, uidOf('a'), false, [claimed], keys).verdict, 'moved');
+  });
 });
