@@ -1,10 +1,10 @@
-// Carries out fencing (core/fence.ts says when): evicts the pod the last switch left,
-// through the Eviction API so that a PodDisruptionBudget still has the last word, then
-// takes it off the mark with a guarded write. The mark is part of baton's record, so any
+// Carries out fencing (core/fence.ts says when): claims each pod on the mark with a
+// guarded write, evicts it through the Eviction API so that a PodDisruptionBudget still
+// has the last word, then takes it off the mark with a guarded write. The mark is part of baton's record, so any
 // look that finds a completed term still carrying it finishes the job: the completion
 // itself, a later event, or the sweep. Only the instance whose write takes a pod off the
 // mark reports what happened to that pod.
-// The mark is a request, not a fact: the eviction rests on a read of the namespace's
+// The mark is a request, not a fact: each claim rests on a read of the namespace's
 // Services made just before it, and spares a pod any of them routes to.
 import type { Cluster } from './cluster.js';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError, TransientError } from '../../shared/k8s/errors.js';
