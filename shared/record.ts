@@ -39,8 +39,17 @@ export interface BatonRecord {
    */
   readonly recordOf: 'this' | 'other' | 'absent';
   readonly originalSelector: RecordedSelector;
-  /** The uid of the pod the last switch left, still to be fenced (`<prefix>/fence-pending`). */
-  readonly fencePending: string | undefined;
+  /**
+   * The uids of the pods switches left, still to be fenced (`<prefix>/fence-pending`,
+   * comma-separated, oldest first): a switch before the last one's fence adds to them.
+   * Empty when there is no mark or nothing in it is a uid.
+   */
+  readonly fencePending: readonly string[];
+  /**
+   * Those of them whose eviction is under way (written `!<uid>` in the mark): an instance
+   * claimed it with a guarded write before evicting, so no election may choose them.
+   */
+  readonly fenceClaimed: readonly string[];
   /** The current term is recorded as completed. */
   readonly completed: boolean;
 }
@@ -73,8 +82,25 @@ function parseCount(text: string | undefined): number | undefined {
 // Object uids are UUIDs; anything else in the slot is not baton's and names no pod.
 const UID = /^[0-9a-z][-0-9a-z]{0,62}[0-9a-z]$/;
 
-function parseUid(text: string | undefined): string | undefined {
-  return text !== undefined && UID.test(text) ? text : undefined;
+/**
+ * Pods left by switches in a row without a completed term between them: a handful at
+ * most. A longer list is not baton's, and would make one write cost as many reports.
+ */
+export const MAX_FENCE_PENDING = 8;
+
+/** The mark's entries, `uid` or `!uid` (claimed), oldest first; none if any is not one. */
+function parseFenceMark(text: string | undefined): { readonly uids: readonly string[]; readonly claimed: readonly string[] } {
+  const none = { uids: [], claimed: [] };
+  if (text === undefined) return none;
+  const entries = text.split(',');
+  if (entries.length > MAX_FENCE_PENDING || !entries.every((e) => UID.test(e.startsWith('!') ? e.slice(1) : e))) return none;
+  const claimed = entries.filter((e) => e.startsWith('!')).map((e) => e.slice(1));
+  return { uids: [...new Set(entries.map((e) => (e.startsWith('!') ? e.slice(1) : e)))], claimed: [...new Set(claimed)] };
+}
+
+/** Writes the mark back: `uids` oldest first, those in `claimed` as `!uid`; null when empty. */
+export function fenceMark(uids: readonly string[], claimed: readonly string[]): string | null {
+  return uids.length > 0 ? uids.map((u) => (claimed.includes(u) ? `!${u}` : u)).join(',') : null;
 }
 
 function parseTime(text: string | undefined): number | undefined {
@@ -118,6 +144,7 @@ export function readRecord(service: RecordSource | undefined, keys: Keys): Baton
   const reason = transitionReasonSchema.safeParse(get(keys.reason));
   const term = parseTerm(get(keys.term));
   const completedTerm = parseCount(get(keys.completedTerm));
+  const mark = parseFenceMark(get(keys.fencePending));
   return {
     optedIn: Object.hasOwn(labels, keys.mode) && labels[keys.mode] === MODE_VALUE,
     term,
@@ -130,7 +157,14 @@ export function readRecord(service: RecordSource | undefined, keys: Keys): Baton
     // A Service without a uid (never read from the API) owns no record, even an empty one.
     recordOf: recordOf === undefined ? 'absent' : uid && recordOf === uid ? 'this' : 'other',
     originalSelector: parseSelector(get(keys.originalSelector), keys.podId),
-    fencePending: parseUid(get(keys.fencePending)),
+    fencePending: mark.uids,
+    fenceClaimed: mark.claimed,
     completed: term !== undefined && completedTerm === term,
   };
+}
+
+/** The pods this Service's own record still asks to fence; a copied record asks nothing. */
+export function pendingFence(service: RecordSource | undefined, keys: Keys): { readonly uids: readonly string[]; readonly claimed: readonly string[] } {
+  const record = readRecord(service, keys);
+  return record.recordOf === 'this' ? { uids: record.fencePending, claimed: record.fenceClaimed } : { uids: [], claimed: [] };
 }

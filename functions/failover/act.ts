@@ -77,6 +77,8 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
     case 'unavailable': {
       const written = plan.service ? await patchService(deps, service, plan.service) : undefined;
       if (written) report(deps.reporter.unavailable(written, plan, pods.length));
+      // A claimed pod is kept out of elections until its eviction is done: finish it here too.
+      void fence(deps, written ?? service, written !== undefined).catch((error: unknown) => deps.logger.warn({ service: `${service.namespace}/${service.name}`, error: String(error) }, 'fencing failed; a later look tries again'));
       return { result: { outcome: 'unavailable', detail: `no healthy candidate; keeping ${plan.active ?? '(none)'}` }, service: written ?? service };
     }
     case 'refuse-switchover': {

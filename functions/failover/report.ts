@@ -195,7 +195,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
       send(
         service,
         {
-          id: auditId({ type: FENCED, serviceUid: service.uid, ...mark(service), term: f.term }),
+          id: auditId({ type: FENCED, serviceUid: service.uid, podUid: f.pod.uid, ...mark(service), term: f.term }),
           type: FENCED,
           subject: auditSubject(service),
           time: new Date(deps.now()).toISOString(),

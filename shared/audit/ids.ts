@@ -5,7 +5,7 @@ import { COMPLETED, CONFIG_INVALID, FENCED, PROMOTED, RELEASED, ROUTE_APPLIED, R
 
 const FAILOVER_PREFIX = 'dev.baton.failover.';
 
-type TermScopedType = typeof PROMOTED | typeof SWITCHOVER | typeof UNAVAILABLE | typeof COMPLETED | typeof RELEASED | typeof FENCED;
+type TermScopedType = typeof PROMOTED | typeof SWITCHOVER | typeof UNAVAILABLE | typeof COMPLETED | typeof RELEASED;
 
 /**
  * A term alone does not name a decision: terms restart at 1 after an opt-out, and a term
@@ -26,6 +26,8 @@ export type AuditIdParts =
       readonly serviceUid: string;
       readonly requested: string;
     } & TermMark)
+  /** One completion can fence several pods (a switch came before the last one's fence). */
+  | ({ readonly type: typeof FENCED; readonly serviceUid: string; readonly podUid: string } & TermMark)
   | { readonly type: typeof CONFIG_INVALID | typeof ROUTE_INVALID; readonly serviceUid: string; readonly problems: readonly ConfigProblem[] }
   /** Each write of an Ingress is its own event: the version it produced names it. */
   | { readonly type: typeof ROUTE_APPLIED; readonly serviceUid: string; readonly ingressResourceVersion: string }
@@ -44,6 +46,8 @@ export function auditId(parts: AuditIdParts): string {
       return `${parts.serviceUid}.${digest16(['config.invalid', canonicalProblems(parts.problems)])}`;
     case ROUTE_INVALID:
       return `${parts.serviceUid}.${digest16(['route.invalid', canonicalProblems(parts.problems)])}`;
+    case FENCED:
+      return `${parts.serviceUid}.${parts.term}-${parts.decidedAt}.fenced.${parts.podUid}`;
     case ROUTE_APPLIED:
       return `${parts.serviceUid}.route.applied.${parts.ingressResourceVersion}`;
     case ROUTE_REMOVED:

@@ -71,7 +71,8 @@ export const fenceOutcomeSchema = z.enum(['evicted', 'refused', 'gone']);
 
 export const fencedDataSchema = z.object({
   service: serviceRefSchema,
-  // The term whose switch left the pod.
+  // The completed term the fence followed: its switch left the pod, or an earlier one
+  // whose fence had not happened yet.
   term: z.number().int().min(1),
   pod: podRefSchema,
   outcome: fenceOutcomeSchema,

@@ -7,7 +7,7 @@ import { impostorWrites, roleWrites } from './pod-labels.js';
 import { type Context, NO_POD, placeholderWrite, recordRepair, switchTo } from './plans.js';
 import { releaseOrIgnore } from './release.js';
 import { annotation, readPriority, readSettings, userSelector } from './settings.js';
-import { readRecord } from '../../../shared/record.js';
+import { pendingFence, readRecord } from '../../../shared/record.js';
 import { switchover } from './switchover.js';
 import { isDirect } from './direct.js';
 
@@ -176,10 +176,12 @@ function keepActive(ctx: Context, active: PodView): Plan {
  * the mark off it.
  */
 function electable(ctx: Context): readonly PodView[] {
-  const pending = readRecord(ctx.service, ctx.keys).fencePending;
-  if (pending === undefined) return ctx.candidates;
-  const others = ctx.candidates.filter((p) => p.uid !== pending);
-  return others.some(isHealthy) ? others : ctx.candidates;
+  const pending = pendingFence(ctx.service, ctx.keys);
+  if (pending.uids.length === 0) return ctx.candidates;
+  // A claimed pod is being evicted right now: never, or the eviction takes the new active.
+  const free = ctx.candidates.filter((p) => !pending.claimed.includes(p.uid));
+  const others = free.filter((p) => !pending.uids.includes(p.uid));
+  return others.some(isHealthy) ? others : free;
 }
 
 /** No healthy candidate: keep the record, report once per term, and never route to every pod. */

@@ -4,6 +4,7 @@
 import type { Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite } from './model.js';
 import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
+import { fenceMark, MAX_FENCE_PENDING, pendingFence } from '../../../shared/record.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
 import { sliceName } from './direct.js';
@@ -71,9 +72,11 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
     [keys.recordOf]: service.uid,
   };
   if (Object.hasOwn(service.annotations, keys.switchoverTo)) annotations[keys.switchoverTo] = null;
-  // The pod this switch leaves, to be evicted once the new active routes alone. Only a
-  // pod that is still there can be fenced; a pin of the same pod leaves nothing.
-  const fence = fenceTarget(ctx, to);
+  // The pods to evict once the new active routes alone: the one this switch leaves, and
+  // those earlier switches left whose fence has not happened yet (their connections are
+  // just as open). Only a pod that is still there can be fenced; a pin of the same pod
+  // leaves nothing, and the pod switched to is taken off.
+  const fence = fenceTargets(ctx, to);
   if (fence !== null || Object.hasOwn(service.annotations, keys.fencePending)) annotations[keys.fencePending] = fence;
 
   // The Service must not select by a label the pod does not carry yet, or it would
@@ -96,10 +99,14 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
   };
 }
 
-function fenceTarget(ctx: Context, to: PodView): string | null {
+function fenceTargets(ctx: Context, to: PodView): string | null {
   if (ctx.settings.fence !== 'evict') return null;
-  const left = ctx.previous === undefined ? undefined : ctx.candidates.find((p) => p.uid === ctx.previous?.uid);
-  return left !== undefined && left.uid !== to.uid ? left.uid : null;
+  const earlier = pendingFence(ctx.service, ctx.keys);
+  const wanted = [...earlier.uids, ...(ctx.previous === undefined ? [] : [ctx.previous.uid])];
+  const present = new Set(ctx.candidates.map((p) => p.uid));
+  const uids = [...new Set(wanted)].filter((uid) => uid !== to.uid && present.has(uid)).slice(-MAX_FENCE_PENDING);
+  // A claim stays with its pod: the eviction under way is not undone by a new switch.
+  return fenceMark(uids, earlier.claimed);
 }
 
 /**
@@ -124,7 +131,11 @@ export function recordRepair(ctx: Context): ServiceWrite | undefined {
   const { keys, service } = ctx;
   const annotations: Record<string, string | null> = {};
   const has = (key: string): boolean => Object.hasOwn(service.annotations, key);
-  if (!ownsRecord(service, keys)) annotations[keys.recordOf] = service.uid;
+  if (!ownsRecord(service, keys)) {
+    annotations[keys.recordOf] = service.uid;
+    // A copied record's mark names pods another Service left, not this one.
+    if (has(keys.fencePending)) annotations[keys.fencePending] = null;
+  }
   if (ctx.direct) {
     if (service.annotations[keys.endpointSlice] !== sliceName(service)) annotations[keys.endpointSlice] = sliceName(service);
     if (has(keys.originalSelector)) annotations[keys.originalSelector] = null;

@@ -1,6 +1,6 @@
 import type { Plan, PodView, ServiceView } from './model.js';
 import { type Context, switchTo } from './plans.js';
-import { readRecord } from '../../../shared/record.js';
+import { pendingFence } from '../../../shared/record.js';
 
 // Refusal messages name the pod so the event explains itself without a lookup.
 
@@ -31,7 +31,7 @@ export function switchover(ctx: Context, requested: string): Plan {
   const why =
     unfitTargetReason(target) ??
     (target.uid === ctx.active?.uid ? `pod "${requested}" is already active` : undefined) ??
-    (target.uid === readRecord(ctx.service, ctx.keys).fencePending ? `pod "${requested}" is about to be evicted (${ctx.keys.fence})` : undefined);
+    (pendingFence(ctx.service, ctx.keys).uids.includes(target.uid) ? `pod "${requested}" is about to be evicted (${ctx.keys.fence})` : undefined);
   if (why !== undefined) return refuseSwitchover(ctx, requested, why);
   // A manual request skips min-switch-interval: the operator asked for this move now.
   return switchTo(ctx, target, 'switchover');

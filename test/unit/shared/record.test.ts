@@ -67,7 +67,8 @@ describe('readRecord', () => {
       unavailableTerm: 0,
       recordOf: 'this',
       originalSelector: { kind: 'valid', selector: { app: 'web' } },
-      fencePending: undefined,
+      fencePending: [],
+      fenceClaimed: [],
       completed: true,
     });
   });
@@ -83,7 +84,8 @@ describe('readRecord', () => {
       unavailableTerm: undefined,
       recordOf: 'absent',
       originalSelector: { kind: 'absent' },
-      fencePending: undefined,
+      fencePending: [],
+      fenceClaimed: [],
       completed: false,
     });
   });
@@ -94,9 +96,13 @@ describe('readRecord', () => {
     ['completed-term of another term', { [K.term]: '3', [K.completedTerm]: '2' }, { term: 3, completedTerm: 2, completed: false }],
     ['completed-term equal to an unreadable term', { [K.term]: '03', [K.completedTerm]: '03' }, { term: undefined, completedTerm: undefined, completed: false }],
     ['a damaged saved selector', { [K.originalSelector]: '{app: web}' }, { originalSelector: { kind: 'invalid', text: '{app: web}', message: 'not valid JSON; expected a JSON object of string label values' } }],
-    ['a fence mark naming a pod uid', { [K.fencePending]: '0b5e2c1a-1f2e-4c3d-9a8b-7c6d5e4f3a2b' }, { fencePending: '0b5e2c1a-1f2e-4c3d-9a8b-7c6d5e4f3a2b' }],
-    ['a fence mark that is no uid', { [K.fencePending]: 'web-0; rm -rf' }, { fencePending: undefined }],
-    ['an empty fence mark', { [K.fencePending]: '' }, { fencePending: undefined }],
+    ['a fence mark naming a pod uid', { [K.fencePending]: '0b5e2c1a-1f2e-4c3d-9a8b-7c6d5e4f3a2b' }, { fencePending: ['0b5e2c1a-1f2e-4c3d-9a8b-7c6d5e4f3a2b'] }],
+    ['a fence mark naming two pods, oldest first, a repeat once', { [K.fencePending]: 'uid-a,uid-b,uid-a' }, { fencePending: ['uid-a', 'uid-b'] }],
+    ['a fence mark with a claimed pod', { [K.fencePending]: '!uid-a,uid-b' }, { fencePending: ['uid-a', 'uid-b'], fenceClaimed: ['uid-a'] }],
+    ['a fence mark that is no uid', { [K.fencePending]: 'web-0; rm -rf' }, { fencePending: [] }],
+    ['a fence mark with one part that is no uid', { [K.fencePending]: 'uid-a,,uid-b' }, { fencePending: [] }],
+    ['a fence mark longer than baton writes', { [K.fencePending]: Array.from({ length: 9 }, (_, i) => `uid-${i}`).join(',') }, { fencePending: [] }],
+    ['an empty fence mark', { [K.fencePending]: '' }, { fencePending: [] }],
     ['a saved selector of baton\'s key alone', { [K.originalSelector]: JSON.stringify({ [K.podId]: 'x' }) }, { originalSelector: { kind: 'invalid', text: JSON.stringify({ [K.podId]: 'x' }), message: 'expected a non-empty selector' } }],
   ];
   for (const [name, annotations, want] of rows) {

@@ -79,7 +79,7 @@ export const drafts: readonly AuditDraft[] = [
   },
   {
     type: FENCED,
-    id: auditId({ type: FENCED, serviceUid: service.uid, term: 13, decidedAt: 1_790_000_000_000 }),
+    id: auditId({ type: FENCED, serviceUid: service.uid, podUid: 'b7f3a9e2-0c4d-4e5f-8a1b-2c3d4e5f6a7b', term: 13, decidedAt: 1_790_000_000_000 }),
     subject,
     time,
     data: { service, term: 13, pod: { name: 'web-0', uid: 'b7f3a9e2-0c4d-4e5f-8a1b-2c3d4e5f6a7b' }, outcome: 'refused', detail: 'Cannot evict pod as it would violate the pod\'s disruption budget.' },

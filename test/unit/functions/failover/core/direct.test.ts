@@ -195,6 +195,6 @@ describe('fencing in direct mode', () => {
   it('a completed term with the left pod marked: evicted, as in selector mode', () => {
     const a = pod('a');
     const service = directService({ active: a, term: 2, annotations: { [keys.fencePending]: 'uid-b', [keys.completedTerm]: '2', [keys.fence]: 'evict' } });
-    assert.deepEqual(fenceStep(service, keys), { kind: 'evict', uid: 'uid-b', term: 2 });
+    assert.deepEqual(fenceStep(service, keys), { kind: 'evict', claim: ['uid-b'], resume: [], drop: [], term: 2 });
   });
 });
