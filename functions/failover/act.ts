@@ -55,10 +55,11 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
       }
       const written = await patchService(deps, service, plan.service);
       const evidence = (): void => {
-        // The new active is told once the traffic moves to it (in direct mode, once its
-        // slice is written). Its answer never undoes the switch: it is reported only.
-        if (plan.promote !== undefined) promote(deps, written, plan.promote, now);
         report(deps.reporter.switched(written, plan, now));
+        // The new active is told once the traffic moves to it (in direct mode, once its
+        // slice is written), after the switch's own log line. Its answer never undoes the
+        // switch: it is reported only.
+        if (plan.promote !== undefined) promote(deps, written, plan.promote, now);
         deps.onSwitch?.(written, plan, pods, now);
         // The term this switch ends was never seen completed, so its own event may have
         // been lost with a reply; the Service as read still records it: replay it.

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { PodView } from '../../../../functions/failover/core/model.js';
 import type { FetchLike } from '../../../../functions/failover/hooks.js';
 import { reconcile } from '../../../../functions/failover/reconcile.js';
-import { HOOK, SWITCHOVER, SWITCHOVER_REFUSED, type HookData } from '../../../../shared/audit/schemas.js';
+import { HOOK, SWITCHOVER, SWITCHOVER_REFUSED } from '../../../../shared/audit/schemas.js';
 import { FakeCluster } from './fake-cluster.js';
 import { flush, KEYS, makePod, makeService, NS, rig, uidOf } from './world.js';
 
@@ -29,13 +29,13 @@ async function run(setup: Setup) {
   // Each call, with how many API calls had been made by then: the order against the writes.
   const calls: Array<{ url: string; body: unknown; apiCallsBefore: number }> = [];
   const fetch: FetchLike = (url, init) => {
-    calls.push({ url, body: JSON.parse(String(init.body)), apiCallsBefore: cluster.calls.length });
+    calls.push({ url, body: JSON.parse(typeof init.body === 'string' ? init.body : 'null'), apiCallsBefore: cluster.calls.length });
     const status = url.endsWith('/demote') ? (setup.demoteStatus ?? 200) : 200;
     return Promise.resolve(new Response(null, { status }));
   };
   const result = await reconcile({ ...r.deps, hooks: { fetch, sleep: () => Promise.resolve() } }, REF);
   await flush();
-  const hooks = r.emitter.drafts.filter((d) => d.type === HOOK).map((d) => d.data as HookData);
+  const hooks = r.emitter.drafts.filter((d) => d.type === HOOK).map((d) => d.data);
   const serviceWrites = cluster.calls.map((c, i) => ({ c, i })).filter(({ c }) => c.method === 'patchService').map(({ i }) => i);
   return { cluster, r, result, calls, hooks, serviceWrites };
 }
@@ -106,7 +106,7 @@ describe('hooks around a switch', () => {
     const result = await reconcile({ ...r.deps, hooks: { fetch, sleep: () => Promise.resolve() } }, REF);
     await flush();
     assert.equal(result.outcome, 'switched');
-    const hooks = r.emitter.drafts.filter((d) => d.type === HOOK).map((d) => d.data as HookData);
+    const hooks = r.emitter.drafts.filter((d) => d.type === HOOK).map((d) => d.data);
     assert.deepEqual(hooks.map((h) => [h.hook, h.outcome, h.status, h.attempts, h.detail]), [['promote', 'failed', null, 2, `POST http://${ip('web-1')}:8080/promote failed: ECONNREFUSED`]]);
     assert.equal(cluster.service(NS, 'web').selector[KEYS.podId], uidOf('web-1'));
   });

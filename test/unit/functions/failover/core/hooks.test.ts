@@ -115,7 +115,7 @@ const withIp = (p: PodView, ip: string): PodView => ({ ...p, ips: [ip] });
 type Switch = Extract<Plan, { kind: 'switch' }>;
 const asSwitch = (plan: Plan): Switch => {
   assert.equal(plan.kind, 'switch', JSON.stringify(plan));
-  return plan as Switch;
+  return plan;
 };
 
 describe('the hook calls a switch plans', () => {
