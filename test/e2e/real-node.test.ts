@@ -444,6 +444,34 @@ describe('a real node', { skip }, () => {
     t.diagnostic(`a hanging demote hook (500 ms timeout, 1 retry): abort refused the switchover, continue switched ${active} -> ${other} after the second timeout; the promote call arrived ${promoted.at - demotes[3]!.at} ms after the last demote attempt`);
   });
 
+  it('hooks: a failback whose demote hook answers 500 is held under abort, and happens under continue', async (t) => {
+    assert.ok(plane);
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-fail');
+    const baton = await startBaton(t, ns);
+    const hooks = { 'baton.dev/promote-hook': '8080/promote', 'baton.dev/demote-hook': '8080/demote', 'baton.dev/hook-retries': '0', 'baton.dev/demote-policy': 'abort', 'baton.dev/failback': 'true' };
+    const { active, other } = await hookedPair(core, ns, 'fail', [{ name: 'DEMOTE_MODE', value: 'fail' }], hooks);
+    await completed(ns, 'fail', 1);
+    const activeUid = (await core.readNamespacedPod({ name: active, namespace: ns })).metadata?.uid;
+    // The standby now outranks the active: failback wants to move to it.
+    await core.patchNamespacedPod({ name: other, namespace: ns, body: { metadata: { annotations: { 'baton.dev/priority': '10' } } } }, merge);
+    const held = await baton.sink.waitFor('the aborted demote', (e) => e.type === 'dev.baton.failover.hook' && (e.data as HookEventData).aborted, 60_000);
+    assert.deepEqual(((d: HookEventData) => [d.hook, d.pod.name, d.outcome, d.status, d.attempts, d.term])(held.data as HookEventData), ['demote', active, 'failed', 500, 1, 2]);
+    const kept = await core.readNamespacedService({ name: 'fail', namespace: ns });
+    assert.equal(kept.spec?.selector?.['baton.dev/pod-id'], activeUid, 'the failback happened although the demote hook failed under abort');
+    assert.equal(kept.metadata?.annotations?.['baton.dev/term'], '1');
+    assert.ok((await hookCallsOf(core, ns, active)).some((c) => c.path === '/demote' && c.status === 500));
+    assert.deepEqual(await hookCallsOf(core, ns, other), [], 'the new pod was promoted though nothing switched');
+
+    await annotate(ns, 'fail', { 'baton.dev/demote-policy': 'continue' });
+    const promoted = await waitFor(`the failback's promote call on ${other}`, async () => (await hookCallsOf(core, ns, other)).find((c) => c.path === '/promote'), { timeoutMs: 60_000, intervalMs: 100 });
+    assert.deepEqual(promoted.body, { service: `${ns}/fail`, term: 2, role: 'active' });
+    const moved = await core.readNamespacedService({ name: 'fail', namespace: ns });
+    assert.deepEqual([moved.metadata?.annotations?.['baton.dev/active'], moved.metadata?.annotations?.['baton.dev/reason']], [other, 'failback']);
+    const demotes = (await hookCallsOf(core, ns, active)).filter((c) => c.path === '/demote');
+    t.diagnostic(`failback with a demote hook answering 500: held under abort (${demotes.length - 1} call(s) before the policy changed), done under continue; ${active} -> ${other}`);
+  });
+
   it("every process of the node is alive, and what each holds in memory (RSS)", (t) => {
     const state = readState(dir);
     assert.ok(state);
