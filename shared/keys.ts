@@ -34,6 +34,17 @@ export interface Keys {
    * evicting it once the new active routes alone; "off" (the default) leaves it running.
    */
   readonly fence: string;
+  /**
+   * Service annotations of the pod hooks (core/hooks.ts): `<port>/<path>` of an HTTP
+   * endpoint on the pod that baton POSTs to when the pod becomes the active (promote)
+   * and, before a planned switch, when it stops being the active (demote); the timeout
+   * of one call, the retries after a failed call, and what a failed demote does.
+   */
+  readonly promoteHook: string;
+  readonly demoteHook: string;
+  readonly hookTimeout: string;
+  readonly hookRetries: string;
+  readonly demotePolicy: string;
   /** Service annotation: JSON of the user's own selector, saved at adoption. */
   readonly originalSelector: string;
   /** Service annotations recording the decision. */
@@ -86,6 +97,11 @@ export function keysFor(prefix: string): Keys {
     switchoverTo: k('switchover-to'),
     follow: k('follow'),
     fence: k('fence'),
+    promoteHook: k('promote-hook'),
+    demoteHook: k('demote-hook'),
+    hookTimeout: k('hook-timeout'),
+    hookRetries: k('hook-retries'),
+    demotePolicy: k('demote-policy'),
     originalSelector: k('original-selector'),
     activePod: k('active'),
     activeUid: k('active-uid'),

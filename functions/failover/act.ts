@@ -10,6 +10,7 @@ import { labelPods, patchService } from './writes.js';
 import type { ReconcileDeps, Result } from './reconcile.js';
 import { directInForce } from './direct.js';
 import { fence } from './fence.js';
+import { callHook } from './hooks.js';
 
 export interface Acted {
   readonly result: Result;
@@ -37,6 +38,10 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
     case 'hold':
       return { result: { outcome: 'held', detail: plan.why, retryAfterMs: plan.retryAfterMs }, service };
     case 'switch': {
+      // A planned switch asks the healthy active to step down first; under policy abort
+      // a failure stops the switch here, before anything is written.
+      const stopped = plan.demote === undefined ? undefined : await demote(deps, service, plan, now, pods);
+      if (stopped !== undefined) return stopped;
       // The version each prerequisite write left its pod at: the guard of its role label.
       const relabelled = new Map<string, string | undefined>();
       for (const write of plan.prerequisites) {
@@ -51,6 +56,10 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
       const written = await patchService(deps, service, plan.service);
       const evidence = (): void => {
         report(deps.reporter.switched(written, plan, now));
+        // The new active is told once the traffic moves to it (in direct mode, once its
+        // slice is written), after the switch's own log line. Its answer never undoes the
+        // switch: it is reported only.
+        if (plan.promote !== undefined) promote(deps, written, plan.promote, now);
         deps.onSwitch?.(written, plan, pods, now);
         // The term this switch ends was never seen completed, so its own event may have
         // been lost with a reply; the Service as read still records it: replay it.
@@ -94,6 +103,29 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
       return { result: { outcome: 'released', detail: restored ? 'original selector restored' : 'baton\'s record removed; no selector to restore' }, service: written };
     }
   }
+}
+
+type Switch = Extract<Plan, { kind: 'switch' }>;
+
+/**
+ * Calls the old active's demote hook and reports it. Resolves to what was done instead of
+ * the switch when the call failed under policy abort (a switchover refused, its request
+ * consumed; a failback held for a later look), or undefined: go on with the switch.
+ */
+async function demote(deps: ReconcileDeps, service: Observed<ServiceView>, plan: Switch, now: number, pods: readonly PodView[]): Promise<Acted | undefined> {
+  const step = plan.demote;
+  if (step === undefined) return undefined;
+  const result = await callHook(step.call, deps.hooks);
+  const failed = result.outcome !== 'ok';
+  const aborted = failed && step.policy === 'abort';
+  const effect = !failed ? '' : !aborted ? `switching anyway (${deps.keys.demotePolicy}: continue)` : step.onAbort.kind === 'refuse-switchover' ? `the switchover is refused (${deps.keys.demotePolicy}: abort)` : `the failback waits for a later look (${deps.keys.demotePolicy}: abort)`;
+  report(deps.reporter.hook(service, { call: step.call, result, decidedAt: now, aborted, effect }));
+  if (!aborted) return undefined;
+  return act(deps, service, { ...step.onAbort, why: `${step.onAbort.why}: ${result.detail}` }, now, pods);
+}
+
+function promote(deps: ReconcileDeps, written: ServiceView, call: NonNullable<Switch['promote']>, now: number): void {
+  report(callHook(call, deps.hooks).then((result) => deps.reporter.hook(written, { call, result, decidedAt: now, aborted: false, effect: 'the switch stands' })));
 }
 
 /**

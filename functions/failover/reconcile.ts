@@ -14,6 +14,7 @@ import type { ServiceRef } from '../../shared/k8s/views.js';
 import type { Reporter } from './report.js';
 import type { WriteObserver } from './writes.js';
 import { act } from './act.js';
+import type { HookDeps } from './hooks.js';
 import { directInForce, removeOwnSlices, sliceUnwanted, slicesConcern, syncSlice } from './direct.js';
 import { sliceTerm, type ObservedSlice } from './core/slice.js';
 
@@ -36,6 +37,8 @@ export interface ReconcileDeps {
    * can be recognised (own-writes.ts). The resync sweep answers no events: NO_ECHOES.
    */
   readonly ownWrites: WriteObserver;
+  /** How hook calls are made (hooks.ts); the global fetch unless a test injects its own. */
+  readonly hooks?: HookDeps;
   /** Told of each switch written, with the pods it was decided on (metrics); optional. */
   readonly onSwitch?: ((service: ServiceView, plan: Extract<Plan, { kind: 'switch' }>, pods: readonly PodView[], now: number) => void) | undefined;
 }
@@ -188,9 +191,12 @@ export async function reconcile(deps: ReconcileDeps, ref: ServiceRef, basis?: Ba
   );
 }
 
-/** Anything but a switch without prerequisites writes more than the guarded Service write. */
+/**
+ * Anything but a switch without prerequisites writes more than the guarded Service write;
+ * a demote call is not guarded by any precondition either.
+ */
 function needsConfirmation(plan: Plan): boolean {
-  return plan.kind !== 'switch' || plan.prerequisites.length > 0;
+  return plan.kind !== 'switch' || plan.prerequisites.length > 0 || plan.demote !== undefined;
 }
 
 interface Decided extends Decision {

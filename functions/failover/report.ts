@@ -1,13 +1,14 @@
 // Evidence of each decision: an audit CloudEvent (deterministic id, for subscribers)
 // and a Kubernetes Event on the Service (for `kubectl describe`). Both are side
 // channels: they are sent after the write, and a failure is logged, never thrown.
-import { auditId, auditSubject, type FenceOutcome, type TermMark, COMPLETED, CONFIG_INVALID, FENCED, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../../shared/audit/schemas.js';
+import { auditId, auditSubject, type FenceOutcome, type TermMark, COMPLETED, CONFIG_INVALID, FENCED, HOOK, PROMOTED, RELEASED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE, type AuditDraft } from '../../shared/audit/schemas.js';
 import type { Emitter } from '../../shared/audit/emit.js';
 import { evidenceSender } from '../../shared/audit/evidence.js';
 import { createRepeatFilter } from '../../shared/audit/repeats.js';
 import type { Cluster } from './cluster.js';
 import type { Logger } from '../../shared/log.js';
-import type { Plan, PodProblem, ServiceView } from './core/model.js';
+import type { HookCall, Plan, PodProblem, ServiceView } from './core/model.js';
+import type { HookOutcome } from './hooks.js';
 import type { ConfigProblem } from '../../shared/audit/schemas.js';
 import type { Keys } from '../../shared/keys.js';
 import { readRecord } from '../../shared/record.js';
@@ -28,7 +29,20 @@ export interface FenceReport {
   readonly detail: string;
 }
 
+export interface HookReport {
+  readonly call: HookCall;
+  readonly result: HookOutcome;
+  /** The time of the decision that asked for the call (the switch's `switched-at`). */
+  readonly decidedAt: number;
+  /** A failed demote under policy abort: the switch did not happen. */
+  readonly aborted: boolean;
+  /** What the failure meant for the switch, for the Event's message. */
+  readonly effect: string;
+}
+
 export interface Reporter {
+  /** A pod hook's call and its outcome (hooks.ts). */
+  hook(service: ServiceView, hook: HookReport): Promise<void>;
   switched(service: ServiceView, plan: Of<'switch'>, now: number): Promise<void>;
   unavailable(service: ServiceView, plan: Of<'unavailable'>, candidates: number): Promise<void>;
   refused(service: ServiceView, plan: Of<'refuse-switchover'>): Promise<void>;
@@ -82,6 +96,8 @@ export const REASONS = {
   released: 'Released',
   fenced: 'Fenced',
   fenceRefused: 'FenceRefused',
+  hookCalled: 'HookCalled',
+  hookFailed: 'HookFailed',
   invalidConfig: 'InvalidConfig',
   invalidPodAnnotation: 'InvalidPodAnnotation',
   foreignSlice: 'ForeignEndpointSlice',
@@ -205,6 +221,24 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
           ? { type: 'Warning', reason: REASONS.fenceRefused, message: `eviction of ${f.pod.name}, the pod term ${f.term} left, was refused; its open connections stay: ${f.detail}` }
           : { type: 'Normal', reason: REASONS.fenced, message: `${f.pod.name}, the pod term ${f.term} left: ${f.outcome === 'evicted' ? 'evicted, so its open connections end' : `nothing to evict (${f.detail})`}` },
       ),
+    hook: (service, h) => {
+      const { call, result } = h;
+      const ok = result.outcome === 'ok';
+      const tries = `${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`;
+      return send(
+        service,
+        {
+          id: auditId({ type: HOOK, serviceUid: service.uid, hook: call.hook, podUid: call.pod.uid, term: call.body.term, decidedAt: h.decidedAt }),
+          type: HOOK,
+          subject: auditSubject(service),
+          time: new Date(deps.now()).toISOString(),
+          data: { service: ref(service), term: call.body.term, hook: call.hook, pod: { ...call.pod }, outcome: result.outcome, status: result.status, attempts: result.attempts, aborted: h.aborted, detail: result.detail },
+        },
+        ok
+          ? { type: 'Normal', reason: REASONS.hookCalled, message: `${call.hook} hook of ${call.pod.name} answered ${result.status ?? ''} (term ${call.body.term}, ${tries})` }
+          : { type: 'Warning', reason: REASONS.hookFailed, message: `${call.hook} hook of ${call.pod.name} ${result.outcome === 'timeout' ? 'timed out' : 'failed'} (term ${call.body.term}, ${tries}): ${result.detail}; ${h.effect}` },
+      );
+    },
     invalidConfig: (service, problems) => {
       const id = auditId({ type: CONFIG_INVALID, serviceUid: service.uid, problems });
       if (!fresh(id)) return;

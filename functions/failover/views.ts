@@ -8,6 +8,7 @@ export interface PodLike {
   readonly spec?:
     | {
         readonly nodeName?: string | undefined;
+        readonly hostNetwork?: boolean | undefined;
         readonly containers?: ReadonlyArray<{ readonly ports?: ReadonlyArray<{ readonly name?: string | undefined; readonly containerPort: number; readonly protocol?: string | undefined }> | undefined }> | undefined;
       }
     | undefined;
@@ -58,6 +59,7 @@ export function podView(pod: PodLike): PodView {
     deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
     ips: pod.status?.podIPs?.map((p) => p.ip) ?? (pod.status?.podIP ? [pod.status.podIP] : []),
     nodeName: pod.spec?.nodeName,
+    hostNetwork: pod.spec?.hostNetwork === true,
     containerPorts: (pod.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol ?? 'TCP' }))),
   };
 }

@@ -1,7 +1,7 @@
 // Deterministic ids of audit events: the same decision always gets the same id.
 import { createHash } from 'node:crypto';
 import type { ConfigProblem } from './schemas.js';
-import { COMPLETED, CONFIG_INVALID, FENCED, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
+import { COMPLETED, CONFIG_INVALID, FENCED, HOOK, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
 
 const FAILOVER_PREFIX = 'dev.baton.failover.';
 
@@ -28,6 +28,11 @@ export type AuditIdParts =
     } & TermMark)
   /** One completion can fence several pods (a switch came before the last one's fence). */
   | ({ readonly type: typeof FENCED; readonly serviceUid: string; readonly podUid: string } & TermMark)
+  /**
+   * A hook call of one decision: its term (the one the switch writes, or would have
+   * written when a demote aborted it) and the decision's time, the hook and the pod.
+   */
+  | ({ readonly type: typeof HOOK; readonly serviceUid: string; readonly hook: 'promote' | 'demote'; readonly podUid: string } & TermMark)
   | { readonly type: typeof CONFIG_INVALID | typeof ROUTE_INVALID; readonly serviceUid: string; readonly problems: readonly ConfigProblem[] }
   /** Each write of an Ingress is its own event: the version it produced names it. */
   | { readonly type: typeof ROUTE_APPLIED; readonly serviceUid: string; readonly ingressResourceVersion: string }
@@ -48,6 +53,8 @@ export function auditId(parts: AuditIdParts): string {
       return `${parts.serviceUid}.${digest16(['route.invalid', canonicalProblems(parts.problems)])}`;
     case FENCED:
       return `${parts.serviceUid}.${parts.term}-${parts.decidedAt}.fenced.${parts.podUid}`;
+    case HOOK:
+      return `${parts.serviceUid}.${parts.term}-${parts.decidedAt}.hook.${parts.hook}.${parts.podUid}`;
     case ROUTE_APPLIED:
       return `${parts.serviceUid}.route.applied.${parts.ingressResourceVersion}`;
     case ROUTE_REMOVED:

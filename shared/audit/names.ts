@@ -8,6 +8,7 @@ export const UNAVAILABLE = 'dev.baton.failover.unavailable';
 export const COMPLETED = 'dev.baton.failover.completed';
 export const RELEASED = 'dev.baton.failover.released';
 export const FENCED = 'dev.baton.failover.fenced';
+export const HOOK = 'dev.baton.failover.hook';
 export const CONFIG_INVALID = 'dev.baton.config.invalid';
 export const ROUTE_APPLIED = 'dev.baton.route.applied';
 export const ROUTE_REMOVED = 'dev.baton.route.removed';
@@ -22,6 +23,7 @@ export const AUDIT_TYPES = [
   COMPLETED,
   RELEASED,
   FENCED,
+  HOOK,
   CONFIG_INVALID,
   ROUTE_APPLIED,
   ROUTE_REMOVED,

@@ -6,7 +6,7 @@
 // Compatibility: unknown envelope attributes (e.g. extensions from K_CE_OVERRIDES) and
 // unknown data fields are accepted and dropped, so adding a field is not a breaking change.
 import { z } from 'zod';
-import { COMPLETED, CONFIG_INVALID, FENCED, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
+import { COMPLETED, CONFIG_INVALID, FENCED, HOOK, PROMOTED, RELEASED, ROUTE_APPLIED, ROUTE_CONFLICT, ROUTE_INVALID, ROUTE_REMOVED, SWITCHOVER, SWITCHOVER_REFUSED, UNAVAILABLE } from './names.js';
 import type { ServiceRef } from '../k8s/views.js';
 
 export * from './names.js';
@@ -76,6 +76,26 @@ export const fencedDataSchema = z.object({
   term: z.number().int().min(1),
   pod: podRefSchema,
   outcome: fenceOutcomeSchema,
+  detail: z.string(),
+});
+
+// A pod hook's call: promote (after a switch, on the new active) or demote (before a
+// planned switch, on the old active). ok: a 2xx answer; failed: another status (a 3xx
+// included: redirects are not followed), a refused connection, or no address to call;
+// timeout: no answer in time. `status` and `attempts` are the last attempt's and the
+// count. `aborted`: a failed demote under policy abort stopped the switch.
+export const hookOutcomeSchema = z.enum(['ok', 'failed', 'timeout']);
+
+export const hookDataSchema = z.object({
+  service: serviceRefSchema,
+  // The term the switch writes (or, aborted, would have written).
+  term: z.number().int().min(1),
+  hook: z.enum(['promote', 'demote']),
+  pod: podRefSchema,
+  outcome: hookOutcomeSchema,
+  status: z.number().int().min(100).max(599).nullable(),
+  attempts: z.number().int().min(0),
+  aborted: z.boolean(),
   detail: z.string(),
 });
 
@@ -176,6 +196,9 @@ export const releasedEventSchema = baseEnvelope
 export const fencedEventSchema = baseEnvelope
   .extend({ type: z.literal(FENCED), data: fencedDataSchema })
   .refine(subjectNamesService, subjectIssue);
+export const hookEventSchema = baseEnvelope
+  .extend({ type: z.literal(HOOK), data: hookDataSchema })
+  .refine(subjectNamesService, subjectIssue);
 export const configInvalidEventSchema = baseEnvelope
   .extend({ type: z.literal(CONFIG_INVALID), data: configInvalidDataSchema })
   .refine(subjectNamesService, subjectIssue);
@@ -201,6 +224,7 @@ export const auditEvent = z.discriminatedUnion('type', [
   completedEventSchema,
   releasedEventSchema,
   fencedEventSchema,
+  hookEventSchema,
   configInvalidEventSchema,
   routeAppliedEventSchema,
   routeRemovedEventSchema,
@@ -219,6 +243,8 @@ export type CompletedData = z.infer<typeof completedDataSchema>;
 export type ReleasedData = z.infer<typeof releasedDataSchema>;
 export type FenceOutcome = z.infer<typeof fenceOutcomeSchema>;
 export type FencedData = z.infer<typeof fencedDataSchema>;
+export type HookOutcomeKind = z.infer<typeof hookOutcomeSchema>;
+export type HookData = z.infer<typeof hookDataSchema>;
 export type ConfigProblem = z.infer<typeof configProblemSchema>;
 export type ConfigInvalidData = z.infer<typeof configInvalidDataSchema>;
 
@@ -229,6 +255,7 @@ export type UnavailableEvent = z.infer<typeof unavailableEventSchema>;
 export type CompletedEvent = z.infer<typeof completedEventSchema>;
 export type ReleasedEvent = z.infer<typeof releasedEventSchema>;
 export type FencedEvent = z.infer<typeof fencedEventSchema>;
+export type HookEvent = z.infer<typeof hookEventSchema>;
 export type ConfigInvalidEvent = z.infer<typeof configInvalidEventSchema>;
 export type RouteData = z.infer<typeof routeSchema>;
 export type RouteAppliedData = z.infer<typeof routeAppliedDataSchema>;

@@ -256,6 +256,30 @@ test('a bad annotation leaves the Service as it is and says why', async (t) => {
   assert.equal(after.metadata?.annotations?.['baton.dev/term'], before.metadata?.annotations?.['baton.dev/term']);
 });
 
+test('hook annotations with a host, a port out of range or a timeout above 30s are refused: a Warning, a config.invalid event, and the Service as it was', async (t) => {
+  const w = await world(t, 'fo-badhook');
+  await createDeployment(w.kc, w.ns, 'k', 2, { serviceLabels: OPT_IN });
+  await readyPods(w, 'k', 2);
+  const { active } = await adopted(w, 'k');
+  const others = (await w.core.listNamespacedPod({ namespace: w.ns, labelSelector: 'app=k' })).items.map((p) => p.metadata?.name).filter((n) => n !== active);
+  const before = await service(w, 'k');
+  const bad = { 'baton.dev/promote-hook': 'evil.example:80/x', 'baton.dev/demote-hook': '70000/demote', 'baton.dev/hook-timeout': '1m' };
+  // A switchover asked in the same write must not happen while the hooks are invalid.
+  await annotateService(w.kc, w.ns, 'k', { ...bad, 'baton.dev/switchover-to': others[0] ?? '' });
+  const invalid = await w.baton.sink.waitFor('config.invalid', (e) => e.type === 'dev.baton.config.invalid');
+  const problems = (invalid.data as { problems: Array<{ key: string; value: string }> }).problems;
+  assert.deepEqual(problems.map((p) => [p.key, p.value]).sort(), Object.entries(bad).sort());
+  await waitFor('an InvalidConfig Warning event naming the hooks', async () => {
+    const list = await w.core.listNamespacedEvent({ namespace: w.ns, fieldSelector: 'involvedObject.name=k' });
+    return list.items.some((e) => e.reason === 'InvalidConfig' && e.type === 'Warning' && /promote-hook=.*<port>\/<path>/.test(e.message ?? '')) ? true : undefined;
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = await service(w, 'k');
+  assert.deepEqual(after.spec?.selector, before.spec?.selector);
+  assert.equal(after.metadata?.annotations?.['baton.dev/term'], before.metadata?.annotations?.['baton.dev/term']);
+  assert.ok(!w.baton.sink.events.some((e) => e.type === 'dev.baton.failover.hook' && (e.data as { term: number }).term > 1), 'a hook was called under a bad configuration');
+});
+
 test('a Service created with the placeholder pod-id is never seen routing to more than one pod', async (t) => {
   const w = await world(t, 'fo-zero');
   const since = Date.now();

@@ -17,7 +17,7 @@ import { waitFor } from '../../plane/wait.js';
 import { processesMentioning, snapshotHost, type HostSnapshot } from './real-node-host.js';
 import { startBaton } from './support/baton.js';
 import { testNamespace } from './support/plane.js';
-import { skip, httpGet, echoPod, fetchFromPod, skaffoldBuild } from './support/real-node.js';
+import { skip, httpGet, echoPod, fetchFromPod, hookCallsOf, hookedPair, skaffoldBuild } from './support/real-node.js';
 
 describe('a real node', { skip }, () => {
   let dir = '';
@@ -359,6 +359,117 @@ describe('a real node', { skip }, () => {
     const [promoted, demoted] = await Promise.all([timeRole(next, 'active'), timeRole(first, 'standby')]);
     t.diagnostic(`failover: ${next} read role=active ${promoted.file - promoted.api} ms after the API showed it; ${first} read role=standby ${demoted.file - demoted.api} ms after`);
     assert.deepEqual([(await roleOf(next)).file, (await roleOf(first)).file], ['active', 'standby']);
+  });
+
+  /** Waits until baton saw term `term` of the Service completed, so that no write of its own races the next request. */
+  const completed = (ns: string, name: string, term: number): Promise<true> =>
+    waitFor(`term ${term} of ${name} to complete`, async () => ((await core.readNamespacedService({ name, namespace: ns })).metadata?.annotations?.['baton.dev/completed-term'] === String(term) ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
+  const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+  const annotate = (ns: string, name: string, annotations: Record<string, string | null>): Promise<unknown> => core.patchNamespacedService({ name, namespace: ns, body: { metadata: { annotations } } }, merge);
+  interface HookEventData { hook: string; pod: { name: string }; outcome: string; status: number | null; attempts: number; aborted: boolean; term: number }
+
+  it('hooks: a switchover calls demote on the old active, then switches, then calls promote on the new one', async (t) => {
+    assert.ok(plane);
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-hooks');
+    const baton = await startBaton(t, ns);
+    const { active, other } = await hookedPair(core, ns, 'hooks', [], { 'baton.dev/promote-hook': '8080/promote', 'baton.dev/demote-hook': '8080/demote' });
+    // The adoption promotes its active (term 1) and demotes nobody.
+    const adopted = await waitFor('the adoption\'s promote call', async () => {
+      const calls = await hookCallsOf(core, ns, active);
+      return calls.length > 0 ? calls : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    assert.deepEqual(adopted.map((c) => [c.path, c.body, c.status]), [['/promote', { service: `${ns}/hooks`, term: 1, role: 'active' }, 200]]);
+    assert.deepEqual(await hookCallsOf(core, ns, other), []);
+    await completed(ns, 'hooks', 1);
+
+    await annotate(ns, 'hooks', { 'baton.dev/switchover-to': other });
+    const promoted = await waitFor(`the promote call on ${other}`, async () => (await hookCallsOf(core, ns, other)).find((c) => c.path === '/promote'), { timeoutMs: 60_000, intervalMs: 100 });
+    const demoted = (await hookCallsOf(core, ns, active)).filter((c) => c.path === '/demote');
+    assert.deepEqual(demoted.map((c) => [c.body, c.status]), [[{ service: `${ns}/hooks`, term: 2, role: 'standby' }, 200]]);
+    assert.deepEqual(promoted.body, { service: `${ns}/hooks`, term: 2, role: 'active' });
+    const svc = await core.readNamespacedService({ name: 'hooks', namespace: ns });
+    assert.equal(svc.metadata?.annotations?.['baton.dev/active'], other);
+    // The switch's moment: the function's log line for it, written once the Service write
+    // returned and before the promote call went out. The pods run on this machine: one clock.
+    const line = baton.failover.logs.find((l) => l.includes(`${other} is now the active pod`) && l.includes('term 2'));
+    assert.ok(line, 'no log line for the switch');
+    const switchedAt = Date.parse((JSON.parse(line) as { time: string }).time);
+    const demoteAnswered = demoted[0]!.answeredAt;
+    assert.ok(demoteAnswered <= switchedAt && switchedAt <= promoted.at, `out of order: demote answered ${demoteAnswered}, switch logged ${switchedAt}, promote arrived ${promoted.at}`);
+    t.diagnostic(`switchover ${active} -> ${other}: demote arrived ${demoted[0]!.at}, answered ${demoteAnswered}; Service written and logged ${switchedAt} (+${switchedAt - demoteAnswered} ms); promote arrived ${promoted.at} (+${promoted.at - switchedAt} ms)`);
+    const events = await waitFor('both hook events', () => {
+      const hooks = baton.sink.events.filter((e) => e.type === 'dev.baton.failover.hook' && (e.data as HookEventData).term === 2);
+      return hooks.length === 2 ? hooks.map((e) => e.data as HookEventData) : undefined;
+    }, { timeoutMs: 10_000 });
+    assert.deepEqual(events.map((h) => [h.hook, h.pod.name, h.outcome, h.status, h.attempts, h.aborted]).sort(), [['demote', active, 'ok', 200, 1, false], ['promote', other, 'ok', 200, 1, false]]);
+  });
+
+  it('hooks: a demote hook that never answers refuses the switchover under abort, and delays it under continue', async (t) => {
+    assert.ok(plane);
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-hang');
+    const baton = await startBaton(t, ns);
+    const hooks = { 'baton.dev/promote-hook': '8080/promote', 'baton.dev/demote-hook': '8080/demote', 'baton.dev/hook-timeout': '500ms', 'baton.dev/hook-retries': '1', 'baton.dev/demote-policy': 'abort' };
+    const { active, other } = await hookedPair(core, ns, 'hang', [{ name: 'DEMOTE_MODE', value: 'hang' }], hooks);
+    await completed(ns, 'hang', 1);
+    const activeUid = (await core.readNamespacedPod({ name: active, namespace: ns })).metadata?.uid;
+
+    await annotate(ns, 'hang', { 'baton.dev/switchover-to': other });
+    const refused = await baton.sink.waitFor('the refusal', (e) => e.type === 'dev.baton.failover.switchover.refused', 60_000);
+    assert.match((refused.data as { reason: string }).reason, new RegExp(`demote hook of ${active} failed .*did not answer within 500 ms`));
+    // Term 1's promote (the adoption's) aside: the calls for the switch to term 2.
+    const forTerm2 = (): HookEventData[] => baton.sink.events.filter((e) => e.type === 'dev.baton.failover.hook').map((e) => e.data as HookEventData).filter((h) => h.term === 2);
+    const aborted = forTerm2();
+    assert.deepEqual(aborted.map((h) => [h.hook, h.pod.name, h.outcome, h.status, h.attempts, h.aborted, h.term]), [['demote', active, 'timeout', null, 2, true, 2]]);
+    const kept = await core.readNamespacedService({ name: 'hang', namespace: ns });
+    assert.equal(kept.spec?.selector?.['baton.dev/pod-id'], activeUid, 'the Service moved although the demote hook never answered');
+    assert.equal(kept.metadata?.annotations?.['baton.dev/switchover-to'], undefined, 'the refused request was not consumed');
+    assert.equal(kept.metadata?.annotations?.['baton.dev/term'], '1');
+    const hung = (await hookCallsOf(core, ns, active)).filter((c) => c.path === '/demote');
+    assert.deepEqual(hung.map((c) => [c.body?.term, c.answeredAt]), [[2, 0], [2, 0]]);
+    assert.deepEqual(await hookCallsOf(core, ns, other), [], 'the new pod was promoted though nothing switched');
+
+    await annotate(ns, 'hang', { 'baton.dev/demote-policy': 'continue', 'baton.dev/switchover-to': other });
+    await baton.sink.waitFor('the switchover', (e) => e.type === 'dev.baton.failover.switchover' && (e.data as { to: { name: string } }).to.name === other, 60_000);
+    const promoted = await waitFor(`the promote call on ${other}`, async () => (await hookCallsOf(core, ns, other)).find((c) => c.path === '/promote'), { timeoutMs: 30_000, intervalMs: 100 });
+    assert.deepEqual(promoted.body, { service: `${ns}/hang`, term: 2, role: 'active' });
+    const demotes = (await hookCallsOf(core, ns, active)).filter((c) => c.path === '/demote');
+    assert.equal(demotes.length, 4, 'two calls per look, two looks');
+    const continued = await waitFor('the promote call\'s event', () => {
+      const events = forTerm2().filter((h) => !h.aborted);
+      return events.some((h) => h.hook === 'promote') ? events : undefined;
+    }, { timeoutMs: 10_000 });
+    assert.deepEqual(continued.map((h) => [h.hook, h.outcome, h.attempts]).sort(), [['demote', 'timeout', 2], ['promote', 'ok', 1]]);
+    t.diagnostic(`a hanging demote hook (500 ms timeout, 1 retry): abort refused the switchover, continue switched ${active} -> ${other} after the second timeout; the promote call arrived ${promoted.at - demotes[3]!.at} ms after the last demote attempt`);
+  });
+
+  it('hooks: a failback whose demote hook answers 500 is held under abort, and happens under continue', async (t) => {
+    assert.ok(plane);
+    process.env.BATON_TEST_PLANE = dir;
+    const ns = await testNamespace(t, 'rn-fail');
+    const baton = await startBaton(t, ns);
+    const hooks = { 'baton.dev/promote-hook': '8080/promote', 'baton.dev/demote-hook': '8080/demote', 'baton.dev/hook-retries': '0', 'baton.dev/demote-policy': 'abort', 'baton.dev/failback': 'true' };
+    const { active, other } = await hookedPair(core, ns, 'fail', [{ name: 'DEMOTE_MODE', value: 'fail' }], hooks);
+    await completed(ns, 'fail', 1);
+    const activeUid = (await core.readNamespacedPod({ name: active, namespace: ns })).metadata?.uid;
+    // The standby now outranks the active: failback wants to move to it.
+    await core.patchNamespacedPod({ name: other, namespace: ns, body: { metadata: { annotations: { 'baton.dev/priority': '10' } } } }, merge);
+    const held = await baton.sink.waitFor('the aborted demote', (e) => e.type === 'dev.baton.failover.hook' && (e.data as HookEventData).aborted, 60_000);
+    assert.deepEqual(((d: HookEventData) => [d.hook, d.pod.name, d.outcome, d.status, d.attempts, d.term])(held.data as HookEventData), ['demote', active, 'failed', 500, 1, 2]);
+    const kept = await core.readNamespacedService({ name: 'fail', namespace: ns });
+    assert.equal(kept.spec?.selector?.['baton.dev/pod-id'], activeUid, 'the failback happened although the demote hook failed under abort');
+    assert.equal(kept.metadata?.annotations?.['baton.dev/term'], '1');
+    assert.ok((await hookCallsOf(core, ns, active)).some((c) => c.path === '/demote' && c.status === 500));
+    assert.deepEqual(await hookCallsOf(core, ns, other), [], 'the new pod was promoted though nothing switched');
+
+    await annotate(ns, 'fail', { 'baton.dev/demote-policy': 'continue' });
+    const promoted = await waitFor(`the failback's promote call on ${other}`, async () => (await hookCallsOf(core, ns, other)).find((c) => c.path === '/promote'), { timeoutMs: 60_000, intervalMs: 100 });
+    assert.deepEqual(promoted.body, { service: `${ns}/fail`, term: 2, role: 'active' });
+    const moved = await core.readNamespacedService({ name: 'fail', namespace: ns });
+    assert.deepEqual([moved.metadata?.annotations?.['baton.dev/active'], moved.metadata?.annotations?.['baton.dev/reason']], [other, 'failback']);
+    const demotes = (await hookCallsOf(core, ns, active)).filter((c) => c.path === '/demote');
+    t.diagnostic(`failback with a demote hook answering 500: held under abort (${demotes.length - 1} call(s) before the policy changed), done under continue; ${active} -> ${other}`);
   });
 
   it("every process of the node is alive, and what each holds in memory (RSS)", (t) => {

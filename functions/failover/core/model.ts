@@ -28,6 +28,8 @@ export interface PodView {
   readonly ips?: readonly string[] | undefined;
   /** spec.nodeName, copied to direct mode's endpoint. */
   readonly nodeName?: string | undefined;
+  /** spec.hostNetwork: such a pod's IP is its node's, and baton calls no hook there. */
+  readonly hostNetwork?: boolean | undefined;
   /** Every container's ports, for resolving a Service's named targetPort (direct mode). */
   readonly containerPorts?: readonly ContainerPort[] | undefined;
 }
@@ -89,6 +91,63 @@ export interface ServiceSettings {
   readonly follow: string | undefined;
   /** What happens to the pod a switch leaves: nothing, or an eviction once the switch completed. */
   readonly fence: 'off' | 'evict';
+  /** The pod hooks (core/hooks.ts); none unless annotated. */
+  readonly hooks: HookSettings;
+}
+
+/** Where a hook listens on the pod: a port and an absolute path; the host is always the pod's IP. */
+export interface HookTarget {
+  readonly port: number;
+  readonly path: string;
+}
+
+export interface HookSettings {
+  readonly promote: HookTarget | undefined;
+  readonly demote: HookTarget | undefined;
+  /** Per attempt. */
+  readonly timeoutMs: number;
+  /** Attempts after the first failed one. */
+  readonly retries: number;
+  /** A demote hook that failed: switch anyway (continue) or not (abort). */
+  readonly demotePolicy: 'continue' | 'abort';
+}
+
+/** One hook call a plan asks for; the shell makes it (functions/failover/hooks.ts). */
+export interface HookCall {
+  readonly hook: 'promote' | 'demote';
+  readonly pod: { readonly name: string; readonly uid: string };
+  /** The pod's IP as the API server reported it; undefined when there is none to call (see `unreachable`). */
+  readonly ip: string | undefined;
+  readonly unreachable: string | undefined;
+  readonly port: number;
+  readonly path: string;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** The JSON body. The term lets the pod drop a repeated call: calls are at-least-once. */
+  readonly body: { readonly service: string; readonly term: number; readonly role: 'active' | 'standby' };
+}
+
+/** A planned switch's demote call, and what happens when it fails under `abort`. */
+export interface DemoteStep {
+  readonly call: HookCall;
+  readonly policy: 'continue' | 'abort';
+  /** Under `abort`: a switchover is refused (the request consumed), a failback is held. */
+  readonly onAbort: RefuseSwitchoverPlan | HoldPlan;
+}
+
+export interface RefuseSwitchoverPlan {
+  readonly kind: 'refuse-switchover';
+  readonly requested: string;
+  readonly why: string;
+  /** Clears the switchover annotation. */
+  readonly service: ServiceWrite;
+}
+
+export interface HoldPlan {
+  /** A failback waits: for the anti-flap interval (min-switch-interval), or after a demote hook failed under `abort`. */
+  readonly kind: 'hold';
+  readonly why: string;
+  readonly retryAfterMs: number;
 }
 
 /** The desired Service change, as a merge of selector and annotations. */
@@ -138,6 +197,10 @@ export type Plan =
       readonly service: ServiceWrite;
       /** Cosmetic role labels, applied after the Service write. */
       readonly podWrites: readonly PodLabelWrite[];
+      /** Before the Service write, only for a planned switch away from a healthy active. */
+      readonly demote: DemoteStep | undefined;
+      /** After the Service write (in direct mode, after the slice's). */
+      readonly promote: HookCall | undefined;
     }
   | {
       /** No healthy candidate: keep pointing at the last active, report once per term. */
@@ -147,19 +210,8 @@ export type Plan =
       /** Annotation write that records the report (null when already reported). */
       readonly service: ServiceWrite | undefined;
     }
-  | {
-      readonly kind: 'refuse-switchover';
-      readonly requested: string;
-      readonly why: string;
-      /** Clears the switchover annotation. */
-      readonly service: ServiceWrite;
-    }
-  | {
-      /** A failback waits for the anti-flap interval (min-switch-interval). */
-      readonly kind: 'hold';
-      readonly why: string;
-      readonly retryAfterMs: number;
-    }
+  | RefuseSwitchoverPlan
+  | HoldPlan
   | {
       /** The Service is no longer opted in but still carries baton's changes. */
       readonly kind: 'release';

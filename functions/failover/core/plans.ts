@@ -1,7 +1,9 @@
 // What every path of a decision (decide.ts, follow.ts, switchover.ts) builds from: the
 // facts of one Service read once, and the Service writes that record a switch, pin the
 // placeholder, or repair baton's record.
-import type { Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite } from './model.js';
+import type { DemoteStep, Labels, Plan, PodView, ServiceSettings, ServiceView, ServiceWrite } from './model.js';
+import { isHealthy } from './health.js';
+import { hookCall } from './hooks.js';
 import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
 import { fenceMark, MAX_FENCE_PENDING, pendingFence } from '../../../shared/record.js';
@@ -96,7 +98,31 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
     prerequisites,
     service: { selector: mode.selector, annotations },
     podWrites: ctx.direct ? [] : roleWrites(ctx.candidates, to.uid, keys, prerequisites, ctx.roleLabels, ctx.activeElsewhere),
+    demote: demoteStep(ctx, to, reason, term),
+    promote: hookCall(ctx.settings.hooks, 'promote', to, service, term),
   };
+}
+
+/** How long a failback held by a failed demote hook (under `abort`) waits before it is tried again. */
+export const DEMOTE_ABORT_RETRY_MS = 10_000;
+
+/**
+ * The demote call due before a planned switch (a switchover or a failback) while the
+ * active is healthy. A failover never demotes: its active is unhealthy or gone, and
+ * waiting on it would only prolong the outage.
+ */
+function demoteStep(ctx: Context, to: PodView, reason: TransitionReason, term: number): DemoteStep | undefined {
+  const { active, keys, service } = ctx;
+  if (reason !== 'switchover' && reason !== 'failback') return undefined;
+  if (active === undefined || active.uid === to.uid || !isHealthy(active)) return undefined;
+  const call = hookCall(ctx.settings.hooks, 'demote', active, service, term);
+  if (call === undefined) return undefined;
+  const policy = ctx.settings.hooks.demotePolicy;
+  const onAbort: DemoteStep['onAbort'] =
+    reason === 'switchover'
+      ? { kind: 'refuse-switchover', requested: to.name, why: `the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, service: { selector: service.selector, annotations: { [keys.switchoverTo]: null } } }
+      : { kind: 'hold', why: `failback from ${active.name} to ${to.name} waits: the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, retryAfterMs: DEMOTE_ABORT_RETRY_MS };
+  return { call, policy, onAbort };
 }
 
 function fenceTargets(ctx: Context, to: PodView): string | null {

@@ -4,6 +4,7 @@ import type { ConfigProblem } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
 import { readRecord } from '../../../shared/record.js';
 import { serviceMode } from './direct.js';
+import { hasHookAnnotations, readHooks } from './hooks.js';
 
 export type SettingsResult =
   | { readonly ok: true; readonly settings: ServiceSettings }
@@ -71,9 +72,14 @@ export function readSettings(service: ServiceView, keys: Keys): SettingsResult {
   }
 
   const fence = readFence(service, keys, problems);
+  const hooks = readHooks(service.annotations, keys, problems);
+  // A follower copies its leader's switches a moment later; calling the hooks twice for
+  // one move (and a demote on a copy of the leader's reason) would only confuse the pod.
+  const hookKey = follow === undefined ? undefined : hasHookAnnotations(service.annotations, keys);
+  if (hookKey !== undefined) problems.push({ key: hookKey, value: service.annotations[hookKey] ?? '', message: `this Service follows ${follow ?? ''}; set the hooks there` });
 
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo, follow, fence } };
+  return { ok: true, settings: { failback, minSwitchIntervalMs, switchoverTo, follow, fence, hooks } };
 }
 
 function readFence(service: ServiceView, keys: Keys, problems: ConfigProblem[]): ServiceSettings['fence'] {

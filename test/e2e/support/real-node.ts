@@ -1,5 +1,6 @@
 // Helpers of the real-node e2e tests: when they run, pods of images built here, clients
 // inside and outside the cluster, and `skaffold build` against the plane's registry.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -110,4 +111,49 @@ export async function fetchFromPod(core: k8s.CoreV1Api, ns: string, name: string
     if (phase !== 'Succeeded' && phase !== 'Failed') return undefined;
     return { phase, message: p.status?.containerStatuses?.[0]?.state?.terminated?.message ?? '' };
   }, { timeoutMs: 60_000, intervalMs: 250 });
+}
+
+/** A hook call as the echo server recorded it (GET /calls); times are the pod's clock, in ms. */
+export interface SeenHookCall {
+  readonly path: string;
+  readonly body: { readonly service: string; readonly term: number; readonly role: string } | null;
+  readonly at: number;
+  /** 0 for a call that was never answered (DEMOTE_MODE=hang). */
+  readonly answeredAt: number;
+  readonly status: number;
+}
+
+const seenCalls = z.array(z.object({ path: z.string(), body: z.object({ service: z.string(), term: z.number(), role: z.string() }).nullable(), at: z.number(), answeredAt: z.number(), status: z.number() }));
+
+/** The hook calls an echo pod recorded, read from the pod's own IP. */
+export async function hookCallsOf(core: k8s.CoreV1Api, ns: string, pod: string): Promise<SeenHookCall[]> {
+  const p = await core.readNamespacedPod({ name: pod, namespace: ns });
+  const r = await httpGet(p.status?.podIP ?? '', 8080, '/calls', false);
+  assert.equal(r.status, 200, r.body);
+  return seenCalls.parse(JSON.parse(r.body));
+}
+
+/**
+ * Two echo pods on the real node (`<app>-0`, `<app>-1`, with `env`) behind an opted-in
+ * Service of the same name with `annotations`; resolves once baton chose one of them,
+ * with the other, once both are Ready.
+ */
+export async function hookedPair(core: k8s.CoreV1Api, ns: string, app: string, env: k8s.V1EnvVar[], annotations: Record<string, string>): Promise<{ active: string; other: string }> {
+  for (const name of [`${app}-0`, `${app}-1`]) {
+    const pod = echoPod(name, true);
+    pod.metadata = { name, labels: { app } };
+    const container = pod.spec!.containers[0]!;
+    container.env = [...(container.env ?? []), ...env];
+    await core.createNamespacedPod({ namespace: ns, body: pod });
+  }
+  await core.createNamespacedService({ namespace: ns, body: { metadata: { name: app, labels: { 'baton.dev/mode': 'active-standby' }, annotations }, spec: { selector: { app }, ports: [{ port: 80, targetPort: 8080 }] } } });
+  await waitFor(`${app}'s pods to be Ready`, async () => {
+    const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` });
+    return pods.items.length === 2 && pods.items.every((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
+  }, { timeoutMs: 90_000, intervalMs: 250 });
+  const active = await waitFor('baton to choose an active', async () => {
+    const s = await core.readNamespacedService({ name: app, namespace: ns });
+    return s.spec?.selector?.['baton.dev/pod-id'] ? s.metadata?.annotations?.['baton.dev/active'] : undefined;
+  }, { timeoutMs: 90_000, intervalMs: 200 });
+  return { active, other: active === `${app}-0` ? `${app}-1` : `${app}-0` };
 }

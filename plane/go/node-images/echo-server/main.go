@@ -11,6 +11,11 @@
 // GET /file answers with the contents of the file $SERVE_FILE names (404 when unset or
 // unreadable): a test reads a downward-API volume through it, as an application would.
 //
+// POST /promote and POST /demote stand for an application's hooks: each call is recorded
+// (its path, JSON body, and the pod's clock in ms at its arrival and at its answer) and
+// GET /calls lists them as JSON. $DEMOTE_MODE changes /demote: "fail" answers 500,
+// "hang" never answers (until the caller gives up); anything else answers 200.
+//
 // `echo-server get <url>` is the client side of the same image: it fetches the URL once
 // (trusting $CA_FILE for https when set) and writes the status and body to the
 // termination log, where a test reads it from the pod's status (the kubelet serves no
@@ -21,17 +26,65 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 var unready atomic.Bool
+
+// A hook call as the pod saw it.
+type call struct {
+	Path       string          `json:"path"`
+	Body       json.RawMessage `json:"body"`
+	At         int64           `json:"at"`
+	AnsweredAt int64           `json:"answeredAt"`
+	Status     int             `json:"status"`
+}
+
+var (
+	callsMu sync.Mutex
+	calls   = []call{}
+)
+
+func record(c call) {
+	callsMu.Lock()
+	defer callsMu.Unlock()
+	calls = append(calls, c)
+}
+
+func hook(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	at := time.Now().UnixMilli()
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if !json.Valid(body) {
+		body = []byte("null")
+	}
+	status := http.StatusOK
+	if r.URL.Path == "/demote" {
+		switch os.Getenv("DEMOTE_MODE") {
+		case "fail":
+			status = http.StatusInternalServerError
+		case "hang":
+			// Recorded now, answered never: the caller's timeout ends it.
+			record(call{Path: r.URL.Path, Body: body, At: at, AnsweredAt: 0, Status: 0})
+			<-r.Context().Done()
+			return
+		}
+	}
+	record(call{Path: r.URL.Path, Body: body, At: at, AnsweredAt: time.Now().UnixMilli(), Status: status})
+	w.WriteHeader(status)
+}
 
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "get" {
@@ -67,6 +120,14 @@ func main() {
 			return
 		}
 		_, _ = w.Write(body)
+	})
+	http.HandleFunc("/promote", hook)
+	http.HandleFunc("/demote", hook)
+	http.HandleFunc("/calls", func(w http.ResponseWriter, _ *http.Request) {
+		callsMu.Lock()
+		defer callsMu.Unlock()
+		w.Header().Set("content-type", "application/json")
+		_ = json.NewEncoder(w).Encode(calls)
 	})
 	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, name)

@@ -16,6 +16,8 @@ const plan = (reason: SwitchPlan['reason'], from: string | undefined, to: string
   prerequisites: [],
   service: { selector: {}, annotations: {} },
   podWrites: [],
+  demote: undefined,
+  promote: undefined,
 });
 
 const notReadySince = (name: string, at: number): PodView => ({ ...pod(name, { ready: false }), readyChangedAt: at });

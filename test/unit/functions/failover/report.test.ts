@@ -130,6 +130,8 @@ describe('report: deterministic ids', () => {
     prerequisites: [],
     service: { selector: {}, annotations: {} },
     podWrites: [],
+    demote: undefined,
+    promote: undefined,
   });
 
   const cases: ReadonlyArray<{ name: string; send: (r: Reporter) => Promise<void>; id: string; type: string; reason: string }> = [

@@ -5,6 +5,7 @@ import {
   COMPLETED,
   CONFIG_INVALID,
   FENCED,
+  HOOK,
   PROMOTED,
   RELEASED,
   SWITCHOVER,
@@ -83,6 +84,13 @@ export const drafts: readonly AuditDraft[] = [
     subject,
     time,
     data: { service, term: 13, pod: { name: 'web-0', uid: 'b7f3a9e2-0c4d-4e5f-8a1b-2c3d4e5f6a7b' }, outcome: 'refused', detail: 'Cannot evict pod as it would violate the pod\'s disruption budget.' },
+  },
+  {
+    type: HOOK,
+    id: auditId({ type: HOOK, serviceUid: service.uid, hook: 'demote', podUid: web0.uid, term: 5, decidedAt: 1_790_000_000_000 }),
+    subject,
+    time,
+    data: { service, term: 5, hook: 'demote', pod: web0, outcome: 'timeout', status: null, attempts: 3, aborted: true, detail: 'POST http://10.244.1.7:8080/demote did not answer within 2000 ms' },
   },
   {
     type: CONFIG_INVALID,

@@ -41,6 +41,8 @@ describe('decide: writes', () => {
         { pod: 'a', labels: { [keys.podId]: 'uid-a', [keys.role]: 'standby' } },
         { pod: 'b', labels: { [keys.role]: 'active' } },
       ],
+      demote: undefined,
+      promote: undefined,
     });
   });
 

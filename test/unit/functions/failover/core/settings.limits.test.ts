@@ -14,6 +14,7 @@ import {
   savedSelector,
   userSelector,
 } from '../../../../../functions/failover/core/settings.js';
+import { NO_HOOKS } from './hooks.fixtures.js';
 import { keys, pod, service } from './fixtures.js';
 
 const POD_NAME = 'expected a pod name (DNS-1123 subdomain: at most 253 lowercase letters, digits, "-" and ".")';
@@ -78,7 +79,7 @@ describe('readSettings messages', () => {
   it('reads failback "false" and a valid follow', () => {
     assert.deepEqual(readSettings(service({ annotations: { [keys.failback]: 'false', [keys.follow]: 'db' } }), keys), {
       ok: true,
-      settings: { failback: false, minSwitchIntervalMs: 0, switchoverTo: undefined, follow: 'db', fence: 'off' },
+      settings: { failback: false, minSwitchIntervalMs: 0, switchoverTo: undefined, follow: 'db', fence: 'off', hooks: NO_HOOKS },
     });
   });
 });

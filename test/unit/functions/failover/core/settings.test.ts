@@ -4,13 +4,14 @@ import { describe, it } from 'node:test';
 import { isHealthy, matchesSelector } from '../../../../../functions/failover/core/health.js';
 import type { ServiceView } from '../../../../../functions/failover/core/model.js';
 import { readPriority, readSettings, userSelector } from '../../../../../functions/failover/core/settings.js';
+import { NO_HOOKS } from './hooks.fixtures.js';
 import { keys, pod, service } from './fixtures.js';
 
 describe('readSettings', () => {
   it('defaults when nothing is set', () => {
     assert.deepEqual(readSettings(service(), keys), {
       ok: true,
-      settings: { failback: false, minSwitchIntervalMs: 0, switchoverTo: undefined, follow: undefined, fence: 'off' },
+      settings: { failback: false, minSwitchIntervalMs: 0, switchoverTo: undefined, follow: undefined, fence: 'off', hooks: NO_HOOKS },
     });
   });
 
@@ -20,7 +21,7 @@ describe('readSettings', () => {
     });
     assert.deepEqual(readSettings(svc, keys), {
       ok: true,
-      settings: { failback: true, minSwitchIntervalMs: 90_000, switchoverTo: 'web-1.b', follow: undefined, fence: 'off' },
+      settings: { failback: true, minSwitchIntervalMs: 90_000, switchoverTo: 'web-1.b', follow: undefined, fence: 'off', hooks: NO_HOOKS },
     });
   });
 
