@@ -173,7 +173,11 @@ function analyse(traces: readonly Trace[], tracer: Tracer): Analysis {
   return { breakdown: breakdownOf(traces.map((t) => tracer.marks(t))), cost: costOf(traces, (r) => tracer.mine(r), (t) => tracer.switchOf(t)) };
 }
 
-export function batonTracer(namespace: string, logs: readonly FunctionRequestLine[]): Tracer {
+/**
+ * Where baton's failover time goes. Selector mode ends with the EndpointSlice controller;
+ * direct mode with baton's own slice write, after the record's PATCH.
+ */
+export function batonTracer(namespace: string, logs: readonly FunctionRequestLine[], mode: 'selector' | 'direct' = 'selector'): Tracer {
   const mine = (r: AuditRecord): boolean => r.user === FAILOVER_USER;
   const switchOf = (t: Trace): AuditRecord | undefined => {
     const status = statusWriteOf(t, namespace);
@@ -191,15 +195,18 @@ export function batonTracer(namespace: string, logs: readonly FunctionRequestLin
       // (its selector in the pod list's query, or its own path).
       const after = arrival?.arrivedAt ?? status?.completed ?? Number.POSITIVE_INFINITY;
       const firstRead = t.audit.find((r) => mine(r) && r.namespace === namespace && r.received >= after - 1 && decodeURIComponent(r.uri).includes(t.service));
-      const slice = sw && sliceWriteSeen(t.audit, namespace, t.service, sw.received, t.seenAt);
+      const direct = mode === 'direct';
+      const slice = direct
+        ? sw && t.audit.find((r) => mine(r) && r.resource === 'endpointslices' && (r.verb === 'update' || r.verb === 'create') && r.name === `${t.service}-baton` && r.received >= sw.completed - 1)
+        : sw && sliceWriteSeen(t.audit, namespace, t.service, sw.received, t.seenAt);
       return [
         ['sent', t.sentAt],
         ['readiness write stored by the API server', status?.completed ?? NaN_],
         ['watch → adapter → HTTP → baton', arrival?.arrivedAt ?? NaN_],
         ['baton: parse, index, first read sent', firstRead?.received ?? NaN_],
-        ['baton: list pods + decide', sw?.received ?? NaN_],
-        ['Service PATCH (CAS) at the server', sw?.completed ?? NaN_],
-        ['EndpointSlice controller', storedBy(slice, t.seenAt)],
+        [direct ? 'baton: list pods and slices + decide' : 'baton: list pods + decide', sw?.received ?? NaN_],
+        [direct ? 'Service PATCH (CAS, the record) at the server' : 'Service PATCH (CAS) at the server', sw?.completed ?? NaN_],
+        direct ? ['baton: slice write (guarded update) at the server', slice ? Math.min(slice.completed, t.seenAt) : NaN_] : ['EndpointSlice controller', storedBy(slice, t.seenAt)],
         ['slice watch → referee', t.seenAt],
       ];
     },

@@ -1,9 +1,9 @@
 // Direct mode in the bench: the same single failover and burst as selector mode, against
 // the same adapter-fed baton-failover instance, with Services that have no selector and
 // name their pods with `baton.dev/pods`, so that baton writes their EndpointSlice itself.
-import { analyseBurst, analyseReps, requestLines, statusWriteOf, type FunctionRequestLine, type Trace, type Tracer } from './analysis.js';
+import { analyseBurst, analyseReps, batonTracer, requestLines } from './analysis.js';
 import type { Api } from './api.js';
-import { FAILOVER_USER, readAudit, type AuditRecord } from './audit.js';
+import { readAudit } from './audit.js';
 import { createBurstPods, runBurst, type BurstResult } from './burst.js';
 import { join } from 'node:path';
 import { startAdapter } from '../plane/adapter.js';
@@ -23,39 +23,6 @@ async function createDirectService(api: Api, namespace: string, name: string, ap
     metadata: { name, labels: { 'baton.dev/mode': 'active-standby' }, annotations: { 'baton.dev/pods': `app=${app}` } },
     spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
   });
-}
-
-/** Where a direct-mode failover's time goes: as selector mode up to the Service PATCH, then baton's own slice write. */
-export function directTracer(namespace: string, logs: readonly FunctionRequestLine[]): Tracer {
-  const mine = (r: AuditRecord): boolean => r.user === FAILOVER_USER;
-  const switchOf = (t: Trace): AuditRecord | undefined => {
-    const status = statusWriteOf(t, namespace);
-    return status && t.audit.find((r) => mine(r) && r.verb === 'patch' && r.resource === 'services' && r.namespace === namespace && r.name === t.service && r.code === 200 && r.received >= status.received);
-  };
-  return {
-    mine,
-    switchOf,
-    marks: (t) => {
-      const status = statusWriteOf(t, namespace);
-      const sw = switchOf(t);
-      const subject = `/namespaces/${namespace}/pods/${t.old}`;
-      const arrival = logs.find((l) => l.subject.endsWith(subject) && l.arrivedAt >= t.sentAt - 5);
-      const after = arrival?.arrivedAt ?? status?.completed ?? Number.POSITIVE_INFINITY;
-      const firstRead = t.audit.find((r) => mine(r) && r.namespace === namespace && r.received >= after - 1 && decodeURIComponent(r.uri).includes(t.service));
-      const slice = sw && t.audit.find((r) => mine(r) && r.resource === 'endpointslices' && (r.verb === 'update' || r.verb === 'create') && r.name === `${t.service}-baton` && r.received >= sw.completed - 1);
-      const NaN_ = Number.NaN;
-      return [
-        ['sent', t.sentAt],
-        ['readiness write stored by the API server', status?.completed ?? NaN_],
-        ['watch → adapter → HTTP → baton', arrival?.arrivedAt ?? NaN_],
-        ['baton: parse, index, first read sent', firstRead?.received ?? NaN_],
-        ['baton: list pods and slices + decide', sw?.received ?? NaN_],
-        ['Service PATCH (CAS, the record) at the server', sw?.completed ?? NaN_],
-        ['baton: slice write (guarded update) at the server', slice ? Math.min(slice.completed, t.seenAt) : NaN_],
-        ['slice watch → referee', t.seenAt],
-      ];
-    },
-  };
 }
 
 export async function singleDirect(bench: Bench, baton: RunningFunction, sink: Sink): Promise<ApproachFigures | undefined> {
@@ -85,7 +52,7 @@ export async function singleDirect(bench: Bench, baton: RunningFunction, sink: S
       latency: summarize(reps.map((r) => r.latencyMs)),
       samples: reps.map((r) => round(r.latencyMs, 2)),
       note: 'the same adapter-fed baton-failover; the Service has no selector and baton writes its EndpointSlice',
-      analysis: analyseReps(reps, bench.auditLog, SERVICE, directTracer(NS.direct, lines)),
+      analysis: analyseReps(reps, bench.auditLog, SERVICE, batonTracer(NS.direct, lines, 'direct')),
     };
   });
 }
@@ -105,7 +72,7 @@ async function burstOf(bench: Bench, sink: Sink, baton: RunningFunction, namespa
   const handled = lines.filter((l) => l.arrivedAt >= Math.min(...run.traces.map((t) => t.sentAt)) - 5 && [...olds].some((o) => l.subject.endsWith(o)));
   return {
     ...run.result,
-    breakdown: analyseBurst(run.traces, readAudit(bench.auditLog, run.auditFrom, run.auditTo), directTracer(namespace, lines)),
+    breakdown: analyseBurst(run.traces, readAudit(bench.auditLog, run.auditFrom, run.auditTo), batonTracer(namespace, lines, 'direct')),
     handlerMs: summarize(handled.map((l) => l.durationMs)),
   };
 }
