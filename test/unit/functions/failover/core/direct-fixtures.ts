@@ -1,32 +1,16 @@
-// A Service in direct mode for the failover core tests.
+// A Service in direct mode for the failover core tests: the selector-mode fixture's
+// record, without a selector or a saved one, naming its pods and its slice instead.
 import type { PodView, ServiceView } from '../../../../../functions/failover/core/model.js';
-import { MODE_VALUE } from '../../../../../shared/keys.js';
-import { keys, NOW, NS } from './fixtures.js';
+import { keys, service } from './fixtures.js';
 
 /** A Service in direct mode: no selector, `<prefix>/pods` naming app=web. */
 export function directService(options: { annotations?: Record<string, string>; selector?: Record<string, string>; active?: PodView; term?: number; optedIn?: boolean } = {}): ServiceView {
-  const annotations: Record<string, string> = { [keys.pods]: 'app=web' };
-  if (options.active) {
-    Object.assign(annotations, {
-      [keys.activePod]: options.active.name,
-      [keys.activeUid]: options.active.uid,
-      [keys.term]: String(options.term ?? 1),
-      [keys.switchedAt]: new Date(NOW - 3_600_000).toISOString(),
-      [keys.reason]: 'initial',
-      [keys.recordOf]: 'svc-uid',
-      [keys.endpointSlice]: 'web-baton',
-    });
-  }
-  Object.assign(annotations, options.annotations ?? {});
+  const base = service({ ...(options.active ? { active: options.active } : {}), ...(options.term !== undefined ? { term: options.term } : {}), ...(options.optedIn !== undefined ? { optedIn: options.optedIn } : {}) });
+  const { [keys.originalSelector]: _saved, ...record } = base.annotations;
   return {
-    name: 'web',
-    namespace: NS,
-    uid: 'svc-uid',
-    resourceVersion: '42',
-    labels: options.optedIn === false ? {} : { [keys.mode]: MODE_VALUE },
-    annotations,
+    ...base,
+    annotations: { [keys.pods]: 'app=web', ...record, ...(options.active ? { [keys.endpointSlice]: 'web-baton' } : {}), ...(options.annotations ?? {}) },
     selector: options.selector ?? {},
     ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP', appProtocol: undefined }],
   };
 }
-
