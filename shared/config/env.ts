@@ -10,7 +10,8 @@ export type { AuthMode, ConfigKnob };
 
 export interface Config {
   readonly port: number;
-  readonly host: string;
+  /** Unset: every address (IPv6 and IPv4 where the node has IPv6). */
+  readonly host?: string | undefined;
   readonly prefix: string;
   readonly sink?: string | undefined;
   readonly logLevel: LogLevel;
@@ -46,7 +47,7 @@ export interface Config {
 
 const envSchema = z.object({
   port: KNOBS.port.schema,
-  host: KNOBS.host.schema,
+  host: KNOBS.host.schema.optional(),
   prefix: KNOBS.prefix.schema,
   sink: KNOBS.sink.schema.optional(),
   logLevel: KNOBS.logLevel.schema,

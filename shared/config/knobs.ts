@@ -33,8 +33,11 @@ export const KNOBS = {
   }),
   host: knob({
     name: 'BATON_HOST',
-    default: '0.0.0.0',
-    meaning: 'Address to bind; 127.0.0.1 keeps a local run private.',
+    // Unset, Node binds every address: `::` (which also takes IPv4) where the node has
+    // IPv6, `0.0.0.0` where it has not. A fixed 0.0.0.0 would leave the kubelet's probes
+    // unanswered on an IPv6-only cluster.
+    default: undefined,
+    meaning: 'Address to bind; unset binds every IPv6 and IPv4 address; 127.0.0.1 keeps a local run private.',
     accepted: 'an IPv4/IPv6 address or a hostname',
     schema: z
       .string()

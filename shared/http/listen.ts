@@ -6,7 +6,8 @@ import { createServer, type RequestListener, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 export interface ListenOptions {
-  readonly host: string;
+  /** Unset: every address, IPv6 and IPv4 (Node's own default). */
+  readonly host?: string | undefined;
   /** 0 picks a free port; read it back from `port`. */
   readonly port: number;
   /** After this, remaining connections are cut. */

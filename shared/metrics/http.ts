@@ -45,7 +45,7 @@ export function apiObserver(metrics: Metrics): RequestObserver {
 }
 
 /** A listener that serves only GET /metrics (and nothing else: 404). */
-export async function listenMetrics(metrics: Metrics, host: string, port: number): Promise<RunningServer> {
+export async function listenMetrics(metrics: Metrics, host: string | undefined, port: number): Promise<RunningServer> {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');

@@ -18,6 +18,12 @@ test('the functions are private, probed, bounded, and failover is kept warm', ()
     }
     const failover = at(ksvc(objs, 'baton-failover'), 'spec', 'template');
     assert.equal(at(failover, 'metadata', 'annotations', 'autoscaling.knative.dev/min-scale'), '1', `${p.name}: failover must not pay a cold start`);
+    // Knative scales to zero only after its 60 s stable window plus a 30 s grace without
+    // traffic: a sweep posted every minute keeps the pod up, so a "0" would be a claim
+    // the cluster never honours.
+    const schedule = at(spec(find(objs, 'PingSource', 'baton-resync')), 'schedule');
+    const resyncMin = at(ksvc(objs, 'baton-resync'), 'spec', 'template', 'metadata', 'annotations', 'autoscaling.knative.dev/min-scale');
+    if (schedule === '* * * * *') assert.notEqual(resyncMin, '0', `${p.name}: resync cannot reach zero under a one-minute schedule`);
     for (const [name, fn] of [['baton-failover', 'failover'], ['baton-resync', 'resync'], ['baton-routes', 'routes']] as const) {
       const container = at(ksvc(objs, name), 'spec', 'template', 'spec', 'containers', 0);
       assert.deepEqual(at(container, 'args'), [fn]);

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
   it('gives every default for an empty environment', () => {
     assert.deepEqual(loadConfig({}), {
       port: 8080,
-      host: '0.0.0.0',
+      host: undefined,
       prefix: 'baton.dev',
       sink: undefined,
       logLevel: 'info',
