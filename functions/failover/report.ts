@@ -89,6 +89,7 @@ export const REASONS = {
   promoted: 'Promoted',
   failedOver: 'FailedOver',
   failedBack: 'FailedBack',
+  movedOffCordonedNode: 'MovedOffCordonedNode',
   switchedOver: 'SwitchedOver',
   switchoverRefused: 'SwitchoverRefused',
   unavailable: 'NoHealthyPod',
@@ -117,7 +118,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
   return {
     switched: (service, plan, now) => {
       const type = plan.reason === 'switchover' ? SWITCHOVER : PROMOTED;
-      const reason = { initial: REASONS.promoted, failover: REASONS.failedOver, failback: REASONS.failedBack, switchover: REASONS.switchedOver }[plan.reason];
+      const reason = { initial: REASONS.promoted, failover: REASONS.failedOver, failback: REASONS.failedBack, switchover: REASONS.switchedOver, cordon: REASONS.movedOffCordonedNode }[plan.reason];
       const from = plan.from && plan.from.uid !== plan.to.uid ? ` (was ${plan.from.name})` : '';
       return send(
         service,
@@ -128,7 +129,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
           time: new Date(now).toISOString(),
           data: { service: ref(service), term: plan.term, from: plan.from ?? null, to: plan.to, reason: plan.reason, decidedAt: new Date(now).toISOString() },
         },
-        { type: 'Normal', reason, message: `${plan.to.name} is now the active pod${from}; reason ${plan.reason}, term ${plan.term}` },
+        { type: 'Normal', reason, message: `${plan.to.name} is now the active pod${from}; reason ${plan.reason}${plan.note === undefined ? '' : ` (${plan.note})`}, term ${plan.term}` },
       );
     },
     unavailable: (service, plan, candidates) =>

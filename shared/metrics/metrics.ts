@@ -22,15 +22,15 @@ export interface ServiceName {
   readonly name: string;
 }
 
-export const SWITCH_KINDS = ['initial', 'failover', 'failback', 'switchover'] as const;
+export const SWITCH_KINDS = ['initial', 'failover', 'failback', 'switchover', 'cordon'] as const;
 export type SwitchKind = (typeof SWITCH_KINDS)[number];
 
-export const EVENT_KINDS = ['Pod', 'Service', 'EndpointSlice', 'Ingress', 'Other'] as const;
+export const EVENT_KINDS = ['Pod', 'Service', 'EndpointSlice', 'Ingress', 'Node', 'Other'] as const;
 /** What server.ts logs as a delivery's outcome; anything else reads "other". */
 export const EVENT_OUTCOMES = ['handled', 'ignored', 'retry', 'rejected', 'error', 'unauthenticated', 'aborted'] as const;
 
 export const API_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'apply', 'delete'] as const;
-export const API_RESOURCES = ['services', 'pods', 'endpointslices', 'ingresses', 'events', 'other'] as const;
+export const API_RESOURCES = ['services', 'pods', 'endpointslices', 'ingresses', 'events', 'nodes', 'other'] as const;
 export type ApiVerb = (typeof API_VERBS)[number] | 'other';
 export type ApiResource = (typeof API_RESOURCES)[number];
 /** 2xx … 5xx, or "error" when no reply came (timeout, reset, refused). */

@@ -10,6 +10,7 @@ import { annotation, readPriority, readSettings, userSelector } from './settings
 import { pendingFence, readRecord } from '../../../shared/record.js';
 import { switchover } from './switchover.js';
 import { isDirect } from './direct.js';
+import { onCordonedNode, preferSchedulable } from './cordon.js';
 
 export interface DecideInput {
   readonly service: ServiceView;
@@ -41,6 +42,12 @@ export interface DecideInput {
    * a slice stamped with a higher term (a record edited by hand).
    */
   readonly termFloor?: number;
+  /**
+   * Names of the Nodes the API server reports unschedulable (cordoned). An active on one
+   * is moved to a healthy candidate on a schedulable Node (reason `cordon`), and no
+   * election picks a pod on one while a healthy candidate elsewhere exists. Empty unless set.
+   */
+  readonly cordoned?: ReadonlySet<string>;
 }
 
 export interface Decision {
@@ -49,6 +56,8 @@ export interface Decision {
 }
 
 export { NO_POD };
+
+const NO_NODES: ReadonlySet<string> = new Set();
 
 export function decide(input: DecideInput): Decision {
   const { service, pods, keys, now } = input;
@@ -70,7 +79,7 @@ export function decide(input: DecideInput): Decision {
   }
 
   const base = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? false, input.activeElsewhere ?? new Set(), input.leader);
-  const ctx = { ...base, term: Math.max(base.term, input.termFloor ?? 0) };
+  const ctx = { ...base, term: Math.max(base.term, input.termFloor ?? 0), cordoned: input.cordoned ?? NO_NODES };
   return { plan: plan(ctx), podProblems };
 }
 
@@ -85,7 +94,7 @@ function context(
   roleLabels: boolean,
   activeElsewhere: ReadonlySet<string>,
   leader: ServiceView | undefined,
-): Context {
+): Omit<Context, 'cordoned'> {
   // The selector is what actually routes traffic, so it outranks the annotation; the
   // annotation only speaks when the selector lost baton's key (e.g. a manifest re-apply).
   // In direct mode the record routes (the slice follows it) and a pod-id left in the
@@ -144,6 +153,15 @@ function keepActive(ctx: Context, active: PodView): Plan {
   // the same pod again rather than pick a new one: nothing is wrong with it.
   if (!ctx.pinned) return switchTo(ctx, active, 'initial');
 
+  // Its Node is cordoned: it will be drained. Move now, while it can still be demoted,
+  // to the best healthy pod on a schedulable Node; never held by min-switch-interval (the
+  // drain does not wait for it either). With no such pod it stays: it still serves.
+  const cordoned = onCordonedNode(active, ctx.cordoned);
+  if (cordoned) {
+    const top = best(electable(ctx), keys);
+    if (top !== undefined && !onCordonedNode(top, ctx.cordoned)) return { ...switchTo(ctx, top, 'cordon'), note: `node ${active.nodeName ?? ''} of ${active.name} is cordoned` };
+  }
+
   if (settings.failback) {
     const top = best(electable(ctx), keys);
     if (top !== undefined && priority(top, keys) > priority(active, keys)) {
@@ -161,9 +179,11 @@ function keepActive(ctx: Context, active: PodView): Plan {
   return {
     kind: 'steady',
     active: active.name,
-    why: settings.failback
-      ? `${active.name} is active and healthy, and no healthy pod has a higher priority`
-      : `${active.name} is active and healthy`,
+    why: cordoned
+      ? `${active.name} is active and healthy on cordoned node ${active.nodeName ?? ''}, and no healthy candidate runs on a schedulable node; it stays until one does`
+      : settings.failback
+        ? `${active.name} is active and healthy, and no healthy pod has a higher priority`
+        : `${active.name} is active and healthy`,
     record: recordRepair(ctx),
     podWrites: ctx.direct ? [] : [...impostorWrites(ctx.candidates, keys), ...roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels, ctx.activeElsewhere)],
   };
@@ -177,11 +197,12 @@ function keepActive(ctx: Context, active: PodView): Plan {
  */
 function electable(ctx: Context): readonly PodView[] {
   const pending = pendingFence(ctx.service, ctx.keys);
-  if (pending.uids.length === 0) return ctx.candidates;
+  // Of those, the ones on schedulable Nodes when any is healthy (core/cordon.ts).
+  if (pending.uids.length === 0) return preferSchedulable(ctx.candidates, ctx.cordoned);
   // A claimed pod is being evicted right now: never, or the eviction takes the new active.
   const free = ctx.candidates.filter((p) => !pending.claimed.includes(p.uid));
   const others = free.filter((p) => !pending.uids.includes(p.uid));
-  return others.some(isHealthy) ? others : free;
+  return preferSchedulable(others.some(isHealthy) ? others : free, ctx.cordoned);
 }
 
 /** No healthy candidate: keep the record, report once per term, and never route to every pod. */

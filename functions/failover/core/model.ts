@@ -201,6 +201,8 @@ export type Plan =
       readonly demote: DemoteStep | undefined;
       /** After the Service write (in direct mode, after the slice's). */
       readonly promote: HookCall | undefined;
+      /** Why, in words, beyond the reason (a move off a cordoned Node names the Node). */
+      readonly note?: string;
     }
   | {
       /** No healthy candidate: keep pointing at the last active, report once per term. */

@@ -11,6 +11,8 @@ import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
 import { sliceName } from './direct.js';
 
+type SwitchPlan = Extract<Plan, { kind: 'switch' }>;
+
 /** The pod-id a Service selects while no pod has been chosen: no pod UID looks like it. */
 export const NO_POD = 'none';
 
@@ -35,6 +37,8 @@ export interface Context {
   readonly previous: { readonly name: string; readonly uid: string } | undefined;
   /** Direct mode: the record is all baton writes on the Service; the slice follows it. */
   readonly direct: boolean;
+  /** Names of the Nodes the API server reports cordoned (core/cordon.ts). */
+  readonly cordoned: ReadonlySet<string>;
 }
 
 /**
@@ -56,7 +60,7 @@ function modeWrite(ctx: Context, podId: string): { selector: Record<string, stri
   };
 }
 
-export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): Plan {
+export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): SwitchPlan {
   const { keys, service } = ctx;
   const term = ctx.term + 1;
   const mode = modeWrite(ctx, to.uid);
@@ -107,13 +111,14 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
 export const DEMOTE_ABORT_RETRY_MS = 10_000;
 
 /**
- * The demote call due before a planned switch (a switchover or a failback) while the
+ * The demote call due before a planned switch (a switchover, a failback, a move off a
+ * cordoned Node) while the
  * active is healthy. A failover never demotes: its active is unhealthy or gone, and
  * waiting on it would only prolong the outage.
  */
 function demoteStep(ctx: Context, to: PodView, reason: TransitionReason, term: number): DemoteStep | undefined {
   const { active, keys, service } = ctx;
-  if (reason !== 'switchover' && reason !== 'failback') return undefined;
+  if (reason !== 'switchover' && reason !== 'failback' && reason !== 'cordon') return undefined;
   if (active === undefined || active.uid === to.uid || !isHealthy(active)) return undefined;
   const call = hookCall(ctx.settings.hooks, 'demote', active, service, term);
   if (call === undefined) return undefined;
@@ -121,7 +126,7 @@ function demoteStep(ctx: Context, to: PodView, reason: TransitionReason, term: n
   const onAbort: DemoteStep['onAbort'] =
     reason === 'switchover'
       ? { kind: 'refuse-switchover', requested: to.name, why: `the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, service: { selector: service.selector, annotations: { [keys.switchoverTo]: null } } }
-      : { kind: 'hold', why: `failback from ${active.name} to ${to.name} waits: the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, retryAfterMs: DEMOTE_ABORT_RETRY_MS };
+      : { kind: 'hold', why: `${reason === 'cordon' ? 'the move off the cordoned node' : 'failback'} from ${active.name} to ${to.name} waits: the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, retryAfterMs: DEMOTE_ABORT_RETRY_MS };
   return { call, policy, onAbort };
 }
 
