@@ -107,7 +107,11 @@ test('the functions ServiceAccount: exactly the verbs baton needs, everything el
     { group: '', resource: 'events', verb: 'delete' },
     { group: '', resource: 'namespaces', verb: 'create' },
     { group: '', resource: 'namespaces', verb: 'delete' },
+    // Nodes are read (cordons), never changed: cordoning and draining stay the operator's.
     { group: '', resource: 'nodes', verb: 'patch' },
+    { group: '', resource: 'nodes', verb: 'update' },
+    { group: '', resource: 'nodes', verb: 'delete' },
+    { group: '', resource: 'nodes/status', verb: 'patch' },
     { group: '', resource: 'serviceaccounts/token', verb: 'create' },
     { group: '', resource: 'users', verb: 'impersonate' },
     // Direct mode creates, updates (guarded) and deletes its own slice; nothing more.
