@@ -28,7 +28,7 @@ describe('metrics', () => {
 
   it('exports every switch kind at 0 before the first switch, so a first switch is an increase', async () => {
     const text = await createMetrics({ function: 'failover', serviceLabels: false }).render();
-    for (const kind of ['initial', 'failover', 'failback', 'switchover']) assert.equal(sample(text, `baton_switches_total{kind="${kind}",function="failover"}`), 0, kind);
+    for (const kind of ['initial', 'failover', 'failback', 'switchover', 'cordon']) assert.equal(sample(text, `baton_switches_total{kind="${kind}",function="failover"}`), 0, kind);
     assert.equal(sample(text, 'baton_unavailable_total{function="failover"}'), 0);
     // With per-Service labels the series are not known up front.
     const labelled = await createMetrics({ function: 'failover', serviceLabels: true }).render();
