@@ -1,16 +1,17 @@
 import { best } from './elect.js';
 import { follow } from './follow.js';
 import { isHealthy, matchesSelector } from './health.js';
-import { type Labels, type Plan, type PodProblem, type PodView, type ServiceSettings, type ServiceView } from './model.js';
+import { type HookCall, type Labels, type Plan, type PodProblem, type PodView, type ServiceSettings, type ServiceView } from './model.js';
 import { MODE_VALUE, type Keys } from '../../../shared/keys.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
-import { type Context, NO_POD, placeholderWrite, recordRepair, switchTo } from './plans.js';
+import { type Context, DEMOTE_ABORT_RETRY_MS, NO_POD, placeholderWrite, recordRepair, switchTo } from './plans.js';
 import { releaseOrIgnore } from './release.js';
 import { annotation, readPriority, readSettings, userSelector } from './settings.js';
 import { pendingFence, readRecord } from '../../../shared/record.js';
 import { switchover } from './switchover.js';
 import { isDirect } from './direct.js';
 import { onCordonedNode, preferSchedulable } from './cordon.js';
+import { promoteDue } from './hooks.js';
 
 export interface DecideInput {
   readonly service: ServiceView;
@@ -159,7 +160,7 @@ function keepActive(ctx: Context, active: PodView): Plan {
   const cordoned = onCordonedNode(active, ctx.cordoned);
   if (cordoned) {
     const top = best(electable(ctx), keys);
-    if (top !== undefined && !onCordonedNode(top, ctx.cordoned)) return { ...switchTo(ctx, top, 'cordon'), note: `node ${active.nodeName ?? ''} of ${active.name} is cordoned` };
+    if (top !== undefined && !onCordonedNode(top, ctx.cordoned)) return afterDemoteFailure(ctx, active, top, 'the move off the cordoned node') ?? { ...switchTo(ctx, top, 'cordon'), note: `node ${active.nodeName ?? ''} of ${active.name} is cordoned` };
   }
 
   if (settings.failback) {
@@ -171,9 +172,10 @@ function keepActive(ctx: Context, active: PodView): Plan {
           kind: 'hold',
           why: `failback from ${active.name} to ${top.name} waits for ${keys.minSwitchInterval}`,
           retryAfterMs: waitMs,
+          ...due(ctx, active),
         };
       }
-      return switchTo(ctx, top, 'failback');
+      return afterDemoteFailure(ctx, active, top, 'failback') ?? switchTo(ctx, top, 'failback');
     }
   }
   return {
@@ -186,7 +188,30 @@ function keepActive(ctx: Context, active: PodView): Plan {
         : `${active.name} is active and healthy`,
     record: recordRepair(ctx),
     podWrites: ctx.direct ? [] : [...impostorWrites(ctx.candidates, keys), ...roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels, ctx.activeElsewhere)],
+    ...due(ctx, active),
   };
+}
+
+/**
+ * A hold, while a demote of the active failed under `abort` less than
+ * DEMOTE_ABORT_RETRY_MS ago (the record says when): an automatic planned switch is not
+ * tried, demote included, at every look. Without it each look would call the failing
+ * hook again, and the writes that follow a failure (the withdrawn promote and its renewal)
+ * would bring another instance to look, and so on. A manual switchover is not held: it is
+ * asked for once and consumed either way.
+ */
+function afterDemoteFailure(ctx: Context, active: PodView, top: PodView, what: string): Plan | undefined {
+  const failedAt = readRecord(ctx.service, ctx.keys).demoteFailedAt;
+  if (failedAt === undefined) return undefined;
+  const waitMs = Math.max(0, DEMOTE_ABORT_RETRY_MS - Math.max(0, ctx.now - failedAt));
+  if (waitMs === 0) return undefined;
+  return { kind: 'hold', why: `${what} from ${active.name} to ${top.name} waits: the demote hook of ${active.name} failed under ${ctx.keys.demotePolicy}: abort`, retryAfterMs: waitMs, ...due(ctx, active) };
+}
+
+/** The active's promote, when it is still due for the current term (core/hooks.ts). */
+function due(ctx: Context, active: PodView): { promote?: HookCall } {
+  const promote = promoteDue(ctx.settings.hooks, active, ctx.service, ctx.keys);
+  return promote === undefined ? {} : { promote };
 }
 
 /**

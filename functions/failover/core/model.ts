@@ -133,6 +133,12 @@ export interface DemoteStep {
   readonly policy: 'continue' | 'abort';
   /** Under `abort`: a switchover is refused (the request consumed), a failback is held. */
   readonly onAbort: RefuseSwitchoverPlan | HoldPlan;
+  /**
+   * Under `abort`, after the failure: the promote call for the current term that tells
+   * the old active it still is (the failed demote may have reached it). Undefined without
+   * a promote hook.
+   */
+  readonly restore: HookCall | undefined;
 }
 
 export interface RefuseSwitchoverPlan {
@@ -148,6 +154,8 @@ export interface HoldPlan {
   readonly kind: 'hold';
   readonly why: string;
   readonly retryAfterMs: number;
+  /** The active's promote for the current term, not yet acknowledged (core/hooks.ts promoteDue). */
+  readonly promote?: HookCall | undefined;
 }
 
 /** The desired Service change, as a merge of selector and annotations. */
@@ -185,6 +193,8 @@ export type Plan =
       /** baton's record on the Service is incomplete: this guarded write completes it. */
       readonly record: ServiceWrite | undefined;
       readonly podWrites: readonly PodLabelWrite[];
+      /** The active's promote for the current term, not yet acknowledged (core/hooks.ts promoteDue). */
+      readonly promote?: HookCall | undefined;
     }
   | {
       readonly kind: 'switch';

@@ -6,7 +6,7 @@ import { isHealthy } from './health.js';
 import { hookCall } from './hooks.js';
 import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
-import { fenceMark, MAX_FENCE_PENDING, pendingFence } from '../../../shared/record.js';
+import { fenceMark, MAX_FENCE_PENDING, pendingFence, readRecord } from '../../../shared/record.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
 import { sliceName } from './direct.js';
@@ -78,6 +78,9 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): S
     [keys.recordOf]: service.uid,
   };
   if (Object.hasOwn(service.annotations, keys.switchoverTo)) annotations[keys.switchoverTo] = null;
+  // The new term's promote is not acknowledged yet; an older term's mark would only mislead.
+  if (Object.hasOwn(service.annotations, keys.promotedTerm)) annotations[keys.promotedTerm] = null;
+  if (Object.hasOwn(service.annotations, keys.demoteFailedAt)) annotations[keys.demoteFailedAt] = null;
   // The pods to evict once the new active routes alone: the one this switch leaves, and
   // those earlier switches left whose fence has not happened yet (their connections are
   // just as open). Only a pod that is still there can be fenced; a pin of the same pod
@@ -127,7 +130,10 @@ function demoteStep(ctx: Context, to: PodView, reason: TransitionReason, term: n
     reason === 'switchover'
       ? { kind: 'refuse-switchover', requested: to.name, why: `the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, service: { selector: service.selector, annotations: { [keys.switchoverTo]: null } } }
       : { kind: 'hold', why: `${reason === 'cordon' ? 'the move off the cordoned node' : 'failback'} from ${active.name} to ${to.name} waits: the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, retryAfterMs: DEMOTE_ABORT_RETRY_MS };
-  return { call, policy, onAbort };
+  // The old active stays the active of the current term if the demote fails under abort.
+  const current = readRecord(service, keys).term;
+  const restore = policy === 'abort' && current !== undefined ? hookCall(ctx.settings.hooks, 'promote', active, service, current) : undefined;
+  return { call, policy, onAbort, restore };
 }
 
 function fenceTargets(ctx: Context, to: PodView): string | null {
