@@ -8,8 +8,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../../plane/wait.js';
+import { auditOffset, describeRequest, requestsSince, serviceAccountUser, tally } from '../chaos/auditlog.js';
 import { startBaton } from './support/baton.js';
-import { adminConfig, testNamespace } from './support/plane.js';
+import { adminConfig, testNamespace, testPlane } from './support/plane.js';
 import { watchSlices } from './support/slices.js';
 import { annotateService } from './support/workloads.js';
 
@@ -57,8 +58,10 @@ test('a cordon of the active\'s Node switches to a healthy pod on a schedulable 
     return s.metadata?.annotations?.['baton.dev/completed-term'] === '1' && s.metadata.annotations['baton.dev/active'] === 'db-0' ? true : undefined;
   });
   const adoptedAt = Date.now();
+  await new Promise((r) => setTimeout(r, 500));
 
-  // What `kubectl cordon` sends.
+  // What `kubectl cordon` sends; from here the API server counts baton-failover's requests.
+  const from = auditOffset(testPlane().dir);
   await core.patchNode({ name: nodes.a, body: { spec: { unschedulable: true } } }, merge);
   const next = await waitFor('traffic to move off the cordoned node', () => {
     const ready = slices.current('db');
@@ -72,6 +75,14 @@ test('a cordon of the active\'s Node switches to a healthy pod on a schedulable 
   assert.ok(readyRunning(await core.readNamespacedPod({ name: 'db-0', namespace: ns })), 'db-0 is still Ready and Running');
   const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=db,reason=MovedOffCordonedNode' });
   assert.match(events.items[0]?.message ?? '', new RegExp(`node ${nodes.a} of db-0 is cordoned`));
+  await baton.sink.waitFor('completed term 2', (e) => e.type === 'dev.baton.failover.completed' && (e.data as { term: number }).term === 2);
+  await new Promise((r) => setTimeout(r, 500));
+  const requests = requestsSince(testPlane().dir, from, serviceAccountUser('baton-failover')).map(describeRequest);
+  t.diagnostic(`API requests by baton-failover from the cordon to the completed switch: ${requests.length} ${JSON.stringify(tally(requests))}`);
+  // The Node event is checked with one read of the Node unless the watch had it already.
+  assert.ok((tally(requests)['get nodes'] ?? 0) <= 1, JSON.stringify(tally(requests)));
+  assert.equal(tally(requests)['list pods'], 2, `one list of the pods on the Node, one of the candidates: ${JSON.stringify(tally(requests))}`);
+  assert.equal(requests.filter((r) => r === 'patch services').length, 2, `the switch and its completion record: ${JSON.stringify(tally(requests))}`);
 
   // Uncordon, then make baton look: the Service stays where it is (failback is off).
   await core.patchNode({ name: nodes.a, body: { spec: { unschedulable: null } } }, merge);
