@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { createFailoverHandler, failoverScreen } from '../../../../functions/failover/handler.js';
 import { createCordons } from '../../../../functions/failover/cordons.js';
 import { sweep } from '../../../../functions/failover/resync/sweep.js';
+import { ForbiddenError } from '../../../../shared/k8s/errors.js';
 import type { ResourceEvent } from '../../../../shared/events/incoming.js';
 import { objectSchemas } from '../../../../shared/events/objects.js';
 import type { PodView } from '../../../../functions/failover/core/model.js';
@@ -177,5 +178,17 @@ describe('cordons', () => {
     events[0]?.({ type: 'DELETED', object: node('a', '7', false), resourceVersion: '7' });
     assert.deepEqual([...c.names()], ['b']);
     stop.abort();
+  });
+});
+
+describe('the sweep without Node access', () => {
+  it('goes on without cordons when Nodes cannot be listed, and says why', async () => {
+    const cluster = world(true);
+    cluster.inject({ method: 'listCordonedNodes', action: { kind: 'throw', error: () => new ForbiddenError('nodes is forbidden', 403) } });
+    const r = rig(cluster);
+    const summary = await sweep({ ...r.deps, namespaces: [], concurrency: 1 });
+    assert.deepEqual(summary.outcomes, { steady: 1 });
+    assert.equal(summary.errors.length, 1);
+    assert.match(summary.errors[0] ?? '', /^cordoned nodes: nodes is forbidden/);
   });
 });
