@@ -121,18 +121,21 @@ async function demote(deps: ReconcileDeps, service: Observed<ServiceView>, plan:
   const result = await callHook(step.call, deps.hooks);
   const failed = result.outcome !== 'ok';
   const aborted = failed && step.policy === 'abort';
-  const effect = !failed ? '' : !aborted ? `switching anyway (${deps.keys.demotePolicy}: continue)` : step.onAbort.kind === 'refuse-switchover' ? `the switchover is refused (${deps.keys.demotePolicy}: abort)` : `the failback waits for a later look (${deps.keys.demotePolicy}: abort)`;
+  const effect = !failed ? '' : !aborted ? `switching anyway (${deps.keys.demotePolicy}: continue)` : step.onAbort.kind === 'refuse-switchover' ? `the switchover is refused (${deps.keys.demotePolicy}: abort)` : `the planned switch waits for a later look (${deps.keys.demotePolicy}: abort)`;
   report(deps.reporter.hook(service, { call: step.call, result, decidedAt: now, aborted, effect }));
   if (!aborted) return undefined;
   // The demote may have reached the pod all the same: its promote is no longer taken as
-  // acknowledged (a guarded write, before the refusal's or instead of none), and it is
-  // told again that it is the active of the current term.
-  // The failure's time is recorded with it: automatic planned switches wait a while after
-  // it (core/decide.ts afterDemoteFailure), so a failing hook is not called at every look.
+  // acknowledged, and it is told again that it is the active of the current term. The
+  // failure's time is recorded too: automatic planned switches wait a while after it
+  // (core/decide.ts afterDemoteFailure), so a failing hook is not called at every look.
+  // Both go with the refusal's guarded write, or, for a hold, in one of their own.
   const { keys } = deps;
   const withdrawn = { [keys.demoteFailedAt]: new Date(now).toISOString(), ...(Object.hasOwn(service.annotations, keys.promotedTerm) ? { [keys.promotedTerm]: null } : {}) };
-  const basis = await patchService(deps, service, { selector: service.selector, annotations: withdrawn });
-  const acted = await act(deps, basis, { ...step.onAbort, why: `${step.onAbort.why}: ${result.detail}` }, now, pods);
+  const why = `${step.onAbort.why}: ${result.detail}`;
+  const acted =
+    step.onAbort.kind === 'refuse-switchover'
+      ? await act(deps, service, { ...step.onAbort, why, service: { ...step.onAbort.service, annotations: { ...step.onAbort.service.annotations, ...withdrawn } } }, now, pods)
+      : await act(deps, await patchService(deps, service, { selector: service.selector, annotations: withdrawn }), { ...step.onAbort, why }, now, pods);
   if (step.restore !== undefined) promote(deps, acted.service, step.restore, now, 'the old active stays the active: its demote failed and the switch did not happen');
   return acted;
 }

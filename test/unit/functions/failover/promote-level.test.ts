@@ -100,7 +100,8 @@ describe('promote, level-triggered', () => {
     hooks.status.demote = 500;
     assert.equal(await look(), 'refused');
     assert.deepEqual(hooks.calls.map((c) => `${c.hook} ${c.pod}@${c.term}`), ['demote web-0@2', 'promote web-0@1']);
-    // Withdrawn, then acknowledged again by the answer to that promote.
+    // Withdrawn with the refusal (one write), then acknowledged again by the answer to that promote.
+    assert.deepEqual(cluster.writes.map((w) => [w.after.annotations[KEYS.switchoverTo], w.after.annotations[PROMOTED]]), [[undefined, undefined], [undefined, '1']]);
     assert.equal(cluster.service(NS, 'web').annotations[PROMOTED], '1');
     assert.equal(cluster.service(NS, 'web').annotations[KEYS.term], '1');
   });
