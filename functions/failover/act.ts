@@ -33,6 +33,7 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
       const basis = plan.record ? await patchService(deps, service, plan.record) : service;
       labelPods(deps, basis, plan.podWrites);
       if (plan.promote) promote(deps, basis, plan.promote, now, UNACKNOWLEDGED);
+      if (plan.active !== undefined && plan.cordonedNode !== undefined) deps.reporter.stuckOnCordon(basis, plan.active, plan.cordonedNode);
       // A fence left pending (its instance stopped after the completion) is finished here.
       void fence(deps, basis, plan.record !== undefined).catch((error: unknown) => deps.logger.warn({ service: `${service.namespace}/${service.name}`, error: String(error) }, 'fencing failed; a later look tries again'));
       return { result: { outcome: 'steady', detail: plan.record ? `${plan.why}; baton's record completed` : plan.why }, service: basis };

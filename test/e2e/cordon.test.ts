@@ -123,6 +123,9 @@ test('a cordon with no healthy pod on a schedulable Node leaves the active where
   await core.patchNode({ name: node, body: { spec: { unschedulable: true } } }, merge);
   const line = await waitFor('baton to look at the cordoned node', () => baton.failover.logs.slice(seen).find((l) => l.includes(`node ${node} is cordoned`)));
   assert.match(line, /steady \(db-0 is active and healthy on cordoned node/);
+  const warning = await waitFor('the Warning Event', async () => (await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=db,reason=ActiveOnCordonedNode' })).items[0]);
+  assert.equal(warning.type, 'Warning');
+  assert.match(warning.message ?? '', new RegExp(`db-0 stays the active on cordoned node ${node}`));
   const svc = await core.readNamespacedService({ name: 'db', namespace: ns });
   assert.deepEqual([svc.metadata?.annotations?.['baton.dev/term'], svc.metadata?.annotations?.['baton.dev/active']], ['1', 'db-0']);
 });

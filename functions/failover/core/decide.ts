@@ -189,6 +189,7 @@ function keepActive(ctx: Context, active: PodView): Plan {
     record: recordRepair(ctx),
     podWrites: ctx.direct ? [] : [...impostorWrites(ctx.candidates, keys), ...roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels, ctx.activeElsewhere)],
     ...due(ctx, active),
+    ...(cordoned && active.nodeName !== undefined ? { cordonedNode: active.nodeName } : {}),
   };
 }
 

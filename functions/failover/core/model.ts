@@ -195,6 +195,8 @@ export type Plan =
       readonly podWrites: readonly PodLabelWrite[];
       /** The active's promote for the current term, not yet acknowledged (core/hooks.ts promoteDue). */
       readonly promote?: HookCall | undefined;
+      /** The active runs on this cordoned Node, and no healthy candidate elsewhere: warned about. */
+      readonly cordonedNode?: string;
     }
   | {
       readonly kind: 'switch';

@@ -192,3 +192,20 @@ describe('the sweep without Node access', () => {
     assert.match(summary.errors[0] ?? '', /^cordoned nodes: nodes is forbidden/);
   });
 });
+
+describe('an active that stays on a cordoned Node', () => {
+  it('is reported once as a Warning Event, however many looks find it there', async () => {
+    const cluster = new FakeCluster();
+    cluster.putNode('node-a', true);
+    cluster.putPod(on(makePod('web-0', { idLabel: true }), 'node-a'));
+    cluster.putPod(on(makePod('web-1', { idLabel: true, ready: false }), 'node-b'));
+    cluster.putService(makeService({ active: 'web-0' }));
+    const r = instance(cluster);
+    const handle = createFailoverHandler(r.deps);
+    for (let i = 0; i < 3; i++) await handle(nodeEvent('node-a', true, String(900 + i)), CONTEXT);
+    await flush();
+    const warnings = cluster.calls.filter((c) => c.method === 'recordEvent' && c.note.reason === 'ActiveOnCordonedNode');
+    assert.equal(warnings.length, 1);
+    assert.deepEqual(cluster.writes, []);
+  });
+});

@@ -79,6 +79,9 @@ describe('decide: cordoned nodes (table)', () => {
     const plan = run({ service: service({ active: a }), pods: [a], cordoned: cordoned(A) });
     assert.ok(plan.kind === 'steady');
     assert.match(plan.why, /cordoned node node-a.*no healthy candidate runs on a schedulable node/);
+    assert.equal(plan.cordonedNode, 'node-a');
+    const elsewhere = run({ service: service({ active: a }), pods: [a], cordoned: cordoned(B) });
+    assert.ok(elsewhere.kind === 'steady' && elsewhere.cordonedNode === undefined);
   });
 });
 
