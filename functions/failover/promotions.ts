@@ -1,9 +1,10 @@
 // The promote hook, made level-triggered. Core asks for a promote whenever the active
 // lacks an acknowledged one for the current term (core/hooks.ts promoteDue); here those
 // calls are spaced out and their answers recorded:
-// - one call at a time per (Service, term, pod), and after a failure none until a back-off
-//   has passed, doubling up to PROMOTE_MAX_BACKOFF_MS, so a broken hook is not hammered by
-//   every event that leads to a look. The back-off is this instance's own memory: it only
+// - one call at a time per (Service, term, pod), and after it none until a pause has
+//   passed (after a failure, doubling up to PROMOTE_MAX_BACKOFF_MS), so a broken hook is
+//   not hammered by every event that leads to a look, nor a working one called twice by
+//   a look that read the Service just before the acknowledgement was written. The back-off is this instance's own memory: it only
 //   spaces calls out, it decides nothing, and a new instance starts without it;
 // - a 2xx answer is recorded on the Service (`<prefix>/promoted-term`), with a write
 //   guarded by its resourceVersion, and only while the Service still names that pod as
@@ -19,13 +20,18 @@ import { patchService } from './writes.js';
 
 export const PROMOTE_FIRST_BACKOFF_MS = 5_000;
 export const PROMOTE_MAX_BACKOFF_MS = 300_000;
-/** Failed promotes remembered at most; the oldest is forgotten first (its next look just calls again). */
+/** Promotes remembered at most; the oldest is forgotten first (its next look may call again). */
 export const PROMOTE_TRACKED = 10_000;
 
 export interface PromoteGate {
   /** True when a call for `key` may start now (none running, no back-off pending); marks it running. */
   begin(key: string, now: number): boolean;
-  /** The call for `key` ended: forgotten when it succeeded, backed off when not. */
+  /**
+   * The call for `key` ended. After a success there is still a pause of
+   * PROMOTE_FIRST_BACKOFF_MS: a look that read the Service before the acknowledgement was
+   * written (or whose write failed) must not call the pod again at once. After a failure
+   * the pause doubles with each one.
+   */
   end(key: string, ok: boolean, now: number): void;
 }
 
@@ -43,7 +49,7 @@ export function createPromoteGate(limit = PROMOTE_TRACKED): PromoteGate {
     end(key, ok, now) {
       const e = entries.get(key);
       if (ok || !e) {
-        entries.delete(key);
+        entries.set(key, { running: false, failures: 0, nextAt: now + PROMOTE_FIRST_BACKOFF_MS });
         return;
       }
       const failures = e.failures + 1;

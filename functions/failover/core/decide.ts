@@ -199,11 +199,12 @@ function keepActive(ctx: Context, active: PodView): Plan {
  * tried, demote included, at every look. Without it each look would call the failing
  * hook again, and the writes that follow a failure (the withdrawn promote and its renewal)
  * would bring another instance to look, and so on. A manual switchover is not held: it is
- * asked for once and consumed either way.
+ * asked for once and consumed either way. Nor is anything once the policy is `continue`:
+ * a failing demote no longer stops the switch.
  */
 function afterDemoteFailure(ctx: Context, active: PodView, top: PodView, what: string): Plan | undefined {
   const failedAt = readRecord(ctx.service, ctx.keys).demoteFailedAt;
-  if (failedAt === undefined) return undefined;
+  if (failedAt === undefined || ctx.settings.hooks.demotePolicy !== 'abort') return undefined;
   const waitMs = Math.max(0, DEMOTE_ABORT_RETRY_MS - Math.max(0, ctx.now - failedAt));
   if (waitMs === 0) return undefined;
   return { kind: 'hold', why: `${what} from ${active.name} to ${top.name} waits: the demote hook of ${active.name} failed under ${ctx.keys.demotePolicy}: abort`, retryAfterMs: waitMs, ...due(ctx, active) };

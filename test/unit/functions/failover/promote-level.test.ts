@@ -9,6 +9,7 @@ import type { FetchLike } from '../../../../functions/failover/hooks.js';
 import { reconcile } from '../../../../functions/failover/reconcile.js';
 import { HOOK } from '../../../../shared/audit/schemas.js';
 import { FakeCluster } from './fake-cluster.js';
+import { TransientError } from '../../../../shared/k8s/errors.js';
 import { CONTEXT, flush, KEYS, makePod, makeService, NS, podEvent, rig, serviceEvent, uidOf, type Rig } from './world.js';
 import { createFailoverHandler } from '../../../../functions/failover/handler.js';
 
@@ -115,6 +116,20 @@ describe('promote, level-triggered', () => {
     assert.equal(cluster.service(NS, 'web').annotations[PROMOTED], undefined, 'the acknowledgement is withdrawn');
     const events = r.emitter.drafts.filter((d) => d.type === HOOK).map((d) => [d.data.hook, d.data.outcome]);
     assert.deepEqual(events, [['demote', 'failed'], ['promote', 'failed']]);
+  });
+
+  it('a promote answered but not recorded (the write failed) is not called again at once, only after a pause', async () => {
+    const { cluster, r, hooks, look } = world({}, false);
+    // The second Service write, the acknowledgement, fails for good this time.
+    cluster.inject({ method: 'patchService', nth: 2, action: { kind: 'throw', error: () => new TransientError('etcdserver: request timed out', 503) } });
+    assert.equal(await look(), 'switched');
+    assert.equal(cluster.service(NS, 'web').annotations[PROMOTED], undefined);
+    await look();
+    assert.deepEqual(promotes(hooks), ['web-1@2'], 'called again within the same instant');
+    r.clock.now += 60_000;
+    await look();
+    assert.deepEqual(promotes(hooks), ['web-1@2', 'web-1@2']);
+    assert.equal(cluster.service(NS, 'web').annotations[PROMOTED], '2');
   });
 
   it('an acknowledgement for a term the Service has left is not written', async () => {

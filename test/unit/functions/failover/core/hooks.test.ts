@@ -249,6 +249,7 @@ describe('after a demote failed under abort', () => {
     ['a failback is tried again after it', { ...failedAgo(10_000), [keys.failback]: 'true' }, [], 'switch failback'],
     ['a move off a cordoned node waits as well', failedAgo(1_000), ['n1'], 'hold 9000'],
     ['a mark from the future counts as just now, never longer', { ...failedAgo(-60_000), [keys.failback]: 'true' }, [], 'hold 10000'],
+    ['once the policy is continue, a failback is not held', { ...failedAgo(1_000), [keys.demotePolicy]: 'continue', [keys.failback]: 'true' }, [], 'switch failback'],
     ['a manual switchover is not held (it is consumed either way)', { ...failedAgo(1_000), [keys.switchoverTo]: 'b' }, [], 'switch switchover'],
     ['with nothing to move, the mark changes nothing', failedAgo(1_000), [], 'steady'],
   ];
