@@ -31,7 +31,7 @@ export function kubectlCommand(): Command {
 
 export function sourceCommand(): Command {
   return new Command('source')
-    .description('run the real Knative ApiServerSource adapter (Resource mode: Pods, EndpointSlices, Services) against the current kubeconfig')
+    .description('run the real Knative ApiServerSource adapter (Resource mode: Pods, EndpointSlices, Services, Nodes) against the current kubeconfig')
     .requiredOption('--sink <url>', 'where to send CloudEvents (K_SINK)')
     .option('-n, --namespace <ns...>', 'namespaces to watch (default: all)')
     .action(async (opts: { sink: string; namespace?: string[] }) => {

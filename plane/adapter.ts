@@ -10,11 +10,12 @@ export interface WatchedResource {
   readonly selector?: string;
 }
 
-/** What baton's functions consume: Pods, EndpointSlices and Services. */
+/** What baton's functions consume: Pods, EndpointSlices, Services and Nodes (cordons; cluster-scoped, so watched whatever the namespaces). */
 export const BATON_RESOURCES: readonly WatchedResource[] = [
   { group: '', version: 'v1', resource: 'pods' },
   { group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices' },
   { group: '', version: 'v1', resource: 'services' },
+  { group: '', version: 'v1', resource: 'nodes' },
 ];
 
 export interface AdapterOptions {

@@ -58,6 +58,16 @@ export interface Keys {
   /** Service annotation: term for which "no healthy candidate" was reported. */
   readonly unavailableTerm: string;
   /**
+   * Service annotation: the term whose promote hook the active answered with a 2xx.
+   * Until it names the current term, every look calls the hook again (with a back-off).
+   */
+  readonly promotedTerm: string;
+  /**
+   * Service annotation: when a demote hook last failed under `demote-policy: abort`. An
+   * automatic planned switch (failback, a move off a cordoned Node) waits a while after it.
+   */
+  readonly demoteFailedAt: string;
+  /**
    * Service annotation: the uid of the pod the last switch left, still to be evicted
    * (fence=evict). Written with the switch, removed once the eviction was tried.
    */
@@ -110,6 +120,8 @@ export function keysFor(prefix: string): Keys {
     reason: k('reason'),
     completedTerm: k('completed-term'),
     unavailableTerm: k('unavailable-term'),
+    promotedTerm: k('promoted-term'),
+    demoteFailedAt: k('demote-failed-at'),
     fencePending: k('fence-pending'),
     recordOf: k('record-of'),
     pods: k('pods'),

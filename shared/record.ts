@@ -32,6 +32,10 @@ export interface BatonRecord {
   readonly completedTerm: number | undefined;
   /** The term for which "no healthy candidate" was reported (0 before any switch). */
   readonly unavailableTerm: number | undefined;
+  /** The term whose promote hook the active acknowledged (answered with a 2xx). */
+  readonly promotedTerm: number | undefined;
+  /** When a demote hook last failed under `demote-policy: abort`, in ms since the epoch. */
+  readonly demoteFailedAt: number | undefined;
   /**
    * Whose record this is: written on this very Service (`record-of` names its uid), on
    * another one (a copy re-applied under another name), or not said (baton versions
@@ -154,6 +158,8 @@ export function readRecord(service: RecordSource | undefined, keys: Keys): Baton
     reason: reason.success ? reason.data : undefined,
     completedTerm,
     unavailableTerm: parseCount(get(keys.unavailableTerm)),
+    promotedTerm: parseTerm(get(keys.promotedTerm)),
+    demoteFailedAt: parseTime(get(keys.demoteFailedAt)),
     // A Service without a uid (never read from the API) owns no record, even an empty one.
     recordOf: recordOf === undefined ? 'absent' : uid && recordOf === uid ? 'this' : 'other',
     originalSelector: parseSelector(get(keys.originalSelector), keys.podId),

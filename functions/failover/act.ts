@@ -11,6 +11,7 @@ import type { ReconcileDeps, Result } from './reconcile.js';
 import { directInForce } from './direct.js';
 import { fence } from './fence.js';
 import { callHook } from './hooks.js';
+import { promote } from './promotions.js';
 
 export interface Acted {
   readonly result: Result;
@@ -31,11 +32,14 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
     case 'steady': {
       const basis = plan.record ? await patchService(deps, service, plan.record) : service;
       labelPods(deps, basis, plan.podWrites);
+      if (plan.promote) promote(deps, basis, plan.promote, now, UNACKNOWLEDGED);
+      if (plan.active !== undefined && plan.cordonedNode !== undefined) deps.reporter.stuckOnCordon(basis, plan.active, plan.cordonedNode);
       // A fence left pending (its instance stopped after the completion) is finished here.
       void fence(deps, basis, plan.record !== undefined).catch((error: unknown) => deps.logger.warn({ service: `${service.namespace}/${service.name}`, error: String(error) }, 'fencing failed; a later look tries again'));
       return { result: { outcome: 'steady', detail: plan.record ? `${plan.why}; baton's record completed` : plan.why }, service: basis };
     }
     case 'hold':
+      if (plan.promote) promote(deps, service, plan.promote, now, UNACKNOWLEDGED);
       return { result: { outcome: 'held', detail: plan.why, retryAfterMs: plan.retryAfterMs }, service };
     case 'switch': {
       // A planned switch asks the healthy active to step down first; under policy abort
@@ -59,7 +63,7 @@ export async function act(deps: ReconcileDeps, service: Observed<ServiceView>, p
         // The new active is told once the traffic moves to it (in direct mode, once its
         // slice is written), after the switch's own log line. Its answer never undoes the
         // switch: it is reported only.
-        if (plan.promote !== undefined) promote(deps, written, plan.promote, now);
+        if (plan.promote !== undefined) promote(deps, written, plan.promote, now, 'the switch stands');
         deps.onSwitch?.(written, plan, pods, now);
         // The term this switch ends was never seen completed, so its own event may have
         // been lost with a reply; the Service as read still records it: replay it.
@@ -118,15 +122,27 @@ async function demote(deps: ReconcileDeps, service: Observed<ServiceView>, plan:
   const result = await callHook(step.call, deps.hooks);
   const failed = result.outcome !== 'ok';
   const aborted = failed && step.policy === 'abort';
-  const effect = !failed ? '' : !aborted ? `switching anyway (${deps.keys.demotePolicy}: continue)` : step.onAbort.kind === 'refuse-switchover' ? `the switchover is refused (${deps.keys.demotePolicy}: abort)` : `the failback waits for a later look (${deps.keys.demotePolicy}: abort)`;
+  const effect = !failed ? '' : !aborted ? `switching anyway (${deps.keys.demotePolicy}: continue)` : step.onAbort.kind === 'refuse-switchover' ? `the switchover is refused (${deps.keys.demotePolicy}: abort)` : `the planned switch waits for a later look (${deps.keys.demotePolicy}: abort)`;
   report(deps.reporter.hook(service, { call: step.call, result, decidedAt: now, aborted, effect }));
   if (!aborted) return undefined;
-  return act(deps, service, { ...step.onAbort, why: `${step.onAbort.why}: ${result.detail}` }, now, pods);
+  // The demote may have reached the pod all the same: its promote is no longer taken as
+  // acknowledged, and it is told again that it is the active of the current term. The
+  // failure's time is recorded too: automatic planned switches wait a while after it
+  // (core/decide.ts afterDemoteFailure), so a failing hook is not called at every look.
+  // Both go with the refusal's guarded write, or, for a hold, in one of their own.
+  const { keys } = deps;
+  const withdrawn = { [keys.demoteFailedAt]: new Date(now).toISOString(), ...(Object.hasOwn(service.annotations, keys.promotedTerm) ? { [keys.promotedTerm]: null } : {}) };
+  const why = `${step.onAbort.why}: ${result.detail}`;
+  const acted =
+    step.onAbort.kind === 'refuse-switchover'
+      ? await act(deps, service, { ...step.onAbort, why, service: { ...step.onAbort.service, annotations: { ...step.onAbort.service.annotations, ...withdrawn } } }, now, pods)
+      : await act(deps, await patchService(deps, service, { selector: service.selector, annotations: withdrawn }), { ...step.onAbort, why }, now, pods);
+  if (step.restore !== undefined) promote(deps, acted.service, step.restore, now, 'the old active stays the active: its demote failed and the switch did not happen');
+  return acted;
 }
 
-function promote(deps: ReconcileDeps, written: ServiceView, call: NonNullable<Switch['promote']>, now: number): void {
-  report(callHook(call, deps.hooks).then((result) => deps.reporter.hook(written, { call, result, decidedAt: now, aborted: false, effect: 'the switch stands' })));
-}
+/** The effect reported for a promote repeated at a later look. */
+const UNACKNOWLEDGED = 'called again: the active has not acknowledged its promote for this term';
 
 /**
  * After a release: baton's labels come off the released Service's pods, except where

@@ -2,7 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from './core/model.js';
 import { abortableRequests, createClient } from '../../shared/k8s/client.js';
 import type { RequestObserver } from '../../shared/k8s/observe.js';
-import { podView, serviceView, sliceView, type SliceView } from './views.js';
+import { nodeView, podView, serviceView, sliceView, type NodeView, type SliceView } from './views.js';
 import { classify } from '../../shared/k8s/errors.js';
 import { serviceEvent, type EventNote, type InvolvedService } from '../../shared/k8s/service-events.js';
 import { streamWatch, type WatchSource } from '../../shared/k8s/watch.js';
@@ -43,6 +43,12 @@ export interface Cluster {
   replaceSlice(slice: DesiredSlice, resourceVersion: string): Promise<Observed<ObservedSlice>>;
   /** Delete guarded by the slice's uid and resourceVersion. */
   deleteSlice(namespace: string, slice: Pick<ObservedSlice, 'name' | 'uid' | 'resourceVersion'>): Promise<void>;
+  /** One Node, to settle what a Node event only claims (cordons.ts). */
+  getNode(name: string): Promise<Observed<NodeView>>;
+  /** The Nodes marked unschedulable (fieldSelector spec.unschedulable=true): the resync's one list per sweep. */
+  listCordonedNodes(): Promise<Array<Observed<NodeView>>>;
+  /** The pods bound to a Node (fieldSelector spec.nodeName), in one namespace or in all. */
+  listPodsOnNode(node: string, namespace?: string): Promise<Array<Observed<PodView>>>;
   /** Requests sent so far, for tests and figures. */
   readonly requestCount: number;
 }
@@ -64,6 +70,7 @@ export function selectorPatch(current: Labels, desired: Labels): Record<string, 
 // The one place that vouches for a view: it was just returned by the API server.
 const observedService = (object: k8s.V1Service): Observed<ServiceView> => serviceView(object) as Observed<ServiceView>;
 const observedPod = (object: k8s.V1Pod): Observed<PodView> => podView(object) as Observed<PodView>;
+export const observedNode = (object: k8s.V1Node): Observed<NodeView> => nodeView(object) as Observed<NodeView>;
 
 export interface ClusterOptions {
   readonly kubeConfig: k8s.KubeConfig;
@@ -100,6 +107,14 @@ export async function connect(options: ClusterOptions): Promise<Cluster> {
       call(`find pod ${namespace}/${name}`, async () => {
         const [found] = (await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` }, base)).items;
         return found ? observedPod(found) : undefined;
+      }),
+    getNode: (name) => call(`get node ${name}`, async () => observedNode(await core.readNode({ name }, base))),
+    listCordonedNodes: () => call('list cordoned nodes', async () => (await core.listNode({ fieldSelector: 'spec.unschedulable=true' }, base)).items.map(observedNode)),
+    listPodsOnNode: (node, namespace) =>
+      call(`list pods on node ${node}`, async () => {
+        const fieldSelector = `spec.nodeName=${node}`;
+        const list = namespace ? await core.listNamespacedPod({ namespace, fieldSelector }, base) : await core.listPodForAllNamespaces({ fieldSelector }, base);
+        return list.items.map(observedPod);
       }),
     listEndpointSlices: (namespace, service) =>
       call(`list endpointslices of ${namespace}/${service}`, async () =>

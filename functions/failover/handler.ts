@@ -24,6 +24,8 @@ import { NotFoundError } from '../../shared/k8s/errors.js';
 import { podView, serviceView, sliceView } from './views.js';
 import { batonAnnotationKeys } from './core/release.js';
 import { isDirect } from './core/direct.js';
+import { createCordons, type Cordons } from './cordons.js';
+import { createNodeHandler } from './node-events.js';
 
 export interface FailoverDeps extends ReconcileDeps {
   /** The opted-in Services as the API server last returned them (service-index.ts). */
@@ -33,6 +35,8 @@ export interface FailoverDeps extends ReconcileDeps {
   readonly reporter: Reporter;
   /** Empty: all namespaces. */
   readonly namespaces: readonly string[];
+  /** The cordoned Nodes as the API server last said (cordons.ts); `cordoned` reads it. */
+  readonly cordons: Cordons;
 }
 
 /** What the failover function is built from; the rest is derived here. */
@@ -57,8 +61,9 @@ export interface FailoverParts {
 export function createFailoverDeps(parts: FailoverParts): FailoverDeps {
   const index = createServiceIndex({ cluster: parts.cluster, keys: parts.keys, namespaces: parts.namespaces, logger: parts.logger, now: parts.now });
   const ownWrites = createOwnWrites(index);
+  const cordons = createCordons();
   // Role labels of Services over the same pods agree only if each knows the others' actives.
-  return { ...parts, index, ownWrites, peers: (namespace) => index.inNamespace(namespace) };
+  return { ...parts, index, ownWrites, cordons, cordoned: () => cordons.names(), peers: (namespace) => index.inNamespace(namespace) };
 }
 
 function summarize(results: ReadonlyArray<readonly [string, Result]>): Outcome {
@@ -244,14 +249,18 @@ async function onSlice(deps: FailoverDeps, looks: Looks, event: Extract<Resource
  */
 export function failoverScreen(deps: Pick<FailoverDeps, 'index' | 'keys' | 'namespaces'>): Screen {
   const podIdKey = Buffer.from(JSON.stringify(deps.keys.podId));
+  const cordoned = Buffer.from('"unschedulable":true');
+  const raw = (body: Uint8Array): Buffer => Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   return ({ kind, namespace, body }) => {
+    // A Node matters only when it says it is cordoned (node-events.ts); heartbeats do not.
+    if (kind === 'Node') return deps.index.size === 0 ? 'no opted-in service is known' : body !== undefined && raw(body).indexOf(cordoned) === -1 ? 'the node is not said to be cordoned' : undefined;
     if (namespace === undefined || namespace === '') return undefined;
     if (deps.namespaces.length > 0 && !deps.namespaces.includes(namespace)) return `namespace ${namespace} is out of scope`;
     if (kind === 'Ingress') return 'failover does not act on Ingresses';
     if (kind === 'Service' || deps.index.has(namespace)) return undefined;
     if (kind === 'EndpointSlice') return 'slice of a service that is not opted in';
     // The label key appears verbatim in any encoding of the pod the adapter sends.
-    if (kind === 'Pod' && body !== undefined && Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(podIdKey) === -1) return 'no opted-in service selects this pod';
+    if (kind === 'Pod' && body !== undefined && raw(body).indexOf(podIdKey) === -1) return 'no opted-in service selects this pod';
     return undefined;
   };
 }
@@ -262,6 +271,7 @@ export function createFailoverHandler(deps: FailoverDeps): Handler {
 
 function handle(deps: FailoverDeps): Handler {
   const looks = createLooks();
+  const onNode = createNodeHandler(deps, (namespace, name) => looks.service(deps, namespace, name, 'index'));
   return resourceHandler(deps.namespaces, async (event) => {
     switch (event.kind) {
       case 'Service':
@@ -272,6 +282,8 @@ function handle(deps: FailoverDeps): Handler {
         return await onSlice(deps, looks, event);
       case 'Ingress':
         return ignored('failover does not act on Ingresses');
+      case 'Node':
+        return await onNode(event.object);
     }
   });
 }

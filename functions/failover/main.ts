@@ -8,6 +8,7 @@ import { keysFor, MODE_VALUE } from '../../shared/keys.js';
 import { connect, serviceFeed } from './cluster.js';
 import { apiObserver } from '../../shared/metrics/http.js';
 import { meteredReporter, switchMetrics } from './metered.js';
+import { cordonedNodeFeed } from './cordons.js';
 
 export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; close(): Promise<void> }> {
   const runtime = await createRuntime({ name: 'baton-failover', auditSource: DEFAULT_AUDIT_SOURCE }, env);
@@ -38,8 +39,12 @@ export async function startFailover(env: NodeJS.ProcessEnv = process.env): Promi
     source: serviceFeed({ kubeConfig: runtime.kubeConfig, labelSelector: selector, namespace, requestTimeoutMs: config.apiTimeoutMs }),
   }));
   const followed = index.follow(feeds, following.signal, (error) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'index watch failed; retrying'));
+  // Which Nodes are cordoned: every decision reads it (cordons.ts), so no request is spent
+  // on it per look. Readiness waits for the index only: without this list (say, RBAC
+  // without `nodes`, logged at each retry) failover still works, short of cordon moves.
+  const cordonsListed = deps.cordons.follow(cordonedNodeFeed({ kubeConfig: runtime.kubeConfig, requestTimeoutMs: config.apiTimeoutMs }), following.signal, (error) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'cordoned-node watch failed; retrying'));
   void followed.then(() => (ready = true));
-  await Promise.race([followed, new Promise((resolve) => setTimeout(resolve, config.apiTimeoutMs).unref())]);
+  await Promise.race([Promise.all([followed, cordonsListed]), new Promise((resolve) => setTimeout(resolve, config.apiTimeoutMs).unref())]);
   const timer = setInterval(() => void refresh(), config.indexRefreshMs);
   timer.unref();
   const stop = (): void => {

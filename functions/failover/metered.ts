@@ -11,7 +11,7 @@ import type { Reporter } from './report.js';
 type SwitchPlan = Extract<Plan, { kind: 'switch' }>;
 
 
-/** The same reports, each also counted. A report is counted once it is due, whether or not its delivery succeeds. */
+/** The same reports, each also counted (switches, refusals, unavailable terms, hook calls, completions). A report is counted once it is due, whether or not its delivery succeeds. */
 export function meteredReporter(reporter: Reporter, metrics: Metrics, keys: Keys): Reporter {
   return {
     ...reporter,
@@ -26,6 +26,10 @@ export function meteredReporter(reporter: Reporter, metrics: Metrics, keys: Keys
     unavailable: (service, plan, candidates) => {
       metrics.unavailable(service);
       return reporter.unavailable(service, plan, candidates);
+    },
+    hook: (service, h) => {
+      metrics.hookCalled(h.call.hook, h.result.outcome);
+      return reporter.hook(service, h);
     },
     completed: (service, completion) => {
       // Completion is recorded once per term on the Service (a guarded write), so of all

@@ -39,6 +39,11 @@ export interface ReconcileDeps {
   readonly ownWrites: WriteObserver;
   /** How hook calls are made (hooks.ts); the global fetch unless a test injects its own. */
   readonly hooks?: HookDeps;
+  /**
+   * The Nodes the API server last reported cordoned (failover: its watch, cordons.ts;
+   * resync: one list per sweep). Read at each decision; none when absent.
+   */
+  readonly cordoned?: () => ReadonlySet<string>;
   /** Told of each switch written, with the pods it was decided on (metrics); optional. */
   readonly onSwitch?: ((service: ServiceView, plan: Extract<Plan, { kind: 'switch' }>, pods: readonly PodView[], now: number) => void) | undefined;
 }
@@ -215,13 +220,14 @@ async function decideOn(deps: ReconcileDeps, service: ServiceView): Promise<Deci
   const leader = await leaderOf(deps, service);
   const roleLabels = deps.roleLabels ?? false;
   const termFloor = slices === undefined ? undefined : sliceTerm(slices, service, keys);
-  const decision = decide({ service, pods, keys, now, roleLabels, activeElsewhere: others, leader, ...(termFloor !== undefined ? { termFloor } : {}) });
+  const cordoned = deps.cordoned?.() ?? new Set<string>();
+  const decision = decide({ service, pods, keys, now, roleLabels, activeElsewhere: others, leader, cordoned, ...(termFloor !== undefined ? { termFloor } : {}) });
   const requested = decision.plan.kind === 'refuse-switchover' ? decision.plan.requested : undefined;
   if (requested !== undefined && !pods.some((p) => p.name === requested)) {
     // Only the selected pods were listed; a requested pod outside the selector exists
     // or not, and the refusal should say which. Looked up only on this rare path.
     const stranger = await cluster.findPod(service.namespace, requested);
-    if (stranger) return { ...decide({ service, pods: [...pods, stranger], keys, now, roleLabels, activeElsewhere: others, leader }), now, pods, slices };
+    if (stranger) return { ...decide({ service, pods: [...pods, stranger], keys, now, roleLabels, activeElsewhere: others, leader, cordoned }), now, pods, slices };
   }
   return { ...decision, now, pods, slices };
 }

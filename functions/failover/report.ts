@@ -69,6 +69,8 @@ export interface Reporter {
   sliceBlocked(service: ServiceView, why: string): void;
   /** Direct mode ended: baton deleted its slice; says how to route with a selector again. */
   sliceRemoved(service: ServiceView, name: string): void;
+  /** The active stays on a cordoned Node: no healthy candidate runs elsewhere (repeats held back). */
+  stuckOnCordon(service: ServiceView, active: string, node: string): void;
 }
 
 /**
@@ -89,6 +91,8 @@ export const REASONS = {
   promoted: 'Promoted',
   failedOver: 'FailedOver',
   failedBack: 'FailedBack',
+  movedOffCordonedNode: 'MovedOffCordonedNode',
+  activeOnCordonedNode: 'ActiveOnCordonedNode',
   switchedOver: 'SwitchedOver',
   switchoverRefused: 'SwitchoverRefused',
   unavailable: 'NoHealthyPod',
@@ -117,7 +121,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
   return {
     switched: (service, plan, now) => {
       const type = plan.reason === 'switchover' ? SWITCHOVER : PROMOTED;
-      const reason = { initial: REASONS.promoted, failover: REASONS.failedOver, failback: REASONS.failedBack, switchover: REASONS.switchedOver }[plan.reason];
+      const reason = { initial: REASONS.promoted, failover: REASONS.failedOver, failback: REASONS.failedBack, switchover: REASONS.switchedOver, cordon: REASONS.movedOffCordonedNode }[plan.reason];
       const from = plan.from && plan.from.uid !== plan.to.uid ? ` (was ${plan.from.name})` : '';
       return send(
         service,
@@ -128,7 +132,7 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
           time: new Date(now).toISOString(),
           data: { service: ref(service), term: plan.term, from: plan.from ?? null, to: plan.to, reason: plan.reason, decidedAt: new Date(now).toISOString() },
         },
-        { type: 'Normal', reason, message: `${plan.to.name} is now the active pod${from}; reason ${plan.reason}, term ${plan.term}` },
+        { type: 'Normal', reason, message: `${plan.to.name} is now the active pod${from}; reason ${plan.reason}${plan.note === undefined ? '' : ` (${plan.note})`}, term ${plan.term}` },
       );
     },
     unavailable: (service, plan, candidates) =>
@@ -269,6 +273,12 @@ export function createReporter(deps: { cluster: Cluster; emitter: Emitter; logge
       const now = Object.keys(service.selector).length > 0 ? 'the Service\'s own selector routes it now' : 'the Service routes to no pod';
       const message = `direct mode ended: baton deleted its EndpointSlice ${name}, and ${now}. To route with a selector, set spec.selector to your pods' labels (with the label ${deps.keys.mode}=active-standby, baton then routes it to one of them)`;
       report(cluster.recordEvent(service, { type: 'Normal', reason: REASONS.sliceRemoved, message }));
+    },
+    stuckOnCordon: (service, active, node) => {
+      if (!fresh(`${service.uid}/cordon/${active}/${node}`)) return;
+      const message = `${active} stays the active on cordoned node ${node}: no healthy candidate runs on a schedulable node. It moves as soon as one is ready, or fails over when it is drained`;
+      logger.warn({ service: `${service.namespace}/${service.name}`, pod: active, node }, message);
+      report(cluster.recordEvent(service, { type: 'Warning', reason: REASONS.activeOnCordonedNode, message }));
     },
     podProblems: (service, problems) => {
       for (const p of problems) {

@@ -88,3 +88,19 @@ export function sliceView(slice: SliceSource): SliceView {
     })),
   };
 }
+
+/** What baton reads of a Node: whether it is cordoned (spec.unschedulable), and its version. */
+export interface NodeView {
+  readonly name: string;
+  readonly resourceVersion: string;
+  readonly unschedulable: boolean;
+}
+
+export interface NodeLike {
+  readonly metadata?: { readonly name?: string | undefined; readonly resourceVersion?: string | undefined } | undefined;
+  readonly spec?: { readonly unschedulable?: boolean | null | undefined } | undefined;
+}
+
+export function nodeView(node: NodeLike): NodeView {
+  return { name: node.metadata?.name ?? '', resourceVersion: node.metadata?.resourceVersion ?? '', unschedulable: node.spec?.unschedulable === true };
+}

@@ -63,6 +63,7 @@ export function createRoutesHandler(deps: RoutesDeps): Handler {
         return await onIngress(deps, event);
       case 'Pod':
       case 'EndpointSlice':
+      case 'Node':
         return ignored(`routes do not depend on ${event.kind}s`);
     }
   });

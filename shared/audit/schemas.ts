@@ -29,8 +29,9 @@ export const podRefSchema = z.object({
 // Why a switch happened, as recorded on the Service and in the event: initial (no active
 // yet: adoption, or the previous active vanished before one was recorded), failover (the
 // active is unhealthy or gone), failback (a healthy pod of higher priority, with failback
-// on), switchover (a manual request).
-export const transitionReasonSchema = z.enum(['initial', 'failover', 'failback', 'switchover']);
+// on), switchover (a manual request), cordon (a planned move off the active's cordoned
+// Node to a healthy pod on a schedulable one, before a drain evicts the active).
+export const transitionReasonSchema = z.enum(['initial', 'failover', 'failback', 'switchover', 'cordon']);
 
 export const transitionDataSchema = z.object({
   service: serviceRefSchema,

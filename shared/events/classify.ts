@@ -81,6 +81,10 @@ function resourceEvent(meta: EventMeta, action: Action, kind: WatchedKind, data:
       const parsed = objectSchemas.Ingress.safeParse(data);
       return parsed.success ? ok({ ...meta, action, kind, object: parsed.data }) : mismatch(parsed.error);
     }
+    case 'Node': {
+      const parsed = objectSchemas.Node.safeParse(data);
+      return parsed.success ? ok({ ...meta, action, kind, object: parsed.data }) : mismatch(parsed.error);
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 // What parsing a delivery yields: the typed events, and the 4xx that says why not.
-import type { EndpointSlice, Ingress, Pod, Service } from './objects.js';
+import type { EndpointSlice, Ingress, Node, Pod, Service } from './objects.js';
 
 export type Action = 'add' | 'update' | 'delete';
 
@@ -22,6 +22,7 @@ export type ResourceEvent = EventMeta & { readonly action: Action } & (
     | { readonly kind: 'Service'; readonly object: Service }
     | { readonly kind: 'EndpointSlice'; readonly object: EndpointSlice }
     | { readonly kind: 'Ingress'; readonly object: Ingress }
+    | { readonly kind: 'Node'; readonly object: Node }
   );
 
 /** A valid CloudEvent baton does not act on; `reason` says why, for the log line. */

@@ -102,13 +102,23 @@ export const endpointSliceSchema = z.looseObject({
   endpoints: z.array(endpoint).nullish().transform((value) => value ?? undefined),
 });
 
+// A Node is cluster-scoped: no namespace. Only whether it claims to be cordoned is read,
+// and that only to decide whether to look (the look gets the Node from the API server).
+export const nodeSchema = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  metadata: z.looseObject({ name: z.string().min(1), uid: z.string().min(1), resourceVersion: z.string().min(1) }),
+  spec: z.looseObject({ unschedulable: z.boolean().nullish().transform((value) => value ?? undefined) }).optional(),
+});
+
 export type Pod = z.infer<typeof podSchema>;
+export type Node = z.infer<typeof nodeSchema>;
 export type PodCondition = z.infer<typeof podCondition>;
 export type Service = z.infer<typeof serviceSchema>;
 export type EndpointSlice = z.infer<typeof endpointSliceSchema>;
 export type Ingress = z.infer<typeof ingressSchema>;
 
-export const WATCHED_KINDS = ['Pod', 'Service', 'EndpointSlice', 'Ingress'] as const;
+export const WATCHED_KINDS = ['Pod', 'Service', 'EndpointSlice', 'Ingress', 'Node'] as const;
 export type WatchedKind = (typeof WATCHED_KINDS)[number];
 
 export const objectSchemas = {
@@ -116,6 +126,7 @@ export const objectSchemas = {
   Service: serviceSchema,
   EndpointSlice: endpointSliceSchema,
   Ingress: ingressSchema,
+  Node: nodeSchema,
 } as const;
 
 export function isWatchedKind(kind: string): kind is WatchedKind {

@@ -9,8 +9,9 @@ import type { Handler, HandlerContext } from './server.js';
 export function resourceHandler(namespaces: readonly string[], handle: (event: ResourceEvent, context: HandlerContext) => Promise<Outcome>): Handler {
   return async (event, context) => {
     if (event.kind === 'Other') return ignored(event.reason);
-    const namespace = event.object.metadata.namespace;
-    if (namespaces.length > 0 && !namespaces.includes(namespace)) return ignored(`namespace ${namespace} is out of scope`);
+    // A Node belongs to no namespace; what a function does with one is its own business.
+    const namespace = event.kind === 'Node' ? undefined : event.object.metadata.namespace;
+    if (namespace !== undefined && namespaces.length > 0 && !namespaces.includes(namespace)) return ignored(`namespace ${namespace} is out of scope`);
     try {
       return await handle(event, context);
     } catch (error) {

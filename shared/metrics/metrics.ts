@@ -22,15 +22,19 @@ export interface ServiceName {
   readonly name: string;
 }
 
-export const SWITCH_KINDS = ['initial', 'failover', 'failback', 'switchover'] as const;
+export const SWITCH_KINDS = ['initial', 'failover', 'failback', 'switchover', 'cordon'] as const;
 export type SwitchKind = (typeof SWITCH_KINDS)[number];
 
-export const EVENT_KINDS = ['Pod', 'Service', 'EndpointSlice', 'Ingress', 'Other'] as const;
+export const HOOKS = ['promote', 'demote'] as const;
+/** A hook call's outcome as the audit event has it (functions/failover/hooks.ts). */
+export const HOOK_OUTCOMES = ['ok', 'failed', 'timeout'] as const;
+
+export const EVENT_KINDS = ['Pod', 'Service', 'EndpointSlice', 'Ingress', 'Node', 'Other'] as const;
 /** What server.ts logs as a delivery's outcome; anything else reads "other". */
 export const EVENT_OUTCOMES = ['handled', 'ignored', 'retry', 'rejected', 'error', 'unauthenticated', 'aborted'] as const;
 
 export const API_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'apply', 'delete'] as const;
-export const API_RESOURCES = ['services', 'pods', 'endpointslices', 'ingresses', 'events', 'other'] as const;
+export const API_RESOURCES = ['services', 'pods', 'endpointslices', 'ingresses', 'events', 'nodes', 'other'] as const;
 export type ApiVerb = (typeof API_VERBS)[number] | 'other';
 export type ApiResource = (typeof API_RESOURCES)[number];
 /** 2xx … 5xx, or "error" when no reply came (timeout, reset, refused). */
@@ -68,6 +72,8 @@ export interface Metrics {
   readonly completed: (kind: SwitchKind | 'unknown', seconds: number, service: ServiceName) => void;
   /** Old active not ready and a healthy candidate ready → the switch decided. */
   readonly detected: (seconds: number, service: ServiceName) => void;
+  /** One call of a pod hook (all its attempts), by hook and outcome. */
+  readonly hookCalled: (hook: string, outcome: string) => void;
   /** Reads the index's size at scrape time. */
   readonly knownServices: (count: () => number) => void;
 
@@ -125,6 +131,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: DETECTION_BUCKETS,
     registers: [registry],
   });
+  // One count per call, however many attempts it took: per pod or Service labels would
+  // grow without end, and the audit event names both.
+  const hookCalls = new Counter({ name: 'baton_hook_calls_total', help: 'Pod hook calls (each with its retries), by hook (promote, demote) and outcome (ok, failed, timeout).', labelNames: ['hook', 'outcome'], registers: [registry] });
+  for (const hook of HOOKS) for (const outcome of HOOK_OUTCOMES) hookCalls.inc({ hook, outcome }, 0);
   let known: () => number = () => 0;
   new Gauge({
     name: 'baton_services_known',
@@ -173,6 +183,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     unavailable: (s) => unavailable.inc(where(s)),
     completed: (kind, seconds, s) => completion.observe({ kind, ...where(s) }, Math.max(0, seconds)),
     detected: (seconds, s) => detection.observe(where(s), Math.max(0, seconds)),
+    hookCalled: (hook, outcome) => hookCalls.inc({ hook: oneOf(HOOKS, hook), outcome: oneOf(HOOK_OUTCOMES, outcome) }),
     knownServices: (count) => {
       known = count;
     },
@@ -208,6 +219,7 @@ function guarded(metrics: Metrics): Metrics {
     unavailable: safe(metrics.unavailable, undefined),
     completed: safe(metrics.completed, undefined),
     detected: safe(metrics.detected, undefined),
+    hookCalled: safe(metrics.hookCalled, undefined),
     knownServices: safe(metrics.knownServices, undefined),
     routes: safe(metrics.routes, undefined),
     routeApplied: safe(metrics.routeApplied, undefined),

@@ -59,11 +59,11 @@ test('events are wired: source → Broker → failover and routes with retries a
     const objs = render(p.name).objs;
     const source = spec(find(objs, 'ApiServerSource', 'baton-cluster'));
     assert.equal(at(source, 'mode'), 'Resource');
-    assert.deepEqual(items(at(source, 'resources')).map((r) => at(r, 'kind')).sort(), ['EndpointSlice', 'Ingress', 'Pod', 'Service']);
+    assert.deepEqual(items(at(source, 'resources')).map((r) => at(r, 'kind')).sort(), ['EndpointSlice', 'Ingress', 'Node', 'Pod', 'Service']);
     // Only baton's own Ingresses: every other Ingress in the cluster would be noise.
     assert.deepEqual(at(items(at(source, 'resources')).find((r) => at(r, 'kind') === 'Ingress'), 'selector'), { matchLabels: { 'app.kubernetes.io/managed-by': 'baton' } });
     assert.deepEqual(at(source, 'sink', 'ref'), { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'baton' });
-    for (const [name, kinds] of [['baton-failover', ['Pod', 'EndpointSlice', 'Service']], ['baton-routes', ['Service', 'Ingress']]] as const) {
+    for (const [name, kinds] of [['baton-failover', ['Pod', 'EndpointSlice', 'Service', 'Node']], ['baton-routes', ['Service', 'Ingress']]] as const) {
       const trigger = spec(find(objs, 'Trigger', name));
       assert.equal(at(trigger, 'broker'), 'baton');
       assert.deepEqual(at(trigger, 'filters'), [{ prefix: { type: 'dev.knative.apiserver.resource.' } }, { any: kinds.map((kind) => ({ exact: { kind } })) }]);

@@ -1,15 +1,17 @@
 import { best } from './elect.js';
 import { follow } from './follow.js';
 import { isHealthy, matchesSelector } from './health.js';
-import { type Labels, type Plan, type PodProblem, type PodView, type ServiceSettings, type ServiceView } from './model.js';
+import { type HookCall, type Labels, type Plan, type PodProblem, type PodView, type ServiceSettings, type ServiceView } from './model.js';
 import { MODE_VALUE, type Keys } from '../../../shared/keys.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
-import { type Context, NO_POD, placeholderWrite, recordRepair, switchTo } from './plans.js';
+import { type Context, DEMOTE_ABORT_RETRY_MS, NO_POD, placeholderWrite, recordRepair, switchTo } from './plans.js';
 import { releaseOrIgnore } from './release.js';
 import { annotation, readPriority, readSettings, userSelector } from './settings.js';
 import { pendingFence, readRecord } from '../../../shared/record.js';
 import { switchover } from './switchover.js';
 import { isDirect } from './direct.js';
+import { onCordonedNode, preferSchedulable } from './cordon.js';
+import { promoteDue } from './hooks.js';
 
 export interface DecideInput {
   readonly service: ServiceView;
@@ -41,6 +43,12 @@ export interface DecideInput {
    * a slice stamped with a higher term (a record edited by hand).
    */
   readonly termFloor?: number;
+  /**
+   * Names of the Nodes the API server reports unschedulable (cordoned). An active on one
+   * is moved to a healthy candidate on a schedulable Node (reason `cordon`), and no
+   * election picks a pod on one while a healthy candidate elsewhere exists. Empty unless set.
+   */
+  readonly cordoned?: ReadonlySet<string>;
 }
 
 export interface Decision {
@@ -49,6 +57,8 @@ export interface Decision {
 }
 
 export { NO_POD };
+
+const NO_NODES: ReadonlySet<string> = new Set();
 
 export function decide(input: DecideInput): Decision {
   const { service, pods, keys, now } = input;
@@ -70,7 +80,7 @@ export function decide(input: DecideInput): Decision {
   }
 
   const base = context(service, keys, now, settings.settings, selector.selector, namespacePods, candidates, input.roleLabels ?? false, input.activeElsewhere ?? new Set(), input.leader);
-  const ctx = { ...base, term: Math.max(base.term, input.termFloor ?? 0) };
+  const ctx = { ...base, term: Math.max(base.term, input.termFloor ?? 0), cordoned: input.cordoned ?? NO_NODES };
   return { plan: plan(ctx), podProblems };
 }
 
@@ -85,7 +95,7 @@ function context(
   roleLabels: boolean,
   activeElsewhere: ReadonlySet<string>,
   leader: ServiceView | undefined,
-): Context {
+): Omit<Context, 'cordoned'> {
   // The selector is what actually routes traffic, so it outranks the annotation; the
   // annotation only speaks when the selector lost baton's key (e.g. a manifest re-apply).
   // In direct mode the record routes (the slice follows it) and a pod-id left in the
@@ -144,6 +154,15 @@ function keepActive(ctx: Context, active: PodView): Plan {
   // the same pod again rather than pick a new one: nothing is wrong with it.
   if (!ctx.pinned) return switchTo(ctx, active, 'initial');
 
+  // Its Node is cordoned: it will be drained. Move now, while it can still be demoted,
+  // to the best healthy pod on a schedulable Node; never held by min-switch-interval (the
+  // drain does not wait for it either). With no such pod it stays: it still serves.
+  const cordoned = onCordonedNode(active, ctx.cordoned);
+  if (cordoned) {
+    const top = best(electable(ctx), keys);
+    if (top !== undefined && !onCordonedNode(top, ctx.cordoned)) return afterDemoteFailure(ctx, active, top, 'the move off the cordoned node') ?? { ...switchTo(ctx, top, 'cordon'), note: `node ${active.nodeName ?? ''} of ${active.name} is cordoned` };
+  }
+
   if (settings.failback) {
     const top = best(electable(ctx), keys);
     if (top !== undefined && priority(top, keys) > priority(active, keys)) {
@@ -153,20 +172,48 @@ function keepActive(ctx: Context, active: PodView): Plan {
           kind: 'hold',
           why: `failback from ${active.name} to ${top.name} waits for ${keys.minSwitchInterval}`,
           retryAfterMs: waitMs,
+          ...due(ctx, active),
         };
       }
-      return switchTo(ctx, top, 'failback');
+      return afterDemoteFailure(ctx, active, top, 'failback') ?? switchTo(ctx, top, 'failback');
     }
   }
   return {
     kind: 'steady',
     active: active.name,
-    why: settings.failback
-      ? `${active.name} is active and healthy, and no healthy pod has a higher priority`
-      : `${active.name} is active and healthy`,
+    why: cordoned
+      ? `${active.name} is active and healthy on cordoned node ${active.nodeName ?? ''}, and no healthy candidate runs on a schedulable node; it stays until one does`
+      : settings.failback
+        ? `${active.name} is active and healthy, and no healthy pod has a higher priority`
+        : `${active.name} is active and healthy`,
     record: recordRepair(ctx),
     podWrites: ctx.direct ? [] : [...impostorWrites(ctx.candidates, keys), ...roleWrites(ctx.candidates, active.uid, keys, [], ctx.roleLabels, ctx.activeElsewhere)],
+    ...due(ctx, active),
+    ...(cordoned && active.nodeName !== undefined ? { cordonedNode: active.nodeName } : {}),
   };
+}
+
+/**
+ * A hold, while a demote of the active failed under `abort` less than
+ * DEMOTE_ABORT_RETRY_MS ago (the record says when): an automatic planned switch is not
+ * tried, demote included, at every look. Without it each look would call the failing
+ * hook again, and the writes that follow a failure (the withdrawn promote and its renewal)
+ * would bring another instance to look, and so on. A manual switchover is not held: it is
+ * asked for once and consumed either way. Nor is anything once the policy is `continue`:
+ * a failing demote no longer stops the switch.
+ */
+function afterDemoteFailure(ctx: Context, active: PodView, top: PodView, what: string): Plan | undefined {
+  const failedAt = readRecord(ctx.service, ctx.keys).demoteFailedAt;
+  if (failedAt === undefined || ctx.settings.hooks.demotePolicy !== 'abort') return undefined;
+  const waitMs = Math.max(0, DEMOTE_ABORT_RETRY_MS - Math.max(0, ctx.now - failedAt));
+  if (waitMs === 0) return undefined;
+  return { kind: 'hold', why: `${what} from ${active.name} to ${top.name} waits: the demote hook of ${active.name} failed under ${ctx.keys.demotePolicy}: abort`, retryAfterMs: waitMs, ...due(ctx, active) };
+}
+
+/** The active's promote, when it is still due for the current term (core/hooks.ts). */
+function due(ctx: Context, active: PodView): { promote?: HookCall } {
+  const promote = promoteDue(ctx.settings.hooks, active, ctx.service, ctx.keys);
+  return promote === undefined ? {} : { promote };
 }
 
 /**
@@ -177,11 +224,12 @@ function keepActive(ctx: Context, active: PodView): Plan {
  */
 function electable(ctx: Context): readonly PodView[] {
   const pending = pendingFence(ctx.service, ctx.keys);
-  if (pending.uids.length === 0) return ctx.candidates;
+  // Of those, the ones on schedulable Nodes when any is healthy (core/cordon.ts).
+  if (pending.uids.length === 0) return preferSchedulable(ctx.candidates, ctx.cordoned);
   // A claimed pod is being evicted right now: never, or the eviction takes the new active.
   const free = ctx.candidates.filter((p) => !pending.claimed.includes(p.uid));
   const others = free.filter((p) => !pending.uids.includes(p.uid));
-  return others.some(isHealthy) ? others : free;
+  return preferSchedulable(others.some(isHealthy) ? others : free, ctx.cordoned);
 }
 
 /** No healthy candidate: keep the record, report once per term, and never route to every pod. */

@@ -7,7 +7,8 @@
 import type { ConfigProblem } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
 import { parseDuration } from './duration.js';
-import type { HookCall, HookSettings, HookTarget, Labels, PodView } from './model.js';
+import type { HookCall, HookSettings, HookTarget, Labels, PodView, ServiceView } from './model.js';
+import { readRecord } from '../../../shared/record.js';
 
 export const DEFAULT_HOOK_TIMEOUT_MS = 2_000;
 export const MAX_HOOK_TIMEOUT_MS = 30_000;
@@ -106,4 +107,17 @@ export function hookCall(
     retries: hooks.retries,
     body: { service: `${service.namespace}/${service.name}`, term, role: which === 'promote' ? 'active' : 'standby' },
   };
+}
+
+/**
+ * The promote call the active still lacks: the Service has a promote hook, records this
+ * pod as the active of its current term, and does not record that term's promote as
+ * acknowledged. Every look asks for it until the pod answers (level-triggered: a promote
+ * lost with its instance, refused by a pod that was busy, or withdrawn by a failed demote
+ * is made good); the shell spaces the calls out (functions/failover/promotions.ts).
+ */
+export function promoteDue(hooks: HookSettings, active: PodView, service: ServiceView, keys: Keys): HookCall | undefined {
+  const record = readRecord(service, keys);
+  if (record.term === undefined || record.activeUid !== active.uid || record.promotedTerm === record.term) return undefined;
+  return hookCall(hooks, 'promote', active, service, record.term);
 }

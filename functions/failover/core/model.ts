@@ -133,6 +133,12 @@ export interface DemoteStep {
   readonly policy: 'continue' | 'abort';
   /** Under `abort`: a switchover is refused (the request consumed), a failback is held. */
   readonly onAbort: RefuseSwitchoverPlan | HoldPlan;
+  /**
+   * Under `abort`, after the failure: the promote call for the current term that tells
+   * the old active it still is (the failed demote may have reached it). Undefined without
+   * a promote hook.
+   */
+  readonly restore: HookCall | undefined;
 }
 
 export interface RefuseSwitchoverPlan {
@@ -148,6 +154,8 @@ export interface HoldPlan {
   readonly kind: 'hold';
   readonly why: string;
   readonly retryAfterMs: number;
+  /** The active's promote for the current term, not yet acknowledged (core/hooks.ts promoteDue). */
+  readonly promote?: HookCall | undefined;
 }
 
 /** The desired Service change, as a merge of selector and annotations. */
@@ -185,6 +193,10 @@ export type Plan =
       /** baton's record on the Service is incomplete: this guarded write completes it. */
       readonly record: ServiceWrite | undefined;
       readonly podWrites: readonly PodLabelWrite[];
+      /** The active's promote for the current term, not yet acknowledged (core/hooks.ts promoteDue). */
+      readonly promote?: HookCall | undefined;
+      /** The active runs on this cordoned Node, and no healthy candidate elsewhere: warned about. */
+      readonly cordonedNode?: string;
     }
   | {
       readonly kind: 'switch';
@@ -201,6 +213,8 @@ export type Plan =
       readonly demote: DemoteStep | undefined;
       /** After the Service write (in direct mode, after the slice's). */
       readonly promote: HookCall | undefined;
+      /** Why, in words, beyond the reason (a move off a cordoned Node names the Node). */
+      readonly note?: string;
     }
   | {
       /** No healthy candidate: keep pointing at the last active, report once per term. */

@@ -6,10 +6,12 @@ import { isHealthy } from './health.js';
 import { hookCall } from './hooks.js';
 import type { TransitionReason } from '../../../shared/audit/schemas.js';
 import type { Keys } from '../../../shared/keys.js';
-import { fenceMark, MAX_FENCE_PENDING, pendingFence } from '../../../shared/record.js';
+import { fenceMark, MAX_FENCE_PENDING, pendingFence, readRecord } from '../../../shared/record.js';
 import { impostorWrites, roleWrites } from './pod-labels.js';
 import { annotation, ownsRecord, savedSelector } from './settings.js';
 import { sliceName } from './direct.js';
+
+type SwitchPlan = Extract<Plan, { kind: 'switch' }>;
 
 /** The pod-id a Service selects while no pod has been chosen: no pod UID looks like it. */
 export const NO_POD = 'none';
@@ -35,6 +37,8 @@ export interface Context {
   readonly previous: { readonly name: string; readonly uid: string } | undefined;
   /** Direct mode: the record is all baton writes on the Service; the slice follows it. */
   readonly direct: boolean;
+  /** Names of the Nodes the API server reports cordoned (core/cordon.ts). */
+  readonly cordoned: ReadonlySet<string>;
 }
 
 /**
@@ -56,7 +60,7 @@ function modeWrite(ctx: Context, podId: string): { selector: Record<string, stri
   };
 }
 
-export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): Plan {
+export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): SwitchPlan {
   const { keys, service } = ctx;
   const term = ctx.term + 1;
   const mode = modeWrite(ctx, to.uid);
@@ -74,6 +78,9 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
     [keys.recordOf]: service.uid,
   };
   if (Object.hasOwn(service.annotations, keys.switchoverTo)) annotations[keys.switchoverTo] = null;
+  // The new term's promote is not acknowledged yet; an older term's mark would only mislead.
+  if (Object.hasOwn(service.annotations, keys.promotedTerm)) annotations[keys.promotedTerm] = null;
+  if (Object.hasOwn(service.annotations, keys.demoteFailedAt)) annotations[keys.demoteFailedAt] = null;
   // The pods to evict once the new active routes alone: the one this switch leaves, and
   // those earlier switches left whose fence has not happened yet (their connections are
   // just as open). Only a pod that is still there can be fenced; a pin of the same pod
@@ -107,13 +114,14 @@ export function switchTo(ctx: Context, to: PodView, reason: TransitionReason): P
 export const DEMOTE_ABORT_RETRY_MS = 10_000;
 
 /**
- * The demote call due before a planned switch (a switchover or a failback) while the
+ * The demote call due before a planned switch (a switchover, a failback, a move off a
+ * cordoned Node) while the
  * active is healthy. A failover never demotes: its active is unhealthy or gone, and
  * waiting on it would only prolong the outage.
  */
 function demoteStep(ctx: Context, to: PodView, reason: TransitionReason, term: number): DemoteStep | undefined {
   const { active, keys, service } = ctx;
-  if (reason !== 'switchover' && reason !== 'failback') return undefined;
+  if (reason !== 'switchover' && reason !== 'failback' && reason !== 'cordon') return undefined;
   if (active === undefined || active.uid === to.uid || !isHealthy(active)) return undefined;
   const call = hookCall(ctx.settings.hooks, 'demote', active, service, term);
   if (call === undefined) return undefined;
@@ -121,8 +129,11 @@ function demoteStep(ctx: Context, to: PodView, reason: TransitionReason, term: n
   const onAbort: DemoteStep['onAbort'] =
     reason === 'switchover'
       ? { kind: 'refuse-switchover', requested: to.name, why: `the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, service: { selector: service.selector, annotations: { [keys.switchoverTo]: null } } }
-      : { kind: 'hold', why: `failback from ${active.name} to ${to.name} waits: the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, retryAfterMs: DEMOTE_ABORT_RETRY_MS };
-  return { call, policy, onAbort };
+      : { kind: 'hold', why: `${reason === 'cordon' ? 'the move off the cordoned node' : 'failback'} from ${active.name} to ${to.name} waits: the demote hook of ${active.name} failed (${keys.demotePolicy}: abort)`, retryAfterMs: DEMOTE_ABORT_RETRY_MS };
+  // The old active stays the active of the current term if the demote fails under abort.
+  const current = readRecord(service, keys).term;
+  const restore = policy === 'abort' && current !== undefined ? hookCall(ctx.settings.hooks, 'promote', active, service, current) : undefined;
+  return { call, policy, onAbort, restore };
 }
 
 function fenceTargets(ctx: Context, to: PodView): string | null {

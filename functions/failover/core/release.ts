@@ -15,6 +15,8 @@ export function batonAnnotationKeys(keys: Keys): string[] {
     keys.reason,
     keys.completedTerm,
     keys.unavailableTerm,
+    keys.promotedTerm,
+    keys.demoteFailedAt,
     keys.fencePending,
     keys.recordOf,
     keys.endpointSlice,

@@ -25,11 +25,21 @@ export async function sweep(deps: SweepDeps): Promise<SweepSummary> {
   const selector = `${deps.keys.mode}=${MODE_VALUE}`;
   const services: Array<Observed<ServiceView>> =
     deps.namespaces.length === 0 ? await deps.cluster.listServices(selector) : (await Promise.all(deps.namespaces.map((ns) => deps.cluster.listServices(selector, ns)))).flat();
+  // Which Nodes are cordoned, once per sweep (not per Service): one request, and the
+  // sweep is the backstop for a Node event the adapter dropped. If it cannot be read, the
+  // sweep goes on without it (no cordon moves this time) and says so.
+  const errors: string[] = [];
+  const cordoned = await deps.cluster.listCordonedNodes().then(
+    (nodes) => new Set(nodes.map((n) => n.name)),
+    (error: unknown) => {
+      errors.push(`cordoned nodes: ${error instanceof Error ? error.message : String(error)}`);
+      return new Set<string>();
+    },
+  );
   // Role labels agree across Services over the same pods only if each reconcile knows the
   // others: this sweep's own list is the freshest account of them.
-  const withPeers: ReconcileDeps = { ...deps, peers: (namespace) => services.filter((s) => s.namespace === namespace) };
+  const withPeers: ReconcileDeps = { ...deps, peers: (namespace) => services.filter((s) => s.namespace === namespace), cordoned: () => cordoned };
   const outcomes: Record<string, number> = {};
-  const errors: string[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < services.length; i = next++) {

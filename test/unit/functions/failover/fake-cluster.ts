@@ -4,7 +4,7 @@
 import { ConflictError, NotFoundError, TransientError } from '../../../../shared/k8s/errors.js';
 import { selectorPatch, type Cluster } from '../../../../functions/failover/cluster.js';
 import type { EventNote } from '../../../../shared/k8s/service-events.js';
-import type { SliceView } from '../../../../functions/failover/views.js';
+import type { NodeView, SliceView } from '../../../../functions/failover/views.js';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../../../../functions/failover/core/model.js';
 import type { DesiredSlice, ObservedSlice } from '../../../../functions/failover/core/slice.js';
 
@@ -26,13 +26,16 @@ function storedSlice(slice: DesiredSlice, resourceVersion: string, uid: string):
 /** This fake plays the API server, so what it returns counts as observed. */
 export const observed = <T>(value: T): Observed<T> => value as Observed<T>;
 
-export type Method = 'getService' | 'listServices' | 'listPods' | 'findPod' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'evictPod' | 'recordEvent' | 'listSlices' | 'createSlice' | 'replaceSlice' | 'deleteSlice';
+export type Method = 'getService' | 'listServices' | 'listPods' | 'findPod' | 'getNode' | 'listCordonedNodes' | 'listPodsOnNode' | 'listEndpointSlices' | 'patchService' | 'patchPodLabels' | 'evictPod' | 'recordEvent' | 'listSlices' | 'createSlice' | 'replaceSlice' | 'deleteSlice';
 
 export type Call =
   | { readonly method: 'getService'; readonly namespace: string; readonly name: string }
   | { readonly method: 'listServices'; readonly labelSelector: string; readonly namespace: string | undefined }
   | { readonly method: 'listPods'; readonly namespace: string; readonly selector: Labels }
   | { readonly method: 'findPod'; readonly namespace: string; readonly name: string }
+  | { readonly method: 'getNode'; readonly name: string }
+  | { readonly method: 'listCordonedNodes' }
+  | { readonly method: 'listPodsOnNode'; readonly node: string; readonly namespace: string | undefined }
   | { readonly method: 'listEndpointSlices'; readonly namespace: string; readonly service: string }
   | { readonly method: 'patchService'; readonly namespace: string; readonly name: string; readonly resourceVersion: string; readonly write: ServiceWrite }
   | { readonly method: 'patchPodLabels'; readonly namespace: string; readonly pod: string; readonly labels: Readonly<Record<string, string | null>> }
@@ -106,6 +109,7 @@ export class FakeCluster implements Cluster {
   private readonly faults: Array<Fault & { seen: number }> = [];
   private readonly services = new Map<string, ServiceView>();
   private readonly pods = new Map<string, PodView>();
+  private readonly nodes = new Map<string, NodeView>();
   private readonly slices = new Map<string, SliceView[]>();
   /** Full slices (direct mode), by namespace/name. */
   private readonly fullSlices = new Map<string, ObservedSlice>();
@@ -150,6 +154,13 @@ export class FakeCluster implements Cluster {
   bumpService(namespace: string, name: string, edit: (s: ServiceView) => Partial<ServiceView> = () => ({})): Observed<ServiceView> {
     const current = this.service(namespace, name);
     return this.putService({ ...current, ...edit(current) });
+  }
+
+  /** Stores a Node, cordoned or not, with a fresh resourceVersion; returns it as stored. */
+  putNode(name: string, unschedulable: boolean): Observed<NodeView> {
+    const node = { name, unschedulable, resourceVersion: String(++this.rv) };
+    this.nodes.set(name, node);
+    return observed({ ...node });
   }
 
   /** Stores the pod with a fresh resourceVersion, like any write to the API. */
@@ -242,6 +253,26 @@ export class FakeCluster implements Cluster {
     const call: Call = { method: 'listPods', namespace, selector: { ...selector } };
     this.enter(call);
     return this.reply(call, [...this.pods.values()].filter((p) => p.namespace === namespace && matches(p.labels, selector)).map(copyPod));
+  }
+
+  async getNode(name: string): Promise<Observed<NodeView>> {
+    const call: Call = { method: 'getNode', name };
+    this.enter(call);
+    const node = this.nodes.get(name);
+    if (!node) throw new NotFoundError(`nodes "${name}" not found`, 404);
+    return this.reply(call, observed({ ...node }));
+  }
+
+  async listCordonedNodes(): Promise<Array<Observed<NodeView>>> {
+    const call: Call = { method: 'listCordonedNodes' };
+    this.enter(call);
+    return this.reply(call, [...this.nodes.values()].filter((n) => n.unschedulable).map((n) => observed({ ...n })));
+  }
+
+  async listPodsOnNode(node: string, namespace?: string): Promise<Array<Observed<PodView>>> {
+    const call: Call = { method: 'listPodsOnNode', node, namespace };
+    this.enter(call);
+    return this.reply(call, [...this.pods.values()].filter((p) => p.nodeName === node && (namespace === undefined || p.namespace === namespace)).map(copyPod));
   }
 
   async findPod(namespace: string, name: string): Promise<Observed<PodView> | undefined> {

@@ -48,9 +48,12 @@ describe('hooks around a switch', () => {
       [`http://${ip('web-0')}:8080/demote`, { service: `${NS}/web`, term: 2, role: 'standby' }],
       [`http://${ip('web-1')}:8080/promote`, { service: `${NS}/web`, term: 2, role: 'active' }],
     ]);
-    assert.equal(serviceWrites.length, 1);
+    // The switch, then (after the promote's answer) its acknowledgement on the record.
+    assert.equal(serviceWrites.length, 2);
     assert.ok(calls[0]!.apiCallsBefore <= serviceWrites[0]!, 'demote came after the Service write');
     assert.ok(calls[1]!.apiCallsBefore > serviceWrites[0]!, 'promote came before the Service write');
+    assert.ok(calls[1]!.apiCallsBefore <= serviceWrites[1]!, 'the acknowledgement came before the promote');
+    assert.equal(cluster.service(NS, 'web').annotations[KEYS.promotedTerm], '2');
     assert.deepEqual(hooks.map((h) => [h.hook, h.pod.name, h.outcome, h.status, h.attempts, h.aborted, h.term]), [
       ['demote', 'web-0', 'ok', 200, 1, false, 2],
       ['promote', 'web-1', 'ok', 200, 1, false, 2],
@@ -59,17 +62,22 @@ describe('hooks around a switch', () => {
     assert.ok(r.emitter.types().includes(SWITCHOVER));
   });
 
-  it('a failing demote under abort refuses the switchover: nothing routed elsewhere, the request consumed, no promote', async () => {
+  it('a failing demote under abort refuses the switchover: nothing routed elsewhere, the request consumed, no promote of the target', async () => {
     const { result, calls, hooks, cluster, r } = await run({ annotations: { [KEYS.switchoverTo]: 'web-1', [KEYS.demotePolicy]: 'abort' }, demoteStatus: 500 });
     assert.equal(result.outcome, 'refused');
     assert.match(result.detail, /demote hook of web-0 failed .*answered 500/);
-    assert.equal(calls.length, 3, 'one attempt and two retries, and no promote');
-    assert.ok(calls.every((c) => c.url.endsWith('/demote')));
+    // One attempt and two retries; then the old active, which stays, is promoted again
+    // for its own term (the demote may have reached it: promotions.ts).
+    assert.deepEqual(calls.map((c) => [c.url.split('/').pop(), c.body]), [
+      ...Array.from({ length: 3 }, () => ['demote', { service: `${NS}/web`, term: 2, role: 'standby' }]),
+      ['promote', { service: `${NS}/web`, term: 1, role: 'active' }],
+    ]);
+    assert.ok(calls[3]!.url.startsWith(`http://${ip('web-0')}:`));
     const after = cluster.service(NS, 'web');
     assert.equal(after.selector[KEYS.podId], uidOf('web-0'));
     assert.equal(after.annotations[KEYS.switchoverTo], undefined);
     assert.equal(after.annotations[KEYS.term], '1');
-    assert.deepEqual(hooks.map((h) => [h.hook, h.outcome, h.status, h.attempts, h.aborted]), [['demote', 'failed', 500, 3, true]]);
+    assert.deepEqual(hooks.map((h) => [h.hook, h.outcome, h.status, h.attempts, h.aborted]), [['demote', 'failed', 500, 3, true], ['promote', 'ok', 200, 1, false]]);
     assert.ok(r.emitter.types().includes(SWITCHOVER_REFUSED));
     assert.ok(!r.emitter.types().includes(SWITCHOVER));
   });
@@ -82,11 +90,16 @@ describe('hooks around a switch', () => {
     assert.equal(cluster.service(NS, 'web').selector[KEYS.podId], uidOf('web-1'));
   });
 
-  it('a failback whose demote fails under abort is held, and writes nothing', async () => {
+  it('a failback whose demote fails under abort is held, routes nothing elsewhere, and tells the old active it stays', async () => {
     const { result, hooks, cluster } = await run({ annotations: { [KEYS.failback]: 'true', [KEYS.demotePolicy]: 'abort' }, demoteStatus: 500 });
     assert.equal(result.outcome, 'held');
-    assert.equal(cluster.count('patchService'), 0);
-    assert.deepEqual(hooks.map((h) => [h.hook, h.aborted]), [['demote', true]]);
+    // The failure recorded (automatic planned switches wait after it), then the
+    // acknowledgement of web-0's renewed promote for term 1; web-0 routed throughout.
+    assert.deepEqual(cluster.writes.map((w) => [w.after.selector[KEYS.podId], w.after.annotations[KEYS.term], w.after.annotations[KEYS.promotedTerm], typeof w.after.annotations[KEYS.demoteFailedAt]]), [
+      [uidOf('web-0'), '1', undefined, 'string'],
+      [uidOf('web-0'), '1', '1', 'string'],
+    ]);
+    assert.deepEqual(hooks.map((h) => [h.hook, h.pod.name, h.aborted]), [['demote', 'web-0', true], ['promote', 'web-0', false]]);
   });
 
   it('a failover never calls demote, and promotes after the write', async () => {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { detectionMs } from '../../../../functions/failover/metered.js';
+import { detectionMs, meteredReporter } from '../../../../functions/failover/metered.js';
+import { createMetrics } from '../../../../shared/metrics/metrics.js';
+import { FakeCluster } from './fake-cluster.js';
+import { flush, KEYS, makeService, rig } from './world.js';
 import type { Plan, PodView } from '../../../../functions/failover/core/model.js';
 import { NOW, pod, uidOf } from './core/fixtures.js';
 
@@ -45,5 +48,22 @@ describe('detectionMs: no ready active while a healthy candidate existed, up to 
         assert.ok(ms !== undefined && ms >= 0 && ms <= Math.max(0, -lost));
       }),
     );
+  });
+});
+
+describe('meteredReporter: hook calls', () => {
+  it('counts each reported hook call once, by hook and outcome, and still reports it', async () => {
+    const r = rig(new FakeCluster());
+    const metrics = createMetrics({ function: 'failover', serviceLabels: false });
+    const reporter = meteredReporter(r.reporter, metrics, KEYS);
+    const call = (hook: 'promote' | 'demote') => ({ hook, pod: { name: 'web-1', uid: uidOf('web-1') }, ip: '10.0.0.2', unreachable: undefined, port: 8080, path: `/${hook}`, timeoutMs: 100, retries: 2, body: { service: 'demo/web', term: 2, role: hook === 'promote' ? ('active' as const) : ('standby' as const) } });
+    await reporter.hook(makeService({ active: 'web-0' }), { call: call('promote'), result: { outcome: 'ok', status: 200, attempts: 1, detail: 'answered 200' }, decidedAt: NOW, aborted: false, effect: 'the switch stands' });
+    await reporter.hook(makeService({ active: 'web-0' }), { call: call('demote'), result: { outcome: 'timeout', status: null, attempts: 3, detail: 'no answer' }, decidedAt: NOW, aborted: true, effect: 'held' });
+    await flush();
+    const text = await metrics.render();
+    assert.match(text, /baton_hook_calls_total\{hook="promote",outcome="ok",function="failover"\} 1\n/);
+    assert.match(text, /baton_hook_calls_total\{hook="demote",outcome="timeout",function="failover"\} 1\n/);
+    assert.match(text, /baton_hook_calls_total\{hook="demote",outcome="ok",function="failover"\} 0\n/);
+    assert.equal(r.emitter.types().filter((t) => t === 'dev.baton.failover.hook').length, 2);
   });
 });

@@ -121,7 +121,7 @@ describe('report: invalidConfig suppression', () => {
 });
 
 describe('report: deterministic ids', () => {
-  const switchPlan = (reason: 'initial' | 'failover' | 'failback' | 'switchover', term: number): Extract<Plan, { kind: 'switch' }> => ({
+  const switchPlan = (reason: 'initial' | 'failover' | 'failback' | 'switchover' | 'cordon', term: number): Extract<Plan, { kind: 'switch' }> => ({
     kind: 'switch',
     reason,
     from: { name: 'web-0', uid: uidOf('web-0') },
@@ -139,6 +139,7 @@ describe('report: deterministic ids', () => {
     { name: 'initial', send: (r) => r.switched(SERVICE, switchPlan('initial', 1), T0), id: `${SVC_UID}.1-${T0}.promoted`, type: PROMOTED, reason: REASONS.promoted },
     { name: 'failback', send: (r) => r.switched(SERVICE, switchPlan('failback', 4), T0), id: `${SVC_UID}.4-${T0}.promoted`, type: PROMOTED, reason: REASONS.failedBack },
     { name: 'switchover', send: (r) => r.switched(SERVICE, switchPlan('switchover', 5), T0), id: `${SVC_UID}.5-${T0}.switchover`, type: SWITCHOVER, reason: REASONS.switchedOver },
+    { name: 'cordon', send: (r) => r.switched(SERVICE, switchPlan('cordon', 6), T0), id: `${SVC_UID}.6-${T0}.promoted`, type: PROMOTED, reason: REASONS.movedOffCordonedNode },
     {
       name: 'unavailable',
       send: (r) => r.unavailable(SERVICE, { kind: 'unavailable', active: 'web-1', term: 3, service: undefined }, 2),

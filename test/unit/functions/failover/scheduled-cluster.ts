@@ -6,7 +6,7 @@ import type { Cluster } from '../../../../functions/failover/cluster.js';
 import type { Labels, Observed, PodView, ServiceView, ServiceWrite } from '../../../../functions/failover/core/model.js';
 import type { DesiredSlice, ObservedSlice } from '../../../../functions/failover/core/slice.js';
 import type { EventNote } from '../../../../shared/k8s/service-events.js';
-import type { SliceView } from '../../../../functions/failover/views.js';
+import type { NodeView, SliceView } from '../../../../functions/failover/views.js';
 import type { FakeCluster } from './fake-cluster.js';
 
 /** Routes every call of one reconcile through the scheduler, and keeps its successful writes. */
@@ -31,6 +31,15 @@ export class ScheduledCluster implements Cluster {
   }
   listPods(namespace: string, selector: Labels): Promise<Array<Observed<PodView>>> {
     return this.at('listPods', () => this.world.listPods(namespace, selector));
+  }
+  getNode(name: string): Promise<Observed<NodeView>> {
+    return this.at('getNode', () => this.world.getNode(name));
+  }
+  listCordonedNodes(): Promise<Array<Observed<NodeView>>> {
+    return this.at('listCordonedNodes', () => this.world.listCordonedNodes());
+  }
+  listPodsOnNode(node: string, namespace?: string): Promise<Array<Observed<PodView>>> {
+    return this.at('listPodsOnNode', () => this.world.listPodsOnNode(node, namespace));
   }
   findPod(namespace: string, name: string): Promise<Observed<PodView> | undefined> {
     return this.at('findPod', () => this.world.findPod(namespace, name));

@@ -139,3 +139,33 @@ describe('parseIncoming: content types', () => {
     rejected(parseIncoming({ headers: {}, body: undefined }), 400, /not a CloudEvent/);
   });
 });
+
+describe('parseIncoming: Node events (cluster-scoped, no namespace)', () => {
+  const envelope = (spec: Record<string, unknown>): Record<string, unknown> => ({
+    specversion: '1.0',
+    id: 'node-ev-1',
+    source: 'https://127.0.0.1:6443',
+    type: 'dev.knative.apiserver.resource.update',
+    subject: '/apis/v1/namespaces//nodes/kwok-node-1',
+    datacontenttype: 'application/json',
+    kind: 'Node',
+    name: 'kwok-node-1',
+    namespace: '',
+    data: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'kwok-node-1', uid: 'n-1', resourceVersion: '90', creationTimestamp: '2025-03-14T09:00:00Z' }, spec },
+  });
+
+  it('a cordoned Node parses, with its claim to be unschedulable', () => {
+    for (const encode of [structured, binary]) {
+      const event = accepted(parseIncoming(encode(envelope({ unschedulable: true, taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] }))));
+      assert.ok(event.kind === 'Node');
+      assert.equal(event.object.metadata.name, 'kwok-node-1');
+      assert.equal(event.object.spec?.unschedulable, true);
+    }
+  });
+
+  it('a schedulable Node parses without the claim; a malformed one is a 400', () => {
+    const event = accepted(parseIncoming(binary(envelope({}))));
+    assert.ok(event.kind === 'Node' && event.object.spec?.unschedulable === undefined);
+    rejected(parseIncoming(binary(envelope({ unschedulable: 'yes' }))), 400, /data does not match kind Node: data\.spec\.unschedulable/);
+  });
+});

@@ -28,11 +28,28 @@ describe('metrics', () => {
 
   it('exports every switch kind at 0 before the first switch, so a first switch is an increase', async () => {
     const text = await createMetrics({ function: 'failover', serviceLabels: false }).render();
-    for (const kind of ['initial', 'failover', 'failback', 'switchover']) assert.equal(sample(text, `baton_switches_total{kind="${kind}",function="failover"}`), 0, kind);
+    for (const kind of ['initial', 'failover', 'failback', 'switchover', 'cordon']) assert.equal(sample(text, `baton_switches_total{kind="${kind}",function="failover"}`), 0, kind);
     assert.equal(sample(text, 'baton_unavailable_total{function="failover"}'), 0);
     // With per-Service labels the series are not known up front.
     const labelled = await createMetrics({ function: 'failover', serviceLabels: true }).render();
     assert.equal(sample(labelled, 'baton_switches_total{kind="failover",function="failover"}'), undefined);
+  });
+
+  it('counts hook calls by hook and outcome, every pair exported at 0 first, with nothing else in the labels', async () => {
+    for (const serviceLabels of [false, true]) {
+      const m = createMetrics({ function: 'failover', serviceLabels });
+      const before = await m.render();
+      for (const hook of ['promote', 'demote']) for (const outcome of ['ok', 'failed', 'timeout']) assert.equal(sample(before, `baton_hook_calls_total{hook="${hook}",outcome="${outcome}",function="failover"}`), 0, `${hook} ${outcome}`);
+      m.hookCalled('promote', 'ok');
+      m.hookCalled('promote', 'ok');
+      m.hookCalled('demote', 'timeout');
+      m.hookCalled('fence', 'exploded');
+      const text = await m.render();
+      assert.equal(sample(text, 'baton_hook_calls_total{hook="promote",outcome="ok",function="failover"}'), 2);
+      assert.equal(sample(text, 'baton_hook_calls_total{hook="demote",outcome="timeout",function="failover"}'), 1);
+      assert.equal(sample(text, 'baton_hook_calls_total{hook="other",outcome="other",function="failover"}'), 1);
+      assert.ok(!text.includes('fence') && !text.includes('exploded'));
+    }
   });
 
   it('names no namespace or Service unless asked to', async () => {

@@ -70,7 +70,7 @@ describe('decide: a follower\'s exact plans', () => {
   });
   const leaderOn = (p: PodView, annotations: Record<string, string> = {}): ServiceView => ({ ...service({ active: p, annotations }), name: 'db' });
 
-  for (const [recorded, expected] of [['failover', 'failover'], ['failback', 'failback'], ['switchover', 'switchover'], ['initial', 'initial'], ['bogus', 'initial']] as const) {
+  for (const [recorded, expected] of [['failover', 'failover'], ['failback', 'failback'], ['switchover', 'switchover'], ['cordon', 'cordon'], ['initial', 'initial'], ['bogus', 'initial']] as const) {
     it(`copies the leader's reason "${recorded}" as ${expected}`, () => {
       const plan = planOf(follower(), [a, b], { leader: leaderOn(b, { [keys.reason]: recorded }) });
       assert.equal(plan.kind === 'switch' && plan.reason, expected);

@@ -197,3 +197,67 @@ describe('the hook calls a switch plans', () => {
     );
   });
 });
+
+describe('promote until acknowledged', () => {
+  const hooked = { [keys.promoteHook]: '8080/promote' };
+  const active = { ...pod('a', { role: 'active' }), ips: ['10.0.0.1'] };
+  const standby = pod('b', { role: 'standby', priority: '10' });
+  const planFor = (annotations: Record<string, string>, pods: readonly PodView[] = [active, standby]): Plan => decide({ service: service({ active, term: 3, annotations }), pods, keys, now: NOW }).plan;
+  const promoteOf = (plan: Plan) => (plan.kind === 'steady' || plan.kind === 'hold' ? plan.promote : undefined);
+
+  const rows: ReadonlyArray<readonly [string, Record<string, string>, string | undefined]> = [
+    ['no acknowledgement on the record: promote the active for the current term', hooked, 'a@3'],
+    ['an acknowledgement of an older term', { ...hooked, [keys.promotedTerm]: '2' }, 'a@3'],
+    ['the current term acknowledged: nothing', { ...hooked, [keys.promotedTerm]: '3' }, undefined],
+    ['an unreadable acknowledgement counts as none', { ...hooked, [keys.promotedTerm]: '03' }, 'a@3'],
+    ['no promote hook: nothing', {}, undefined],
+    ['a held failback still promotes the active it keeps', { ...hooked, [keys.failback]: 'true', [keys.minSwitchInterval]: '1h', [keys.switchedAt]: new Date(NOW - 1_000).toISOString() }, 'a@3'],
+  ];
+  for (const [name, annotations, want] of rows) {
+    it(name, () => {
+      const call = promoteOf(planFor(annotations));
+      assert.equal(call === undefined ? undefined : `${call.pod.name}@${call.body.term}`, want);
+      if (call) assert.equal(call.body.role, 'active');
+    });
+  }
+
+  it('a record that names another pod as the active of the term asks for no promote (a hand edit is not a term of this pod)', () => {
+    const plan = decide({ service: service({ active, term: 3, annotations: { ...hooked, [keys.activeUid]: 'uid-zzz' } }), pods: [active, standby], keys, now: NOW }).plan;
+    assert.equal(promoteOf(plan), undefined);
+  });
+
+  it('a switch removes an older acknowledgement; an aborting demote plans the old active\'s promote for the current term', () => {
+    const plan = planFor({ ...hooked, [keys.demoteHook]: '8080/demote', [keys.demotePolicy]: 'abort', [keys.switchoverTo]: 'b', [keys.promotedTerm]: '3' });
+    assert.ok(plan.kind === 'switch');
+    assert.equal(plan.service.annotations[keys.promotedTerm], null);
+    assert.deepEqual([plan.demote?.restore?.pod.name, plan.demote?.restore?.body.term, plan.demote?.restore?.body.role], ['a', 3, 'active']);
+    const continuing = planFor({ ...hooked, [keys.demoteHook]: '8080/demote', [keys.switchoverTo]: 'b' });
+    assert.ok(continuing.kind === 'switch' && continuing.demote?.restore === undefined);
+  });
+});
+
+describe('after a demote failed under abort', () => {
+  const active = { ...pod('a', { role: 'active' }), ips: ['10.0.0.1'], nodeName: 'n1' };
+  const standby = { ...pod('b', { role: 'standby', priority: '10' }), nodeName: 'n2' };
+  const failedAgo = (ms: number) => ({ [keys.demoteHook]: '8080/demote', [keys.demotePolicy]: 'abort', [keys.demoteFailedAt]: new Date(NOW - ms).toISOString() });
+  const kindOf = (annotations: Record<string, string>, cordoned: readonly string[] = []): string => {
+    const plan = decide({ service: service({ active, annotations }), pods: [active, standby], keys, now: NOW, cordoned: new Set(cordoned) }).plan;
+    return plan.kind === 'hold' ? `hold ${plan.retryAfterMs}` : plan.kind === 'switch' ? `switch ${plan.reason}` : plan.kind;
+  };
+  const rows: ReadonlyArray<readonly [string, Record<string, string>, readonly string[], string]> = [
+    ['a failback waits out the rest of the 10 s', { ...failedAgo(4_000), [keys.failback]: 'true' }, [], 'hold 6000'],
+    ['a failback is tried again after it', { ...failedAgo(10_000), [keys.failback]: 'true' }, [], 'switch failback'],
+    ['a move off a cordoned node waits as well', failedAgo(1_000), ['n1'], 'hold 9000'],
+    ['a mark from the future counts as just now, never longer', { ...failedAgo(-60_000), [keys.failback]: 'true' }, [], 'hold 10000'],
+    ['once the policy is continue, a failback is not held', { ...failedAgo(1_000), [keys.demotePolicy]: 'continue', [keys.failback]: 'true' }, [], 'switch failback'],
+    ['a manual switchover is not held (it is consumed either way)', { ...failedAgo(1_000), [keys.switchoverTo]: 'b' }, [], 'switch switchover'],
+    ['with nothing to move, the mark changes nothing', failedAgo(1_000), [], 'steady'],
+  ];
+  for (const [name, annotations, cordoned, want] of rows) it(name, () => assert.equal(kindOf(annotations, cordoned), want));
+
+  it('a switch clears the mark', () => {
+    const plan = decide({ service: service({ active, annotations: { ...failedAgo(60_000), [keys.failback]: 'true' } }), pods: [active, standby], keys, now: NOW }).plan;
+    assert.ok(plan.kind === 'switch');
+    assert.equal(plan.service.annotations[keys.demoteFailedAt], null);
+  });
+});

@@ -93,7 +93,7 @@ describe('releaseOrIgnore', () => {
 
   it('hands back the saved selector when the live one has nothing of the user\'s, clears every baton annotation, and unlabels only its own pods', () => {
     const active = pod('a', { role: 'active' });
-    const base = service({ active, annotations: { [keys.switchoverTo]: 'b', [keys.unavailableTerm]: '1', [keys.completedTerm]: '1', [keys.fencePending]: 'uid-b' } });
+    const base = service({ active, annotations: { [keys.switchoverTo]: 'b', [keys.unavailableTerm]: '1', [keys.completedTerm]: '1', [keys.promotedTerm]: '1', [keys.demoteFailedAt]: '2024-05-01T11:00:00.000Z', [keys.fencePending]: 'uid-b' } });
     const s = optedOut({ ...base, selector: { [keys.podId]: active.uid } });
     const elsewhere = pod('x', { role: 'active', namespace: 'other' });
     const unselected = { ...pod('y', { role: 'standby' }), labels: { app: 'db', [keys.podId]: 'uid-y', [keys.role]: 'standby' } };
@@ -115,7 +115,7 @@ describe('releaseOrIgnore', () => {
   });
 
   it('lists baton\'s annotations', () => {
-    assert.deepEqual(batonAnnotationKeys(keys), [keys.originalSelector, keys.activePod, keys.activeUid, keys.term, keys.switchedAt, keys.reason, keys.completedTerm, keys.unavailableTerm, keys.fencePending, keys.recordOf, keys.endpointSlice, keys.switchoverTo]);
+    assert.deepEqual(batonAnnotationKeys(keys), [keys.originalSelector, keys.activePod, keys.activeUid, keys.term, keys.switchedAt, keys.reason, keys.completedTerm, keys.unavailableTerm, keys.promotedTerm, keys.demoteFailedAt, keys.fencePending, keys.recordOf, keys.endpointSlice, keys.switchoverTo]);
   });
 });
 
