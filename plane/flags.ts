@@ -57,6 +57,9 @@ export function apiserverArgs(o: { pki: string; logs: string; apiPort: number; e
     // race with the serviceaccount controller in freshly created namespaces. No
     // node-lifecycle controller runs, so nothing would lift a not-ready taint.
     '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
+    // Inert until a namespace carries their annotations: that is how the Knative install
+    // puts its pods (and the pods it makes) on the real node (plane/knative/manifests.ts).
+    '--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction',
     '--profiling=false',
     '--v=0',
     ...(o.auditPolicy ? [`--audit-policy-file=${o.auditPolicy}`, `--audit-log-path=${join(o.logs, 'audit.log')}`, '--audit-log-format=json', '--audit-log-mode=blocking'] : []),

@@ -9,6 +9,7 @@ import type { NodeBinaryName, Progress } from './components.js';
 import { apiserverArgs, AUDIT_POLICY, controllerManagerArgs, etcdArgs, kwokArgs, schedulerArgs } from './flags.js';
 import { installCrds } from './crds.js';
 import { joinRealNode } from './join-node.js';
+import { installKnative } from './knative/install.js';
 import { ensureNodePackages } from './node/packages.js';
 import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE } from './node/network.js';
 import { assertRangeFree } from './node/host.js';
@@ -42,6 +43,11 @@ export interface PlaneOptions {
    * every cluster address stays in the benchmarking range.
    */
   readonly realNode?: boolean;
+  /**
+   * Also install Knative 1.20 (Serving with Kourier, Eventing with the in-memory channel
+   * and the MT channel-based Broker) on the real node; implies `realNode`.
+   */
+  readonly knative?: boolean;
   readonly progress?: Progress;
 }
 
@@ -62,6 +68,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   if (options.apiserverPort !== undefined) await assertPortFree(options.apiserverPort, 'kube-apiserver');
 
   const nodes = options.nodes ?? 2;
+  if (options.knative && !options.realNode) throw new Error('Knative runs on the real node: add --real-node');
   let nodeBinaries: Readonly<Record<NodeBinaryName, string>> | undefined;
   if (options.realNode) {
     if (nodes > MAX_KWOK_NODES_WITH_REAL_NODE) throw new Error(`with --real-node at most ${MAX_KWOK_NODES_WITH_REAL_NODE} kwok nodes fit below the real node's pod subnet (got ${nodes})`);
@@ -223,6 +230,10 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
     { timeoutMs: 60_000, intervalMs: 200 },
   ).catch((e: Error) => fail(e.message));
 
+  if (options.knative) {
+    progress('installing Knative…');
+    await installKnative(save(), progress).catch((e: Error) => fail(`installing Knative failed: ${e.message}`));
+  }
   return save(Date.now() - started);
 }
 
