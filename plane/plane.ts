@@ -154,7 +154,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   progress('starting kube-apiserver…');
   const auditPolicy = options.auditLog ? join(pki, 'audit-policy.yaml') : undefined;
   if (auditPolicy) writeFileSync(auditPolicy, AUDIT_POLICY);
-  const apiArgs = apiserverArgs({ pki, logs, apiPort, etcdPort: ports.etcd, auditPolicy });
+  const apiArgs = apiserverArgs({ pki, logs, apiPort, etcdPort: ports.etcd, auditPolicy, serviceAccounts: options.knative === true });
   const apiserver = start('kube-apiserver', binaries.paths['kube-apiserver'], apiArgs);
   const partial = { server, adminToken, caFile };
   await waitFor(
@@ -170,7 +170,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, adminToken), { mode: 0o600 });
 
   progress('starting kube-controller-manager, kube-scheduler and kwok…');
-  start('kube-controller-manager', binaries.paths['kube-controller-manager'], controllerManagerArgs(kubeconfig, pki, caFile, ports.controllerManager));
+  start('kube-controller-manager', binaries.paths['kube-controller-manager'], controllerManagerArgs(kubeconfig, pki, caFile, ports.controllerManager, options.knative === true));
   start('kube-scheduler', binaries.paths['kube-scheduler'], schedulerArgs(kubeconfig, ports.scheduler));
   // The lower half of 198.18.0.0/15 only: Services have the upper half.
   start('kwok', binaries.paths.kwok, kwokArgs(kubeconfig, ports.kwok, options.realNode ? KWOK_POD_RANGE : `${podBase}/16`));

@@ -107,9 +107,12 @@ export async function installKnative(state: PlaneState, progress: Progress = () 
 
   progress('applying the Knative release YAML…');
   const [first, rest] = applyPhases(prepareManifests(await loadDocs(built), { ko, envoy }));
+  const { dumpYaml } = await import('@kubernetes/client-node');
   const write = (name: string, docs: Doc[]): string => {
     const file = join(work, name);
-    writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n---\n'));
+    // loadAllYaml reads known kinds into client-node's models (x-kubernetes-* become
+    // x_kubernetes_*); dumpYaml writes them back under their API names.
+    writeFileSync(file, docs.map((d) => dumpYaml(d)).join('---\n'));
     return file;
   };
   await kubectl(state, ['apply', '--server-side', '--force-conflicts', '-f', write('00-namespaces-crds.yaml', first)], 'applying Knative namespaces and CRDs');

@@ -67,7 +67,8 @@ export const KNATIVE_MODULES: readonly KnativeModule[] = [
       'cmd/requestreply',
       'cmd/auth_proxy',
     ],
-    config: [{ dir: 'config/core' }, { dir: 'config/channels/in-memory-channel' }, { dir: 'config/brokers/mt-channel-broker' }],
+    // The two image ConfigMaps the controller reads are links into third_party upstream.
+    config: [{ dir: 'config/core' }, { dir: 'third_party/eventing-integrations-latest' }, { dir: 'config/channels/in-memory-channel' }, { dir: 'config/brokers/mt-channel-broker' }],
   },
 ];
 
