@@ -9,7 +9,7 @@ import type { NodeBinaryName, Progress } from './components.js';
 import { apiserverArgs, AUDIT_POLICY, controllerManagerArgs, etcdArgs, kwokArgs, schedulerArgs } from './flags.js';
 import { installCrds } from './crds.js';
 import { joinRealNode } from './join-node.js';
-import { installKnative } from './knative/install.js';
+import { installKnative, type KnativeInstall } from './knative/install.js';
 import { ensureNodePackages } from './node/packages.js';
 import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE } from './node/network.js';
 import { assertRangeFree } from './node/host.js';
@@ -112,6 +112,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   const kubeconfig = join(dir, 'kubeconfig');
   const processes: ProcessRecord[] = [];
   let realNode: RealNodeState | undefined;
+  let knative: KnativeInstall | undefined;
   const save = (readyMs = 0): PlaneState => {
     const state: PlaneState = {
       version: 1,
@@ -127,6 +128,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
       readyMs,
       ...(realNode ? { realNode } : {}),
       ...(nodeBinaries ? { nodeBinaries } : {}),
+      ...(knative ? { knative } : {}),
     };
     writeFileSync(statePath(dir), JSON.stringify(state, null, 2), { mode: 0o600 });
     return state;
@@ -232,7 +234,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
 
   if (options.knative) {
     progress('installing Knative…');
-    await installKnative(save(), progress).catch((e: Error) => fail(`installing Knative failed: ${e.message}`));
+    knative = await installKnative(save(), progress).catch((e: Error) => fail(`installing Knative failed: ${e.message}`));
   }
   return save(Date.now() - started);
 }
