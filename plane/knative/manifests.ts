@@ -52,7 +52,7 @@ function isObject(d: Doc, kind: string, namespace: string, name: string): boolea
 }
 
 function withData(d: Doc, data: Record<string, string>): Doc {
-  return { ...d, data: { ...((d.data as Record<string, string> | undefined) ?? {}), ...data } };
+  return { ...d, data: { ...((d.data) ?? {}), ...data } };
 }
 
 /** The local settings, each a change to one upstream document. */

@@ -124,7 +124,7 @@ describe('Knative 1.20 on the real node', { skip }, () => {
     const ksvc = await readyObject('the Knative Service', 'serving.knative.dev', 'v1', ns, 'services', 'hello');
     assert.equal(ksvc.status?.url, `http://hello.${ns}.${KNATIVE_DOMAIN}`);
     const gateway = await core.readNamespacedService({ name: 'kourier', namespace: 'kourier-system' });
-    const host = new URL(ksvc.status!.url!).host;
+    const host = new URL(ksvc.status.url).host;
     const reply = await waitFor('the Service to answer through Kourier', async () => {
       const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = request({ host: gateway.spec?.clusterIP, port: 80, path: '/', headers: { host }, timeout: 5_000 }, (res) => {
