@@ -55,8 +55,37 @@ function withData(d: Doc, data: Record<string, string>): Doc {
   return { ...d, data: { ...((d.data) ?? {}), ...data } };
 }
 
+/** Millicores of a CPU quantity ("300m", "1", "0.5"); undefined for anything else. */
+export function cpuMillis(q: unknown): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(String(q));
+  if (!m) return undefined;
+  return m[2] ? Number(m[1]) : Number(m[1]) * 1000;
+}
+
+interface PodTemplateOwner {
+  spec?: { template?: { spec?: { containers?: Array<{ resources?: { requests?: Record<string, unknown> } }> } } };
+}
+
+/**
+ * Upstream's CPU requests add up to 1.6 cores (the activator alone asks 0.3), which would
+ * leave the real node's 2 cores almost nothing for the Services users deploy. Requests
+ * only steer scheduling: a quarter of each (at least 10m) keeps every component placed
+ * and leaves room; limits stay as upstream set them.
+ */
+function shrinkCpuRequests(d: Doc): Doc {
+  const owner = d as PodTemplateOwner;
+  const containers = owner.spec?.template?.spec?.containers;
+  if (!containers) return d;
+  const shrunk = containers.map((c) => {
+    const cpu = cpuMillis(c.resources?.requests?.cpu);
+    return cpu === undefined ? c : { ...c, resources: { ...c.resources, requests: { ...c.resources!.requests, cpu: `${Math.max(10, Math.round(cpu / 4))}m` } } };
+  });
+  return { ...d, spec: { ...owner.spec, template: { ...owner.spec!.template, spec: { ...owner.spec!.template!.spec, containers: shrunk } } } };
+}
+
 /** The local settings, each a change to one upstream document. */
 function localise(d: Doc): Doc {
+  if ((d.kind === 'Deployment' || d.kind === 'StatefulSet') && (KNATIVE_NAMESPACES as readonly string[]).includes(d.metadata?.namespace ?? '')) return shrinkCpuRequests(d);
   if (d.kind === 'Namespace' && (KNATIVE_NAMESPACES as readonly string[]).includes(d.metadata?.name ?? '')) {
     return { ...d, metadata: { ...d.metadata, annotations: { ...(d.metadata?.annotations ?? {}), ...realNodeNamespaceAnnotations() } } };
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { applyPhases, KNATIVE_DOMAIN, KOURIER_INGRESS_CLASS, prepareManifests, realNodeNamespaceAnnotations, type Doc } from '../../../../plane/knative/manifests.js';
+import { applyPhases, cpuMillis, KNATIVE_DOMAIN, KOURIER_INGRESS_CLASS, prepareManifests, realNodeNamespaceAnnotations, type Doc } from '../../../../plane/knative/manifests.js';
 
 const images = {
   ko: new Map([
@@ -87,5 +87,21 @@ describe('the Knative release YAML as the plane applies it', () => {
     const [first, rest] = applyPhases(docs);
     assert.deepEqual(first.map((d) => d.metadata?.name), ['b', 'c']);
     assert.deepEqual(rest.map((d) => d.metadata?.name), ['a', 'd']);
+  });
+
+  it('asks a quarter of upstream\'s CPU for Knative\'s own pods (at least 10m), keeping limits and every other field', () => {
+    const withCpu = (ns: string, requests: Record<string, string>): Doc => ({
+      kind: 'Deployment',
+      metadata: { name: 'activator', namespace: ns },
+      spec: { replicas: 1, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'a', resources: { requests, limits: { cpu: '1', memory: '600Mi' } } }, { name: 'b' }] } } },
+    });
+    const [a, b, c] = prepareManifests([withCpu('knative-serving', { cpu: '300m', memory: '60Mi' }), withCpu('kourier-system', { cpu: '20m' }), withCpu('default', { cpu: '300m' })], images);
+    assert.deepEqual(a, withCpu('knative-serving', { cpu: '75m', memory: '60Mi' }));
+    assert.deepEqual(b, withCpu('kourier-system', { cpu: '10m' }));
+    assert.deepEqual(c, withCpu('default', { cpu: '300m' }), 'a Deployment outside Knative\'s namespaces is left alone');
+    assert.equal(cpuMillis('1'), 1000);
+    assert.equal(cpuMillis('0.5'), 500);
+    assert.equal(cpuMillis('250m'), 250);
+    assert.equal(cpuMillis('lots'), undefined);
   });
 });
