@@ -66,6 +66,9 @@ export const KNATIVE_MODULES: readonly KnativeModule[] = [
       'cmd/jobsink',
       'cmd/requestreply',
       'cmd/auth_proxy',
+      // Not in the release YAML: upstream's example sink, which knative/base names as
+      // baton's dead-letter sink (gcr.io does not resolve here).
+      'cmd/event_display',
     ],
     // The two image ConfigMaps the controller reads are links into third_party upstream.
     config: [{ dir: 'config/core' }, { dir: 'third_party/eventing-integrations-latest' }, { dir: 'config/channels/in-memory-channel' }, { dir: 'config/brokers/mt-channel-broker' }],
