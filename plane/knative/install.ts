@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
 import { apiGet, apiWrite } from '../api.js';
 import type { Progress } from '../components.js';
 import { REGISTRY_HOST } from '../node/network.js';
@@ -44,11 +45,15 @@ function kubectl(state: PlaneState, args: string[], what: string): Promise<strin
   });
 }
 
-async function loadDocs(built: readonly BuiltModule[]): Promise<Doc[]> {
-  const { loadAllYaml } = await import('@kubernetes/client-node');
+/**
+ * Plain YAML parsing: client-node's loadAllYaml maps documents onto its built-in models by
+ * kind alone, renaming fields (x-kubernetes-* to x_kubernetes_*) and dropping what its
+ * model of that kind lacks.
+ */
+function loadDocs(built: readonly BuiltModule[]): Doc[] {
   const docs: Doc[] = [];
   for (const { dir } of built) {
-    for (const f of readdirSync(join(dir, 'yaml')).sort()) docs.push(...(loadAllYaml(readFileSync(join(dir, 'yaml', f), 'utf8')) as Doc[]));
+    for (const f of readdirSync(join(dir, 'yaml')).sort()) docs.push(...(loadAll(readFileSync(join(dir, 'yaml', f), 'utf8')) as Doc[]));
   }
   return docs;
 }
@@ -106,13 +111,11 @@ export async function installKnative(state: PlaneState, progress: Progress = () 
   const t2 = Date.now();
 
   progress('applying the Knative release YAML…');
-  const [first, rest] = applyPhases(prepareManifests(await loadDocs(built), { ko, envoy }));
-  const { dumpYaml } = await import('@kubernetes/client-node');
+  const [first, rest] = applyPhases(prepareManifests(loadDocs(built), { ko, envoy }));
   const write = (name: string, docs: Doc[]): string => {
     const file = join(work, name);
-    // loadAllYaml reads known kinds into client-node's models (x-kubernetes-* become
-    // x_kubernetes_*); dumpYaml writes them back under their API names.
-    writeFileSync(file, docs.map((d) => dumpYaml(d)).join('---\n'));
+    // JSON is YAML: one document each, as kubectl reads a stream.
+    writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n---\n'));
     return file;
   };
   await kubectl(state, ['apply', '--server-side', '--force-conflicts', '-f', write('00-namespaces-crds.yaml', first)], 'applying Knative namespaces and CRDs');
