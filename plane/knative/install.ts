@@ -138,7 +138,7 @@ export async function installKnative(state: PlaneState, progress: Progress = () 
     },
     { timeoutMs: 300_000, intervalMs: 1_000 },
   ).catch((e: Error) => {
-    throw new Error(`${e.message} (${lastProblem}); see \`baton kubectl -- get pods -A\` and the pods' Events`);
+    throw new Error(`${e.message} (${lastProblem}); see \`baton kubectl -- get pods -A\`, the pods' Events, and their logs under ${join(state.dir, 'node', 'pod-logs')}`);
   });
   const t4 = Date.now();
   progress(`Knative ready ${Math.round((t4 - t0) / 1000)} s after the start of its install`);
