@@ -20,7 +20,8 @@ export function clusterCommand(): Command {
     .addOption(new Option('--apiserver-port <port>', 'fixed kube-apiserver port (default: a free one)').argParser(positiveInt('--apiserver-port')))
     .option('--audit-log', 'write an apiserver audit log (every request) into the plane folder')
     .option('--real-node', 'also run one real node (containerd, kubelet, kube-proxy, CoreDNS, an image registry; needs root, installs Debian packages when missing)')
-    .action(async (opts: { nodes: number | string; apiserverPort?: number; auditLog?: boolean; realNode?: boolean }) => {
+    .option('--knative', 'with --real-node: also install Knative 1.20 (Serving with Kourier, Eventing with the in-memory channel and the MT Broker) from images built here')
+    .action(async (opts: { nodes: number | string; apiserverPort?: number; auditLog?: boolean; realNode?: boolean; knative?: boolean }) => {
       const dir = stateDir();
       const existing = readState(dir);
       if (existing && existing.processes.some(isAlive)) {
@@ -35,6 +36,7 @@ export function clusterCommand(): Command {
         ...(opts.apiserverPort !== undefined ? { apiserverPort: opts.apiserverPort } : {}),
         auditLog: opts.auditLog === true,
         realNode: opts.realNode === true,
+        knative: opts.knative === true,
         progress: (m) => say(`[${elapsed(start)}] ${m}`),
       });
       say(`local plane ready in ${elapsed(start)}: ${state.server}`);

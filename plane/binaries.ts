@@ -49,9 +49,9 @@ interface Manifest {
 
 export class CacheError extends Error {}
 
-type CacheState = { readonly state: 'missing' } | { readonly state: 'ok' } | { readonly state: 'corrupt'; readonly problem: string };
+export type CacheState = { readonly state: 'missing' } | { readonly state: 'ok' } | { readonly state: 'corrupt'; readonly problem: string };
 
-function verify(dir: string): CacheState {
+export function verify(dir: string): CacheState {
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) return { state: 'missing' };
   let manifest: Manifest;
@@ -68,7 +68,7 @@ function verify(dir: string): CacheState {
   return { state: 'ok' };
 }
 
-function checkGo(): void {
+export function checkGo(): void {
   const r = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new CacheError(
@@ -78,7 +78,7 @@ function checkGo(): void {
   }
 }
 
-async function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; what: string; progress: Progress }): Promise<string> {
+export async function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; what: string; progress: Progress }): Promise<string> {
   const started = Date.now();
   const timer = setInterval(() => opts.progress(`  … still ${opts.what} (${Math.round((Date.now() - started) / 1000)} s)`), 30_000);
   try {

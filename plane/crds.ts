@@ -1,17 +1,20 @@
 // Installs the Knative CRDs the plane's binary cache holds, and waits until they are served.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
 import { apiGet, apiWrite } from './api.js';
 import type { Binaries } from './binaries.js';
 import type { PlaneState } from './state.js';
 import { waitFor } from './wait.js';
 
 export async function installCrds(state: PlaneState, binaries: Binaries): Promise<void> {
-  const { loadAllYaml } = await import('@kubernetes/client-node');
   const files = readdirSync(binaries.crdDir).filter((f) => f.endsWith('.yaml')).sort();
   const names: string[] = [];
   for (const f of files) {
-    for (const doc of loadAllYaml(readFileSync(join(binaries.crdDir, f), 'utf8')) as Array<{ kind?: string; metadata?: { name?: string } }>) {
+    // Plain YAML: client-node's loadAllYaml would turn x-kubernetes-preserve-unknown-fields
+    // into x_kubernetes_preserve_unknown_fields, which the API server drops, and then
+    // prunes fields such as a Trigger's filter attributes.
+    for (const doc of loadAll(readFileSync(join(binaries.crdDir, f), 'utf8')) as Array<{ kind?: string; metadata?: { name?: string } } | null>) {
       if (doc?.kind !== 'CustomResourceDefinition') continue;
       const r = await apiWrite(state, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', doc);
       if (r.status !== 201 && r.status !== 409) throw new Error(`installing CRD ${doc.metadata?.name} from ${f} failed: HTTP ${r.status} ${r.body.slice(0, 500)}`);

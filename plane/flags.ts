@@ -38,7 +38,12 @@ export function etcdArgs(dir: string, ports: { readonly etcd: number; readonly e
   ];
 }
 
-export function apiserverArgs(o: { pki: string; logs: string; apiPort: number; etcdPort: number; auditPolicy: string | undefined }): string[] {
+/**
+ * `serviceAccounts`: pods get their ServiceAccount's token and CA mounted, as on a real
+ * cluster (the ServiceAccount admission plugin, and the controller that publishes
+ * kube-root-ca.crt). Knative's components need it to reach the API server from their pods.
+ */
+export function apiserverArgs(o: { pki: string; logs: string; apiPort: number; etcdPort: number; auditPolicy: string | undefined; serviceAccounts?: boolean }): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${o.etcdPort}`,
     '--bind-address=127.0.0.1',
@@ -56,14 +61,17 @@ export function apiserverArgs(o: { pki: string; logs: string; apiPort: number; e
     // Pods here have no kubelet to mount tokens; skipping the plugin also avoids a
     // race with the serviceaccount controller in freshly created namespaces. No
     // node-lifecycle controller runs, so nothing would lift a not-ready taint.
-    '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
+    `--disable-admission-plugins=${o.serviceAccounts ? '' : 'ServiceAccount,'}TaintNodesByCondition`,
+    // Inert until a namespace carries their annotations: that is how the Knative install
+    // puts its pods (and the pods it makes) on the real node (plane/knative/manifests.ts).
+    `--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction${o.serviceAccounts ? ',ServiceAccount' : ''}`,
     '--profiling=false',
     '--v=0',
     ...(o.auditPolicy ? [`--audit-policy-file=${o.auditPolicy}`, `--audit-log-path=${join(o.logs, 'audit.log')}`, '--audit-log-format=json', '--audit-log-mode=blocking'] : []),
   ];
 }
 
-export function controllerManagerArgs(kubeconfig: string, pki: string, caFile: string, port: number): string[] {
+export function controllerManagerArgs(kubeconfig: string, pki: string, caFile: string, port: number, serviceAccounts = false): string[] {
   return [
     `--kubeconfig=${kubeconfig}`,
     `--authentication-kubeconfig=${kubeconfig}`,
@@ -72,7 +80,7 @@ export function controllerManagerArgs(kubeconfig: string, pki: string, caFile: s
     `--root-ca-file=${caFile}`,
     '--use-service-account-credentials=true',
     '--leader-elect=false',
-    `--controllers=${CONTROLLERS.join(',')}`,
+    `--controllers=${[...CONTROLLERS, ...(serviceAccounts ? ['root-ca-cert-publisher'] : [])].join(',')}`,
     '--bind-address=127.0.0.1',
     `--secure-port=${port}`,
     '--cluster-name=baton-local',

@@ -9,6 +9,7 @@ import type { NodeBinaryName, Progress } from './components.js';
 import { apiserverArgs, AUDIT_POLICY, controllerManagerArgs, etcdArgs, kwokArgs, schedulerArgs } from './flags.js';
 import { installCrds } from './crds.js';
 import { joinRealNode } from './join-node.js';
+import { installKnative, type KnativeInstall } from './knative/install.js';
 import { ensureNodePackages } from './node/packages.js';
 import { KWOK_POD_RANGE, MAX_KWOK_NODES_WITH_REAL_NODE } from './node/network.js';
 import { assertRangeFree } from './node/host.js';
@@ -42,6 +43,11 @@ export interface PlaneOptions {
    * every cluster address stays in the benchmarking range.
    */
   readonly realNode?: boolean;
+  /**
+   * Also install Knative 1.20 (Serving with Kourier, Eventing with the in-memory channel
+   * and the MT channel-based Broker) on the real node; implies `realNode`.
+   */
+  readonly knative?: boolean;
   readonly progress?: Progress;
 }
 
@@ -62,6 +68,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   if (options.apiserverPort !== undefined) await assertPortFree(options.apiserverPort, 'kube-apiserver');
 
   const nodes = options.nodes ?? 2;
+  if (options.knative && !options.realNode) throw new Error('Knative runs on the real node: add --real-node');
   let nodeBinaries: Readonly<Record<NodeBinaryName, string>> | undefined;
   if (options.realNode) {
     if (nodes > MAX_KWOK_NODES_WITH_REAL_NODE) throw new Error(`with --real-node at most ${MAX_KWOK_NODES_WITH_REAL_NODE} kwok nodes fit below the real node's pod subnet (got ${nodes})`);
@@ -105,6 +112,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   const kubeconfig = join(dir, 'kubeconfig');
   const processes: ProcessRecord[] = [];
   let realNode: RealNodeState | undefined;
+  let knative: KnativeInstall | undefined;
   const save = (readyMs = 0): PlaneState => {
     const state: PlaneState = {
       version: 1,
@@ -120,6 +128,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
       readyMs,
       ...(realNode ? { realNode } : {}),
       ...(nodeBinaries ? { nodeBinaries } : {}),
+      ...(knative ? { knative } : {}),
     };
     writeFileSync(statePath(dir), JSON.stringify(state, null, 2), { mode: 0o600 });
     return state;
@@ -147,7 +156,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   progress('starting kube-apiserver…');
   const auditPolicy = options.auditLog ? join(pki, 'audit-policy.yaml') : undefined;
   if (auditPolicy) writeFileSync(auditPolicy, AUDIT_POLICY);
-  const apiArgs = apiserverArgs({ pki, logs, apiPort, etcdPort: ports.etcd, auditPolicy });
+  const apiArgs = apiserverArgs({ pki, logs, apiPort, etcdPort: ports.etcd, auditPolicy, serviceAccounts: options.knative === true });
   const apiserver = start('kube-apiserver', binaries.paths['kube-apiserver'], apiArgs);
   const partial = { server, adminToken, caFile };
   await waitFor(
@@ -163,7 +172,7 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
   writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, adminToken), { mode: 0o600 });
 
   progress('starting kube-controller-manager, kube-scheduler and kwok…');
-  start('kube-controller-manager', binaries.paths['kube-controller-manager'], controllerManagerArgs(kubeconfig, pki, caFile, ports.controllerManager));
+  start('kube-controller-manager', binaries.paths['kube-controller-manager'], controllerManagerArgs(kubeconfig, pki, caFile, ports.controllerManager, options.knative === true));
   start('kube-scheduler', binaries.paths['kube-scheduler'], schedulerArgs(kubeconfig, ports.scheduler));
   // The lower half of 198.18.0.0/15 only: Services have the upper half.
   start('kwok', binaries.paths.kwok, kwokArgs(kubeconfig, ports.kwok, options.realNode ? KWOK_POD_RANGE : `${podBase}/16`));
@@ -223,6 +232,10 @@ export async function startPlane(options: PlaneOptions): Promise<PlaneState> {
     { timeoutMs: 60_000, intervalMs: 200 },
   ).catch((e: Error) => fail(e.message));
 
+  if (options.knative) {
+    progress('installing Knative…');
+    knative = await installKnative(save(), progress).catch((e: Error) => fail(`installing Knative failed: ${e.message}`));
+  }
   return save(Date.now() - started);
 }
 

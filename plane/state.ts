@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Binaries } from './binaries.js';
 import type { NodeBinaryName } from './components.js';
+import type { KnativeInstall } from './knative/install.js';
 import type { RealNodeState } from './node/node.js';
 import type { ProcessRecord } from './processes.js';
 
@@ -22,6 +23,8 @@ export interface PlaneState {
   /** Present when the plane runs a real node; `stopPlane` undoes it from this record. */
   readonly realNode?: RealNodeState;
   readonly nodeBinaries?: Readonly<Record<NodeBinaryName, string>>;
+  /** Present when Knative was installed (`--knative`): its pinned images and install times. */
+  readonly knative?: KnativeInstall;
 }
 
 export function statePath(dir: string): string {

@@ -153,3 +153,24 @@ spec:
   const list: unknown = await core.listNamespacedCustomObject({ group: 'sources.knative.dev', version: 'v1', namespace: ns, plural: 'apiserversources' });
   assert.equal((list as { items: unknown[] }).items.length, 0, 'a dry run must not create anything');
 });
+
+test('the Knative CRDs keep upstream\'s schema: a Trigger keeps its filter attributes', async (t) => {
+  const ns = await testNamespace(t, 'cp-crd-schema');
+  const custom = adminConfig().makeApiClient(k8s.CustomObjectsApi);
+  // The attributes are an open map only through x-kubernetes-preserve-unknown-fields; a
+  // schema without it prunes them to {} on write.
+  await custom.createNamespacedCustomObject({
+    group: 'eventing.knative.dev',
+    version: 'v1',
+    namespace: ns,
+    plural: 'triggers',
+    body: {
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Trigger',
+      metadata: { name: 'kept' },
+      spec: { broker: 'default', filter: { attributes: { type: 'dev.baton.failover.promoted' } }, subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'sub' } } },
+    },
+  });
+  const read = (await custom.getNamespacedCustomObject({ group: 'eventing.knative.dev', version: 'v1', namespace: ns, plural: 'triggers', name: 'kept' })) as { spec: { filter: { attributes: Record<string, string> } } };
+  assert.deepEqual(read.spec.filter.attributes, { type: 'dev.baton.failover.promoted' });
+});

@@ -10,8 +10,11 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-/** A CloudEvents receiver on 127.0.0.1 that records everything it gets. */
-export async function startSink(): Promise<Sink> {
+/**
+ * A CloudEvents receiver that records everything it gets, on 127.0.0.1 (or `host`: the
+ * real node's bridge address, for senders in its pods).
+ */
+export async function startSink(host = '127.0.0.1'): Promise<Sink> {
   const events: CloudEvent<unknown>[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -26,11 +29,11 @@ export async function startSink(): Promise<Sink> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://${host}:${port}/`,
     events,
     waitFor: (what, match, timeoutMs = 15_000) => waitFor(what, () => events.find(match), { timeoutMs, intervalMs: 20 }),
     close: () =>

@@ -1,0 +1,26 @@
+// Figures of the Knative e2e test, read from the host's /proc: the real node's containers
+// are ordinary processes in cgroups named after their pod.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Resident memory (bytes) of each pod's processes, by pod UID: every process whose cgroup
+ * path has `pod<uid>/`, except the pause container (the sandbox, not the component).
+ */
+export function podRss(uids: readonly string[]): Map<string, number> {
+  const wanted = new Set(uids);
+  const out = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const pod = /\/pod([0-9a-f-]{36})\//.exec(readFileSync(`/proc/${entry}/cgroup`, 'utf8'))?.[1];
+      if (!pod || !wanted.has(pod)) continue;
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (/^Name:\s+pause$/m.test(status)) continue;
+      const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0);
+      out.set(pod, (out.get(pod) ?? 0) + kb * 1024);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return out;
+}
