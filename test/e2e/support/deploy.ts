@@ -21,7 +21,7 @@ export const PROFILES = [
   { name: 'default', args: [] as string[], overlay: 'knative/overlays/production', image: 'baton' },
   { name: 'local', args: ['-p', 'local'], overlay: 'knative/overlays/local', image: 'dev.local/baton' },
   { name: 'production', args: ['-p', 'production'], overlay: 'knative/overlays/production', image: 'baton' },
-  { name: 'plane', args: ['-p', 'plane'], overlay: 'knative/overlays/local', image: 'dev.local/baton' },
+  { name: 'plane', args: ['-p', 'plane'], overlay: 'knative/overlays/plane', image: 'dev.local/baton' },
 ] as const;
 
 export interface Obj {

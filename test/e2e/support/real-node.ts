@@ -39,22 +39,34 @@ const buildOutput = z.object({ builds: z.array(z.object({ imageName: z.string(),
  * Resolves to the reference skaffold reports (tag@digest).
  */
 export async function skaffoldBuild(progress: (m: string) => void): Promise<string> {
-  const skaffold = await ensureSkaffold(progress);
   const work = mkdtempSync(join(tmpdir(), 'baton-skaffold-'));
   try {
     const out = join(work, 'build.json');
-    const args = ['build', '-p', 'plane', `--default-repo=${REGISTRY_HOST}`, `--file-output=${out}`, '--cache-artifacts=false', '--update-check=false', '--interactive=false'];
-    // A private HOME keeps skaffold's global config (telemetry prompt) out of the user's.
-    const env = { ...process.env, HOME: work, SKAFFOLD_UPDATE_CHECK: 'false' };
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(skaffold.path, args, { cwd: repoRoot(), env, stdio: ['ignore', 'inherit', 'inherit'] });
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    if (code !== 0) throw new Error(`skaffold ${args.join(' ')} failed (exit ${code})`);
+    await runSkaffold(['build', '-p', 'plane', `--default-repo=${REGISTRY_HOST}`, `--file-output=${out}`, '--cache-artifacts=false'], progress);
     return buildOutput.parse(JSON.parse(readFileSync(out, 'utf8'))).builds[0]!.tag;
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The skaffold built here, run in the repository as a user runs it (`env` adds e.g.
+ * KUBECONFIG). A private HOME keeps skaffold's global config (telemetry prompt) out of
+ * the user's; update checks and prompts are off.
+ */
+export async function runSkaffold(args: readonly string[], progress: (m: string) => void, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const skaffold = await ensureSkaffold(progress);
+  const home = mkdtempSync(join(tmpdir(), 'baton-skaffold-home-'));
+  try {
+    const all = [...args, '--update-check=false', '--interactive=false'];
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(skaffold.path, all, { cwd: repoRoot(), env: { ...process.env, ...env, HOME: home, SKAFFOLD_UPDATE_CHECK: 'false' }, stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    if (code !== 0) throw new Error(`skaffold ${all.join(' ')} failed (exit ${code})`);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
   }
 }
 

@@ -24,8 +24,7 @@ export interface SliceWatcher {
   endpointCounts(service: string): readonly number[];
 }
 
-export async function watchSlices(t: TestContext, namespace: string): Promise<SliceWatcher> {
-  const kc = adminConfig();
+export async function watchSlices(t: TestContext, namespace: string, kc: k8s.KubeConfig = adminConfig()): Promise<SliceWatcher> {
   const slices = new Map<string, Map<string, string[]>>();
   const histories = new Map<string, Observation[]>();
   const everyEndpoint = new Map<string, Map<string, number>>();
