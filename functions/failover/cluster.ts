@@ -5,7 +5,7 @@ import type { RequestObserver } from '../../shared/k8s/observe.js';
 import { nodeView, podView, serviceView, sliceView, type NodeView, type SliceView } from './views.js';
 import { classify } from '../../shared/k8s/errors.js';
 import { serviceEvent, type EventNote, type InvolvedService } from '../../shared/k8s/service-events.js';
-import { streamWatch, type WatchSource } from '../../shared/k8s/watch.js';
+import { streamWatch, type WatchErrors, type WatchSource } from '../../shared/k8s/watch.js';
 import type { DesiredSlice, ObservedSlice } from './core/slice.js';
 import { observedSlice, sliceBody } from './slice-objects.js';
 
@@ -177,6 +177,25 @@ export interface ServiceFeedOptions {
 }
 
 /**
+ * How the function's watches (opted-in Services, cordoned Nodes) run and report: the
+ * server ends each watch after 300 s and the loop resumes from the last version; bookmarks
+ * arrive about once a minute, so 150 s of silence is a dead connection; 410 Gone goes back
+ * to the loop as it is (it relists), anything else is classified like any API error.
+ */
+export const WATCH_SETTINGS: { readonly watchTimeoutSeconds: number; readonly watchIdleMs: number; readonly errors: WatchErrors } = {
+  watchTimeoutSeconds: 300,
+  watchIdleMs: 150_000,
+  errors: {
+    unreachable: (message) => new Error(message),
+    rejected: (message) => new Error(message),
+    from: (error, what) => {
+      const status = error && typeof error === 'object' && 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : undefined;
+      return status === 410 ? error : classify(status !== undefined ? Object.assign(new Error(error instanceof Error ? error.message : String(error)), { code: status }) : error, what);
+    },
+  },
+};
+
+/**
  * List and watch of the Services a label selects, as the API server returns them: the
  * source the failover index follows (shared/k8s/watch.ts runs the loop). What it yields
  * is observed, like every other answer of the server to baton.
@@ -191,18 +210,7 @@ export function serviceFeed(options: ServiceFeedOptions): WatchSource<Observed<S
     query: { labelSelector },
     what: `watch services (${labelSelector}) in ${where}`,
     requestTimeoutMs: options.requestTimeoutMs,
-    // The server ends each watch after this; the loop resumes from the last version.
-    watchTimeoutSeconds: 300,
-    // Bookmarks arrive about once a minute; twice that in silence is a dead connection.
-    watchIdleMs: 150_000,
-    errors: {
-      unreachable: (message) => new Error(message),
-      rejected: (message) => new Error(message),
-      from: (error, what) => {
-        const status = error && typeof error === 'object' && 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : undefined;
-        return status === 410 ? error : classify(status !== undefined ? Object.assign(new Error(error instanceof Error ? error.message : String(error)), { code: status }) : error, what);
-      },
-    },
+    ...WATCH_SETTINGS,
   });
   return {
     list: async (signal) => {

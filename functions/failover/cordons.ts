@@ -12,7 +12,7 @@ import type { Observed } from './core/model.js';
 import { abortableRequests } from '../../shared/k8s/client.js';
 import { classify } from '../../shared/k8s/errors.js';
 import { runWatchLoop, streamWatch, type WatchSource } from '../../shared/k8s/watch.js';
-import { observedNode } from './cluster.js';
+import { observedNode, WATCH_SETTINGS } from './cluster.js';
 import type { NodeView } from './views.js';
 
 export interface Cordons {
@@ -88,16 +88,7 @@ export function cordonedNodeFeed(options: NodeFeedOptions): WatchSource<Observed
     query: { fieldSelector: CORDONED },
     what,
     requestTimeoutMs: options.requestTimeoutMs,
-    watchTimeoutSeconds: 300,
-    watchIdleMs: 150_000,
-    errors: {
-      unreachable: (message) => new Error(message),
-      rejected: (message) => new Error(message),
-      from: (error, label) => {
-        const status = error && typeof error === 'object' && 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : undefined;
-        return status === 410 ? error : classify(status !== undefined ? Object.assign(new Error(error instanceof Error ? error.message : String(error)), { code: status }) : error, label);
-      },
-    },
+    ...WATCH_SETTINGS,
   });
   return {
     list: async (signal) => {
