@@ -10,7 +10,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -22,35 +21,11 @@ import { waitFor } from '../../plane/wait.js';
 import { runSkaffold, skip } from './support/real-node.js';
 import { watchSlices } from './support/slices.js';
 import { createDeployment, setPodReady } from './support/workloads.js';
+import { post, ready, type KnativeObject } from './support/knative.js';
 
 const NS = 'baton-system';
 // The namespace knative/overlays/local scopes baton to (scope.yaml, BATON_NAMESPACES).
 const APP_NS = 'default';
-
-interface Condition {
-  readonly type: string;
-  readonly status: string;
-  readonly message?: string;
-}
-interface KObject {
-  metadata?: { name?: string; generation?: number };
-  spec?: { template?: { metadata?: { labels?: Record<string, string> } } };
-  status?: { conditions?: Condition[]; latestReadyRevisionName?: string; latestCreatedRevisionName?: string; address?: { url?: string } };
-}
-
-const ready = (o: KObject): boolean => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-
-function post(host: string, port: number, path: string, headers: Record<string, string>, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error(`POST ${path} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('baton on real Knative, deployed by skaffold run', { skip }, () => {
   let dir = '';
@@ -64,9 +39,9 @@ describe('baton on real Knative, deployed by skaffold run', { skip }, () => {
   // skaffold deploys with kubectl: the plane's own, first on PATH.
   const skaffoldEnv = (): NodeJS.ProcessEnv => ({ KUBECONFIG: plane!.kubeconfig, PATH: [dirname(plane!.binaries.paths.kubectl), process.env.PATH ?? ''].join(delimiter) });
 
-  const get = async (group: string, plural: string, name: string, ns = NS, version = 'v1'): Promise<KObject> =>
-    (await custom.getNamespacedCustomObject({ group, version, namespace: ns, plural, name })) as KObject;
-  const readyObject = (group: string, plural: string, name: string, ns = NS): Promise<KObject> =>
+  const get = async (group: string, plural: string, name: string, ns = NS, version = 'v1'): Promise<KnativeObject> =>
+    (await custom.getNamespacedCustomObject({ group, version, namespace: ns, plural, name })) as KnativeObject;
+  const readyObject = (group: string, plural: string, name: string, ns = NS): Promise<KnativeObject> =>
     waitFor(`${plural}/${name} to be Ready`, async () => {
       const o = await get(group, plural, name, ns).catch(() => undefined);
       return o && ready(o) ? o : undefined;
@@ -159,20 +134,12 @@ describe('baton on real Knative, deployed by skaffold run', { skip }, () => {
 
   it('fails an opted-in Service over through ApiServerSource → Broker → Trigger → baton-failover, and a subscriber Trigger gets promoted and completed', async (t) => {
     // The subscriber of knative/examples, as a user applies it, with the plane's copy of event_display.
-    const examples = join(work, 'examples');
-    mkdirSync(examples);
-    writeFileSync(join(examples, 'kustomization.yaml'), [
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources:',
-      `  - ${relative(examples, join(repoRoot(), 'knative', 'examples'))}`,
+    await deployOverlay('examples', 'knative/examples', [
       'images:',
       '  - name: gcr.io/knative-releases/knative.dev/eventing/cmd/event_display',
       `    newName: ${REGISTRY_HOST}/knative/eventing-event-display`,
       '    newTag: knative',
-      '',
-    ].join('\n'));
-    await applyKustomization(examples);
+    ]);
     await readyObject('serving.knative.dev', 'services', 'failover-audit');
     await readyObject('eventing.knative.dev', 'triggers', 'failover-audit');
 
@@ -235,37 +202,19 @@ describe('baton on real Knative, deployed by skaffold run', { skip }, () => {
       return events.items.some((e) => e.reason === 'InvalidRoute') ? true : undefined;
     }, { timeoutMs: 60_000, intervalMs: 500 });
     const before = await get('serving.knative.dev', 'services', 'baton-routes');
-    // ...until the user widens the policy in an overlay of their own and deploys again.
-    const mine = join(work, 'mine');
-    mkdirSync(mine);
-    writeFileSync(join(mine, 'kustomization.yaml'), [
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources:',
-      `  - ${relative(mine, join(repoRoot(), 'knative', 'overlays', 'plane'))}`,
+    // ...until the user widens the policy in an overlay of their own and deploys again,
+    // with the image already deployed: a tuning change needs no build.
+    const running = await core.listNamespacedPod({ namespace: NS, labelSelector: 'serving.knative.dev/service=baton-routes' });
+    const image = running.items[0]?.spec?.containers.find((c) => c.name === 'routes')?.image;
+    assert.ok(image, 'a running routes pod');
+    await deployOverlay('mine', 'knative/overlays/plane', [
       'configMapGenerator:',
       '  - name: baton-config',
       '    namespace: baton-system',
       '    behavior: merge',
       '    literals:',
       '      - BATON_ROUTE_HOSTS=*=*.{namespace}.localhost;default=shop.example.test,*.default.localhost',
-      '',
-    ].join('\n'));
-    writeFileSync(join(mine, 'skaffold.yaml'), [
-      'apiVersion: skaffold/v4beta13',
-      'kind: Config',
-      'manifests:',
-      '  kustomize:',
-      `    paths: [${mine}]`,
-      'deploy:',
-      '  kubectl: {}',
-      '',
-    ].join('\n'));
-    // The image already deployed: a tuning change needs no build.
-    const running = await core.listNamespacedPod({ namespace: NS, labelSelector: 'serving.knative.dev/service=baton-routes' });
-    const image = running.items[0]?.spec?.containers.find((c) => c.name === 'routes')?.image;
-    assert.ok(image, 'a running routes pod');
-    await runSkaffold(['deploy', '-f', join(mine, 'skaffold.yaml'), `--images=dev.local/baton=${image}`, '--status-check=false'], progress, skaffoldEnv());
+    ], [`--images=dev.local/baton=${image}`]);
     const after = await waitFor('a new ready revision of baton-routes', async () => {
       const o = await get('serving.knative.dev', 'services', 'baton-routes');
       return ready(o) && o.status?.latestReadyRevisionName !== before.status?.latestReadyRevisionName ? o : undefined;
@@ -304,9 +253,16 @@ describe('baton on real Knative, deployed by skaffold run', { skip }, () => {
     assert.deepEqual(roles.items.map((r) => r.metadata?.name).filter((n) => n?.startsWith('baton-')), [], 'no ClusterRole of baton is left');
   });
 
-  async function applyKustomization(folder: string): Promise<void> {
+  /**
+   * An overlay of the user's own in `work/<name>` (over `base`, a folder of the repository,
+   * plus `extra` kustomization lines), deployed with `skaffold deploy` as a user would.
+   */
+  async function deployOverlay(name: string, base: string, extra: readonly string[], skaffoldArgs: readonly string[] = []): Promise<void> {
+    const folder = join(work, name);
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'kustomization.yaml'), ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', `  - ${relative(folder, join(repoRoot(), base))}`, ...extra, ''].join('\n'));
     const skaffoldFile = join(folder, 'skaffold.yaml');
     writeFileSync(skaffoldFile, ['apiVersion: skaffold/v4beta13', 'kind: Config', 'manifests:', '  kustomize:', `    paths: [${folder}]`, 'deploy:', '  kubectl: {}', ''].join('\n'));
-    await runSkaffold(['deploy', '-f', skaffoldFile, '--status-check=false'], progress, skaffoldEnv());
+    await runSkaffold(['deploy', '-f', skaffoldFile, ...skaffoldArgs, '--status-check=false'], progress, skaffoldEnv());
   }
 });

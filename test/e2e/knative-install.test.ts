@@ -20,33 +20,7 @@ import { waitFor } from '../../plane/wait.js';
 import { processesMentioning } from './real-node-host.js';
 import { startSink, type Sink } from './support/sink.js';
 import { skip } from './support/real-node.js';
-import { podRss } from './support/knative.js';
-
-interface Condition {
-  readonly type: string;
-  readonly status: string;
-  readonly message?: string;
-}
-interface Knative {
-  metadata?: { name?: string };
-  status?: { conditions?: Condition[]; url?: string; address?: { url?: string } };
-}
-
-function ready(o: Knative): boolean {
-  return o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-function post(host: string, port: number, path: string, headers: Record<string, string>, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error(`POST ${path} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { podRss, post, ready, type KnativeObject } from './support/knative.js';
 
 describe('Knative 1.20 on the real node', { skip }, () => {
   let dir = '';
@@ -55,9 +29,9 @@ describe('Knative 1.20 on the real node', { skip }, () => {
   let custom: k8s.CustomObjectsApi;
   let sink: Sink | undefined;
 
-  const get = async (group: string, version: string, ns: string, plural: string, name: string): Promise<Knative> =>
-    (await custom.getNamespacedCustomObject({ group, version, namespace: ns, plural, name })) as Knative;
-  const readyObject = (what: string, group: string, version: string, ns: string, plural: string, name: string): Promise<Knative> =>
+  const get = async (group: string, version: string, ns: string, plural: string, name: string): Promise<KnativeObject> =>
+    (await custom.getNamespacedCustomObject({ group, version, namespace: ns, plural, name })) as KnativeObject;
+  const readyObject = (what: string, group: string, version: string, ns: string, plural: string, name: string): Promise<KnativeObject> =>
     waitFor(`${what} to be Ready`, async () => {
       const o = await get(group, version, ns, plural, name);
       return ready(o) ? o : undefined;
@@ -107,7 +81,7 @@ describe('Knative 1.20 on the real node', { skip }, () => {
 
   it('makes a Knative Service Ready, which answers through the Kourier gateway from the host', async () => {
     const ns = 'kn-hello';
-    // The namespace's pods go to the real node the same way Knative's own do.
+    // The namespace's pods go to the real node the same way KnativeObject's own do.
     await core.createNamespace({ body: { metadata: { name: ns, annotations: realNodeNamespaceAnnotations() } } });
     await custom.createNamespacedCustomObject({
       group: 'serving.knative.dev',
@@ -156,7 +130,7 @@ describe('Knative 1.20 on the real node', { skip }, () => {
     });
     const broker = await readyObject('the Broker', 'eventing.knative.dev', 'v1', ns, 'brokers', 'default');
     await readyObject('the Trigger', 'eventing.knative.dev', 'v1', ns, 'triggers', 'hello');
-    const channels = await custom.listNamespacedCustomObject({ group: 'messaging.knative.dev', version: 'v1', namespace: ns, plural: 'inmemorychannels' }) as { items: Knative[] };
+    const channels = await custom.listNamespacedCustomObject({ group: 'messaging.knative.dev', version: 'v1', namespace: ns, plural: 'inmemorychannels' }) as { items: KnativeObject[] };
     assert.equal(channels.items.length, 1, 'the Broker is backed by an InMemoryChannel');
     // The Broker's address is a cluster DNS name; the host reaches its Service's ClusterIP.
     const url = new URL(broker.status!.address!.url!);

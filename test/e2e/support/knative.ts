@@ -1,6 +1,36 @@
-// Figures of the Knative e2e test, read from the host's /proc: the real node's containers
-// are ordinary processes in cgroups named after their pod.
+// Helpers of the Knative e2e tests: Knative objects' readiness, a POST to a Broker from the
+// host, and figures read from the host's /proc (the real node's containers are ordinary
+// processes in cgroups named after their pod).
 import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+
+export interface Condition {
+  readonly type: string;
+  readonly status: string;
+  readonly message?: string;
+}
+
+/** The fields of Knative objects (Services, Brokers, Triggers, sources) the tests read. */
+export interface KnativeObject {
+  metadata?: { name?: string; generation?: number };
+  spec?: { template?: { metadata?: { labels?: Record<string, string> } } };
+  status?: { conditions?: Condition[]; url?: string; address?: { url?: string }; latestReadyRevisionName?: string; latestCreatedRevisionName?: string };
+}
+
+export const ready = (o: KnativeObject): boolean => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/** POSTs `body` and resolves to the status code (e.g. a CloudEvent to a Broker's ingress). */
+export function post(host: string, port: number, path: string, headers: Record<string, string>, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error(`POST ${path} timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /**
  * Resident memory (bytes) of each pod's processes, by pod UID: every process whose cgroup
