@@ -175,9 +175,11 @@ function analyse(traces: readonly Trace[], tracer: Tracer): Analysis {
 
 /**
  * Where baton's failover time goes. Selector mode ends with the EndpointSlice controller;
- * direct mode with baton's own slice write, after the record's PATCH.
+ * direct mode with baton's own slice write, after the record's PATCH. On Knative
+ * ('broker') the function's log is not read: the way in, through the Broker, ends at
+ * baton's first read of the Service.
  */
-export function batonTracer(namespace: string, logs: readonly FunctionRequestLine[], mode: 'selector' | 'direct' = 'selector'): Tracer {
+export function batonTracer(namespace: string, logs: readonly FunctionRequestLine[], mode: 'selector' | 'direct' | 'broker' = 'selector'): Tracer {
   const mine = (r: AuditRecord): boolean => r.user === FAILOVER_USER;
   const switchOf = (t: Trace): AuditRecord | undefined => {
     const status = statusWriteOf(t, namespace);
@@ -199,11 +201,17 @@ export function batonTracer(namespace: string, logs: readonly FunctionRequestLin
       const slice = direct
         ? sw && t.audit.find((r) => mine(r) && r.resource === 'endpointslices' && (r.verb === 'update' || r.verb === 'create') && r.name === `${t.service}-baton` && r.received >= sw.completed - 1)
         : sw && sliceWriteSeen(t.audit, namespace, t.service, sw.received, t.seenAt);
+      const wayIn: Mark[] =
+        mode === 'broker'
+          ? [['watch → adapter → Broker → Trigger → baton, first read sent', firstRead?.received ?? NaN_]]
+          : [
+              ['watch → adapter → HTTP → baton', arrival?.arrivedAt ?? NaN_],
+              ['baton: parse, index, first read sent', firstRead?.received ?? NaN_],
+            ];
       return [
         ['sent', t.sentAt],
         ['readiness write stored by the API server', status?.completed ?? NaN_],
-        ['watch → adapter → HTTP → baton', arrival?.arrivedAt ?? NaN_],
-        ['baton: parse, index, first read sent', firstRead?.received ?? NaN_],
+        ...wayIn,
         [direct ? 'baton: list pods and slices + decide' : 'baton: list pods + decide', sw?.received ?? NaN_],
         [direct ? 'Service PATCH (CAS, the record) at the server' : 'Service PATCH (CAS) at the server', sw?.completed ?? NaN_],
         direct ? ['baton: slice write (guarded update) at the server', slice ? Math.min(slice.completed, t.seenAt) : NaN_] : ['EndpointSlice controller', storedBy(slice, t.seenAt)],

@@ -28,6 +28,10 @@ export interface Options {
   readonly logs: string | undefined;
   /** Where the noise instance writes a V8 CPU profile. */
   readonly cpuProf: string | undefined;
+  /** Adds the real node, Knative and the column of baton deployed on it (skaffold, Broker). */
+  readonly knative: boolean;
+  /** Failovers from zero pods in the Knative column; each waits for a scale to zero (about 40 s). */
+  readonly coldReps: number;
 }
 
 export function options(): Options {
@@ -41,6 +45,8 @@ export function options(): Options {
       only: { type: 'string' },
       logs: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      knative: { type: 'boolean', default: false },
+      'cold-reps': { type: 'string' },
     },
     strict: true,
   });
@@ -62,9 +68,11 @@ export function options(): Options {
     // Each repetition of the 10 s loop costs up to 10 s of waiting for its tick.
     loop10Reps: int('loop10-reps', values['loop10-reps'], quick ? 1 : 5, 100),
     only: only as Scenario[],
-    tag: [quick ? 'quick' : '', partial ? only.join('+') : ''].filter(Boolean).join('-'),
+    tag: [quick ? 'quick' : '', partial ? only.join('+') : '', values.knative === true ? 'with-knative' : ''].filter(Boolean).join('-'),
     logs: values.logs,
     cpuProf: values['cpu-prof'],
+    knative: values.knative === true,
+    coldReps: int('cold-reps', values['cold-reps'], quick ? 1 : 5, 50),
   };
 }
 

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../plane/paths.js';
 import type { ApproachFigures, Results, TargetCheck } from './results.js';
+import { knativeNote } from './knative.js';
 import { ms, round } from './util.js';
 
 type Partial = Omit<Results, 'targets'>;
@@ -89,6 +90,8 @@ function markdown(r: Results, chart: string): string {
       `1-min load average at start ${m.loadAtStart}, at the end ${r.loadAtEnd} (other work shares the machine). Run took ${r.durationS} s. Options: ${r.options.reps} reps, ${r.options.loop10Reps} reps for the 10 s loop, burst ${r.options.burst}, noise ${r.options.noiseSeconds} s.`,
   );
 
+  if (r.knative) parts.push(knativeNote(r.knative.deploySeconds));
+
   parts.push('## Targets');
   parts.push(table(['target', 'measured', ''], r.targets.map((t) => [t.target, t.value, t.met ? 'met' : '**missed**'])));
 
@@ -130,7 +133,7 @@ function markdown(r: Results, chart: string): string {
   }
 
   parts.push('## 2. Burst');
-  const bursts = (['baton', 'direct', 'directBroker', 'ideal'] as const).flatMap((k) => (r.burst[k] ? [[k, r.burst[k]] as const] : []));
+  const bursts = (['baton', 'direct', 'directBroker', 'knative', 'ideal'] as const).flatMap((k) => (r.burst[k] ? [[k, r.burst[k]] as const] : []));
   if (bursts.length > 0) {
     parts.push(`${r.options.burst} Services, each with two bare pods; every active pod's Ready=False is sent concurrently on pre-opened connections. Latency per Service from its own write.`);
     parts.push(
@@ -203,7 +206,7 @@ function markdown(r: Results, chart: string): string {
   return `${parts.join('\n\n')}\n`;
 }
 
-const COLOURS: Readonly<Record<string, string>> = { ideal: '#2b8a3e', baton: '#1864ab', direct: '#9c36b5', loop1s: '#e8590c', loop10s: '#868e96' };
+const COLOURS: Readonly<Record<string, string>> = { ideal: '#2b8a3e', baton: '#1864ab', direct: '#9c36b5', knative: '#c2255c', knativeCold: '#f08c00', loop1s: '#e8590c', loop10s: '#868e96' };
 
 const STEPS = [1, 2, 5] as const;
 

@@ -5,7 +5,7 @@ import type { Machine } from './machine.js';
 import type { NoiseResult } from './noise.js';
 import type { Summary } from './util.js';
 
-export type ApproachKey = 'ideal' | 'baton' | 'direct' | 'loop1s' | 'loop10s';
+export type ApproachKey = 'ideal' | 'baton' | 'direct' | 'knative' | 'knativeCold' | 'loop1s' | 'loop10s';
 
 export interface ApproachFigures {
   readonly key: ApproachKey;
@@ -80,6 +80,8 @@ export interface Results {
     readonly only: readonly string[];
     /** Suffix of the file names; empty for the full default run. */
     readonly tag: string;
+    readonly knative?: boolean;
+    readonly coldReps?: number;
   };
   readonly machine: Machine;
   /** 1-minute load average when the run ended (machine.loadAtStart is the other end). */
@@ -87,7 +89,9 @@ export interface Results {
   readonly single: readonly ApproachFigures[];
   readonly ratios: Ratios | undefined;
   /** directBroker: direct mode with a Broker stand-in between the adapter and baton. */
-  readonly burst: { readonly baton?: BurstResult; readonly direct?: BurstResult; readonly directBroker?: BurstResult; readonly ideal?: BurstResult };
+  readonly burst: { readonly baton?: BurstResult; readonly direct?: BurstResult; readonly directBroker?: BurstResult; readonly knative?: BurstResult; readonly ideal?: BurstResult };
+  /** With --knative: `skaffold run -p plane` until everything it made was Ready. */
+  readonly knative?: { readonly deploySeconds: number } | undefined;
   readonly noise: NoiseFigures | undefined;
   readonly startup: StartupFigures | undefined;
   /** Peak RSS of the adapter-fed failover instance over the whole run. */

@@ -1,7 +1,9 @@
 // `npm run bench`: failover speed and cost of baton against the ideal watcher and the
 // label-toggling loop, on one local control plane, in one run. Figures are printed as
 // they come and written to bench/results/<date>.{json,md} and <date>-latency.svg.
-//   node dist/bench/run.js [--reps N] [--burst N] [--noise-seconds S] [--loop10-reps N] [--quick]
+// --knative adds the real node, Knative 1.20 and baton deployed on it by skaffold: one
+// more column, fed through the Broker (needs root and cgroup v1, like the real node).
+//   node dist/bench/run.js [--reps N] [--burst N] [--noise-seconds S] [--loop10-reps N] [--quick] [--knative [--cold-reps N]]
 import { cpSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +25,7 @@ import { adapterDelivers, benchRun, guarded, localDate, NS, options, say, type B
 import { burstScenario, noiseScenario, singleScenario, startupScenario } from './scenarios.js';
 import { burstDirect, burstDirectBehindBroker, singleDirect } from './direct.js';
 import { burstNames } from './burst.js';
+import { knativeColumn } from './knative.js';
 import { ms } from './util.js';
 
 async function main(): Promise<void> {
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
       });
     }
     const t0 = Date.now();
-    const plane = await startPlane({ dir, nodes: 2, auditLog: true, progress: (m) => say(`[plane ${((Date.now() - t0) / 1000).toFixed(1)} s] ${m}`) });
+    const plane = await startPlane({ dir, nodes: 2, auditLog: true, ...(opts.knative ? { realNode: true, knative: true } : {}), progress: (m) => say(`[plane ${((Date.now() - t0) / 1000).toFixed(1)} s] ${m}`) });
     const api = connectApi(plane);
     cleanup.defer('the admin connection', () => api.close());
     const kc = new k8s.KubeConfig();
@@ -110,6 +113,11 @@ async function main(): Promise<void> {
       for (const seg of r.breakdown?.segments ?? []) say(`      ${seg.label.padEnd(44)} p50 ${ms(seg.p50).padStart(8)}  p90 ${ms(seg.p90).padStart(8)}`);
     }
     const batonPeakRssMb = round(baton.peakRssMb());
+    // Last: Knative's pods would otherwise share the 2 cores with every other column's
+    // measurements for longer than they must (they run from the plane's start regardless).
+    const knative = opts.knative ? await knativeColumn(bench, opts.only.includes('burst') ? burstNames(opts.burst) : undefined, opts.coldReps) : undefined;
+    if (knative?.single) single.push(knative.single);
+    if (knative?.coldStart) single.push(knative.coldStart);
 
     const byKey = new Map(single.map((a) => [a.key, a]));
     const b = byKey.get('baton')?.latency;
@@ -137,12 +145,13 @@ async function main(): Promise<void> {
       date: localDate(),
       startedAt: new Date(started).toISOString(),
       durationS: Math.round((Date.now() - started) / 1000),
-      options: { reps: opts.reps, loop10Reps: opts.loop10Reps, burst: opts.burst, noiseSeconds: opts.noiseSeconds, quick: opts.quick, only: opts.only, tag: opts.tag },
+      options: { reps: opts.reps, loop10Reps: opts.loop10Reps, burst: opts.burst, noiseSeconds: opts.noiseSeconds, quick: opts.quick, only: opts.only, tag: opts.tag, knative: opts.knative, coldReps: opts.coldReps },
       machine,
       loadAtEnd: round(loadavg()[0]!, 2),
       single,
       ratios,
-      burst: { ...burst, ...(burstDirectResult ? { direct: burstDirectResult } : {}), ...(burstBrokerResult ? { directBroker: burstBrokerResult } : {}) },
+      burst: { ...burst, ...(burstDirectResult ? { direct: burstDirectResult } : {}), ...(burstBrokerResult ? { directBroker: burstBrokerResult } : {}), ...(knative?.burst ? { knative: knative.burst } : {}) },
+      knative: knative ? { deploySeconds: knative.deploySeconds } : undefined,
       noise,
       startup,
       batonPeakRssMb,

@@ -33,6 +33,8 @@ export interface SingleTarget {
    * loop and measure the same wait every time.
    */
   readonly randomDelayMs?: number;
+  /** Runs before each failure, before the Service is checked: e.g. waiting for a scale to zero. */
+  beforeFailure?(): Promise<void>;
   /** Waits for whatever trails a failover and must not overlap the next repetition. */
   afterFailover?(rep: Omit<Rep, 'auditTo'>): Promise<void>;
 }
@@ -51,6 +53,7 @@ export async function runSingle(ctx: SingleContext, target: SingleTarget, reps: 
   const out: Rep[] = [];
   for (let rep = 1; rep <= reps; rep++) {
     if (target.randomDelayMs) await sleep(Math.random() * target.randomDelayMs);
+    await target.beforeFailure?.();
     const current = await slices.until(namespace, service, 'exactly one ready pod', (r) => r.length === 1, 0, 10_000);
     const old = slices.ready(namespace, service)[0] ?? current.ready[0]!;
     const auditFrom = auditMark(ctx.auditLog);

@@ -19,7 +19,8 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-export async function startSink(): Promise<Sink> {
+/** Listens on loopback, or on `host` (the real node's bridge, for a Trigger to reach from a pod). */
+export async function startSink(host = '127.0.0.1'): Promise<Sink> {
   const events: Received[] = [];
   const waiters = new Set<(e: Received) => void>();
   const server = http.createServer((req, res) => {
@@ -41,11 +42,11 @@ export async function startSink(): Promise<Sink> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://${host}:${port}/`,
     events,
     until: (what, match, timeoutMs) => {
       const seen = events.find(match);

@@ -2,13 +2,17 @@
 // reuses) the plane, runs the real adapter and the failover function, puts a
 // 3-replica app behind an opted-in Service, breaks the active pod and prints what
 // happened, millisecond by millisecond, as seen by independent observers.
-import { spawn, type ChildProcess } from 'node:child_process';
+// `--knative` runs the same on real Knative: the plane's real node and Knative, baton
+// deployed by `skaffold run -p plane`, events through the Broker, and the audit events
+// delivered to the demo by a Trigger of its own.
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import * as k8s from '@kubernetes/client-node';
 import { HTTP } from 'cloudevents';
 import { startAdapter, type RunningAdapter } from '../plane/adapter.js';
+import { deployBaton, HOST_SINK_ADDRESS, LOCAL_APP_NAMESPACE, removeTrigger, subscribeHost } from '../plane/knative/baton.js';
 import { repoRoot, stateDir } from '../plane/paths.js';
 import { startPlane } from '../plane/plane.js';
 import { readState, type PlaneState } from '../plane/state.js';
@@ -24,17 +28,68 @@ interface Mark {
   readonly what: string;
 }
 
-async function plane(log: (m: string) => void): Promise<PlaneState> {
+async function plane(log: (m: string) => void, knative: boolean): Promise<PlaneState> {
   const dir = stateDir();
   const existing = readState(dir);
   if (existing && existing.processes.some(isAlive)) {
     if (!existing.processes.every(isAlive)) throw new Error(`the local plane in ${dir} is only partly running; run \`baton cluster down\` and try again`);
+    if (knative && !existing.knative) throw new Error(`the local plane in ${dir} runs without Knative; run \`baton cluster down\`, then \`baton demo --knative\` starts one with it`);
     log(`reusing the local plane that is already running (${existing.server})`);
     return existing;
   }
   const started = Date.now();
-  return startPlane({ dir, nodes: 2, progress: (m) => log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${m}`) });
+  return startPlane({ dir, nodes: 2, ...(knative ? { realNode: true, knative: true } : {}), progress: (m) => log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${m}`) });
 }
+
+/** Where baton runs for the demo, and where its Service lives. */
+interface Baton {
+  readonly ns: string;
+  /** The Deployment's and the Service's name. */
+  readonly app: string;
+  readonly path: string;
+  stop(): Promise<void>;
+}
+
+/** baton-failover and the real adapter as processes of this machine, in a namespace of the demo's own. */
+async function localBaton(state: PlaneState, core: k8s.CoreV1Api, sinkUrl: string, log: (m: string) => void): Promise<Baton> {
+  const ns = `demo-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  const port = await freePort();
+  log(`starting baton-failover on 127.0.0.1:${port}…`);
+  const fn = spawn(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'run', 'failover', '--port', String(port)], {
+    env: { ...process.env, KUBECONFIG: state.kubeconfig, K_SINK: sinkUrl, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  let adapter: RunningAdapter | undefined;
+  const stop = async (): Promise<void> => {
+    if (fn.exitCode === null) fn.kill('SIGTERM');
+    await adapter?.stop();
+  };
+  try {
+    await waitFor('baton-failover to be ready', async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), { timeoutMs: 20_000 });
+    log('starting the Knative ApiServerSource adapter (Pods, EndpointSlices, Services → baton-failover)…');
+    adapter = await startAdapter({ binary: state.binaries.paths.apiserver_receive_adapter, kubeconfig: state.kubeconfig, sink: `http://127.0.0.1:${port}`, logDir: join(state.dir, 'logs'), namespaces: [ns] });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ns, app: 'web', path: 'the adapter posts to baton-failover directly', stop };
+}
+
+/**
+ * baton as `skaffold run -p plane` deploys it on the plane's Knative, and a Trigger that
+ * sends its failover events to the demo's sink. The local overlay scopes baton to one
+ * namespace, so the demo's app goes there. baton stays deployed; the Trigger goes.
+ */
+async function knativeBaton(state: PlaneState, sinkUrl: string, log: (m: string) => void): Promise<Baton> {
+  await deployBaton(state, log, { logFile: join(state.dir, 'logs', 'skaffold.log') });
+  log('adding a Trigger on the Broker for dev.baton.failover.* events, delivered to this demo…');
+  await subscribeHost(state, DEMO_TRIGGER, sinkUrl, 'dev.baton.failover.');
+  const app = `web-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
+  return { ns: LOCAL_APP_NAMESPACE, app, path: 'ApiServerSource → Broker → Trigger → baton-failover, on Knative', stop: () => removeTrigger(state, DEMO_TRIGGER) };
+}
+
+const DEMO_TRIGGER = 'baton-demo';
 
 function readyPods(slices: Map<string, string[]>): string[] {
   return [...slices.values()].flat().sort();
@@ -44,61 +99,59 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('run baton on a local plane: a 3-replica app, one active pod, a failure, and the failover timeline')
     .option('--no-wait', 'exit after the timeline instead of keeping baton running (the plane stays up)')
-    .action(async (opts: { wait: boolean }) => {
+    .option('--knative', 'run baton on real Knative: the plane with its real node and Knative, baton deployed by skaffold run -p plane, events through the Broker (root, cgroup v1; minutes on the first run)')
+    .action(async (opts: { wait: boolean; knative?: boolean }) => {
       const t0 = Date.now();
       const log = (m: string): void => say(m);
-      log('baton demo: active/standby failover on a real local control plane\n');
-      const state = await plane(log);
+      const onKnative = opts.knative === true;
+      log(`baton demo: active/standby failover on a real local control plane${onKnative ? ', with baton on real Knative' : ''}\n`);
+      const state = await plane(log, onKnative);
       const kc = new k8s.KubeConfig();
       kc.loadFromFile(state.kubeconfig);
       const core = kc.makeApiClient(k8s.CoreV1Api);
       const apps = kc.makeApiClient(k8s.AppsV1Api);
-      const ns = `demo-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
-      await core.createNamespace({ body: { metadata: { name: ns } } });
+      // Knative's Broker reaches the sink from a pod, over the real node's bridge.
+      const sinkHost = onKnative ? HOST_SINK_ADDRESS : '127.0.0.1';
 
       // An audit sink: where dev.baton.* CloudEvents would reach a subscriber's Trigger.
-      const audit: Array<{ at: number; type: string; data: Record<string, unknown> }> = [];
+      const audit: Array<{ at: number; type: string; subject: string | undefined; data: Record<string, unknown> }> = [];
       const sink = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
           try {
             const e = HTTP.toEvent({ headers: req.headers, body: Buffer.concat(chunks).toString() });
-            for (const one of Array.isArray(e) ? e : [e]) audit.push({ at: Date.now(), type: one.type, data: one.data as Record<string, unknown> });
+            for (const one of Array.isArray(e) ? e : [e]) audit.push({ at: Date.now(), type: one.type, subject: one.subject, data: one.data as Record<string, unknown> });
           } catch {
             // Not for us.
           }
           res.writeHead(202).end();
         });
       });
-      await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
-      const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}/`;
+      await new Promise<void>((r) => sink.listen(0, sinkHost, r));
+      const sinkUrl = `http://${sinkHost}:${(sink.address() as { port: number }).port}/`;
 
-      const children: ChildProcess[] = [];
-      let adapter: RunningAdapter | undefined;
+      let baton: Baton | undefined;
+      let ns = '';
+      let app = '';
       const stopAll = async (): Promise<void> => {
-        for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-        await adapter?.stop();
+        await baton?.stop();
+        sink.closeAllConnections();
         sink.close();
       };
 
       try {
-        const port = await freePort();
-        log(`starting baton-failover on 127.0.0.1:${port}…`);
-        const fn = spawn(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), 'run', 'failover', '--port', String(port)], {
-          env: { ...process.env, KUBECONFIG: state.kubeconfig, K_SINK: sinkUrl, LOG_LEVEL: 'warn' },
-          stdio: ['ignore', 'inherit', 'inherit'],
-        });
-        children.push(fn);
-        await waitFor('baton-failover to be ready', async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), { timeoutMs: 20_000 });
-        log('starting the Knative ApiServerSource adapter (Pods, EndpointSlices, Services → baton-failover)…');
-        adapter = await startAdapter({ binary: state.binaries.paths.apiserver_receive_adapter, kubeconfig: state.kubeconfig, sink: `http://127.0.0.1:${port}`, logDir: join(state.dir, 'logs'), namespaces: [ns] });
+        baton = onKnative ? await knativeBaton(state, sinkUrl, log) : await localBaton(state, core, sinkUrl, log);
+        ({ ns, app } = baton);
+        log(`events reach baton: ${baton.path}`);
+        // Through the Broker the first event can wait for a revision's pod; locally it is instant.
+        const patience = onKnative ? 120_000 : 20_000;
 
         // An independent observer of what traffic would do: the Service's EndpointSlices.
         const slices = new Map<string, string[]>();
         const sliceMarks: Mark[] = [];
         const watch = await new k8s.Watch(kc).watch(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {}, (phase: string, slice: k8s.V1EndpointSlice) => {
-          if (slice.metadata?.labels?.['kubernetes.io/service-name'] !== 'web') return;
+          if (slice.metadata?.labels?.['kubernetes.io/service-name'] !== app) return;
           const before = readyPods(slices).join(',');
           if (phase === 'DELETED') slices.delete(slice.metadata.name!);
           else slices.set(slice.metadata.name!, (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.targetRef?.name ?? '?'));
@@ -106,31 +159,31 @@ export function demoCommand(): Command {
           if (after.join(',') !== before) sliceMarks.push({ at: Date.now(), what: `EndpointSlice: ready = [${after.join(', ')}]` });
         }, () => undefined);
 
-        log(`creating Deployment web (3 replicas) in namespace ${ns}…`);
+        log(`creating Deployment ${app} (3 replicas) in namespace ${ns}…`);
         await apps.createNamespacedDeployment({
           namespace: ns,
           body: {
-            metadata: { name: 'web' },
-            spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'example.com/web:1' }] } } },
+            metadata: { name: app },
+            spec: { replicas: 3, selector: { matchLabels: { app } }, template: { metadata: { labels: { app } }, spec: { containers: [{ name: 'web', image: 'example.com/web:1' }] } } },
           },
         });
         await waitFor('3 running pods', async () => {
-          const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' });
+          const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` });
           return pods.items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === 3 ? true : undefined;
         });
-        log('creating Service web, labelled baton.dev/mode=active-standby…');
+        log(`creating Service ${app}, labelled baton.dev/mode=active-standby…`);
         await core.createNamespacedService({
           namespace: ns,
           body: {
-            metadata: { name: 'web', labels: { 'baton.dev/mode': 'active-standby' } },
+            metadata: { name: app, labels: { 'baton.dev/mode': 'active-standby' } },
             // The placeholder pod-id makes the Service route to nothing until baton picks a pod.
-            spec: { selector: { app: 'web', 'baton.dev/pod-id': 'none' }, ports: [{ port: 80, targetPort: 8080 }] },
+            spec: { selector: { app, 'baton.dev/pod-id': 'none' }, ports: [{ port: 80, targetPort: 8080 }] },
           },
         });
-        const active = await waitFor('baton to pick an active pod', () => (readyPods(slices).length === 1 ? readyPods(slices)[0] : undefined), { timeoutMs: 20_000 });
-        const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' });
+        const active = await waitFor('baton to pick an active pod', () => (readyPods(slices).length === 1 ? readyPods(slices)[0] : undefined), { timeoutMs: patience });
+        const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` });
         log(`\nactive: ${active}   standbys: ${pods.items.map((p) => p.metadata!.name!).filter((n) => n !== active).join(', ')}`);
-        log(`(only the active is a ready endpoint of Service web: [${readyPods(slices).join(', ')}])\n`);
+        log(`(only the active is a ready endpoint of Service ${app}: [${readyPods(slices).join(', ')}])\n`);
         await new Promise((r) => setTimeout(r, 500));
 
         log(`breaking ${active}: setting its Ready condition to False, as a failing readiness probe would…`);
@@ -139,8 +192,8 @@ export function demoCommand(): Command {
         await core.patchNamespacedPodStatus({ name: active, namespace: ns, body: { status: { conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: new Date() }] } } }, strategic);
         marks.push({ at: broken, what: `PATCH pods/${active}/status Ready=False sent` });
         marks.push({ at: Date.now(), what: 'PATCH acknowledged by the API server' });
-        const completed = await waitFor('the failover to complete', () => audit.find((e) => e.type === 'dev.baton.failover.completed' && Number(e.data.term) >= 2), { timeoutMs: 20_000 });
-        const promoted = audit.find((e) => e.type === 'dev.baton.failover.promoted' && Number(e.data.term) >= 2);
+        const completed = await waitFor('the failover to complete', () => audit.find((e) => e.type === 'dev.baton.failover.completed' && e.subject === `${ns}/${app}` && Number(e.data.term) >= 2), { timeoutMs: patience });
+        const promoted = audit.find((e) => e.type === 'dev.baton.failover.promoted' && e.subject === `${ns}/${app}` && Number(e.data.term) >= 2);
         if (promoted) {
           const decidedAt = Date.parse(String(promoted.data.decidedAt));
           const to = (promoted.data.to as { name: string }).name;
@@ -162,7 +215,7 @@ export function demoCommand(): Command {
       log(`\nThe plane stays up. KUBECONFIG=${state.kubeconfig}`);
       log(`Try:  baton status -n ${ns}`);
       log(`      baton kubectl -- -n ${ns} get pods -L baton.dev/pod-id`);
-      log(`      baton kubectl -- -n ${ns} annotate service web baton.dev/switchover-to=<pod>`);
+      log(`      baton kubectl -- -n ${ns} annotate service ${app} baton.dev/switchover-to=<pod>`);
       log('Stop the plane with `baton cluster down`.');
       if (!opts.wait) {
         await stopAll();

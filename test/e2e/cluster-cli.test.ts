@@ -2,32 +2,17 @@
 // failures a user meets: a taken port, a corrupt cache, bad KUBEBUILDER_ASSETS.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheDir, repoRoot } from '../../plane/paths.js';
+import { cacheDir } from '../../plane/paths.js';
 import { isListening } from '../../plane/ports.js';
 import { isAlive } from '../../plane/processes.js';
 import type { PlaneState } from '../../plane/state.js';
+import { batonCli } from './support/cli.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function baton(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
+const baton = batonCli;
 
 test('cluster up prints a kubeconfig, status reports it, down leaves no process and no port', async (t) => {
   const stateDir = mkdtempSync(join(tmpdir(), 'baton-cli-'));

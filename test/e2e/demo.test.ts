@@ -2,21 +2,12 @@
 // then again while that plane is up (it must reuse it, not fail or start another).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../../plane/paths.js';
+import { batonCli } from './support/cli.js';
 
-function baton(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(repoRoot(), 'bin', 'baton.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, out }));
-  });
-}
+const baton = batonCli;
 
 test('baton demo shows a failover timeline, and a second run reuses the running plane', async (t) => {
   const env = { BATON_STATE_DIR: mkdtempSync(join(tmpdir(), 'baton-demo-')) };

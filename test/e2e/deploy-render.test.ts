@@ -20,7 +20,7 @@ test('skaffold diagnose --yaml-only accepts skaffold.yaml for every profile', ()
     assert.equal(at(config, 'apiVersion'), 'skaffold/v4beta13', p.name);
     assert.deepEqual(
       // The plane's builder is buildah behind a custom command; it builds the same file.
-      items(at(config, 'build', 'artifacts')).map((a) => [at(a, 'image'), p.name === 'plane' ? at(a, 'custom', 'dependencies', 'dockerfile', 'path') : at(a, 'docker', 'dockerfile')]),
+      items(at(config, 'build', 'artifacts')).map((a) => [at(a, 'image'), p.name === 'plane' ? 'Dockerfile' : at(a, 'docker', 'dockerfile')]),
       [[p.image, 'Dockerfile']],
       `${p.name}: one image, built from the Dockerfile`,
     );
@@ -30,7 +30,15 @@ test('skaffold diagnose --yaml-only accepts skaffold.yaml for every profile', ()
     if (p.name === 'production' || p.name === 'plane') assert.equal(at(config, 'build', 'local', 'push'), true);
     if (p.name === 'plane') {
       assert.deepEqual(at(config, 'build', 'insecureRegistries'), [REGISTRY_HOST], 'plane: pushes to the real node\'s registry over plain HTTP');
-      assert.equal(at(items(at(config, 'build', 'artifacts'))[0], 'custom', 'buildCommand'), 'node scripts/plane-image.mjs');
+      const custom = at(items(at(config, 'build', 'artifacts'))[0], 'custom');
+      assert.equal(at(custom, 'buildCommand'), 'node scripts/plane-image.mjs');
+      // The custom artifact's inputs, by path: everything the Dockerfile copies from the
+      // context, the Dockerfile itself and the builder, so that a change to any of them
+      // is a new artifact (skaffold's cache, `skaffold dev`).
+      const copied = [...readFileSync(join(root, 'Dockerfile'), 'utf8').matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+      assert.ok(copied.length > 0, 'the Dockerfile copies from the context');
+      const paths = items(at(custom, 'dependencies', 'paths'));
+      for (const needed of ['Dockerfile', 'scripts/plane-image.mjs', ...copied]) assert.ok(paths.includes(needed), `plane: ${needed} is among the artifact's dependencies`);
     }
   }
 });

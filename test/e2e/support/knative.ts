@@ -4,20 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 
-export interface Condition {
-  readonly type: string;
-  readonly status: string;
-  readonly message?: string;
-}
-
-/** The fields of Knative objects (Services, Brokers, Triggers, sources) the tests read. */
-export interface KnativeObject {
-  metadata?: { name?: string; generation?: number };
-  spec?: { template?: { metadata?: { labels?: Record<string, string> } } };
-  status?: { conditions?: Condition[]; url?: string; address?: { url?: string }; latestReadyRevisionName?: string; latestCreatedRevisionName?: string };
-}
-
-export const ready = (o: KnativeObject): boolean => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+export { ready, type Condition, type KnativeObject } from '../../../plane/knative/baton.js';
 
 /** POSTs `body` and resolves to the status code (e.g. a CloudEvent to a Broker's ingress). */
 export function post(host: string, port: number, path: string, headers: Record<string, string>, body: string): Promise<number> {

@@ -1,17 +1,15 @@
 // Helpers of the real-node e2e tests: when they run, pods of images built here, clients
 // inside and outside the cluster, and `skaffold build` against the plane's registry.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import * as k8s from '@kubernetes/client-node';
+import { runSkaffold } from '../../../plane/knative/baton.js';
 import { ECHO_IMAGE } from '../../../plane/node/images.js';
 import { REAL_NODE_LABEL, REAL_NODE_TAINT, REGISTRY_HOST } from '../../../plane/node/network.js';
-import { repoRoot } from '../../../plane/paths.js';
-import { ensureSkaffold } from '../../../plane/skaffold.js';
 import { waitFor } from '../../../plane/wait.js';
 
 /**
@@ -49,26 +47,7 @@ export async function skaffoldBuild(progress: (m: string) => void): Promise<stri
   }
 }
 
-/**
- * The skaffold built here, run in the repository as a user runs it (`env` adds e.g.
- * KUBECONFIG). A private HOME keeps skaffold's global config (telemetry prompt) out of
- * the user's; update checks and prompts are off.
- */
-export async function runSkaffold(args: readonly string[], progress: (m: string) => void, env: NodeJS.ProcessEnv = {}): Promise<void> {
-  const skaffold = await ensureSkaffold(progress);
-  const home = mkdtempSync(join(tmpdir(), 'baton-skaffold-home-'));
-  try {
-    const all = [...args, '--update-check=false', '--interactive=false'];
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(skaffold.path, all, { cwd: repoRoot(), env: { ...process.env, ...env, HOME: home, SKAFFOLD_UPDATE_CHECK: 'false' }, stdio: ['ignore', 'inherit', 'inherit'] });
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    if (code !== 0) throw new Error(`skaffold ${all.join(' ')} failed (exit ${code})`);
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
-}
+export { runSkaffold };
 
 export function httpGet(host: string, port: number, path: string, agent?: Agent | false, method = 'GET'): Promise<{ status: number; body: string; localPort: number }> {
   return new Promise((resolve, reject) => {
