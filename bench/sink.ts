@@ -25,7 +25,15 @@ export async function startSink(host = '127.0.0.1'): Promise<Sink> {
   const waiters = new Set<(e: Received) => void>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    // On the bridge any pod can reach it: an event of baton's is small.
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > 64 * 1024) {
+        res.writeHead(413).end();
+        req.destroy();
+      } else chunks.push(c);
+    });
     req.on('end', () => {
       const at = now();
       try {

@@ -6,11 +6,9 @@
 // deployed by `skaffold run -p plane`, events through the Broker, and the audit events
 // delivered to the demo by a Trigger of its own.
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import * as k8s from '@kubernetes/client-node';
-import { HTTP } from 'cloudevents';
 import { startAdapter, type RunningAdapter } from '../plane/adapter.js';
 import { deployBaton, HOST_SINK_ADDRESS, LOCAL_APP_NAMESPACE, removeTrigger, subscribeHost } from '../plane/knative/baton.js';
 import { repoRoot, stateDir } from '../plane/paths.js';
@@ -19,6 +17,7 @@ import { readState, type PlaneState } from '../plane/state.js';
 import { freePort } from '../plane/ports.js';
 import { isAlive } from '../plane/processes.js';
 import { waitFor } from '../plane/wait.js';
+import { printable, startDemoSink } from './demo-sink.js';
 import { say } from './output.js';
 
 const strategic = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
@@ -99,7 +98,7 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('run baton on a local plane: a 3-replica app, one active pod, a failure, and the failover timeline')
     .option('--no-wait', 'exit after the timeline instead of keeping baton running (the plane stays up)')
-    .option('--knative', 'run baton on real Knative: the plane with its real node and Knative, baton deployed by skaffold run -p plane, events through the Broker (root, cgroup v1; minutes on the first run)')
+    .option('--knative', 'run baton on real Knative: the plane with its real node and Knative, baton (re)deployed by skaffold run -p plane over whatever ran there, events through the Broker (root, cgroup v1; minutes on the first run)')
     .action(async (opts: { wait: boolean; knative?: boolean }) => {
       const t0 = Date.now();
       const log = (m: string): void => say(m);
@@ -114,29 +113,14 @@ export function demoCommand(): Command {
       const sinkHost = onKnative ? HOST_SINK_ADDRESS : '127.0.0.1';
 
       // An audit sink: where dev.baton.* CloudEvents would reach a subscriber's Trigger.
-      const audit: Array<{ at: number; type: string; subject: string | undefined; data: Record<string, unknown> }> = [];
-      const sink = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          try {
-            const e = HTTP.toEvent({ headers: req.headers, body: Buffer.concat(chunks).toString() });
-            for (const one of Array.isArray(e) ? e : [e]) audit.push({ at: Date.now(), type: one.type, subject: one.subject, data: one.data as Record<string, unknown> });
-          } catch {
-            // Not for us.
-          }
-          res.writeHead(202).end();
-        });
-      });
-      await new Promise<void>((r) => sink.listen(0, sinkHost, r));
-      const sinkUrl = `http://${sinkHost}:${(sink.address() as { port: number }).port}/`;
+      const sink = await startDemoSink(sinkHost);
+      const sinkUrl = sink.url;
 
       let baton: Baton | undefined;
       let ns = '';
       let app = '';
       const stopAll = async (): Promise<void> => {
         await baton?.stop();
-        sink.closeAllConnections();
         sink.close();
       };
 
@@ -192,16 +176,19 @@ export function demoCommand(): Command {
         await core.patchNamespacedPodStatus({ name: active, namespace: ns, body: { status: { conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: new Date() }] } } }, strategic);
         marks.push({ at: broken, what: `PATCH pods/${active}/status Ready=False sent` });
         marks.push({ at: Date.now(), what: 'PATCH acknowledged by the API server' });
-        const completed = await waitFor('the failover to complete', () => audit.find((e) => e.type === 'dev.baton.failover.completed' && e.subject === `${ns}/${app}` && Number(e.data.term) >= 2), { timeoutMs: patience });
-        const promoted = audit.find((e) => e.type === 'dev.baton.failover.promoted' && e.subject === `${ns}/${app}` && Number(e.data.term) >= 2);
+        const subject = `${ns}/${app}`;
+        const completed = await waitFor('the failover to complete', () => sink.completed(subject, 2), { timeoutMs: patience }).catch((e: Error) => {
+          const moved = sliceMarks.some((m) => m.at >= broken && readyPodsFrom(m.what).length === 1 && readyPodsFrom(m.what)[0] !== active);
+          throw new Error(moved ? `${e.message}: the EndpointSlice shows a new active, but its audit event never reached ${sinkUrl}` : e.message);
+        });
+        const promoted = sink.promoted(subject, 2);
         if (promoted) {
-          const decidedAt = Date.parse(String(promoted.data.decidedAt));
-          const to = (promoted.data.to as { name: string }).name;
-          marks.push({ at: decidedAt, what: `baton-failover decided: failover ${active} → ${to} (term ${String(promoted.data.term)}), one CAS PATCH of the Service selector` });
+          const { decidedAt, to, term } = promoted.data;
+          marks.push({ at: Date.parse(decidedAt), what: `baton-failover decided: failover ${active} → ${printable(to.name)} (term ${term}), one CAS PATCH of the Service selector` });
           marks.push({ at: promoted.at, what: 'audit event dev.baton.failover.promoted received by the sink' });
         }
         for (const m of sliceMarks) if (m.at >= broken) marks.push(m);
-        marks.push({ at: completed.at, what: `audit event dev.baton.failover.completed received (baton measured ${String(completed.data.latencyMs)} ms from decision to EndpointSlice)` });
+        marks.push({ at: completed.at, what: `audit event dev.baton.failover.completed received (baton measured ${completed.data.latencyMs} ms from decision to EndpointSlice)` });
         log('\ntimeline (ms after the readiness write):');
         for (const m of marks.sort((a, b) => a.at - b.at)) log(`  +${String(m.at - broken).padStart(5)} ms  ${m.what}`);
         const switched = sliceMarks.find((m) => m.at >= broken && readyPodsFrom(m.what).length === 1 && readyPodsFrom(m.what)[0] !== active);

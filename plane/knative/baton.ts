@@ -29,7 +29,7 @@ export interface Condition {
 export interface KnativeObject {
   metadata?: { name?: string; generation?: number; resourceVersion?: string };
   spec?: { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } };
-  status?: { conditions?: Condition[]; url?: string; address?: { url?: string }; latestReadyRevisionName?: string; latestCreatedRevisionName?: string };
+  status?: { observedGeneration?: number; conditions?: Condition[]; url?: string; address?: { url?: string }; latestReadyRevisionName?: string; latestCreatedRevisionName?: string };
 }
 
 export const ready = (o: KnativeObject): boolean => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -49,7 +49,8 @@ export async function readyKnative(state: Plane, group: string, plural: string, 
   let last: KnativeObject | undefined;
   return waitFor(`${plural}/${name} to be Ready`, async () => {
     last = await getKnative(state, group, plural, name, namespace);
-    return last && ready(last) ? last : undefined;
+    // Ready as of the object's current spec, not the one before the last write.
+    return last && ready(last) && last.status?.observedGeneration === last.metadata?.generation ? last : undefined;
   }, { timeoutMs, intervalMs: 500 }).catch((e: Error) => {
     throw new Error(`${e.message}; its conditions: ${JSON.stringify(last?.status?.conditions)}`);
   });
@@ -96,7 +97,8 @@ export const BATON_OBJECTS: ReadonlyArray<readonly [string, string, string]> = [
 
 /**
  * `skaffold run -p plane` against the plane, then Knative's Ready on every object baton
- * deploys. Running it again with nothing changed rolls no new revision.
+ * deploys. Each run builds the image afresh (skaffold's cache lives in its private HOME),
+ * and a new digest is a new revision of each function.
  */
 export async function deployBaton(state: PlaneState, progress: Progress, { logFile }: { logFile?: string } = {}): Promise<void> {
   if (!state.knative) throw new Error('baton on Knative needs a plane with Knative: baton cluster up --real-node --knative');
@@ -121,7 +123,12 @@ export async function subscribeHost(state: Plane, name: string, url: string, pre
     spec: { broker: 'baton', filters: [{ prefix: { type: prefix } }], subscriber: { uri: url } },
   });
   if (r.status !== 201) throw new Error(`creating Trigger ${name}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
-  await readyKnative(state, 'eventing.knative.dev', 'triggers', name, BATON_SYSTEM, 60_000);
+  try {
+    await readyKnative(state, 'eventing.knative.dev', 'triggers', name, BATON_SYSTEM, 60_000);
+  } catch (error) {
+    await removeTrigger(state, name).catch(() => undefined);
+    throw error;
+  }
 }
 
 export async function removeTrigger(state: Plane, name: string): Promise<void> {

@@ -249,7 +249,7 @@ describe('baton on real Knative, deployed by skaffold run', { skip }, () => {
     assert.match(demo.out, /\+ +\d+ ms {2}baton-failover decided: failover \S+ → \S+ \(term 2\)/);
     assert.match(demo.out, /audit event dev\.baton\.failover\.completed received/);
     assert.match(demo.out, /failover took \d+ ms \(Ready=False written → EndpointSlice shows only the new active\)/);
-    // What the demo added to the cluster for itself is gone; baton stays deployed.
+    // The demo's Trigger is gone; baton stays deployed, and the demo's app stays in default to play with.
     assert.equal(await get('eventing.knative.dev', 'triggers', 'baton-demo').then(() => 'present', () => 'gone'), 'gone');
     await readyObject('serving.knative.dev', 'services', 'baton-failover');
   });
