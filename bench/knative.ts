@@ -149,7 +149,7 @@ export async function knativeColumn(bench: Bench, names: readonly string[] | und
   const sink = await guarded(bench, 'subscribing to baton on Knative', async () => {
     const s = await startSink(HOST_SINK_ADDRESS);
     cleanup.defer('the Knative column\'s audit sink', () => s.close());
-    await subscribeHost(plane, 'bench-audit', s.url, 'dev.baton.failover.');
+    await subscribeHost(plane, 'bench-audit', s.url);
     cleanup.defer('the bench\'s Trigger', () => removeTrigger(plane, 'bench-audit'));
     return s;
   });

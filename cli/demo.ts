@@ -40,6 +40,13 @@ async function plane(log: (m: string) => void, knative: boolean): Promise<PlaneS
   return startPlane({ dir, nodes: 2, ...(knative ? { realNode: true, knative: true } : {}), progress: (m) => log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${m}`) });
 }
 
+const DEMO_TRIGGER = 'baton-demo';
+
+/** hhmmss (UTC): names that differ from one demo run to the next. */
+function timeStamp(): string {
+  return new Date().toISOString().slice(11, 19).replace(/:/g, '');
+}
+
 /** Where baton runs for the demo, and where its Service lives. */
 interface Baton {
   readonly ns: string;
@@ -51,7 +58,7 @@ interface Baton {
 
 /** baton-failover and the real adapter as processes of this machine, in a namespace of the demo's own. */
 async function localBaton(state: PlaneState, core: k8s.CoreV1Api, sinkUrl: string, log: (m: string) => void): Promise<Baton> {
-  const ns = `demo-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
+  const ns = `demo-${timeStamp()}`;
   await core.createNamespace({ body: { metadata: { name: ns } } });
   const port = await freePort();
   log(`starting baton-failover on 127.0.0.1:${port}…`);
@@ -83,12 +90,10 @@ async function localBaton(state: PlaneState, core: k8s.CoreV1Api, sinkUrl: strin
 async function knativeBaton(state: PlaneState, sinkUrl: string, log: (m: string) => void): Promise<Baton> {
   await deployBaton(state, log, { logFile: join(state.dir, 'logs', 'skaffold.log') });
   log('adding a Trigger on the Broker for dev.baton.failover.* events, delivered to this demo…');
-  await subscribeHost(state, DEMO_TRIGGER, sinkUrl, 'dev.baton.failover.');
-  const app = `web-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
+  await subscribeHost(state, DEMO_TRIGGER, sinkUrl);
+  const app = `web-${timeStamp()}`;
   return { ns: LOCAL_APP_NAMESPACE, app, path: 'ApiServerSource → Broker → Trigger → baton-failover, on Knative', stop: () => removeTrigger(state, DEMO_TRIGGER) };
 }
-
-const DEMO_TRIGGER = 'baton-demo';
 
 function readyPods(slices: Map<string, string[]>): string[] {
   return [...slices.values()].flat().sort();
@@ -114,7 +119,6 @@ export function demoCommand(): Command {
 
       // An audit sink: where dev.baton.* CloudEvents would reach a subscriber's Trigger.
       const sink = await startDemoSink(sinkHost);
-      const sinkUrl = sink.url;
 
       let baton: Baton | undefined;
       let ns = '';
@@ -125,7 +129,7 @@ export function demoCommand(): Command {
       };
 
       try {
-        baton = onKnative ? await knativeBaton(state, sinkUrl, log) : await localBaton(state, core, sinkUrl, log);
+        baton = onKnative ? await knativeBaton(state, sink.url, log) : await localBaton(state, core, sink.url, log);
         ({ ns, app } = baton);
         log(`events reach baton: ${baton.path}`);
         // Through the Broker the first event can wait for a revision's pod; locally it is instant.
@@ -179,7 +183,7 @@ export function demoCommand(): Command {
         const subject = `${ns}/${app}`;
         const completed = await waitFor('the failover to complete', () => sink.completed(subject, 2), { timeoutMs: patience }).catch((e: Error) => {
           const moved = sliceMarks.some((m) => m.at >= broken && readyPodsFrom(m.what).length === 1 && readyPodsFrom(m.what)[0] !== active);
-          throw new Error(moved ? `${e.message}: the EndpointSlice shows a new active, but its audit event never reached ${sinkUrl}` : e.message);
+          throw new Error(moved ? `${e.message}: the EndpointSlice shows a new active, but its audit event never reached ${sink.url}` : e.message);
         });
         const promoted = sink.promoted(subject, 2);
         if (promoted) {

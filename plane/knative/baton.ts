@@ -109,18 +109,18 @@ export async function deployBaton(state: PlaneState, progress: Progress, { logFi
 }
 
 /**
- * A Trigger on baton's Broker that delivers every event whose type starts with `prefix`
- * to `url`, the way a user's subscriber gets them: here a server of this machine that
+ * A Trigger on baton's Broker that delivers every `dev.baton.failover.*` event to `url`,
+ * as knative/examples does for a user's subscriber: here a server of this machine that
  * listens on HOST_SINK_ADDRESS. Replaces a Trigger of the same name.
  */
-export async function subscribeHost(state: Plane, name: string, url: string, prefix: string): Promise<void> {
+export async function subscribeHost(state: Plane, name: string, url: string): Promise<void> {
   const path = `/apis/eventing.knative.dev/v1/namespaces/${BATON_SYSTEM}/triggers`;
   await removeTrigger(state, name);
   const r = await apiWrite(state, 'POST', path, {
     apiVersion: 'eventing.knative.dev/v1',
     kind: 'Trigger',
     metadata: { name },
-    spec: { broker: 'baton', filters: [{ prefix: { type: prefix } }], subscriber: { uri: url } },
+    spec: { broker: 'baton', filters: [{ prefix: { type: 'dev.baton.failover.' } }], subscriber: { uri: url } },
   });
   if (r.status !== 201) throw new Error(`creating Trigger ${name}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
   try {
